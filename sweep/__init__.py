@@ -1,0 +1,1 @@
+"""The sweep service: grids from TOML configs, chunked runs on Dask, zarr stores, analysis."""
