@@ -36,3 +36,8 @@ def tc_grid(*, eta, g, omega0=230.0, L=8.5, W=5.5, V=4160.0, m_well=0.86, m_barr
 def tc_point(*, eta, g, **kwargs):
     r = tc_grid(eta=[eta], g=[g], **{k: v for k, v in kwargs.items()})
     return float(r.tc_K[0, 0, 0]), int(r.status[0, 0, 0])
+
+
+def warmup() -> None:
+    """Compile (or load from the numba cache) every kernel that tc_grid uses."""
+    tc_grid(eta=[1.0], g=[0.25])
