@@ -8,7 +8,7 @@ Public functions (keyword-only arguments, units in their docstrings):
 """
 from . import defaults
 from .status import STATUS_BELOW_FLOOR, STATUS_OK
-from .tc import TcGrid, tc_grid, tc_point, warmup
+from .tc import Resolution, TcGrid, tc_grid, tc_point, warmup
 from .bands import BandStructure, band_structure
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "STATUS_BELOW_FLOOR",
     "STATUS_OK",
     "BandStructure",
+    "Resolution",
     "TcGrid",
     "band_structure",
     "tc_grid",

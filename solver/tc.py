@@ -1,41 +1,250 @@
-"""PLACEHOLDER with the final signature; the real solver replaces this module."""
+"""Public Tc functions: validate, prepare a structure once, call the kernels per (omega0, g, eta)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .bands import band_edges, check_structure, flux_factors
+from .constants import HBAR2_2ME, KB
+from .dos import build_table, chebyshev_basis, table_breaks, top_curvature
+from .gap import STATUS_ROOT_BELOW_FLOOR, critical_temperature, window_nodes
+from .overlaps import exchange_integrals
 from .status import STATUS_BELOW_FLOOR, STATUS_OK
+from .validation import check_finite, check_nonnegative, check_positive
+
+STATUS_NAMES = {STATUS_OK: "ok", STATUS_BELOW_FLOOR: "below_floor"}
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Every discretisation parameter of the Tc calculation; ``doubled()`` refines all of them.
+
+    The defaults give Tc converged to better than 1e-4 relative on the paper's grid (checked by
+    tests/test_convergence.py against ``doubled()``).
+    """
+
+    n_basis: int = 8
+    """Chebyshev-in-cos(qd) nodes carrying Delta_n(q) and I(q, q')."""
+    n_z: int = 48
+    """Gauss-Legendre nodes per region (well, barrier) for the exchange integrals."""
+    n_t: int = 12
+    """Gauss-Legendre nodes per panel of the q integral inside D(eps)."""
+    h_t: float = 1.0
+    """Largest panel of that integral in the substitution variable t."""
+    n_cheb: int = 12
+    """Chebyshev nodes per panel of the D(eps) table."""
+    bulk_panels: int = 4
+    """Equal table panels over the lower half of a band."""
+    depth: float = 1e-10
+    """Table grading towards a band top stops at depth * band width."""
+    n_gauss: int = 8
+    """Gauss-Legendre nodes per energy panel of B(T)."""
+    mu_ratio: float = 4.0
+    """Geometric ratio of the energy panels graded towards mu."""
+    x_lo_factor: float = 1e-3
+    """Innermost graded panel at x_lo = x_lo_factor * k_B T_floor from mu."""
+    u_tol: float = 1e-9
+    """Tolerance on ln Tc of the root search."""
+
+    def doubled(self) -> "Resolution":
+        """Twice the resolution in every parameter."""
+        return replace(self, n_basis=2 * self.n_basis, n_z=2 * self.n_z, n_t=2 * self.n_t,
+                       h_t=self.h_t / 2, n_cheb=2 * self.n_cheb, bulk_panels=2 * self.bulk_panels,
+                       depth=self.depth ** 1.25, n_gauss=2 * self.n_gauss,
+                       mu_ratio=math.sqrt(self.mu_ratio), x_lo_factor=self.x_lo_factor / 10,
+                       u_tol=self.u_tol / 10)
+
+
+DEFAULT_RESOLUTION = Resolution()
 
 
 @dataclass(frozen=True)
 class TcGrid:
-    tc_K: np.ndarray  # shape (n_omega0, n_g, n_eta), NaN where status != OK
-    status: np.ndarray  # int8, same shape
-    E_L: float  # meV
-    dE: float  # meV
+    """Tc over a grid of one structure. Arrays have shape (n_omega0, n_g, n_eta)."""
+
+    tc_K: np.ndarray
+    """Critical temperature, K; NaN where status is not STATUS_OK."""
+    status: np.ndarray
+    """int8 status codes (solver.status)."""
+    E_L: float
+    """Lifshitz energy (bottom of the resonant subband), meV."""
+    dE: float
+    """Width of the resonant subband, meV."""
 
     @staticmethod
-    def status_name(code):
-        return {STATUS_OK: "ok", STATUS_BELOW_FLOOR: "below_floor"}[code]
+    def status_name(code: int) -> str:
+        return STATUS_NAMES[code]
 
 
-def tc_grid(*, eta, g, omega0=230.0, L=8.5, W=5.5, V=4160.0, m_well=0.86, m_barrier=1.0,
-            m_x=0.86, nbands=3, g_lower=0.1, g_inter=0.1, softening=True, t_floor=1e-6,
-            ben_daniel_duke=False) -> TcGrid:
-    eta = np.atleast_1d(np.asarray(eta, float))
-    g = np.atleast_1d(np.asarray(g, float))
-    omega0 = np.atleast_1d(np.asarray(omega0, float))
-    o, gg, e = np.meshgrid(omega0, g, eta, indexing="ij")
-    tc = o * gg * np.exp(-((e - 1.0) ** 2)) * (L / 8.5) * (W / 5.5) * (V / 4160.0)
-    status = np.where(tc > 1.0, STATUS_OK, STATUS_BELOW_FLOOR).astype(np.int8)
-    tc = np.where(status == STATUS_OK, tc, np.nan)
-    return TcGrid(tc, status, 100.0 * V / 4160.0, 142.0 * L / 8.5)
+@dataclass(frozen=True)
+class Structure:
+    """Everything that depends only on the superlattice, computed once (arrays and floats)."""
+
+    args: tuple          # (L, W, V, m_w, m_b, f_w, f_b) for the kernels
+    m_x: float
+    bottoms: np.ndarray  # meV
+    tops: np.ndarray     # meV
+    overlaps: np.ndarray  # I[n, i, m, k]
+    curvatures: np.ndarray  # a_top per band, meV Å^2
+    res: Resolution
+
+    @property
+    def E_L(self) -> float:
+        return float(self.bottoms[-1])
+
+    @property
+    def dE(self) -> float:
+        return float(self.tops[-1] - self.bottoms[-1])
 
 
-def tc_point(*, eta, g, **kwargs):
-    r = tc_grid(eta=[eta], g=[g], **{k: v for k, v in kwargs.items()})
-    return float(r.tc_K[0, 0, 0]), int(r.status[0, 0, 0])
+def _gauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(n)
+
+
+def prepare_structure(*, L, W, V, m_well, m_barrier, m_x, nbands, ben_daniel_duke,
+                      res: Resolution = DEFAULT_RESOLUTION) -> Structure:
+    """Bands, Bloch functions and exchange integrals of one structure."""
+    check_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x, nbands=nbands)
+    f_w, f_b = flux_factors(m_well=m_well, m_barrier=m_barrier, ben_daniel_duke=ben_daniel_duke)
+    args = (float(L), float(W), float(V), float(m_well), float(m_barrier), f_w, f_b)
+    bottoms, tops = band_edges(int(nbands), *args)
+    d = L + W
+    c_nodes, _ = chebyshev_basis(res.n_basis)
+    q_nodes = np.arccos(c_nodes) / d
+    xz, wz = _gauss(res.n_z)
+    z = np.concatenate([(xz + 1) * L / 2, L + (xz + 1) * W / 2])
+    w = np.concatenate([wz * L / 2, wz * W / 2])
+    overlaps, _ = exchange_integrals(q_nodes, bottoms, tops, z, w, *args)
+    curv = np.array([top_curvature(n % 2 == 0, bottoms[n], tops[n], *args)
+                     for n in range(nbands)])
+    return Structure(args, float(m_x), bottoms, tops, overlaps, curv, res)
+
+
+def dos_tables(st: Structure, *, lo: float, hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per band, (breaks, values) of the weighted DOS table over [lo, hi] meV."""
+    res = st.res
+    c_nodes, bary = chebyshev_basis(res.n_basis)
+    pref = 2.0 / math.pi * math.sqrt(HBAR2_2ME / st.m_x)
+    xt, wt = _gauss(res.n_t)
+    cheb, _ = chebyshev_basis(res.n_cheb)
+    out = []
+    for n in range(st.bottoms.size):
+        breaks = table_breaks(e_bottom=st.bottoms[n], e_top=st.tops[n], lo=lo, hi=hi,
+                              depth=res.depth, bulk_panels=res.bulk_panels)
+        vals = build_table(breaks, cheb, n % 2 == 0, st.bottoms[n], st.tops[n], st.curvatures[n],
+                           *st.args, c_nodes, bary, pref, xt, wt, res.h_t)
+        out.append((breaks, vals))
+    return out
+
+
+def coupling_matrix(*, nbands: int, g: float, g_lower: float, g_inter: float) -> np.ndarray:
+    """g_{nn'}: g_lower on the lower diagonal, g_inter off it, g for the resonant subband."""
+    gm = np.full((nbands, nbands), g_inter)
+    np.fill_diagonal(gm, g_lower)
+    gm[-1, -1] = g
+    return gm
+
+
+def cutoff(*, omega0: float, g: float, softening: bool) -> float:
+    """Pairing cut-off, meV: omega0 sqrt(1 - 2g) with Migdal softening, else omega0."""
+    return omega0 * math.sqrt(1.0 - 2.0 * g) if softening else omega0
+
+
+def _as_axis(name, values) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-D sequence")
+    for v in arr:
+        check_finite(name, float(v))
+    return arr
+
+
+def tc_grid(*, eta, g, omega0=230.0, L: float = 8.5, W: float = 5.5, V: float = 4160.0,
+            m_well: float = 0.86, m_barrier: float = 1.0, m_x: float = 0.86, nbands: int = 3,
+            g_lower: float = 0.1, g_inter: float = 0.1, softening: bool = True,
+            t_floor: float = 1e-6, ben_daniel_duke: bool = False,
+            resolution: Resolution = DEFAULT_RESOLUTION) -> TcGrid:
+    """Critical temperature over a grid of (omega0, g, eta) for one structure.
+
+    Parameters (keyword-only)
+    -------------------------
+    eta : Lifshitz parameter(s) (mu - E_L) / dE, dimensionless.
+    g : coupling(s) g_{N N} of the resonant subband, dimensionless.
+    omega0 : pairing cut-off(s) before softening, meV.
+    L, W : well and barrier widths, Å.  V : barrier height, meV.
+    m_well, m_barrier : masses along z, m_e.  m_x : mass along the wires, m_e.
+    nbands : subbands kept; the highest is the resonant one.
+    g_lower : intraband coupling of the lower subbands.  g_inter : coupling between subbands.
+    softening : cut-off omega0 sqrt(1 - 2g) (requires g < 1/2); else omega0.
+    t_floor : lowest temperature searched, K; below it the status is STATUS_BELOW_FLOOR.
+    ben_daniel_duke : psi'/m continuous at the interfaces instead of psi'.
+    resolution : discretisation (tests refine it; users keep the default).
+
+    Bands, wavefunctions, overlaps and the DOS tables are computed once for all points.
+    """
+    eta = _as_axis("eta", eta)
+    g = _as_axis("g", g)
+    omega0 = _as_axis("omega0", omega0)
+    for v in omega0:
+        check_positive("omega0", float(v))
+    for v in g:
+        check_nonnegative("g", float(v))
+        if softening and v >= 0.5:
+            raise ValueError(f"g must be < 1/2 with softening (cut-off omega0*sqrt(1-2g)), got {v}")
+    check_nonnegative("g_lower", g_lower)
+    check_nonnegative("g_inter", g_inter)
+    check_positive("t_floor", t_floor)
+    st = prepare_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x,
+                           nbands=nbands, ben_daniel_duke=ben_daniel_duke, res=resolution)
+    return tc_on_structure(st, eta=eta, g=g, omega0=omega0, g_lower=float(g_lower),
+                           g_inter=float(g_inter), softening=bool(softening),
+                           t_floor=float(t_floor))
+
+
+def tc_on_structure(st: Structure, *, eta, g, omega0, g_lower, g_inter, softening,
+                    t_floor) -> TcGrid:
+    """Tc over (omega0, g, eta) on a prepared structure (inputs already validated)."""
+    res = st.res
+    nb, p = st.bottoms.size, res.n_basis
+    cuts = np.array([[cutoff(omega0=w, g=gg, softening=softening) for gg in g] for w in omega0])
+    mus = st.E_L + eta * st.dE
+    tables = dos_tables(st, lo=mus.min() - cuts.max(), hi=mus.max() + cuts.max())
+    cheb, cheb_bary = chebyshev_basis(res.n_cheb)
+    xg, wg = _gauss(res.n_gauss)
+    t_floor_mev = KB * t_floor
+    x_lo = res.x_lo_factor * t_floor_mev
+    tc = np.full((omega0.size, g.size, eta.size), np.nan)
+    status = np.empty(tc.shape, dtype=np.int8)
+    overlaps = st.overlaps.reshape(nb * p, nb * p)
+    for i in range(omega0.size):
+        for j, gg in enumerate(g):
+            gm = coupling_matrix(nbands=nb, g=gg, g_lower=g_lower, g_inter=g_inter)
+            a_mat = np.kron(gm, np.ones((p, p))) * overlaps
+            omega = cuts[i, j]
+            for k, mu in enumerate(mus):
+                parts = [window_nodes(mu, omega, br, va, cheb, cheb_bary, x_lo, res.mu_ratio,
+                                      xg, wg) for br, va in tables]
+                offsets = np.cumsum([0] + [pt[0].size for pt in parts])
+                xs = np.concatenate([pt[0] for pt in parts])
+                ws = np.concatenate([pt[1] for pt in parts])
+                dv = np.concatenate([pt[2] for pt in parts])
+                dmid = np.stack([pt[3] for pt in parts])
+                t, code = critical_temperature(a_mat, offsets, xs, ws, dv, dmid, x_lo,
+                                               t_floor_mev, omega, res.u_tol)
+                if code == STATUS_ROOT_BELOW_FLOOR:
+                    status[i, j, k] = STATUS_BELOW_FLOOR
+                else:
+                    status[i, j, k] = STATUS_OK
+                    tc[i, j, k] = t / KB
+    return TcGrid(tc, status, st.E_L, st.dE)
+
+
+def tc_point(*, eta: float, g: float, **kwargs) -> tuple[float, str]:
+    """Tc (K, NaN unless ok) and status name for one (eta, g); keywords as :func:`tc_grid`."""
+    r = tc_grid(eta=[eta], g=[g], **kwargs)
+    return float(r.tc_K[0, 0, 0]), STATUS_NAMES[int(r.status[0, 0, 0])]
 
 
 def warmup() -> None:

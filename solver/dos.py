@@ -1,0 +1,191 @@
+"""Weighted densities of states of one subband, and their table (MODEL.md section 3, "route to speed").
+
+With Delta_n(q) expanded on smooth basis functions l_i(q), the pair susceptibility enters the gap
+equation only through
+
+    B_{n,ij}(mu, T) = int dq l_i l_j chi_n(q; T)
+                    = int_{mu - w}^{mu + w} d eps  tanh((eps - mu)/2T) / (2 (eps - mu))  D_{n,ij}(eps),
+
+    D_{n,ij}(eps) = (2/pi) sqrt(hbar^2/2m_x) int_0^{pi/d} dq  l_i(q) l_j(q) theta(eps - E_n(q)) / sqrt(eps - E_n(q)),
+
+(the factor 1/(pi^2 N_0) and the k_x -> eps Jacobian combine into (2/pi) sqrt(hbar^2/2m_x) / sqrt(eps - E)).
+D depends on the structure only. It is a step at the band bottom, smooth inside the band, and
+diverges like log|eps - E_top| at the band top (the van Hove point eta = 1 of the resonant band).
+
+The basis: Lagrange polynomials in c = cos(q d) on Chebyshev points of the first kind, i.e. the
+even, zone-periodic functions of q (a cosine series), which is what Delta_n(q) is.
+
+D at one energy is an integral over q with an inverse-square-root end point at q*(eps) and, near the
+band top, a near-logarithmic pile-up. Measuring q from the top's q, p = |q - q_top|, with
+E_top - E ~ a p^2, the substitutions p = p* cosh t (eps inside the band) and
+p = sqrt((eps - E_top)/a) sinh t (above it) turn both into smooth integrands in t, integrated with
+composite Gauss-Legendre panels. The table stores D on Chebyshev nodes of panels graded
+geometrically towards each band top.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .bands import band_energy, discriminant
+from .config import njit
+
+TINY_P = 1e-15
+"""Smallest distance from the band top, in units of pi/d, used by the substitutions (avoids
+log(0) exactly at the top; the region it cuts off carries a weight below 1e-14)."""
+
+
+@njit
+def basis_values(c, c_nodes, bary):
+    """Lagrange basis l_j(c) on the nodes c_nodes, barycentric weights bary."""
+    p = c_nodes.size
+    out = np.empty(p)
+    for j in range(p):
+        if c == c_nodes[j]:
+            out[:] = 0.0
+            out[j] = 1.0
+            return out
+    s = 0.0
+    for j in range(p):
+        out[j] = bary[j] / (c - c_nodes[j])
+        s += out[j]
+    for j in range(p):
+        out[j] /= s
+    return out
+
+
+def chebyshev_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chebyshev points of the first kind on [-1, 1] (descending) and their barycentric weights."""
+    k = np.arange(n)
+    theta = (2 * k + 1) * np.pi / (2 * n)
+    return np.cos(theta), (-1.0) ** k * np.sin(theta)
+
+
+@njit
+def top_curvature(odd, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
+    """a in E_top - E(p) ~ a p^2 near the band top, from one point at p = 1e-3 pi/d (meV Å^2).
+
+    Only a scale for the substitution: a rough value costs accuracy nowhere, only node placement.
+    """
+    d = L + W
+    p = 1e-3 * math.pi / d
+    q = math.pi / d - p if odd else p
+    e = band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b)
+    return max((e_top - e) / (p * p), 1e-300)
+
+
+@njit
+def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
+                 c_nodes, bary, pref, xt, wt, h_t, out):
+    """Add D_{ij}(eps) of one band to out (P x P). pref = (2/pi) sqrt(hbar^2/2m_x), meV^1/2 Å.
+
+    xt, wt: Gauss-Legendre nodes/weights on [-1, 1] for each t panel; h_t: largest t panel.
+    """
+    if eps <= e_bottom:
+        return
+    d = L + W
+    p_zone = math.pi / d
+    q_top = p_zone if odd else 0.0
+    inside = eps < e_top
+    if inside:
+        dd = discriminant(eps, L, W, V, m_w, m_b, f_w, f_b)
+        dd = min(1.0, max(-1.0, dd))
+        p_star = max(abs(math.acos(dd) / d - q_top), TINY_P * p_zone)
+        t_max = math.acosh(p_zone / p_star) if p_zone > p_star else 0.0
+        scale = p_star
+    else:
+        delta = eps - e_top
+        scale = max(math.sqrt(delta / a_top), TINY_P * p_zone)
+        t_max = math.asinh(p_zone / scale)
+    if t_max <= 0.0:
+        return
+    npan = max(1, int(math.ceil(t_max / h_t)))
+    ht = t_max / npan
+    for k in range(npan):
+        t0 = k * ht
+        for m in range(xt.size):
+            t = t0 + 0.5 * ht * (xt[m] + 1.0)
+            w = 0.5 * ht * wt[m]
+            if inside:
+                p = scale * math.cosh(t)
+                jac = scale * math.sinh(t)
+            else:
+                p = scale * math.sinh(t)
+                jac = scale * math.cosh(t)
+            p = min(p, p_zone)
+            q = q_top - p if odd else p
+            e = band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b)
+            gap = (e_top - e) - (e_top - eps) if inside else (eps - e_top) + (e_top - e)
+            if gap <= 0.0:
+                continue
+            f = pref * w * jac / math.sqrt(gap)
+            lv = basis_values(math.cos(q * d), c_nodes, bary)
+            for i in range(lv.size):
+                fi = f * lv[i]
+                for j in range(lv.size):
+                    out[i, j] += fi * lv[j]
+
+
+def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: float,
+                 bulk_panels: int) -> np.ndarray:
+    """Panel boundaries of one band's D table covering [lo, hi] (meV).
+
+    The band interior is cut into ``bulk_panels`` equal panels up to its midpoint, then halved
+    geometrically towards the top down to depth * width; above the top the panels double from
+    depth * width on. Only panels that meet [lo, hi] are kept (none if hi <= e_bottom).
+    """
+    width = e_top - e_bottom
+    if hi <= e_bottom or width <= 0:
+        return np.empty(0)
+    mid = e_bottom + 0.5 * width
+    inner = [e_bottom + (mid - e_bottom) * k / bulk_panels for k in range(bulk_panels + 1)]
+    h = 0.5 * width
+    while h > depth * width:
+        h *= 0.5
+        inner.append(e_top - h)
+    inner.append(e_top)
+    h = depth * width
+    while True:
+        inner.append(e_top + h)
+        if e_top + h >= hi:
+            break
+        h *= 2.0
+    b = np.unique(np.array(inner))
+    keep = np.zeros(b.size, dtype=bool)
+    for k in range(b.size - 1):
+        if b[k + 1] > lo and b[k] < hi:
+            keep[k] = keep[k + 1] = True
+    return b[keep]
+
+
+@njit
+def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
+                c_nodes, bary, pref, xt, wt, h_t):
+    """D values at the Chebyshev nodes (cheb on [-1, 1]) of every panel: [panel, node, i, j]."""
+    npan = breaks.size - 1
+    p = c_nodes.size
+    vals = np.zeros((max(npan, 0), cheb.size, p, p))
+    for k in range(npan):
+        a = breaks[k]
+        b = breaks[k + 1]
+        for m in range(cheb.size):
+            eps = 0.5 * (a + b) + 0.5 * (b - a) * cheb[m]
+            weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
+                         c_nodes, bary, pref, xt, wt, h_t, vals[k, m])
+    return vals
+
+
+@njit
+def table_eval(eps, breaks, vals, cheb, cheb_bary, out):
+    """Interpolate the table at eps into out (P x P); zero outside the table."""
+    out[:] = 0.0
+    if breaks.size < 2 or eps <= breaks[0] or eps >= breaks[-1]:
+        return
+    k = np.searchsorted(breaks, eps) - 1
+    a = breaks[k]
+    b = breaks[k + 1]
+    x = (2.0 * eps - a - b) / (b - a)
+    lv = basis_values(x, cheb, cheb_bary)
+    for m in range(cheb.size):
+        out += lv[m] * vals[k, m]
