@@ -94,6 +94,102 @@ def _print_tc(records: list[dict]) -> None:
         print(f"{r['omega0']:12g} {r['g']:8g} {r['eta']:8g} {tc}  {r['status']}")
 
 
+# ------------------------------------------------------------------ config / run / status
+# The sweep modules pull in xarray, zarr and distributed; they are imported by the commands that
+# use them so that `fanodome bands` and `fanodome tc` start fast.
+
+PAPER_STORE = "fanodome-paper.zarr"
+
+
+def _cmd_config(a: argparse.Namespace) -> str:
+    from .config import load_config, paper_config
+    cfg = paper_config() if a.name == "paper" else load_config(a.name)
+    return cfg.to_toml()
+
+
+def _print_text(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _emit(a: argparse.Namespace, doc) -> None:
+    """Print a result the way main() does (for commands that also choose their exit code)."""
+    if getattr(a, "json", False):
+        json.dump(doc, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        a.show(doc)
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import store as store_mod
+    from .analysis import dome_summary
+    from .config import load_config, paper_config
+    from .lock import StoreLock
+    from .runner import cluster_client
+    from .service import check_can_start, run_sweep
+
+    if a.workers is not None and a.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {a.workers}")
+    cfg = load_config(a.config) if a.config else paper_config()
+    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
+    check_can_start(cfg, store=store, resume=a.resume, overwrite=a.overwrite)
+    # Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
+    logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
+    if a.verbose == 0:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    with StoreLock(store), cluster_client(scheduler=a.scheduler, workers=a.workers) as client:
+        if client.dashboard_link:
+            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+        result = run_sweep(cfg, store=store, executor=client, resume=a.resume,
+                           overwrite=a.overwrite, locked=True)
+    doc = {"store": store, **result.counts,
+           "computed_points": result.report.points_done + result.report.points_failed,
+           "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
+           "dome": dome_summary(store_mod.open_dataset(store))}
+    _emit(a, doc)
+    return 0 if result.complete else 1
+
+
+def _fmt(x, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _print_run(doc: dict) -> None:
+    print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
+          f"failed, {doc['pending']} pending; computed {doc['computed_points']} in "
+          f"{doc['wall_s']:.1f} s")
+    if doc["failed"]:
+        print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
+              f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
+    for r in doc["dome"]:
+        print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
+              f"omega0 = {r['omega0']:g} meV:")
+        print(f"  highest Tc = {_fmt(r['tc_max_K'], '.4g')} K at g = {_fmt(r['g_at_max'], 'g')}, "
+              f"eta = {_fmt(r['eta_at_max'], 'g')}")
+        for t in r["at_g"]:
+            print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
+                  f"{_fmt(t['tc_max_K'], '.4g')} K at eta = {_fmt(t['eta'], 'g')}")
+
+
+def _cmd_status(a: argparse.Namespace) -> dict:
+    from . import store as store_mod
+    if not store_mod.exists(a.store):
+        raise BadInput(f"{a.store}: no such store")
+    counts = store_mod.status_counts(a.store)
+    if not a.json:
+        counts = {**counts, "failures": store_mod.read_failures(a.store)}
+    return counts
+
+
+def _print_status(doc: dict) -> None:
+    print(f"total {doc['total']}, done {doc['done']}, failed {doc['failed']}, "
+          f"pending {doc['pending']}")
+    for f in doc.get("failures", []):
+        print(f"failed chunk {f['chunk']} after {f['attempts']} tries: {f['error']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fanodome",
@@ -133,6 +229,40 @@ def build_parser() -> argparse.ArgumentParser:
                         "[%(default)s]")
     t.add_argument("--json", action="store_true", help="one JSON document (a list) on stdout")
     t.set_defaults(func=_cmd_tc, show=_print_tc)
+
+    c = sub.add_parser("config", help="print a sweep config as TOML",
+                       description="Print the paper's Fig. 4 sweep config (NAME = paper) as "
+                                   "TOML to start from, or check a config file (NAME = its "
+                                   "path) and print it with every default filled in.")
+    c.add_argument("name", metavar="NAME", help="'paper' or a config file")
+    c.set_defaults(func=_cmd_config, show=_print_text)
+
+    r = sub.add_parser("run", help="run a sweep into a zarr store",
+                       description="Run the sweep of CONFIG (default: the paper's Fig. 4 grid "
+                                   f"into ./{PAPER_STORE}) on a Dask cluster, writing each "
+                                   "chunk into the store as it finishes; then print the dome "
+                                   "summary. Exit 0: every point done; 1: some points failed; "
+                                   "2: bad input.")
+    r.add_argument("config", nargs="?", metavar="CONFIG", help="TOML sweep config")
+    r.add_argument("--store", metavar="PATH_OR_URL",
+                   help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use an existing Dask cluster (tcp://host:port)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="local cluster of N single-threaded worker processes [one per core]")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="finish an existing store of the same config (pending/failed chunks)")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    r.set_defaults(func=_cmd_run, show=_print_run)
+
+    s = sub.add_parser("status", help="points done, failed and pending in a store")
+    s.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    s.add_argument("--json", action="store_true",
+                   help='one JSON document {"total", "done", "failed", "pending"} on stdout')
+    s.set_defaults(func=_cmd_status, show=_print_status)
     return p
 
 

@@ -1,7 +1,9 @@
 """What to compute: parameter axes and ranges (no Dask, no I/O)."""
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -52,3 +54,91 @@ def parse_values(tokens: list[str], *, name: str) -> np.ndarray:
     if not out:
         raise ValueError(f"{name}: no values")
     return np.asarray(out, dtype=float)
+
+
+AXES = ("L", "W", "V", "omega0", "g", "eta")
+"""The sweep's axes in storage order: structure (L, W, V) outermost, then omega0, g, eta."""
+
+STRUCTURE_AXES = ("L", "W", "V")
+"""Axes that define one structure; a chunk always holds exactly one structure."""
+
+BLOCK_AXES = ("omega0", "g", "eta")
+"""Axes that one solver call evaluates together for a fixed structure."""
+
+
+def linspace_values(start: float, stop: float, num: int) -> np.ndarray:
+    """``num`` evenly spaced values from start to stop (both included), rounded like
+    :func:`inclusive_range` so that typed decimals print as typed."""
+    for name, v in (("start", start), ("stop", stop)):
+        if not math.isfinite(v):
+            raise ValueError(f"range {name} must be finite, got {v!r}")
+    if num < 1:
+        raise ValueError(f"range num must be at least 1, got {num!r}")
+    if num > 1 and stop < start:
+        raise ValueError(f"range stop {stop!r} is below start {start!r}")
+    values = np.linspace(start, stop, num)
+    return np.array([float(f"{v:.12g}") for v in values])
+
+
+class ChunkPlan:
+    """How a grid of shape ``shape`` (one length per axis of :data:`AXES`) is cut into chunks.
+
+    Structure axes are always cut one value per chunk, so each chunk is one structure
+    (L, W, V) times a block of (omega0, g, eta). Nothing is materialised: a 10^8-point grid is
+    six integers here, and :meth:`chunks` yields block indices lazily.
+    """
+
+    def __init__(self, *, shape: dict[str, int], block: dict[str, int]):
+        missing = set(AXES) - set(shape)
+        if missing:
+            raise ValueError(f"shape lacks axes {sorted(missing)}")
+        self.shape = {a: int(shape[a]) for a in AXES}
+        for a, n in self.shape.items():
+            if n < 1:
+                raise ValueError(f"axis {a} is empty")
+        self.chunk = {a: 1 for a in STRUCTURE_AXES}
+        for a in BLOCK_AXES:
+            size = int(block.get(a, self.shape[a]))
+            if size < 1:
+                raise ValueError(f"chunk size of {a} must be at least 1, got {size}")
+            self.chunk[a] = min(size, self.shape[a])
+
+    @property
+    def numblocks(self) -> tuple[int, ...]:
+        """Number of chunks along each axis, in :data:`AXES` order."""
+        return tuple(-(-self.shape[a] // self.chunk[a]) for a in AXES)
+
+    @property
+    def n_points(self) -> int:
+        return math.prod(self.shape.values())
+
+    @property
+    def n_chunks(self) -> int:
+        return math.prod(self.numblocks)
+
+    def chunks(self, structure: tuple[int, int, int] | None = None) -> Iterator[tuple[int, ...]]:
+        """Block indices (one per axis of :data:`AXES`), structure-major; only those of one
+        structure (its L, W, V indices) when ``structure`` is given."""
+        nb = self.numblocks
+        if structure is None:
+            outer = itertools.product(*(range(n) for n in nb[:3]))
+        else:
+            outer = iter([tuple(structure)])
+        for s in outer:
+            for rest in itertools.product(*(range(n) for n in nb[3:])):
+                yield (*s, *rest)
+
+    def structures(self) -> Iterator[tuple[int, int, int]]:
+        """Indices (iL, iW, iV) of every structure."""
+        return itertools.product(*(range(self.shape[a]) for a in STRUCTURE_AXES))
+
+    def region(self, index: tuple[int, ...]) -> dict[str, slice]:
+        """The slice of every axis covered by the chunk with block index ``index``."""
+        out = {}
+        for a, i in zip(AXES, index):
+            start = i * self.chunk[a]
+            out[a] = slice(start, min(start + self.chunk[a], self.shape[a]))
+        return out
+
+    def n_points_in(self, index: tuple[int, ...]) -> int:
+        return math.prod(s.stop - s.start for s in self.region(index).values())

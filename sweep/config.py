@@ -1,0 +1,312 @@
+"""Sweep configs: TOML in, a validated :class:`SweepConfig` out (no Dask, no I/O beyond reading).
+
+A config has three tables::
+
+    [grid]    eta, g, L (Å), W (Å), V (meV), omega0 (meV): each a list of values, a single
+              number, {start, stop, step} (stop included) or {start, stop, num}; an axis left
+              out takes the paper's value (for eta and g: the Fig. 4 ranges).
+    [model]   solver options (masses in m_e, nbands, g_lower, g_inter, softening, t_floor in K,
+              ben_daniel_duke), paper defaults.
+    [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per chunk along each axis),
+              retries (extra tries of a chunk that raised), batch_size (chunks in flight).
+
+Every error is a :class:`ConfigError` (a ``ValueError``) whose message starts with the key.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from solver import defaults
+
+from .grid import AXES, BLOCK_AXES, ChunkPlan, inclusive_range, linspace_values
+
+AXIS_UNITS = MappingProxyType({
+    "L": "Å", "W": "Å", "V": "meV", "omega0": "meV", "g": "1", "eta": "1",
+})
+AXIS_LONG_NAMES = MappingProxyType({
+    "L": "well (wire) width",
+    "W": "barrier (spacer) width",
+    "V": "barrier height",
+    "omega0": "pairing cut-off before softening",
+    "g": "coupling of the resonant subband",
+    "eta": "Lifshitz parameter (mu - E_L)/dE",
+})
+
+MODEL_OPTIONS = ("m_well", "m_barrier", "m_x", "nbands", "g_lower", "g_inter", "softening",
+                 "t_floor", "ben_daniel_duke")
+"""Keys of ``[model]``; each is passed to :func:`solver.tc_grid` under the same name."""
+
+_POSITIVE_AXES = ("L", "W", "V", "omega0")
+_POSITIVE_MODEL = ("m_well", "m_barrier", "m_x", "t_floor")
+_BOOL_MODEL = ("softening", "ben_daniel_duke")
+
+G_SOFTENING_LIMIT = 0.5
+"""With Migdal softening the cut-off is omega0*sqrt(1 - 2g): g must stay below 1/2."""
+
+TARGET_CHUNK_POINTS = 256
+"""Default points per chunk. At the real kernel's 1-5 ms per point a task lasts 0.25-1.3 s:
+long enough that the scheduler's ~1 ms per task is under 1 %, short enough to balance the load
+and to lose little work with a killed worker."""
+
+DEFAULT_RETRIES = 2
+"""Extra tries of a chunk that raised before its points are marked failed."""
+
+RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size")
+
+PAPER_GRID = MappingProxyType({
+    "eta": {"start": -0.5, "stop": 3.0, "step": 0.05},
+    "g": {"start": 0.10, "stop": 0.49, "step": 0.01},
+})
+"""The paper's Fig. 4 dome: eta -0.5..3 step 0.05, g 0.10..0.49 step 0.01 (2840 points)."""
+
+
+class ConfigError(ValueError):
+    """A config that cannot be run; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep.
+
+    ``axes``: values of each axis of :data:`sweep.grid.AXES` (units in :data:`AXIS_UNITS`).
+    ``model``: every key of :data:`MODEL_OPTIONS`. ``chunk``: points per chunk along omega0, g
+    and eta. ``retries``, ``batch_size``: how it runs (``batch_size`` None: chosen from the
+    number of workers). ``document``: the config as a TOML-able mapping, defaults filled in.
+    """
+
+    axes: Mapping[str, tuple[float, ...]]
+    model: Mapping[str, object]
+    chunk: Mapping[str, int]
+    retries: int
+    batch_size: int | None
+    document: Mapping[str, Mapping[str, object]]
+
+    @property
+    def shape(self) -> dict[str, int]:
+        return {a: len(self.axes[a]) for a in AXES}
+
+    def plan(self) -> ChunkPlan:
+        return ChunkPlan(shape=self.shape, block=dict(self.chunk))
+
+    def identity(self) -> str:
+        """Canonical JSON of what the store's numbers depend on (values, model, chunks).
+
+        Two configs with equal identity fill a store identically; ``retries`` and
+        ``batch_size`` only change how it runs and are left out.
+        """
+        return json.dumps({
+            "grid": {a: list(self.axes[a]) for a in AXES},
+            "model": dict(self.model),
+            "chunk": dict(self.chunk),
+        }, sort_keys=True)
+
+    def to_toml(self) -> str:
+        return to_toml(self.document)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _number(v: object, key: str) -> float:
+    if not _is_number(v):
+        raise ConfigError(f"{key}: expected a number, got {type(v).__name__} {v!r}")
+    x = float(v)
+    if not math.isfinite(x):
+        raise ConfigError(f"{key}: must be finite, got {v!r}")
+    return x
+
+
+def _integer(v: object, key: str, *, minimum: int) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ConfigError(f"{key}: expected an integer, got {type(v).__name__} {v!r}")
+    if v < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum}, got {v}")
+    return v
+
+
+def _table(doc: Mapping, name: str) -> Mapping:
+    t = doc.get(name, {})
+    if not isinstance(t, Mapping):
+        raise ConfigError(f"{name}: expected a table [{name}], got {type(t).__name__}")
+    return t
+
+
+def axis_values(spec: object, *, key: str) -> tuple[float, ...]:
+    """Values of one axis from its config entry: a number, a list, or a range table."""
+    if _is_number(spec):
+        values = [_number(spec, key)]
+    elif isinstance(spec, list):
+        values = [_number(v, f"{key}[{i}]") for i, v in enumerate(spec)]
+    elif isinstance(spec, Mapping):
+        keys = set(spec)
+        try:
+            if keys == {"start", "stop", "step"}:
+                values = list(inclusive_range(_number(spec["start"], f"{key}.start"),
+                                              _number(spec["stop"], f"{key}.stop"),
+                                              _number(spec["step"], f"{key}.step")))
+            elif keys == {"start", "stop", "num"}:
+                values = list(linspace_values(_number(spec["start"], f"{key}.start"),
+                                              _number(spec["stop"], f"{key}.stop"),
+                                              _integer(spec["num"], f"{key}.num", minimum=1)))
+            else:
+                raise ConfigError(f"{key}: a range has keys start, stop and step or num; "
+                                  f"got {', '.join(sorted(keys)) or 'none'}")
+        except ConfigError:
+            raise
+        except ValueError as err:
+            raise ConfigError(f"{key}: {err}") from None
+    else:
+        raise ConfigError(f"{key}: expected a list of numbers or a range table, "
+                          f"got {type(spec).__name__} {spec!r}")
+    if not values:
+        raise ConfigError(f"{key}: empty axis")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{key}: values repeat")
+    return tuple(float(v) for v in values)
+
+
+def _default_block(shape: Mapping[str, int]) -> dict[str, int]:
+    eta = min(shape["eta"], TARGET_CHUNK_POINTS)
+    g = max(1, min(shape["g"], TARGET_CHUNK_POINTS // eta))
+    return {"omega0": 1, "g": g, "eta": eta}
+
+
+def parse_config(doc: Mapping) -> SweepConfig:
+    """Validate a config document (as read by ``tomllib``) and fill in the defaults."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError("config: expected a table")
+    unknown = set(doc) - {"grid", "model", "run"}
+    if unknown:
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown table (expected grid, model, run)")
+    grid, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
+
+    for k in grid:
+        if k not in AXES:
+            raise ConfigError(f"grid.{k}: unknown axis (expected one of {', '.join(AXES)})")
+    for k in model_t:
+        if k not in MODEL_OPTIONS:
+            raise ConfigError(f"model.{k}: unknown option "
+                              f"(expected one of {', '.join(MODEL_OPTIONS)})")
+    for k in run_t:
+        if k not in RUN_KEYS:
+            raise ConfigError(f"run.{k}: unknown option (expected one of {', '.join(RUN_KEYS)})")
+
+    model: dict[str, object] = {}
+    for k in MODEL_OPTIONS:
+        v = model_t.get(k, defaults.PAPER[k])
+        if k in _BOOL_MODEL:
+            if not isinstance(v, bool):
+                raise ConfigError(f"model.{k}: expected true or false, got {v!r}")
+            model[k] = v
+        elif k == "nbands":
+            model[k] = _integer(v, f"model.{k}", minimum=1)
+        else:
+            model[k] = _number(v, f"model.{k}")
+            if k in _POSITIVE_MODEL and model[k] <= 0:
+                raise ConfigError(f"model.{k}: must be positive, got {v!r}")
+            if k in ("g_lower", "g_inter") and model[k] < 0:
+                raise ConfigError(f"model.{k}: must not be negative, got {v!r}")
+
+    grid_doc: dict[str, object] = {}
+    axes: dict[str, tuple[float, ...]] = {}
+    for a in ("eta", "g", "L", "W", "V", "omega0"):
+        if a in grid:
+            spec = grid[a]
+        elif a in PAPER_GRID:  # eta and g: the paper's Fig. 4 ranges
+            spec = dict(PAPER_GRID[a])
+        else:
+            spec = [float(defaults.PAPER[a])]
+        axes[a] = axis_values(spec, key=f"grid.{a}")
+        grid_doc[a] = spec
+        if a in _POSITIVE_AXES and min(axes[a]) <= 0:
+            raise ConfigError(f"grid.{a}: must be positive, got {min(axes[a])!r}")
+    if min(axes["g"]) < 0:
+        raise ConfigError(f"grid.g: must not be negative, got {min(axes['g'])!r}")
+    if model["softening"] and max(axes["g"]) >= G_SOFTENING_LIMIT:
+        raise ConfigError(f"grid.g: must stay below 1/2 with model.softening = true "
+                          f"(cut-off omega0*sqrt(1 - 2g)), got {max(axes['g'])!r}")
+
+    shape = {a: len(axes[a]) for a in AXES}
+    block = _default_block(shape)
+    for a in BLOCK_AXES:
+        k = f"chunk_{a}"
+        if k in run_t:
+            block[a] = min(_integer(run_t[k], f"run.{k}", minimum=1), shape[a])
+    retries = _integer(run_t.get("retries", DEFAULT_RETRIES), "run.retries", minimum=0)
+    batch_size = (_integer(run_t["batch_size"], "run.batch_size", minimum=1)
+                  if "batch_size" in run_t else None)
+
+    run_doc: dict[str, object] = {f"chunk_{a}": block[a] for a in BLOCK_AXES}
+    run_doc["retries"] = retries
+    if batch_size is not None:
+        run_doc["batch_size"] = batch_size
+    document = {"grid": grid_doc, "model": dict(model), "run": run_doc}
+    return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
+                       chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
+                       document=MappingProxyType(document))
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a TOML config file."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config: no such file {str(path)!r}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config: {path}: not valid TOML: {err}") from None
+    return parse_config(doc)
+
+
+def paper_config() -> SweepConfig:
+    """The paper's Fig. 4 grid on the paper's structure and model."""
+    return parse_config({"grid": {k: dict(v) for k, v in PAPER_GRID.items()}})
+
+
+# ---------------------------------------------------------------------------- TOML writing
+
+_TOML_HEADER = ("# fanodome sweep config. Units: L, W in Å; V, omega0 in meV; t_floor in K; "
+                "masses in m_e.\n# Each [grid] axis: a list, {start, stop, step} (stop "
+                "included) or {start, stop, num}.\n")
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"cannot write non-finite {v!r}")
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, np.generic):
+        return _toml_value(v.item())
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def to_toml(document: Mapping[str, Mapping[str, object]]) -> str:
+    """A two-level document (tables of scalars, lists and inline tables) as TOML text."""
+    lines = [_TOML_HEADER]
+    for table, entries in document.items():
+        lines.append(f"[{table}]")
+        for k, v in entries.items():
+            unit = AXIS_UNITS.get(k) if table == "grid" else None
+            comment = f"  # {unit}" if unit and unit != "1" else ""
+            lines.append(f"{k} = {_toml_value(v)}{comment}")
+        lines.append("")
+    return "\n".join(lines)

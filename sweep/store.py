@@ -1,0 +1,293 @@
+"""The zarr store of a sweep: layout, chunk writes, progress counts and metadata.
+
+This is the only module that knows variable names, attribute names and zarr options.
+
+Layout (zarr format 3, consolidated metadata; opens with ``xr.open_zarr``)::
+
+    coordinates  L, W (Å), V, omega0 (meV), g, eta (1)
+    tc       (L, W, V, omega0, g, eta) float64, K; NaN where status is not ok
+    status   (L, W, V, omega0, g, eta) int8; flag_values 0 1 2 3,
+             flag_meanings "ok below_floor failed pending"; fill value 3 (pending)
+    E_L, dE  (L, W, V) float64, meV; Lifshitz energy and width of the resonant subband
+    root attrs: config_toml, config_json (what --resume compares), model_defaults (JSON),
+             fanodome_version, created (ISO 8601, UTC), failures (JSON list, see below)
+
+``failures`` holds one record per chunk whose points are currently marked failed:
+``{"chunk": [block indices], "region": {axis: [start, stop]}, "attempts": n,
+"error": "...", "traceback": "...", "time": "..."}``; the ``status`` array is authoritative.
+
+``store`` arguments are local paths or URLs; URLs are passed through to xarray/zarr
+(``storage_options`` for fsspec), so remote stores need no change here.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Mapping
+from importlib import metadata
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from solver import STATUS_BELOW_FLOOR, STATUS_OK, defaults
+
+from .grid import AXES, STRUCTURE_AXES, ChunkPlan
+
+log = logging.getLogger(__name__)
+
+STATUS_FAILED = 2
+"""The chunk holding this point raised on every try."""
+STATUS_PENDING = 3
+"""Not computed yet (the fill value of a fresh store)."""
+FLAG_MEANINGS = "ok below_floor failed pending"
+FLAG_VALUES = (STATUS_OK, STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_PENDING)
+
+MAX_FAILURE_RECORDS = 1000
+"""Failure records kept in the root attributes; beyond that only the status array tells (a
+config where every structure fails must not grow the metadata without bound)."""
+MAX_TRACEBACK_CHARS = 8000
+"""Tail of each traceback kept: the frames nearest the error."""
+
+_CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
+
+_COORD_ATTRS = {
+    "L": {"units": "Å", "long_name": "well (wire) width"},
+    "W": {"units": "Å", "long_name": "barrier (spacer) width"},
+    "V": {"units": "meV", "long_name": "barrier height"},
+    "omega0": {"units": "meV", "long_name": "pairing cut-off before softening"},
+    "g": {"units": "1", "long_name": "coupling of the resonant subband"},
+    "eta": {"units": "1", "long_name": "Lifshitz parameter (mu - E_L)/dE"},
+}
+_VAR_ATTRS = {
+    "tc": {"units": "K", "long_name": "critical temperature"},
+    "status": {"units": "1", "long_name": "status of the point",
+               "flag_values": np.array(FLAG_VALUES, dtype=np.int8),
+               "flag_meanings": FLAG_MEANINGS},
+    "E_L": {"units": "meV", "long_name": "Lifshitz energy (bottom of the resonant subband)"},
+    "dE": {"units": "meV", "long_name": "width of the resonant subband"},
+}
+
+
+class StoreError(ValueError):
+    """The store cannot be used as asked (exists, differs, is not a sweep store)."""
+
+
+class _Quiet:
+    """Filter the one harmless zarr v3 warning about consolidated metadata."""
+
+    def __enter__(self):
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def is_url(store: str) -> bool:
+    return "://" in str(store)
+
+
+def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
+    """Whether anything is at ``store``; a local path that is not a zarr group is an error."""
+    if not is_url(store):
+        p = Path(store)
+        if not p.exists():
+            return False
+        if not (p / "zarr.json").is_file():
+            raise StoreError(f"{store}: exists and is not a zarr store; not touching it")
+        return True
+    try:
+        zarr.open_group(store, mode="r", storage_options=storage_options)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return False
+    return True
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("fanodome")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan,
+           config_toml: str, config_json: str, storage_options: Mapping | None = None) -> None:
+    """Write the metadata and coordinates of an empty sweep (every point pending).
+
+    Replaces whatever sweep store is at ``store``. Data chunks are not written: unwritten
+    chunks read as the fill values (NaN, pending).
+    """
+    shape = tuple(plan.shape[a] for a in AXES)
+    chunks = tuple(plan.chunk[a] for a in AXES)
+    sshape = shape[:3]
+    coords = {a: xr.Variable(a, np.asarray(axes[a], dtype=float), _COORD_ATTRS[a]) for a in AXES}
+    # One dask chunk per variable: only metadata is written (compute=False), and the graph
+    # stays one task whatever the grid size; zarr chunks come from the encoding.
+    data = {
+        "tc": (AXES, da.full(shape, np.nan, dtype=np.float64, chunks=-1)),
+        "status": (AXES, da.full(shape, STATUS_PENDING, dtype=np.int8, chunks=-1)),
+        "E_L": (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
+        "dE": (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
+    }
+    ds = xr.Dataset(data, coords=coords)
+    for name, attrs in _VAR_ATTRS.items():
+        ds[name].attrs.update(attrs)
+    ds.attrs.update({
+        "title": "fanodome sweep: BPV multigap Tc over (L, W, V, omega0, g, eta)",
+        "Conventions": "CF-1.10",
+        "config_toml": config_toml,
+        "config_json": config_json,
+        "model_defaults": json.dumps(dict(defaults.PAPER), sort_keys=True),
+        "fanodome_version": package_version(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "failures": "[]",
+    })
+    encoding = {
+        "tc": {"chunks": chunks, "fill_value": np.nan},
+        "status": {"chunks": chunks, "fill_value": np.int8(STATUS_PENDING)},
+        "E_L": {"chunks": (1, 1, 1), "fill_value": np.nan},
+        "dE": {"chunks": (1, 1, 1), "fill_value": np.nan},
+    }
+    with _Quiet():
+        ds.to_zarr(store, compute=False, zarr_format=3, mode="w", consolidated=True,
+                   encoding=encoding, storage_options=storage_options)
+    log.info("laid out %s: %d points in %d chunks", store, plan.n_points, plan.n_chunks)
+
+
+def open_dataset(store: str, *, storage_options: Mapping | None = None) -> xr.Dataset:
+    """The sweep as a lazy xarray Dataset."""
+    return xr.open_zarr(store, zarr_format=3, consolidated=True,
+                        storage_options=storage_options)
+
+
+def _group(store: str, *, mode: str, storage_options: Mapping | None = None) -> zarr.Group:
+    return zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=True,
+                           storage_options=storage_options)
+
+
+def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
+    return dict(_group(store, mode="r", storage_options=storage_options).attrs)
+
+
+def check_resumable(store: str, *, config_json: str,
+                    storage_options: Mapping | None = None) -> None:
+    """Raise :class:`StoreError` unless ``store`` is a sweep of exactly this config."""
+    attrs = read_attrs(store, storage_options=storage_options)
+    if "config_json" not in attrs:
+        raise StoreError(f"{store}: not a fanodome sweep store (no config_json attribute)")
+    if attrs["config_json"] == config_json:
+        return
+    old, new = json.loads(attrs["config_json"]), json.loads(config_json)
+    diffs = [f"{t}.{k}" for t in sorted(set(old) | set(new))
+             for k in sorted(set(old.get(t, {})) | set(new.get(t, {})))
+             if old.get(t, {}).get(k) != new.get(t, {}).get(k)]
+    raise StoreError(f"--resume: {store} was made with a different config "
+                     f"(differs in {', '.join(diffs) or 'layout'}); store left untouched")
+
+
+def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
+    """The chunk plan the store was laid out with."""
+    g = _group(store, mode="r", storage_options=storage_options)
+    status = g["status"]
+    return ChunkPlan(shape=dict(zip(AXES, status.shape)),
+                     block=dict(zip(AXES[3:], status.chunks[3:])))
+
+
+def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, status: np.ndarray,
+                E_L: float, dE: float, storage_options: Mapping | None = None) -> None:
+    """Write one chunk's results into its region; idempotent.
+
+    ``tc`` (K) and ``status`` have the region's shape in (omega0, g, eta) order; ``E_L``,
+    ``dE`` (meV) belong to the region's structure. ``status`` is written last, so a chunk whose
+    write was cut short still reads as pending (or failed) and is redone on resume.
+    """
+    shape6 = tuple(region[a].stop - region[a].start for a in AXES)
+    ds = xr.Dataset({"tc": (AXES, np.asarray(tc, dtype=np.float64).reshape(shape6))})
+    ds["E_L"] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
+    ds["dE"] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
+    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
+          "storage_options": storage_options}
+    ds.to_zarr(store, region=dict(region), **kw)
+    st = xr.Dataset({"status": (AXES, np.asarray(status, dtype=np.int8).reshape(shape6))})
+    st.to_zarr(store, region=dict(region), **kw)
+
+
+def write_failed(*, store: str, region: Mapping[str, slice],
+                 storage_options: Mapping | None = None) -> None:
+    """Mark every point of a region failed (tc NaN)."""
+    shape3 = tuple(region[a].stop - region[a].start for a in AXES[3:])
+    write_chunk(store=store, region=region, tc=np.full(shape3, np.nan),
+                status=np.full(shape3, STATUS_FAILED, dtype=np.int8), E_L=np.nan, dE=np.nan,
+                storage_options=storage_options)
+
+
+def chunks_to_do(store: str, plan: ChunkPlan, *,
+                 storage_options: Mapping | None = None) -> Iterator[tuple[int, ...]]:
+    """Block indices of the chunks holding any pending or failed point, lazily.
+
+    Reads the status array one structure at a time, so memory is one structure's slab.
+    """
+    status = _group(store, mode="r", storage_options=storage_options)["status"]
+    c = plan.chunk
+    for s in plan.structures():
+        slab = np.asarray(status[s[0], s[1], s[2]])
+        for index in plan.chunks(structure=s):
+            block = slab[index[3] * c["omega0"]:(index[3] + 1) * c["omega0"],
+                         index[4] * c["g"]:(index[4] + 1) * c["g"],
+                         index[5] * c["eta"]:(index[5] + 1) * c["eta"]]
+            if (block >= STATUS_FAILED).any():
+                yield index
+
+
+def status_counts(store: str, *, storage_options: Mapping | None = None) -> dict[str, int]:
+    """Points by state: total, done (ok or below_floor), failed, pending."""
+    status = _group(store, mode="r", storage_options=storage_options)["status"]
+    counts = np.zeros(len(FLAG_VALUES), dtype=np.int64)
+    for slab in _slabs(status):
+        counts += np.bincount(slab.ravel(), minlength=len(FLAG_VALUES))[:len(FLAG_VALUES)]
+    return {"total": int(counts.sum()), "done": int(counts[STATUS_OK] + counts[STATUS_BELOW_FLOOR]),
+            "failed": int(counts[STATUS_FAILED]), "pending": int(counts[STATUS_PENDING])}
+
+
+SLAB_POINTS = 1 << 24
+"""Most status values read at once when scanning a store (16 MiB of int8)."""
+
+
+def _slabs(array: zarr.Array) -> Iterator[np.ndarray]:
+    """The array in slabs along its leading axes, each at most about SLAB_POINTS values."""
+    lead = 0
+    inner = int(np.prod(array.shape))
+    while lead < array.ndim - 1 and inner > SLAB_POINTS:
+        inner //= array.shape[lead]
+        lead += 1
+    for prefix in np.ndindex(*array.shape[:lead]):
+        yield np.asarray(array[prefix] if prefix else array[...])
+
+
+def read_failures(store: str, *, storage_options: Mapping | None = None) -> list[dict]:
+    return json.loads(read_attrs(store, storage_options=storage_options).get("failures", "[]"))
+
+
+def write_failures(store: str, records: list[dict], *,
+                   storage_options: Mapping | None = None) -> None:
+    """Replace the failure records (root attribute) and re-consolidate the metadata.
+
+    Only the process that runs the sweep calls this; workers never touch root metadata.
+    """
+    kept = []
+    for r in records[:MAX_FAILURE_RECORDS]:
+        r = dict(r)
+        r["traceback"] = r.get("traceback", "")[-MAX_TRACEBACK_CHARS:]
+        kept.append(r)
+    g = _group(store, mode="r+", storage_options=storage_options)
+    g.attrs["failures"] = json.dumps(kept)
+    if len(records) > len(kept):
+        g.attrs["failures_not_recorded"] = len(records) - len(kept)
+    with _Quiet():
+        zarr.consolidate_metadata(g.store, zarr_format=3)
