@@ -37,22 +37,36 @@ log(0) exactly at the top; the region it cuts off carries a weight below 1e-14).
 
 
 @njit
-def basis_values(c, c_nodes, bary):
-    """Lagrange basis l_j(c) on the nodes c_nodes, barycentric weights bary."""
+def basis_values(c, c_nodes, bary, out):
+    """Lagrange basis l_j(c) on the nodes c_nodes (barycentric weights bary), into out."""
     p = c_nodes.size
-    out = np.empty(p)
     for j in range(p):
         if c == c_nodes[j]:
             out[:] = 0.0
             out[j] = 1.0
-            return out
+            return
     s = 0.0
     for j in range(p):
         out[j] = bary[j] / (c - c_nodes[j])
         s += out[j]
     for j in range(p):
         out[j] /= s
-    return out
+
+
+def packed_size(p: int) -> int:
+    """Entries of a symmetric p x p matrix stored as its upper triangle (i <= j, row by row)."""
+    return p * (p + 1) // 2
+
+
+@njit
+def unpack(packed, p, out):
+    """Symmetric p x p matrix from its packed upper triangle."""
+    m = 0
+    for i in range(p):
+        for j in range(i, p):
+            out[i, j] = packed[m]
+            out[j, i] = packed[m]
+            m += 1
 
 
 def chebyshev_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +92,7 @@ def top_curvature(odd, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
 @njit
 def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
                  c_nodes, bary, pref, xt, wt, h_t, out):
-    """Add D_{ij}(eps) of one band to out (P x P). pref = (2/pi) sqrt(hbar^2/2m_x), meV^1/2 Å.
+    """Add D_{ij}(eps) of one band to out (packed upper triangle, i <= j). pref = (2/pi) sqrt(hbar^2/2m_x), meV^1/2 Å.
 
     xt, wt: Gauss-Legendre nodes/weights on [-1, 1] for each t panel; h_t: largest t panel.
     """
@@ -102,6 +116,7 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
         return
     npan = max(1, int(math.ceil(t_max / h_t)))
     ht = t_max / npan
+    lv = np.empty(c_nodes.size)
     for k in range(npan):
         t0 = k * ht
         for m in range(xt.size):
@@ -120,11 +135,13 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
             if gap <= 0.0:
                 continue
             f = pref * w * jac / math.sqrt(gap)
-            lv = basis_values(math.cos(q * d), c_nodes, bary)
+            basis_values(math.cos(q * d), c_nodes, bary, lv)
+            idx = 0
             for i in range(lv.size):
                 fi = f * lv[i]
-                for j in range(lv.size):
-                    out[i, j] += fi * lv[j]
+                for j in range(i, lv.size):
+                    out[idx] += fi * lv[j]
+                    idx += 1
 
 
 def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: float,
@@ -162,10 +179,10 @@ def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: 
 @njit
 def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
                 c_nodes, bary, pref, xt, wt, h_t):
-    """D values at the Chebyshev nodes (cheb on [-1, 1]) of every panel: [panel, node, i, j]."""
+    """D values at the Chebyshev nodes (cheb on [-1, 1]) of every panel: [panel, node, ij packed]."""
     npan = breaks.size - 1
     p = c_nodes.size
-    vals = np.zeros((max(npan, 0), cheb.size, p, p))
+    vals = np.zeros((max(npan, 0), cheb.size, p * (p + 1) // 2))
     for k in range(npan):
         a = breaks[k]
         b = breaks[k + 1]
@@ -177,8 +194,8 @@ def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_
 
 
 @njit
-def table_eval(eps, breaks, vals, cheb, cheb_bary, out):
-    """Interpolate the table at eps into out (P x P); zero outside the table."""
+def table_eval(eps, breaks, vals, cheb, cheb_bary, lv, out):
+    """Interpolate the table at eps into out (packed); zero outside. lv: scratch of cheb.size."""
     out[:] = 0.0
     if breaks.size < 2 or eps <= breaks[0] or eps >= breaks[-1]:
         return
@@ -186,6 +203,8 @@ def table_eval(eps, breaks, vals, cheb, cheb_bary, out):
     a = breaks[k]
     b = breaks[k + 1]
     x = (2.0 * eps - a - b) / (b - a)
-    lv = basis_values(x, cheb, cheb_bary)
+    basis_values(x, cheb, cheb_bary, lv)
     for m in range(cheb.size):
-        out += lv[m] * vals[k, m]
+        w = lv[m]
+        for j in range(out.size):
+            out[j] += w * vals[k, m, j]

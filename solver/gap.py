@@ -22,38 +22,65 @@ import math
 import numpy as np
 
 from .config import njit
-from .dos import table_eval
+from .dos import table_eval, unpack
 
 STATUS_ROOT_OK = 0
 STATUS_ROOT_BELOW_FLOOR = 1
 
 
 @njit
-def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, x_lo, mu_ratio, xg, wg):
-    """Quadrature of one band's window: (x = eps - mu, weights, D at the nodes, D around mu).
+def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk):
+    """Panel boundaries of one band's energy window [lo, hi] (meV), sorted.
 
-    Returns x[k], w[k], dvals[k, i, j] and dmid[i, j] = (D(mu - x_lo) + D(mu + x_lo)) / 2.
+    Breaks at the band bottom (D jumps), graded geometrically (ratio) towards the band top (D
+    diverges logarithmically) down to depth * width, and towards mu (the pair kernel's peak of
+    width T) from x_lo up; the band interior below its top is cut in ``bulk`` equal panels.
     """
-    p = vals.shape[2]
-    dmid = np.zeros((p, p))
-    tmp = np.zeros((p, p))
-    if breaks.size < 2:
-        return np.empty(0), np.empty(0), np.empty((0, p, p)), dmid
-    lo = max(mu - omega, breaks[0])
-    hi = min(mu + omega, breaks[-1])
-    if hi <= lo:
-        return np.empty(0), np.empty(0), np.empty((0, p, p)), dmid
     pts = [lo, hi]
-    for b in breaks:
-        if lo < b < hi:
-            pts.append(b)
+    width = e_top - e_bottom
+    for k in range(1, bulk):
+        pts.append(e_bottom + width * k / bulk)
+    pts.append(e_bottom)
+    pts.append(e_top)
+    h = width / bulk
+    while h > depth * width:
+        h /= ratio
+        pts.append(e_top - h)
+        pts.append(e_top + h)
+    h = width
+    while e_top + h < hi:
+        pts.append(e_top + h)
+        h *= ratio
     x = x_lo
     while x < omega:
-        for s in (mu - x, mu + x):
-            if lo < s < hi:
-                pts.append(s)
-        x *= mu_ratio
-    edges = np.unique(np.array(pts))
+        pts.append(mu - x)
+        pts.append(mu + x)
+        x *= ratio
+    out = np.unique(np.array(pts))
+    return out[(out >= lo) & (out <= hi)]
+
+
+@njit
+def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, e_bottom, e_top, x_lo, ratio, depth,
+                 bulk, xg, wg):
+    """Quadrature of one band's window, sorted by |eps - mu|, with running sums for small |x|.
+
+    Returns ax = |x| (ascending), x, w, dv[k] (packed D at the nodes), c0[k] = sum_{k' < k} w D,
+    c2[k] = sum_{k' < k} w x^2 D and dmid = (D(mu - x_lo) + D(mu + x_lo)) / 2.
+    """
+    npk = vals.shape[2]
+    dmid = np.zeros(npk)
+    tmp = np.zeros(npk)
+    lv = np.empty(cheb.size)
+    lo = mu - omega
+    hi = mu + omega
+    if breaks.size >= 2:
+        lo = max(lo, breaks[0])
+        hi = min(hi, breaks[-1])
+    if breaks.size < 2 or hi <= lo:
+        z = np.zeros((1, npk))
+        return np.empty(0), np.empty(0), np.empty(0), np.empty((0, npk)), z, z.copy(), dmid
+    edges = window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk)
     npan = 0
     for k in range(edges.size - 1):
         if edges[k + 1] <= mu - x_lo or edges[k] >= mu + x_lo:
@@ -61,7 +88,6 @@ def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, x_lo, mu_ratio, xg, w
     n = npan * xg.size
     xs = np.empty(n)
     ws = np.empty(n)
-    dv = np.empty((n, p, p))
     m = 0
     for k in range(edges.size - 1):
         a = edges[k]
@@ -69,16 +95,32 @@ def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, x_lo, mu_ratio, xg, w
         if not (b <= mu - x_lo or a >= mu + x_lo):
             continue
         for j in range(xg.size):
-            e = 0.5 * (a + b) + 0.5 * (b - a) * xg[j]
-            xs[m] = e - mu
+            xs[m] = 0.5 * (a + b) + 0.5 * (b - a) * xg[j] - mu
             ws[m] = 0.5 * (b - a) * wg[j]
-            table_eval(e, breaks, vals, cheb, cheb_bary, dv[m])
             m += 1
-    table_eval(mu - x_lo, breaks, vals, cheb, cheb_bary, tmp)
+    order = np.argsort(np.abs(xs))
+    xs = xs[order]
+    ws = ws[order]
+    dv = np.empty((n, npk))
+    c0 = np.zeros((n + 1, npk))
+    c2 = np.zeros((n + 1, npk))
+    for k in range(n):
+        table_eval(mu + xs[k], breaks, vals, cheb, cheb_bary, lv, dv[k])
+        w0 = ws[k]
+        w2 = ws[k] * xs[k] * xs[k]
+        for j in range(npk):
+            c0[k + 1, j] = c0[k, j] + w0 * dv[k, j]
+            c2[k + 1, j] = c2[k, j] + w2 * dv[k, j]
+    table_eval(mu - x_lo, breaks, vals, cheb, cheb_bary, lv, tmp)
     dmid += 0.5 * tmp
-    table_eval(mu + x_lo, breaks, vals, cheb, cheb_bary, tmp)
+    table_eval(mu + x_lo, breaks, vals, cheb, cheb_bary, lv, tmp)
     dmid += 0.5 * tmp
-    return xs, ws, dv, dmid
+    return np.abs(xs), xs, ws, dv, c0, c2, dmid
+
+
+SERIES_X = 0.05
+"""Below |x| = SERIES_X * T the pair kernel is replaced by 1/(4T) - x^2/(48 T^3) and summed from the
+running sums: the next term is 2 (x/2T)^4 / 15 < 5e-8 relative there."""
 
 
 @njit
@@ -98,28 +140,45 @@ def inner_integral(a):
 
 
 @njit
-def susceptibility_matrix(T, xs, ws, dv, dmid, x_lo, out):
-    """B_{ij}(T) = sum_k w_k K_T(x_k) D_ij(x_k) + F(x_lo/T) Dmid_ij, into out."""
-    out[:] = dmid * inner_integral(x_lo / T)
-    for k in range(xs.size):
-        out += (ws[k] * pair_kernel(xs[k], T)) * dv[k]
+def susceptibility(T, ax, xs, ws, dv, c0, c2, dmid, x_lo, out):
+    """Packed B_ij(T) = int K_T(eps - mu) D_ij(eps) d eps of one band, into out."""
+    kc = np.searchsorted(ax, SERIES_X * T)
+    f = inner_integral(x_lo / T)
+    a0 = 1.0 / (4.0 * T)
+    a2 = 1.0 / (48.0 * T * T * T)
+    npk = out.size
+    for j in range(npk):
+        out[j] = f * dmid[j] + a0 * c0[kc, j] - a2 * c2[kc, j]
+    for k in range(kc, xs.size):
+        w = ws[k] * pair_kernel(xs[k], T)
+        for j in range(npk):
+            out[j] += w * dv[k, j]
 
 
 @njit
-def leading_eigenvalue(T, a_mat, offsets, xs, ws, dv, dmid, x_lo):
+def leading_eigenvalue(T, a_mat, win, x_lo):
     """Largest eigenvalue of the linearised gap equation at temperature T (meV).
 
-    a_mat: (nb*P, nb*P) matrix g_{nn'} I_{nn'}(q_i, q_k); band n's window nodes are
-    xs[offsets[n]:offsets[n+1]] (and ws, dv alike); dmid[n] its sliver value.
+    a_mat: (nb*P, nb*P) matrix g_{nn'} I_{nn'}(q_i, q_k). win = (offsets, ax, xs, ws, dv, c0,
+    c0_off, c2, dmid): band n's window nodes are [offsets[n], offsets[n+1]) of ax, xs, ws, dv,
+    its running sums the rows [c0_off[n], c0_off[n+1]) of c0, c2, and dmid[n] its sliver value
+    (see window_nodes).
     """
+    offsets, ax, xs, ws, dv, c0, c0_off, c2, dmid = win
     nb = offsets.size - 1
-    p = dmid.shape[1]
+    npk = dmid.shape[1]
+    p = int(round((math.sqrt(8 * npk + 1) - 1) / 2))
     half = np.zeros((nb * p, nb * p))
+    bp = np.empty(npk)
     b = np.empty((p, p))
     for n in range(nb):
         s = offsets[n]
         e = offsets[n + 1]
-        susceptibility_matrix(T, xs[s:e], ws[s:e], dv[s:e], dmid[n], x_lo, b)
+        cs = c0_off[n]
+        ce = c0_off[n + 1]
+        susceptibility(T, ax[s:e], xs[s:e], ws[s:e], dv[s:e], c0[cs:ce], c2[cs:ce], dmid[n],
+                       x_lo, bp)
+        unpack(bp, p, b)
         lam, vec = np.linalg.eigh(b)
         for i in range(p):
             lam[i] = math.sqrt(lam[i]) if lam[i] > 0.0 else 0.0
@@ -129,22 +188,22 @@ def leading_eigenvalue(T, a_mat, offsets, xs, ws, dv, dmid, x_lo):
 
 
 @njit
-def critical_temperature(a_mat, offsets, xs, ws, dv, dmid, x_lo, t_floor, t_start, u_tol):
+def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
     """Tc (meV) with Lambda(Tc) = 1, or (t_floor, STATUS_ROOT_BELOW_FLOOR).
 
     t_floor: lowest temperature searched, meV; t_start: first upper guess, meV (the cut-off);
     u_tol: tolerance on ln Tc.
     """
-    f_lo = leading_eigenvalue(t_floor, a_mat, offsets, xs, ws, dv, dmid, x_lo) - 1.0
+    f_lo = leading_eigenvalue(t_floor, a_mat, win, x_lo) - 1.0
     if f_lo < 0.0:
         return t_floor, STATUS_ROOT_BELOW_FLOOR
     u_lo = math.log(t_floor)
     u_hi = math.log(max(t_start, 2.0 * t_floor))
-    f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, offsets, xs, ws, dv, dmid, x_lo) - 1.0
+    f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
     while f_hi >= 0.0:
         u_lo, f_lo = u_hi, f_hi
         u_hi += math.log(4.0)
-        f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, offsets, xs, ws, dv, dmid, x_lo) - 1.0
+        f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
     if f_lo == 0.0:
         return math.exp(u_lo), STATUS_ROOT_OK
     side = 0
@@ -152,7 +211,7 @@ def critical_temperature(a_mat, offsets, xs, ws, dv, dmid, x_lo, t_floor, t_star
         u = u_hi - f_hi * (u_hi - u_lo) / (f_hi - f_lo)
         if not (u_lo < u < u_hi):
             u = 0.5 * (u_lo + u_hi)
-        f = leading_eigenvalue(math.exp(u), a_mat, offsets, xs, ws, dv, dmid, x_lo) - 1.0
+        f = leading_eigenvalue(math.exp(u), a_mat, win, x_lo) - 1.0
         if f == 0.0:
             return math.exp(u), STATUS_ROOT_OK
         if f > 0.0:

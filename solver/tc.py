@@ -25,15 +25,15 @@ class Resolution:
     tests/test_convergence.py against ``doubled()``).
     """
 
-    n_basis: int = 8
+    n_basis: int = 6
     """Chebyshev-in-cos(qd) nodes carrying Delta_n(q) and I(q, q')."""
     n_z: int = 48
     """Gauss-Legendre nodes per region (well, barrier) for the exchange integrals."""
-    n_t: int = 12
+    n_t: int = 8
     """Gauss-Legendre nodes per panel of the q integral inside D(eps)."""
     h_t: float = 1.0
     """Largest panel of that integral in the substitution variable t."""
-    n_cheb: int = 12
+    n_cheb: int = 10
     """Chebyshev nodes per panel of the D(eps) table."""
     bulk_panels: int = 4
     """Equal table panels over the lower half of a band."""
@@ -41,8 +41,13 @@ class Resolution:
     """Table grading towards a band top stops at depth * band width."""
     n_gauss: int = 8
     """Gauss-Legendre nodes per energy panel of B(T)."""
-    mu_ratio: float = 4.0
-    """Geometric ratio of the energy panels graded towards mu."""
+    ratio: float = 4.0
+    """Geometric ratio of the energy panels graded towards mu and towards a band top."""
+    int_depth: float = 1e-7
+    """Energy panels graded towards a band top stop at int_depth * band width (the rest of the
+    log singularity carries a weight ~ int_depth * ln(int_depth) of the window)."""
+    int_bulk: int = 4
+    """Equal energy panels across a band below its top."""
     x_lo_factor: float = 1e-3
     """Innermost graded panel at x_lo = x_lo_factor * k_B T_floor from mu."""
     u_tol: float = 1e-9
@@ -53,7 +58,8 @@ class Resolution:
         return replace(self, n_basis=2 * self.n_basis, n_z=2 * self.n_z, n_t=2 * self.n_t,
                        h_t=self.h_t / 2, n_cheb=2 * self.n_cheb, bulk_panels=2 * self.bulk_panels,
                        depth=self.depth ** 1.25, n_gauss=2 * self.n_gauss,
-                       mu_ratio=math.sqrt(self.mu_ratio), x_lo_factor=self.x_lo_factor / 10,
+                       ratio=math.sqrt(self.ratio), int_depth=self.int_depth ** 1.5,
+                       int_bulk=2 * self.int_bulk, x_lo_factor=self.x_lo_factor / 10,
                        u_tol=self.u_tol / 10)
 
 
@@ -224,21 +230,28 @@ def tc_on_structure(st: Structure, *, eta, g, omega0, g_lower, g_inter, softenin
             a_mat = np.kron(gm, np.ones((p, p))) * overlaps
             omega = cuts[i, j]
             for k, mu in enumerate(mus):
-                parts = [window_nodes(mu, omega, br, va, cheb, cheb_bary, x_lo, res.mu_ratio,
-                                      xg, wg) for br, va in tables]
-                offsets = np.cumsum([0] + [pt[0].size for pt in parts])
-                xs = np.concatenate([pt[0] for pt in parts])
-                ws = np.concatenate([pt[1] for pt in parts])
-                dv = np.concatenate([pt[2] for pt in parts])
-                dmid = np.stack([pt[3] for pt in parts])
-                t, code = critical_temperature(a_mat, offsets, xs, ws, dv, dmid, x_lo,
-                                               t_floor_mev, omega, res.u_tol)
+                win = _window(st, tables, mu=mu, omega=omega, x_lo=x_lo, cheb=cheb,
+                              cheb_bary=cheb_bary, xg=xg, wg=wg)
+                t, code = critical_temperature(a_mat, win, x_lo, t_floor_mev, omega, res.u_tol)
                 if code == STATUS_ROOT_BELOW_FLOOR:
                     status[i, j, k] = STATUS_BELOW_FLOOR
                 else:
                     status[i, j, k] = STATUS_OK
                     tc[i, j, k] = t / KB
     return TcGrid(tc, status, st.E_L, st.dE)
+
+
+def _window(st: Structure, tables, *, mu, omega, x_lo, cheb, cheb_bary, xg, wg) -> tuple:
+    """The energy quadrature of every band at (mu, omega), concatenated for the kernels."""
+    res = st.res
+    parts = [window_nodes(mu, omega, br, va, cheb, cheb_bary, st.bottoms[n], st.tops[n], x_lo,
+                          res.ratio, res.int_depth, res.int_bulk, xg, wg)
+             for n, (br, va) in enumerate(tables)]
+    offsets = np.cumsum([0] + [pt[0].size for pt in parts])
+    c_off = np.cumsum([0] + [pt[4].shape[0] for pt in parts])
+    cat = [np.concatenate([pt[i] for pt in parts]) for i in range(6)]
+    dmid = np.stack([pt[6] for pt in parts])
+    return (offsets, cat[0], cat[1], cat[2], cat[3], cat[4], c_off, cat[5], dmid)
 
 
 def tc_point(*, eta: float, g: float, **kwargs) -> tuple[float, str]:
