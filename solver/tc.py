@@ -29,7 +29,7 @@ class Resolution:
     """Chebyshev-in-cos(qd) nodes carrying Delta_n(q) and I(q, q')."""
     n_z: int = 48
     """Gauss-Legendre nodes per region (well, barrier) for the exchange integrals."""
-    n_t: int = 8
+    n_t: int = 12
     """Gauss-Legendre nodes per panel of the q integral inside D(eps)."""
     h_t: float = 1.0
     """Largest panel of that integral in the substitution variable t."""
