@@ -96,8 +96,9 @@ def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.1):
 
 def points_done(store: Path) -> int:
     """Points done so far (0 while the store is not laid out yet)."""
-    if not (store / "zarr.json").exists():
-        return 0
+    root = store / "zarr.json"
+    if not root.exists() or b"consolidated_metadata" not in root.read_bytes():
+        return 0  # not laid out, or being laid out (consolidation comes last)
     return store_mod.status_counts(str(store))["done"]
 
 
