@@ -105,6 +105,7 @@ class RunReport:
     failures: list[Failure] = field(default_factory=list)
     retried: int = 0
     seconds: float = 0.0
+    task_seconds: float = 0.0  # summed over finished tasks: solver plus region writes
 
     @property
     def points_failed(self) -> int:
@@ -267,6 +268,7 @@ def run_chunks(tasks: Iterable[ChunkTask], *, executor, retries: int, total_poin
             attempts.pop(task.index, None)
             report.chunks_done += 1
             report.points_done += outcome.n_points
+            report.task_seconds += outcome.seconds
             progress.add(outcome.n_points)
             if on_done is not None:
                 on_done(outcome)
