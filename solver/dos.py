@@ -99,7 +99,8 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
                  c_nodes, bary, pref, xt, wt, h_t, out):
     """Add D_{ij}(eps) of one band to out (packed upper triangle, i <= j). pref = (2/pi) sqrt(hbar^2/2m_x), meV^1/2 Å.
 
-    xt, wt: Gauss-Legendre nodes/weights on [-1, 1] for each t panel; h_t: largest t panel.
+    xt, wt: Gauss-Legendre nodes/weights on [-1, 1] for each t panel; h_t: largest t panel (the
+    integrand carries l_i l_j, polynomials of degree 2P - 2 in q: callers shrink h_t as 1/P).
     """
     if eps <= e_bottom:
         return
@@ -140,7 +141,7 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
             if gap <= 0.0:
                 continue
             f = pref * w * jac / math.sqrt(gap)
-            basis_values(math.cos(q * d), c_nodes, bary, lv)
+            basis_values(2.0 * q / p_zone - 1.0, c_nodes, bary, lv)
             idx = 0
             for i in range(lv.size):
                 fi = f * lv[i]
@@ -149,36 +150,52 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
                     idx += 1
 
 
+@njit
+def subdivide(edges, parts):
+    """Every interval between consecutive edges cut into ``parts`` equal pieces."""
+    if parts <= 1 or edges.size < 2:
+        return edges
+    out = np.empty((edges.size - 1) * parts + 1)
+    for k in range(edges.size - 1):
+        for j in range(parts):
+            out[k * parts + j] = edges[k] + (edges[k + 1] - edges[k]) * j / parts
+    out[-1] = edges[-1]
+    return out
+
+
 def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: float,
-                 bulk_panels: int) -> np.ndarray:
+                 bulk_panels: int, parts: int = 1) -> np.ndarray:
     """Panel boundaries of one band's D table covering [lo, hi] (meV).
 
-    The band interior is cut into ``bulk_panels`` equal panels up to its midpoint, then halved
-    geometrically towards the top down to depth * width; above the top the panels double from
-    depth * width on. Only panels that meet [lo, hi] are kept (none if hi <= e_bottom).
+    D has a square-root edge at the band bottom (the basis is polynomial in q, not in q^2) and a
+    logarithmic one at the top, so panels are halved geometrically towards both, down to
+    depth * width; between them ``bulk_panels`` equal panels; above the top the panels double
+    from depth * width on. Only panels that meet [lo, hi] are kept (none if hi <= e_bottom).
+    Each panel is then cut into ``parts`` (D_ij oscillates ~P times across a band for P basis
+    functions; callers pass parts ~ P / 8).
     """
     width = e_top - e_bottom
     if hi <= e_bottom or width <= 0:
         return np.empty(0)
-    mid = e_bottom + 0.5 * width
-    inner = [e_bottom + (mid - e_bottom) * k / bulk_panels for k in range(bulk_panels + 1)]
-    h = 0.5 * width
+    quarter = 0.25 * width
+    pts = [e_bottom + quarter + 0.5 * width * k / bulk_panels for k in range(bulk_panels + 1)]
+    h = quarter
     while h > depth * width:
         h *= 0.5
-        inner.append(e_top - h)
-    inner.append(e_top)
+        pts += [e_bottom + h, e_top - h]
+    pts += [e_bottom, e_top]
     h = depth * width
     while True:
-        inner.append(e_top + h)
+        pts.append(e_top + h)
         if e_top + h >= hi:
             break
         h *= 2.0
-    b = np.unique(np.array(inner))
+    b = np.unique(np.array(pts))
     keep = np.zeros(b.size, dtype=bool)
     for k in range(b.size - 1):
         if b[k + 1] > lo and b[k] < hi:
             keep[k] = keep[k + 1] = True
-    return b[keep]
+    return subdivide(b[keep], parts)
 
 
 @njit

@@ -22,29 +22,29 @@ import math
 import numpy as np
 
 from .config import njit
-from .dos import table_eval, unpack
+from .dos import subdivide, table_eval, unpack
 
 STATUS_ROOT_OK = 0
 STATUS_ROOT_BELOW_FLOOR = 1
 
 
 @njit
-def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk):
+def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, parts):
     """Panel boundaries of one band's energy window [lo, hi] (meV), sorted.
 
-    Breaks at the band bottom (D jumps), graded geometrically (ratio) towards the band top (D
-    diverges logarithmically) down to depth * width, and towards mu (the pair kernel's peak of
-    width T) from x_lo up; the band interior below its top is cut in ``bulk`` equal panels.
+    Graded geometrically (ratio) towards the band bottom (D jumps, then rises like a square root)
+    and both sides of the band top (D diverges logarithmically) down to depth * width, and towards
+    mu (the pair kernel's peak of width T) from x_lo up; ``bulk`` equal panels in between; each
+    panel then cut into ``parts`` (for the oscillations of D_ij with many basis functions).
     """
-    pts = [lo, hi]
+    pts = [lo, hi, e_bottom, e_top]
     width = e_top - e_bottom
-    for k in range(1, bulk):
-        pts.append(e_bottom + width * k / bulk)
-    pts.append(e_bottom)
-    pts.append(e_top)
-    h = width / bulk
+    for k in range(bulk + 1):
+        pts.append(e_bottom + width * (0.25 + 0.5 * k / bulk))
+    h = 0.25 * width
     while h > depth * width:
         h /= ratio
+        pts.append(e_bottom + h)
         pts.append(e_top - h)
         pts.append(e_top + h)
     h = width
@@ -57,12 +57,12 @@ def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk):
         pts.append(mu + x)
         x *= ratio
     out = np.unique(np.array(pts))
-    return out[(out >= lo) & (out <= hi)]
+    return subdivide(out[(out >= lo) & (out <= hi)], parts)
 
 
 @njit
 def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, e_bottom, e_top, x_lo, ratio, depth,
-                 bulk, xg, wg):
+                 bulk, parts, xg, wg):
     """Quadrature of one band's window, sorted by |eps - mu|, with running sums for small |x|.
 
     Returns ax = |x| (ascending), x, w, dv[k] (packed D at the nodes), c0[k] = sum_{k' < k} w D,
@@ -80,7 +80,7 @@ def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, e_bottom, e_top, x_lo
     if breaks.size < 2 or hi <= lo:
         z = np.zeros((1, npk))
         return np.empty(0), np.empty(0), np.empty(0), np.empty((0, npk)), z, z.copy(), dmid
-    edges = window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk)
+    edges = window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, parts)
     npan = 0
     for k in range(edges.size - 1):
         if edges[k + 1] <= mu - x_lo or edges[k] >= mu + x_lo:

@@ -1,6 +1,7 @@
 """Public Tc functions: validate, prepare a structure once, call the kernels per (omega0, g, eta)."""
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 
@@ -8,11 +9,13 @@ import numpy as np
 
 from .bands import band_edges, check_structure, flux_factors
 from .constants import HBAR2_2ME, KB
-from .dos import build_table, chebyshev_basis, table_breaks, top_curvature
+from .dos import basis_values, build_table, chebyshev_basis, table_breaks, top_curvature
 from .gap import STATUS_ROOT_BELOW_FLOOR, critical_temperature, window_nodes
 from .overlaps import exchange_integrals
 from .status import STATUS_BELOW_FLOOR, STATUS_OK
 from .validation import check_finite, check_nonnegative, check_positive
+
+log = logging.getLogger(__name__)
 
 STATUS_NAMES = {STATUS_OK: "ok", STATUS_BELOW_FLOOR: "below_floor"}
 
@@ -25,18 +28,24 @@ class Resolution:
     tests/test_convergence.py against ``doubled()``).
     """
 
-    n_basis: int = 6
-    """Chebyshev-in-cos(qd) nodes carrying Delta_n(q) and I(q, q')."""
+    n_basis: int = 8
+    """Chebyshev nodes in q carrying Delta_n(q) and I(q, q'): the starting number; it doubles
+    until I(q, q') is interpolated to overlap_tol (wide bands with Bragg mixing need more)."""
+    overlap_tol: float = 1e-5
+    """Largest interpolation error of I between the nodes, relative to max I."""
+    max_basis: int = 32
+    """Upper bound of the adaptive basis size (cost grows like its cube)."""
     n_z: int = 48
     """Gauss-Legendre nodes per region (well, barrier) for the exchange integrals."""
     n_t: int = 12
     """Gauss-Legendre nodes per panel of the q integral inside D(eps)."""
     h_t: float = 1.0
-    """Largest panel of that integral in the substitution variable t."""
+    """Largest panel of that integral in the substitution variable t, for 8 basis nodes; it
+    shrinks as 8/P for P > 8 nodes (the integrand carries polynomials of degree 2P - 2)."""
     n_cheb: int = 10
     """Chebyshev nodes per panel of the D(eps) table."""
     bulk_panels: int = 4
-    """Equal table panels over the lower half of a band."""
+    """Equal table panels over the middle half of a band (every panel is cut in P/8 pieces)."""
     depth: float = 1e-10
     """Table grading towards a band top stops at depth * band width."""
     n_gauss: int = 8
@@ -47,7 +56,7 @@ class Resolution:
     """Energy panels graded towards a band top stop at int_depth * band width (the rest of the
     log singularity carries a weight ~ int_depth * ln(int_depth) of the window)."""
     int_bulk: int = 4
-    """Equal energy panels across a band below its top."""
+    """Equal energy panels over the middle half of a band (every panel is cut in P/8 pieces)."""
     x_lo_factor: float = 1e-3
     """Innermost graded panel at x_lo = x_lo_factor * k_B T_floor from mu."""
     u_tol: float = 1e-9
@@ -55,7 +64,8 @@ class Resolution:
 
     def doubled(self) -> "Resolution":
         """Twice the resolution in every parameter."""
-        return replace(self, n_basis=2 * self.n_basis, n_z=2 * self.n_z, n_t=2 * self.n_t,
+        return replace(self, n_basis=2 * self.n_basis, overlap_tol=self.overlap_tol / 100,
+                       max_basis=2 * self.max_basis, n_z=2 * self.n_z, n_t=2 * self.n_t,
                        h_t=self.h_t / 2, n_cheb=2 * self.n_cheb, bulk_panels=2 * self.bulk_panels,
                        depth=self.depth ** 1.25, n_gauss=2 * self.n_gauss,
                        ratio=math.sqrt(self.ratio), int_depth=self.int_depth ** 1.5,
@@ -95,6 +105,17 @@ class Structure:
     overlaps: np.ndarray  # I[n, i, m, k]
     curvatures: np.ndarray  # a_top per band, meV Å^2
     res: Resolution
+    basis: tuple         # (nodes x_j on [-1, 1], barycentric weights); q_j = (pi/d)(1 + x_j)/2
+    overlap_error: float  # achieved interpolation error of I, relative to max I
+
+    @property
+    def n_basis(self) -> int:
+        return self.basis[0].size
+
+    @property
+    def parts(self) -> int:
+        """Pieces per energy panel: D_ij(eps) oscillates ~P times across a band for P nodes."""
+        return max(1, self.n_basis // 8)
 
     @property
     def E_L(self) -> float:
@@ -116,31 +137,52 @@ def prepare_structure(*, L, W, V, m_well, m_barrier, m_x, nbands, ben_daniel_duk
     f_w, f_b = flux_factors(m_well=m_well, m_barrier=m_barrier, ben_daniel_duke=ben_daniel_duke)
     args = (float(L), float(W), float(V), float(m_well), float(m_barrier), f_w, f_b)
     bottoms, tops = band_edges(int(nbands), *args)
-    d = L + W
-    c_nodes, _ = chebyshev_basis(res.n_basis)
-    q_nodes = np.arccos(c_nodes) / d
     xz, wz = _gauss(res.n_z)
     z = np.concatenate([(xz + 1) * L / 2, L + (xz + 1) * W / 2])
     w = np.concatenate([wz * L / 2, wz * W / 2])
-    overlaps, _ = exchange_integrals(q_nodes, bottoms, tops, z, w, *args)
+    half_zone = 0.5 * math.pi / (L + W)
+    p = res.n_basis
+    while True:
+        nodes, bary = chebyshev_basis(p)
+        check, _ = chebyshev_basis(2 * p + 1)  # between the nodes, ends included
+        q = half_zone * (1.0 + np.concatenate([nodes, check]))
+        both, _ = exchange_integrals(q, bottoms, tops, z, w, *args)
+        overlaps = both[:, :p, :, :p]
+        lv = np.empty(p)
+        interp = np.empty((check.size, p))
+        for k, x in enumerate(check):
+            basis_values(x, nodes, bary, lv)
+            interp[k] = lv
+        approx = np.einsum("kj,nimj->nimk", interp, overlaps)
+        error = float(np.max(np.abs(approx - both[:, :p, :, p:])) / np.max(overlaps))
+        if error <= res.overlap_tol or 2 * p > res.max_basis:
+            break
+        p *= 2
+    if error > res.overlap_tol:
+        log.warning("exchange integrals interpolated only to %.1e (tolerance %.1e) with the "
+                    "largest basis, %d nodes: a Bragg gap much smaller than the band width; "
+                    "Tc converges more slowly here (check with Resolution().doubled())", error,
+                    res.overlap_tol, p)
     curv = np.array([top_curvature(n % 2 == 0, bottoms[n], tops[n], *args)
                      for n in range(nbands)])
-    return Structure(args, float(m_x), bottoms, tops, overlaps, curv, res)
+    return Structure(args, float(m_x), bottoms, tops, np.ascontiguousarray(overlaps), curv, res,
+                     (nodes, bary), error)
 
 
 def dos_tables(st: Structure, *, lo: float, hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per band, (breaks, values) of the weighted DOS table over [lo, hi] meV."""
     res = st.res
-    c_nodes, bary = chebyshev_basis(res.n_basis)
+    c_nodes, bary = st.basis
+    h_t = res.h_t * min(1.0, 8.0 / st.n_basis)
     pref = 2.0 / math.pi * math.sqrt(HBAR2_2ME / st.m_x)
     xt, wt = _gauss(res.n_t)
     cheb, _ = chebyshev_basis(res.n_cheb)
     out = []
     for n in range(st.bottoms.size):
         breaks = table_breaks(e_bottom=st.bottoms[n], e_top=st.tops[n], lo=lo, hi=hi,
-                              depth=res.depth, bulk_panels=res.bulk_panels)
+                              depth=res.depth, bulk_panels=res.bulk_panels, parts=st.parts)
         vals = build_table(breaks, cheb, n % 2 == 0, st.bottoms[n], st.tops[n], st.curvatures[n],
-                           *st.args, c_nodes, bary, pref, xt, wt, res.h_t)
+                           *st.args, c_nodes, bary, pref, xt, wt, h_t)
         out.append((breaks, vals))
     return out
 
@@ -213,7 +255,7 @@ def tc_on_structure(st: Structure, *, eta, g, omega0, g_lower, g_inter, softenin
                     t_floor) -> TcGrid:
     """Tc over (omega0, g, eta) on a prepared structure (inputs already validated)."""
     res = st.res
-    nb, p = st.bottoms.size, res.n_basis
+    nb, p = st.bottoms.size, st.n_basis
     cuts = np.array([[cutoff(omega0=w, g=gg, softening=softening) for gg in g] for w in omega0])
     mus = st.E_L + eta * st.dE
     tables = dos_tables(st, lo=mus.min() - cuts.max(), hi=mus.max() + cuts.max())
@@ -245,7 +287,7 @@ def _window(st: Structure, tables, *, mu, omega, x_lo, cheb, cheb_bary, xg, wg) 
     """The energy quadrature of every band at (mu, omega), concatenated for the kernels."""
     res = st.res
     parts = [window_nodes(mu, omega, br, va, cheb, cheb_bary, st.bottoms[n], st.tops[n], x_lo,
-                          res.ratio, res.int_depth, res.int_bulk, xg, wg)
+                          res.ratio, res.int_depth, res.int_bulk, st.parts, xg, wg)
              for n, (br, va) in enumerate(tables)]
     offsets = np.cumsum([0] + [pt[0].size for pt in parts])
     c_off = np.cumsum([0] + [pt[4].shape[0] for pt in parts])
