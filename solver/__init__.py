@@ -5,10 +5,13 @@ Public functions (keyword-only arguments, units in their docstrings):
 - :func:`band_structure` -- Kronig-Penney subbands, exact edges, E_L and dE.
 - :func:`tc_grid` -- Tc over a grid of (omega0, g, eta) for one structure (L, W, V).
 - :func:`tc_point` -- Tc for a single (eta, g) point.
+- :func:`prepare_structure` / :func:`tc_on_structure` -- the same, with the structure's work
+  (bands, overlaps, DOS tables) kept for reuse across calls.
 """
 from . import defaults
 from .status import STATUS_BELOW_FLOOR, STATUS_OK
-from .tc import Resolution, TcGrid, tc_grid, tc_point, warmup
+from .tc import (Resolution, Structure, TcGrid, prepare_structure, tc_grid, tc_on_structure,
+                 tc_point, warmup)
 from .bands import BandStructure, band_structure
 
 __all__ = [
@@ -17,9 +20,12 @@ __all__ = [
     "STATUS_OK",
     "BandStructure",
     "Resolution",
+    "Structure",
     "TcGrid",
     "band_structure",
+    "prepare_structure",
     "tc_grid",
+    "tc_on_structure",
     "tc_point",
     "warmup",
 ]

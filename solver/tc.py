@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -107,6 +107,23 @@ class Structure:
     res: Resolution
     basis: tuple         # (nodes x_j on [-1, 1], barycentric weights); q_j = (pi/d)(1 + x_j)/2
     overlap_error: float  # achieved interpolation error of I, relative to max I
+    _tables: list = field(default_factory=list, repr=False, compare=False)
+    """The last DOS tables built, as [(lo, hi, tables)]; reused when they cover a request."""
+
+    def tables(self, *, lo: float, hi: float) -> list:
+        """Per band, (breaks, values) of the weighted DOS over at least [lo, hi] meV.
+
+        Reused across calls on this structure; a request outside the cached range rebuilds over
+        the union, so a sweep that visits a structure chunk by chunk builds them a few times.
+        """
+        if self._tables:
+            c_lo, c_hi, cached = self._tables[0]
+            if c_lo <= lo and hi <= c_hi:
+                return cached
+            lo, hi = min(lo, c_lo), max(hi, c_hi)
+        built = dos_tables(self, lo=lo, hi=hi)
+        self._tables[:] = [(lo, hi, built)]
+        return built
 
     @property
     def n_basis(self) -> int:
@@ -130,9 +147,16 @@ def _gauss(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(n)
 
 
-def prepare_structure(*, L, W, V, m_well, m_barrier, m_x, nbands, ben_daniel_duke,
-                      res: Resolution = DEFAULT_RESOLUTION) -> Structure:
-    """Bands, Bloch functions and exchange integrals of one structure."""
+def prepare_structure(*, L: float = 8.5, W: float = 5.5, V: float = 4160.0,
+                      m_well: float = 0.86, m_barrier: float = 1.0, m_x: float = 0.86,
+                      nbands: int = 3, ben_daniel_duke: bool = False,
+                      resolution: Resolution = DEFAULT_RESOLUTION) -> Structure:
+    """Bands, Bloch functions and exchange integrals of one structure, for :func:`tc_on_structure`.
+
+    Keywords and units as :func:`tc_grid`. Keep the result to reuse it for many (eta, g, omega0)
+    calls: it also caches the DOS tables.
+    """
+    res = resolution
     check_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x, nbands=nbands)
     f_w, f_b = flux_factors(m_well=m_well, m_barrier=m_barrier, ben_daniel_duke=ben_daniel_duke)
     args = (float(L), float(W), float(V), float(m_well), float(m_barrier), f_w, f_b)
@@ -209,6 +233,23 @@ def _as_axis(name, values) -> np.ndarray:
     return arr
 
 
+def _check_points(*, eta, g, omega0, g_lower, g_inter, softening, t_floor):
+    """Validated (eta, g, omega0) arrays; ValueError naming the first bad parameter."""
+    eta = _as_axis("eta", eta)
+    g = _as_axis("g", g)
+    omega0 = _as_axis("omega0", omega0)
+    for v in omega0:
+        check_positive("omega0", float(v))
+    for v in g:
+        check_nonnegative("g", float(v))
+        if softening and v >= 0.5:
+            raise ValueError(f"g must be < 1/2 with softening (cut-off omega0*sqrt(1-2g)), got {v}")
+    check_nonnegative("g_lower", g_lower)
+    check_nonnegative("g_inter", g_inter)
+    check_positive("t_floor", t_floor)
+    return eta, g, omega0
+
+
 def tc_grid(*, eta, g, omega0=230.0, L: float = 8.5, W: float = 5.5, V: float = 4160.0,
             m_well: float = 0.86, m_barrier: float = 1.0, m_x: float = 0.86, nbands: int = 3,
             g_lower: float = 0.1, g_inter: float = 0.1, softening: bool = True,
@@ -232,33 +273,29 @@ def tc_grid(*, eta, g, omega0=230.0, L: float = 8.5, W: float = 5.5, V: float = 
 
     Bands, wavefunctions, overlaps and the DOS tables are computed once for all points.
     """
-    eta = _as_axis("eta", eta)
-    g = _as_axis("g", g)
-    omega0 = _as_axis("omega0", omega0)
-    for v in omega0:
-        check_positive("omega0", float(v))
-    for v in g:
-        check_nonnegative("g", float(v))
-        if softening and v >= 0.5:
-            raise ValueError(f"g must be < 1/2 with softening (cut-off omega0*sqrt(1-2g)), got {v}")
-    check_nonnegative("g_lower", g_lower)
-    check_nonnegative("g_inter", g_inter)
-    check_positive("t_floor", t_floor)
+    _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower, g_inter=g_inter,
+                  softening=softening, t_floor=t_floor)  # before the structure's cost
     st = prepare_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x,
-                           nbands=nbands, ben_daniel_duke=ben_daniel_duke, res=resolution)
-    return tc_on_structure(st, eta=eta, g=g, omega0=omega0, g_lower=float(g_lower),
-                           g_inter=float(g_inter), softening=bool(softening),
-                           t_floor=float(t_floor))
+                           nbands=nbands, ben_daniel_duke=ben_daniel_duke, resolution=resolution)
+    return tc_on_structure(st, eta=eta, g=g, omega0=omega0, g_lower=g_lower, g_inter=g_inter,
+                           softening=softening, t_floor=t_floor)
 
 
-def tc_on_structure(st: Structure, *, eta, g, omega0, g_lower, g_inter, softening,
-                    t_floor) -> TcGrid:
-    """Tc over (omega0, g, eta) on a prepared structure (inputs already validated)."""
+def tc_on_structure(st: Structure, *, eta, g, omega0=230.0, g_lower: float = 0.1,
+                    g_inter: float = 0.1, softening: bool = True,
+                    t_floor: float = 1e-6) -> TcGrid:
+    """Tc over (omega0, g, eta) on a structure from :func:`prepare_structure`.
+
+    Keywords and units as :func:`tc_grid`.
+    """
+    eta, g, omega0 = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
+                                   g_inter=g_inter, softening=softening, t_floor=t_floor)
+    g_lower, g_inter, t_floor = float(g_lower), float(g_inter), float(t_floor)
     res = st.res
     nb, p = st.bottoms.size, st.n_basis
     cuts = np.array([[cutoff(omega0=w, g=gg, softening=softening) for gg in g] for w in omega0])
     mus = st.E_L + eta * st.dE
-    tables = dos_tables(st, lo=mus.min() - cuts.max(), hi=mus.max() + cuts.max())
+    tables = st.tables(lo=mus.min() - cuts.max(), hi=mus.max() + cuts.max())
     cheb, cheb_bary = chebyshev_basis(res.n_cheb)
     xg, wg = _gauss(res.n_gauss)
     t_floor_mev = KB * t_floor

@@ -74,12 +74,28 @@ class ChunkOutcome:
     seconds: float
 
 
+STRUCTURE_KEYS = frozenset(solver.defaults.STRUCTURE_KEYS)
+
+
+def _structure(task: ChunkTask) -> solver.Structure:
+    """The task's prepared structure: from this worker's cache when running on a worker."""
+    params = {k: v for k, v in task.model if k in STRUCTURE_KEYS}
+    params.update(L=task.L, W=task.W, V=task.V)
+    try:
+        plugin = distributed.get_worker().plugins.get(SolverWarmup.name)
+    except ValueError:  # not on a distributed worker (in-process or a plain executor)
+        plugin = None
+    if plugin is None:
+        return solver.prepare_structure(**params)
+    return plugin.structure(params)
+
+
 def compute_chunk(task: ChunkTask) -> ChunkOutcome:
     """Run the solver on one chunk and write it into the store (runs on a worker)."""
     t0 = time.perf_counter()
-    r = solver.tc_grid(eta=np.asarray(task.eta), g=np.asarray(task.g),
-                       omega0=np.asarray(task.omega0), L=task.L, W=task.W, V=task.V,
-                       **dict(task.model))
+    model = {k: v for k, v in task.model if k not in STRUCTURE_KEYS}
+    r = solver.tc_on_structure(_structure(task), eta=np.asarray(task.eta), g=np.asarray(task.g),
+                               omega0=np.asarray(task.omega0), **model)
     store_mod.write_chunk(store=task.store, region=task.region_slices(), tc=r.tc_K,
                           status=r.status, E_L=float(r.E_L), dE=float(r.dE),
                           storage_options=dict(task.storage_options) or None)
@@ -124,10 +140,29 @@ class InProcessExecutor(cf.Executor):
         return fut
 
 
+STRUCTURES_PER_WORKER = 8
+"""Prepared structures a worker keeps (~1 MB each): chunks of one structure usually arrive
+together, so a few suffice to avoid recomputing bands, overlaps and DOS tables per chunk."""
+
+
 class SolverWarmup(distributed.WorkerPlugin):
-    """Compiles (or loads from the numba cache) the solver kernels once per worker."""
+    """Compiles (or loads from the numba cache) the solver kernels once per worker, and keeps the
+    worker's most recent prepared structures for the chunks that follow."""
 
     name = "fanodome-solver-warmup"
+
+    def __init__(self):
+        self._structures: dict[tuple, solver.Structure] = {}
+
+    def structure(self, params: Mapping[str, object]) -> solver.Structure:
+        key = tuple(sorted(params.items()))
+        st = self._structures.pop(key, None)
+        if st is None:
+            st = solver.prepare_structure(**params)
+        self._structures[key] = st  # most recent last
+        while len(self._structures) > STRUCTURES_PER_WORKER:
+            self._structures.pop(next(iter(self._structures)))
+        return st
 
     def setup(self, worker):
         t0 = time.perf_counter()

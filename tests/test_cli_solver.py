@@ -1,0 +1,73 @@
+"""`fanodome bands` and `fanodome tc`: JSON shape, values, and exit code 2 on bad input."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from solver import band_structure, tc_grid
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, "-m", "sweep.cli", *args], capture_output=True, text=True,
+                       timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_bands_json():
+    code, out, err = run("bands", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) == {"bands", "E_L_meV", "dE_meV"}
+    assert [b["n"] for b in doc["bands"]] == [1, 2, 3]
+    assert set(doc["bands"][0]) == {"n", "E_min_meV", "E_max_meV"}
+    assert doc["dE_meV"] == pytest.approx(142.2, abs=0.1)
+    assert doc["E_L_meV"] == pytest.approx(doc["bands"][2]["E_min_meV"])
+
+
+def test_bands_options_and_text_output():
+    code, out, _ = run("bands", "--W", "2", "--V", "1000", "--nbands", "4", "--ben-daniel-duke")
+    assert code == 0
+    bs = band_structure(W=2.0, V=1000.0, nbands=4, ben_daniel_duke=True)
+    assert f"{bs.dE:.4f}" in out and out.count("\n") == 6
+
+
+def test_tc_json_grid_order_and_values():
+    code, out, err = run("tc", "--eta", "-0.5:0.5:0.5", "1", "--g", "0.25", "0.3", "--json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert len(records) == 8
+    assert set(records[0]) == {"L", "W", "V", "omega0", "eta", "g", "tc_K", "status"}
+    assert [(r["g"], r["eta"]) for r in records[:4]] == [(0.25, -0.5), (0.25, 0.0), (0.25, 0.5),
+                                                        (0.25, 1.0)]
+    ref = tc_grid(eta=[-0.5, 0.0, 0.5, 1.0], g=[0.25, 0.3]).tc_K[0]
+    for r, want in zip(records, ref.ravel()):
+        assert r["status"] == "ok" and r["tc_K"] == pytest.approx(want, rel=1e-12)
+        assert r["L"] == 8.5 and r["W"] == 5.5 and r["V"] == 4160.0 and r["omega0"] == 230.0
+
+
+def test_tc_below_floor_is_null():
+    code, out, _ = run("tc", "--eta", "-0.5", "--g", "0.25", "--t-floor", "1", "--json")
+    assert code == 0
+    (r,) = json.loads(out)
+    assert r["status"] == "below_floor" and r["tc_K"] is None
+
+
+@pytest.mark.parametrize("args, word", [
+    (["tc", "--eta", "1", "--g", "0.5"], "g must be < 1/2"),
+    (["tc", "--eta", "1", "--g", "0.3", "--L", "-1"], "L must be positive"),
+    (["tc", "--eta", "1", "--g", "0.3", "--W", "0"], "W must be positive"),
+    (["tc", "--eta", "1", "--g", "0.3", "--m-x", "0"], "m_x must be positive"),
+    (["tc", "--eta", "nan", "--g", "0.3"], "--eta"),
+    (["tc", "--eta", "1", "--g", "0.3", "--V", "inf"], "V must be finite"),
+    (["tc", "--eta", "1", "--g", "0.3", "--nbands", "0"], "nbands must be >= 1"),
+    (["tc", "--eta", "1", "--g", "0.3", "--omega0", "-5"], "omega0 must be positive"),
+    (["tc", "--eta", "1:0:0.1", "--g", "0.3"], "--eta"),
+    (["bands", "--V", "-3"], "V must be >= 0"),
+])
+def test_bad_input_exits_2_with_a_message(args, word):
+    code, out, err = run(*args)
+    assert code == 2
+    assert out == ""
+    assert word in err and "Traceback" not in err
