@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import solver  # noqa: E402
-from sweep.config import parse_config  # noqa: E402
-from sweep.runner import cluster_client  # noqa: E402
+from sweep.clusters import cluster_client  # noqa: E402
+from sweep.config import ClusterConfig, parse_config  # noqa: E402
 from sweep.service import run_sweep  # noqa: E402
 
 N_G = 40
@@ -70,7 +70,7 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory(prefix="fanodome-scaling-") as tmp:
         for n in sorted(set(a.workers)):
-            with cluster_client(workers=n) as client:
+            with cluster_client(cluster=ClusterConfig(workers=n)) as client:
                 store = str(Path(tmp) / f"w{n}.zarr")
                 t0 = time.perf_counter()
                 result = run_sweep(cfg, store=store, executor=client)

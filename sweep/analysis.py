@@ -1,31 +1,291 @@
-"""Reading a finished sweep: the dome summary (no Dask cluster, no writes)."""
+"""Reading a finished sweep: domes, antiresonances and Fano fits (no recomputation of Tc, no writes).
+
+Every function takes the Dataset of :func:`sweep.store.open_dataset` (lazy, dask-backed, local or
+remote) or a slice of it, and returns xarray objects with ``units`` and ``long_name``. The per-curve
+work is a NumPy kernel over the eta axis applied with :func:`xarray.apply_ufunc`: on a dask-backed
+store it runs chunk by chunk (eta whole, the other axes as the store chunks them), so a 10^8-point
+store is never in memory; results have no eta axis and are small.
+
+Methods
+-------
+Dome maximum (per L, W, V, omega0, g)
+    The largest Tc on the eta grid, then the vertex of the parabola in **log Tc** through that point
+    and its two neighbours (non-uniform spacing allowed). Log Tc because Tc ~ omega exp(-1/lambda)
+    with lambda smooth in eta, so log Tc is nearer a parabola over a grid step than Tc is, and the
+    refined Tc stays positive. The vertex lies between the two neighbours by construction. No
+    refinement when the maximum is on the first or last eta or next to a point that is not ok
+    (flag ``at_grid_edge``): the grid value is reported.
+Antiresonance (the Fano dip on the eta < eta_max side)
+    The minimum of log Tc over the ok points with eta below the grid maximum, refined the same
+    way. Points below the solver's temperature floor on that side make the minimum unmeasurable:
+    flag ``below_floor``, no Tc value, the floor (model ``t_floor``, K) as an upper bound, and the
+    eta span of the below-floor points. A minimum on the first eta is ``at_grid_edge``: the value
+    is the smallest sampled Tc, an upper bound of the true one, which lies at lower eta.
+Top of the dome (per L, W, V, omega0)
+    The g whose refined maximum is highest, with its eta_max and Tc; not refined in g (the top often
+    sits on the edge of the g range, since Tc grows with g).
+Fano fit (per curve at a fixed g): see :func:`fano_line` and :func:`fit_fano`.
+"""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from scipy.optimize import OptimizeWarning, curve_fit
+
+from solver import STATUS_BELOW_FLOOR, STATUS_OK
+
+from . import store as store_mod
+
+STRUCTURE_DIMS = ("L", "W", "V", "omega0")
+"""Dimensions that pick one dome (Tc over g and eta)."""
+
+DOME_FLAGS = ("refined", "at_grid_edge", "none")
+"""``dome_flag``: 0 vertex of the parabola; 1 grid maximum, not refined; 2 no ok point."""
+ANTI_FLAGS = ("refined", "at_grid_edge", "below_floor", "none")
+"""``antiresonance_flag``: 0 vertex of the parabola; 1 smallest sampled value (first eta or next to
+a missing point); 2 below the temperature floor (upper bound only); 3 no point on that side."""
+
+_OUT = ("eta_max", "tc_max", "dome_flag", "eta_antiresonance", "tc_antiresonance",
+        "eta_antiresonance_lo", "eta_antiresonance_hi", "antiresonance_flag", "n_missing")
+
+
+def vertex(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex (x*, y*) of the parabola through three points per row.
+
+    ``x``, ``y``: arrays (..., 3), x strictly increasing. Rows whose middle y is not strictly above
+    or below both neighbours have no vertex between them; those return the middle point.
+    """
+    x0, x1, x2 = x[..., 0], x[..., 1], x[..., 2]
+    y0, y1, y2 = y[..., 0], y[..., 1], y[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):  # degenerate rows are masked below
+        d01 = (y1 - y0) / (x1 - x0)
+        d12 = (y2 - y1) / (x2 - x1)
+        a = (d12 - d01) / (x2 - x0)  # second divided difference: half the curvature
+        xv = 0.5 * (x0 + x1) - d01 / (2 * a)  # where the derivative d01 + a(2x - x0 - x1) is 0
+        # Newton form y(x) = y0 + d01 (x - x0) + a (x - x0)(x - x1), evaluated at xv
+        yv = y0 + d01 * (xv - x0) + a * (xv - x0) * (xv - x1)
+    extremum = ((y1 > y0) & (y1 > y2)) | ((y1 < y0) & (y1 < y2))
+    xv = np.where(extremum, np.clip(xv, x0, x2), x1)
+    yv = np.where(extremum, yv, y1)
+    return xv, yv
+
+
+def _refine(eta: np.ndarray, logt: np.ndarray, k: np.ndarray, usable: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refine the extremum of ``logt`` (..., n) at index ``k`` (...); ``usable`` (..., n) marks
+    points that may enter the parabola. Returns eta, log Tc and whether it was refined."""
+    n = eta.size
+    km = np.clip(k - 1, 0, n - 1)
+    kp = np.clip(k + 1, 0, n - 1)
+    idx = np.stack([km, k, kp], axis=-1)
+    ok3 = np.take_along_axis(usable, idx, axis=-1).all(-1) & (k > 0) & (k < n - 1)
+    x3 = eta[idx]
+    y3 = np.take_along_axis(np.where(usable, logt, 0.0), idx, axis=-1)
+    xv, yv = vertex(x3, y3)
+    return np.where(ok3, xv, eta[k]), np.where(ok3, yv, y3[..., 1]), ok3
+
+
+def curve_extrema(tc: np.ndarray, status: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """The kernel: dome maximum and antiresonance of every curve Tc(eta).
+
+    ``tc``: K, (..., n); ``status``: store flags, (..., n); ``eta``: (n,) increasing. Returns (..., len(_OUT)) in the order of ``_OUT`` (Tc in K;
+    flags and counts as floats).
+    """
+    tc = np.asarray(tc, dtype=float)
+    status = np.asarray(status)
+    eta = np.asarray(eta, dtype=float)
+    n = eta.size
+    ok = (status == STATUS_OK) & np.isfinite(tc) & (tc > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logt = np.where(ok, np.log(np.where(ok, tc, 1.0)), -np.inf)
+    has = ok.any(-1)
+    k = np.argmax(logt, axis=-1)
+    eta_max, log_max, refined = _refine(eta, logt, k, ok)
+    dome_flag = np.where(has, np.where(refined, 0, 1), 2)
+    eta_max = np.where(has, eta_max, np.nan)
+    tc_max = np.where(has, np.exp(log_max), np.nan)
+
+    side = np.arange(n) < k[..., None]
+    below = side & (status == STATUS_BELOW_FLOOR) & has[..., None]
+    any_below = below.any(-1)
+    side_ok = side & ok
+    m = np.argmin(np.where(side_ok, logt, np.inf), axis=-1)
+    eta_a, log_a, refined_a = _refine(eta, -np.where(ok, logt, 0.0), m, ok)
+    log_a = -log_a
+    has_a = side_ok.any(-1)
+    anti_flag = np.where(any_below, 2, np.where(has_a, np.where(refined_a, 0, 1), 3))
+    eta_b = np.where(below, eta, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no below-floor point
+        lo_b, hi_b = np.nanmin(eta_b, axis=-1), np.nanmax(eta_b, axis=-1)
+    measured = has_a & ~any_below
+    eta_anti = np.where(any_below, 0.5 * (lo_b + hi_b), np.where(measured, eta_a, np.nan))
+    tc_anti = np.where(measured, np.exp(log_a), np.nan)
+    lo = np.where(any_below, lo_b, eta_anti)
+    hi = np.where(any_below, hi_b, eta_anti)
+    missing = (status > STATUS_BELOW_FLOOR).sum(-1)
+    return np.stack([eta_max, tc_max, dome_flag, eta_anti, tc_anti, lo, hi, anti_flag, missing],
+                    axis=-1).astype(float)
+
+
+def _attrs(ds: xr.Dataset) -> dict[str, dict]:
+    tcu, etau = ds["tc"].attrs.get("units", "K"), ds["eta"].attrs.get("units", "1")
+    return {
+        "eta_max": {"units": etau, "long_name": "eta of the dome maximum (refined)"},
+        "tc_max": {"units": tcu, "long_name": "maximum Tc over eta (refined)"},
+        "dome_flag": {"units": "1", "long_name": "how the maximum was found",
+                      "flag_values": np.arange(len(DOME_FLAGS), dtype=np.int8),
+                      "flag_meanings": " ".join(DOME_FLAGS)},
+        "eta_antiresonance": {"units": etau, "long_name": "eta of the antiresonance "
+                                                          "(centre of the span if below floor)"},
+        "tc_antiresonance": {"units": tcu, "long_name": "Tc at the antiresonance "
+                                                        "(NaN if below the floor)"},
+        "eta_antiresonance_lo": {"units": etau,
+                                 "long_name": "lowest eta of the below-floor span"},
+        "eta_antiresonance_hi": {"units": etau,
+                                 "long_name": "highest eta of the below-floor span"},
+        "antiresonance_flag": {"units": "1", "long_name": "how the antiresonance was found",
+                               "flag_values": np.arange(len(ANTI_FLAGS), dtype=np.int8),
+                               "flag_meanings": " ".join(ANTI_FLAGS)},
+        "n_missing": {"units": "1", "long_name": "points pending or failed on the curve"},
+        "tc_antiresonance_bound": {"units": tcu, "long_name": "upper bound of Tc at the "
+                                                              "antiresonance"},
+        "antiresonance_depth": {"units": "1", "long_name": "decades of Tc from the dome "
+                                                           "maximum down to the antiresonance "
+                                                           "(a lower bound unless refined)"},
+    }
+
+
+def t_floor_of(ds: xr.Dataset) -> float:
+    """The temperature floor (K) the sweep ran with."""
+    return float(store_mod.model_options(ds.attrs)["t_floor"])
+
+
+def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
+    """Dome maximum and antiresonance of every curve Tc(eta): lazy where ``ds`` is.
+
+    ``ds``: a sweep (or a slice of one) with ``tc`` (K) and ``status`` over eta. ``t_floor``:
+    the solver's temperature floor, K (default: from the store's config). Returns a Dataset over
+    the other dimensions with the variables of ``_OUT`` plus ``tc_antiresonance_bound`` (K) and
+    ``antiresonance_depth`` (decades), each with ``units`` and ``long_name``.
+    """
+    floor = t_floor_of(ds) if t_floor is None else float(t_floor)
+    tc, status = ds["tc"], ds["status"]
+    if tc.chunks is not None:
+        tc, status = tc.chunk({"eta": -1}), status.chunk({"eta": -1})
+    out = xr.apply_ufunc(
+        curve_extrema, tc, status, ds["eta"],
+        input_core_dims=[["eta"], ["eta"], ["eta"]], output_core_dims=[["quantity"]],
+        dask="parallelized", output_dtypes=[float],
+        dask_gufunc_kwargs={"output_sizes": {"quantity": len(_OUT)}})
+    res = xr.Dataset({name: out.isel(quantity=i, drop=True) for i, name in enumerate(_OUT)})
+    for name in ("dome_flag", "antiresonance_flag"):
+        res[name] = res[name].astype(np.int8)
+    res["n_missing"] = res["n_missing"].astype(np.int64)
+    flag = res["antiresonance_flag"]
+    res["tc_antiresonance_bound"] = xr.where(
+        flag == ANTI_FLAGS.index("below_floor"), floor,
+        xr.where(flag <= ANTI_FLAGS.index("at_grid_edge"), res["tc_antiresonance"], np.nan))
+    res["antiresonance_depth"] = np.log10(res["tc_max"] / res["tc_antiresonance_bound"])
+    attrs = _attrs(ds)
+    for name in res.data_vars:
+        res[name].attrs = attrs[name]
+    res.attrs["t_floor_K"] = floor
+    res.attrs["method"] = ("maxima and antiresonance minima: vertex of the parabola in log Tc "
+                           "through the grid extremum and its two neighbours")
+    return res
+
+
+def dome_top(d: xr.Dataset) -> xr.Dataset:
+    """The top of each dome over (g, eta): from :func:`dome`'s result, the g with the highest
+    ``tc_max``. Returns ``g_top``, ``eta_top``, ``tc_top`` over the remaining dimensions."""
+    filled = d["tc_max"].fillna(-1.0)
+    j = filled.argmax("g")
+    top = d[["eta_max", "tc_max"]].isel(g=j)
+    found = top["tc_max"].notnull()
+    g_top = d["g"].isel(g=j).where(found)
+    out = xr.Dataset({"g_top": g_top.drop_vars("g", errors="ignore"),
+                      "eta_top": top["eta_max"].drop_vars("g", errors="ignore"),
+                      "tc_top": top["tc_max"].drop_vars("g", errors="ignore")})
+    out["g_top"].attrs = {"units": d["g"].attrs.get("units", "1"),
+                          "long_name": "g at the top of the dome"}
+    out["eta_top"].attrs = {"units": d["eta_max"].attrs.get("units", "1"),
+                            "long_name": "eta at the top of the dome"}
+    out["tc_top"].attrs = {"units": d["tc_max"].attrs.get("units", "K"),
+                           "long_name": "Tc at the top of the dome"}
+    return out
+
+
+# ------------------------------------------------------------------------------- reports
+
+def _num(x) -> float | None:
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def _per_g_record(d: xr.Dataset) -> dict:
+    """One curve's record (the ``per_g`` entries of ``fanodome dome --json``)."""
+    flag = ANTI_FLAGS[int(d["antiresonance_flag"])]
+    rec = {"g": float(d["g"]), "eta_max": _num(d["eta_max"]), "tc_max_K": _num(d["tc_max"]),
+           "eta_antiresonance": _num(d["eta_antiresonance"]),
+           "tc_antiresonance_K": _num(d["tc_antiresonance"]),
+           "dome": DOME_FLAGS[int(d["dome_flag"])], "antiresonance": flag,
+           "tc_antiresonance_upper_bound_K": _num(d["tc_antiresonance_bound"]),
+           "antiresonance_depth_decades": _num(d["antiresonance_depth"]),
+           "missing_points": int(d["n_missing"])}
+    if flag == "below_floor":
+        rec["eta_antiresonance_range"] = [_num(d["eta_antiresonance_lo"]),
+                                          _num(d["eta_antiresonance_hi"])]
+    return rec
+
+
+def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterator[dict]:
+    """The dome report one (L, W, V, omega0) at a time; memory is one structure's slab.
+
+    Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K"}}``
+    (Å, Å, meV, meV; Tc in K). Values that do not exist are None; see :func:`dome` for the flags.
+    """
+    floor = t_floor_of(ds) if t_floor is None else float(t_floor)
+    for iL, iW, iV in itertools.product(*(range(ds.sizes[a]) for a in ("L", "W", "V"))):
+        d = dome(ds.isel(L=iL, W=iW, V=iV), t_floor=floor).compute()
+        top = dome_top(d)
+        for io in range(d.sizes["omega0"]):
+            dd, tt = d.isel(omega0=io), top.isel(omega0=io)
+            yield {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
+                   "omega0": float(dd["omega0"]),
+                   "per_g": [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])],
+                   "top": {"g": _num(tt["g_top"]), "eta": _num(tt["eta_top"]),
+                           "tc_K": _num(tt["tc_top"])}}
+
+
+def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:
+    """``{"structures": [...]}``: :func:`iter_dome_records` gathered (what ``fanodome dome``
+    prints)."""
+    return {"structures": list(iter_dome_records(ds, t_floor=t_floor)),
+            "units": {"L": ds["L"].attrs.get("units"), "W": ds["W"].attrs.get("units"),
+                      "V": ds["V"].attrs.get("units"),
+                      "omega0": ds["omega0"].attrs.get("units"),
+                      "tc": ds["tc"].attrs.get("units"), "eta": ds["eta"].attrs.get("units")}}
+
 
 DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
-"""Couplings at which the summary reports the maximum of Tc over eta (nearest grid g)."""
-
-
-def _max_over(tc: np.ndarray, eta: np.ndarray) -> tuple[float | None, float | None]:
-    if np.all(np.isnan(tc)):
-        return None, None
-    k = int(np.nanargmax(tc))
-    return float(tc[k]), float(eta[k])
+"""Couplings at which the run summary reports the maximum of Tc over eta (nearest grid g)."""
 
 
 def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
                  g_targets: Sequence[tuple[float, str]] = DOME_G_TARGETS) -> list[dict]:
     """Per (L, W, V, omega0), at most ``max_rows`` of them: the highest Tc (K) with its g and
-    eta, and the highest Tc over eta at each target g (taken at the nearest grid g)."""
+    eta, and the highest Tc over eta at each target g (nearest grid g): grid values, as
+    ``fanodome run`` prints them."""
     g = ds["g"].values
     eta = ds["eta"].values
     rows = []
-    combos = itertools.product(*(range(ds.sizes[a]) for a in ("L", "W", "V", "omega0")))
+    combos = itertools.product(*(range(ds.sizes[a]) for a in STRUCTURE_DIMS))
     for iL, iW, iV, io in itertools.islice(combos, max_rows):
         tc = np.asarray(ds["tc"].isel(L=iL, W=iW, V=iV, omega0=io).values, dtype=float)
         row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
@@ -38,7 +298,175 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
         row["at_g"] = []
         for target, label in g_targets:
             j = int(np.argmin(np.abs(g - target)))
-            t, e = _max_over(tc[j], eta)
+            if np.all(np.isnan(tc[j])):
+                t = e = None
+            else:
+                k = int(np.nanargmax(tc[j]))
+                t, e = float(tc[j, k]), float(eta[k])
             row["at_g"].append({"g_target": label, "g": float(g[j]), "tc_max_K": t, "eta": e})
         rows.append(row)
     return rows
+
+
+# ------------------------------------------------------------------------------ Fano fits
+
+FANO_PARAMS = ("eta_res", "width", "q", "amplitude", "offset")
+"""Parameters of :func:`fano_line`, in the order :func:`fit_fano` fits them."""
+
+
+def fano_line(eta, *, eta_res: float, width: float, q: float, amplitude: float,
+              offset: float) -> np.ndarray:
+    """The asymmetric Fano line shape::
+
+        F(eta) = amplitude * (q + e)^2 / (1 + e^2) + offset,   e = 2 (eta - eta_res) / width
+
+    ``eta_res``: resonance position (eta units); ``width``: full width Gamma (eta units, > 0);
+    ``q``: Fano asymmetry parameter (1); ``amplitude``, ``offset``: in the units of the fitted
+    quantity (K for Tc). F has its zero (plus offset) at e = -q, the antiresonance, its maximum
+    amplitude (1 + q^2) + offset at e = 1/q, and tends to amplitude + offset far away. With
+    q > 0 the antiresonance lies below the resonance in eta, as in Tc(eta).
+    """
+    e = 2.0 * (np.asarray(eta, dtype=float) - eta_res) / width
+    return amplitude * (q + e) ** 2 / (1.0 + e ** 2) + offset
+
+
+def _fano_vector(eta, eta_res, width, q, amplitude, offset):
+    return fano_line(eta, eta_res=eta_res, width=width, q=q, amplitude=amplitude, offset=offset)
+
+
+def _log_fano_vector(eta, eta_res, width, q, amplitude, offset):
+    return np.log(_fano_vector(eta, eta_res, width, q, amplitude, offset))
+
+
+@dataclass(frozen=True)
+class FanoFit:
+    """A Fano fit of one curve: the parameters of :func:`fano_line` and their 1-sigma errors
+    (from the covariance of :func:`scipy.optimize.curve_fit`, scaled by the residuals), the RMS
+    residual (K for a linear fit, natural log units for ``log=True``) and the points used."""
+
+    eta_res: float
+    width: float
+    q: float
+    amplitude: float
+    offset: float
+    eta_res_err: float
+    width_err: float
+    q_err: float
+    amplitude_err: float
+    offset_err: float
+    rms: float
+    n_points: int
+    converged: bool
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {p: getattr(self, p) for p in FANO_PARAMS}
+
+
+def fano_guess(eta: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
+    """Starting parameters from the curve's own maximum, minimum and far (high-eta) tail.
+
+    With F_max = A(1 + q^2) + B at e = 1/q, F_min = B at e = -q and F_far = A + B:
+    q^2 = (F_max - F_min)/(F_far - F_min) - 1 and Gamma/2 = (eta_max - eta_min)/(q + 1/q).
+    """
+    k_max = int(np.argmax(y))
+    k_min = int(np.argmin(y[:k_max])) if k_max > 0 else 0
+    y_max, y_min, y_far = y[k_max], y[k_min], y[-1]
+    span = max(y_far - y_min, 1e-12 * max(abs(y_max), 1.0))
+    q = float(np.sqrt(max((y_max - y_min) / span - 1.0, 0.25)))
+    d_eta = eta[k_max] - eta[k_min]
+    if d_eta <= 0:
+        d_eta = 0.25 * (eta[-1] - eta[0])
+    half = d_eta / (q + 1.0 / q)
+    eta_res = eta[k_max] - half / q
+    amplitude = max((y_max - y_min) / (1.0 + q * q), 1e-12)
+    return (float(eta_res), float(2 * half), q, float(amplitude), float(y_min))
+
+
+def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
+             p0: Sequence[float] | None = None, max_evaluations: int = 20000) -> FanoFit:
+    """Least-squares fit of :func:`fano_line` to one curve Tc(eta).
+
+    ``eta``: (n,), 1; ``tc``: (n,), K, NaN where there is no value (those points are left out:
+    below-floor points carry no number). ``log``: fit log Tc to log F (weights the dip as much as
+    the dome). Amplitude and offset are kept >= 0, as Tc is. ``p0``: starting parameters in
+    :data:`FANO_PARAMS` order (default :func:`fano_guess`). ``max_evaluations``: cap on model
+    evaluations. Raises ValueError with fewer than 6 points; a fit that does not converge
+    returns NaN parameters with ``converged=False``.
+    """
+    eta = np.asarray(eta, dtype=float)
+    tc = np.asarray(tc, dtype=float)
+    keep = np.isfinite(tc) & np.isfinite(eta) & (tc > 0 if log else True)
+    x, y = eta[keep], tc[keep]
+    n = int(x.size)
+    if n < len(FANO_PARAMS) + 1:
+        raise ValueError(f"Fano fit needs at least {len(FANO_PARAMS) + 1} points, got {n}")
+    start = list(fano_guess(x, y) if p0 is None else p0)
+    # Tc >= 0: amplitude and offset are kept non-negative (the offset is Tc at the Fano zero).
+    lower = [-np.inf, 1e-9 * (x[-1] - x[0]), -np.inf, 0.0, 0.0]
+    start[4] = max(start[4], 1e-6 * float(np.max(y)) if log else 0.0)
+    start[1] = max(start[1], 2 * lower[1])
+    start[3] = max(start[3], 1e-12)
+    fn, target = (_log_fano_vector, np.log(y)) if log else (_fano_vector, y)
+    nan = float("nan")
+    try:
+        with warnings.catch_warnings():
+            # Covariance that cannot be estimated comes back as inf: reported as NaN errors.
+            warnings.simplefilter("ignore", OptimizeWarning)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                popt, pcov = curve_fit(fn, x, target, p0=start, bounds=(lower, np.inf),
+                                       max_nfev=max_evaluations)
+    except RuntimeError:  # curve_fit: optimal parameters not found within max_evaluations
+        return FanoFit(*([nan] * 10), rms=nan, n_points=n, converged=False)
+    err = np.sqrt(np.diag(pcov))
+    err = np.where(np.isfinite(err), err, nan)
+    rms = float(np.sqrt(np.mean((fn(x, *popt) - target) ** 2)))
+    return FanoFit(*map(float, popt), *map(float, err), rms=rms, n_points=n, converged=True)
+
+
+def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
+    """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., 2 * 5 + 2)."""
+    flat = tc.reshape(-1, tc.shape[-1])
+    out = np.full((flat.shape[0], 2 * len(FANO_PARAMS) + 2), np.nan)
+    for i, row in enumerate(flat):
+        if np.isfinite(row).sum() <= len(FANO_PARAMS):
+            continue
+        f = fit_fano(eta=eta, tc=row, log=log)
+        out[i] = [*(getattr(f, p) for p in FANO_PARAMS),
+                  *(getattr(f, p + "_err") for p in FANO_PARAMS), f.rms, f.n_points]
+    return out.reshape(*tc.shape[:-1], out.shape[-1])
+
+
+def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = False
+             ) -> xr.Dataset:
+    """Fano fits of Tc(eta) at the grid g nearest each of ``g`` (default: every g), per (L, W,
+    V, omega0): lazy where ``ds`` is. Returns the parameters of :func:`fano_line` and their
+    1-sigma errors (``*_err``), ``rms`` and ``n_points``, with units."""
+    tc = ds["tc"]
+    if g is not None:
+        tc = tc.sel(g=list(g), method="nearest")
+    if tc.chunks is not None:
+        tc = tc.chunk({"eta": -1})
+    n_out = 2 * len(FANO_PARAMS) + 2
+    out = xr.apply_ufunc(
+        _fano_kernel, tc, ds["eta"], input_core_dims=[["eta"], ["eta"]],
+        output_core_dims=[["quantity"]], kwargs={"log": log}, dask="parallelized",
+        output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"quantity": n_out}})
+    names = [*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "n_points"]
+    res = xr.Dataset({name: out.isel(quantity=i, drop=True) for i, name in enumerate(names)})
+    etau, tcu = ds["eta"].attrs.get("units", "1"), ds["tc"].attrs.get("units", "K")
+    yu = "1" if log else tcu
+    units = {"eta_res": etau, "width": etau, "q": "1", "amplitude": yu, "offset": yu}
+    long = {"eta_res": "Fano resonance position", "width": "Fano full width Gamma",
+            "q": "Fano asymmetry parameter", "amplitude": "Fano amplitude",
+            "offset": "Fano offset"}
+    for p in FANO_PARAMS:
+        res[p].attrs = {"units": units[p], "long_name": long[p]}
+        res[p + "_err"].attrs = {"units": units[p], "long_name": f"1-sigma error of {p}"}
+    res["rms"].attrs = {"units": "1" if log else tcu,
+                        "long_name": "RMS residual" + (" of log Tc" if log else "")}
+    res["n_points"].attrs = {"units": "1", "long_name": "points in the fit"}
+    res.attrs["form"] = ("F(eta) = amplitude (q + e)^2 / (1 + e^2) + offset, "
+                         "e = 2 (eta - eta_res) / width" + (", fitted as log F to log Tc"
+                                                            if log else ", fitted to Tc"))
+    return res

@@ -16,6 +16,7 @@ import numpy as np
 
 from solver import STATUS_OK, band_structure, defaults, tc_grid
 
+from . import cli_analysis, cli_deploy
 from .grid import parse_values
 
 EXIT_BAD_INPUT = 2
@@ -126,29 +127,32 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from . import store as store_mod
     from .analysis import dome_summary
     from .config import load_config, paper_config
+    from .clusters import cluster_client
     from .lock import StoreLock
-    from .runner import cluster_client
     from .service import check_can_start, run_sweep
 
     if a.workers is not None and a.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
     cfg = load_config(a.config) if a.config else paper_config()
     store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
-    check_can_start(cfg, store=store, resume=a.resume, overwrite=a.overwrite)
+    cfg, cluster, store = cli_deploy.prepare_run(cfg, a, store=store)
+    so = cli_analysis.storage_options(a)
+    check_can_start(cfg, store=store, resume=a.resume, overwrite=a.overwrite,
+                    storage_options=so)
     # Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
     logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
     if a.verbose == 0:
         logging.getLogger("distributed").setLevel(logging.WARNING)
-    with StoreLock(store), cluster_client(scheduler=a.scheduler, workers=a.workers) as client:
+    with StoreLock(store), cluster_client(scheduler=a.scheduler, cluster=cluster) as client:
         if client.dashboard_link:
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         result = run_sweep(cfg, store=store, executor=client, resume=a.resume,
-                           overwrite=a.overwrite, locked=True)
+                           overwrite=a.overwrite, locked=True, storage_options=so)
     doc = {"store": store, **result.counts,
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
-           "dome": dome_summary(store_mod.open_dataset(store))}
+           "dome": dome_summary(store_mod.open_dataset(store, storage_options=so))}
     _emit(a, doc)
     return 0 if result.complete else 1
 
@@ -251,12 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="use an existing Dask cluster (tcp://host:port)")
     where.add_argument("--workers", type=int, metavar="N",
-                       help="local cluster of N single-threaded worker processes [one per core]")
+                       help="N single-threaded worker processes (local cluster; one per core) or "
+                            "pods (kubernetes)")
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
                       help="finish an existing store of the same config (pending/failed chunks)")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    cli_deploy.add_cluster_options(r)
+    cli_analysis.add_storage_option(r)
     r.set_defaults(func=_cmd_run, show=_print_run)
 
     s = sub.add_parser("status", help="points done, failed and pending in a store")
@@ -264,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true",
                    help='one JSON document {"total", "done", "failed", "pending"} on stdout')
     s.set_defaults(func=_cmd_status, show=_print_status)
+    cli_deploy.add_commands(sub)
+    cli_analysis.add_commands(sub)
     return p
 
 

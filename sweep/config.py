@@ -9,6 +9,8 @@ A config has three tables::
               ben_daniel_duke), paper defaults.
     [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per chunk along each axis),
               retries (extra tries of a chunk that raised), batch_size (chunks in flight).
+    [cluster] optional: where it runs (local, slurm, pbs, kubernetes) and with what resources;
+              see :class:`ClusterConfig`. Not part of the sweep's identity.
 
 Every error is a :class:`ConfigError` (a ``ValueError``) whose message starts with the key.
 """
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -90,6 +93,7 @@ class SweepConfig:
     retries: int
     batch_size: int | None
     document: Mapping[str, Mapping[str, object]]
+    cluster: ClusterConfig = field(default_factory=lambda: ClusterConfig())
 
     @property
     def shape(self) -> dict[str, int]:
@@ -186,9 +190,11 @@ def parse_config(doc: Mapping) -> SweepConfig:
     """Validate a config document (as read by ``tomllib``) and fill in the defaults."""
     if not isinstance(doc, Mapping):
         raise ConfigError("config: expected a table")
-    unknown = set(doc) - {"grid", "model", "run"}
+    unknown = set(doc) - {"grid", "model", "run", "cluster"}
     if unknown:
-        raise ConfigError(f"{sorted(unknown)[0]}: unknown table (expected grid, model, run)")
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown table "
+                          f"(expected grid, model, run, cluster)")
+    cluster = parse_cluster(_table(doc, "cluster"))
     grid, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
 
     for k in grid:
@@ -252,9 +258,11 @@ def parse_config(doc: Mapping) -> SweepConfig:
     if batch_size is not None:
         run_doc["batch_size"] = batch_size
     document = {"grid": grid_doc, "model": dict(model), "run": run_doc}
+    if cluster.document:
+        document["cluster"] = dict(cluster.document)
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
-                       document=MappingProxyType(document))
+                       document=MappingProxyType(document), cluster=cluster)
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -272,6 +280,188 @@ def load_config(path: str | Path) -> SweepConfig:
 def paper_config() -> SweepConfig:
     """The paper's Fig. 4 grid on the paper's structure and model."""
     return parse_config({"grid": {k: dict(v) for k, v in PAPER_GRID.items()}})
+
+
+# ---------------------------------------------------------------------------- [cluster]
+
+CLUSTER_KINDS = ("local", "slurm", "pbs", "kubernetes")
+
+_ALL = CLUSTER_KINDS
+_HPC = ("slurm", "pbs")
+CLUSTER_KEYS = MappingProxyType({
+    # key: (type, kinds it applies to)
+    "kind": (str, _ALL),
+    "workers": (int, ("local", "kubernetes")),
+    "jobs": (int, _HPC),
+    "cores": (int, ("slurm", "pbs", "kubernetes")),
+    "processes": (int, _HPC),
+    "memory": (str, _ALL),
+    "walltime": (str, _HPC),
+    "queue": (str, _HPC),
+    "account": (str, _HPC),
+    "interface": (str, _HPC),
+    "host": (str, ("local", "slurm", "pbs")),
+    "python": (str, _HPC),
+    "local_directory": (str, _HPC),
+    "log_directory": (str, _HPC),
+    "job_script_prologue": (list, _HPC),
+    "job_extra_directives": (list, _HPC),
+    "image": (str, ("kubernetes",)),
+    "namespace": (str, ("kubernetes",)),
+    "name": (str, ("kubernetes",)),
+    "adaptive_minimum": (int, _ALL),
+    "adaptive_maximum": (int, _ALL),
+    "shared_filesystem": (bool, _ALL),
+    "tls": (bool, ("local", "slurm", "pbs")),
+})
+"""Keys of ``[cluster]``: their TOML type and the kinds that use them. A key of another kind
+is checked but ignored, so that a SLURM config also runs with ``--cluster local``."""
+
+DEFAULT_WALLTIME = "01:00:00"
+"""Walltime of a batch job: long enough for the paper grid many times over (about 2 s of
+solver time per 1000 points), short enough to start soon on most queues."""
+
+DEFAULT_MEMORY_PER_WORKER_GIB = 2
+"""Memory asked per worker process of a batch job or pod: a warm worker holds about 0.3 GB
+(numba, xarray, zarr, 8 prepared structures of ~1 MB); 2 GiB leaves room and fits any node."""
+
+_WALLTIME = re.compile(r"^\d{1,4}:[0-5]\d:[0-5]\d$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+_K8S_NAME_MAX = 40
+"""Kubernetes names are DNS labels (63 characters); the operator appends suffixes such as
+``-scheduler`` and ``-default-worker-<hash>`` to the cluster name, so it is kept to 40."""
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Where a sweep runs, validated. See :data:`CLUSTER_KEYS` for which kind uses what.
+
+    ``workers``: worker processes (local: default one per core) or pods (kubernetes: default
+    1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores per job or pod.
+    ``processes``: single-threaded worker processes per job (default ``cores``). ``memory``:
+    per local worker, per job or per pod, a size such as ``"4GiB"`` (default for jobs and pods:
+    :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``: ``HH:MM:SS`` per
+    job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or PBS project.
+    ``interface``: network interface of the scheduler and workers (e.g. ``ib0``). ``host``:
+    address the scheduler binds to. ``adaptive_minimum``/``adaptive_maximum``: scale between
+    these (jobs for slurm/pbs, workers otherwise) instead of a fixed size.
+    ``shared_filesystem``: a local store path is on a file system every node mounts at the same
+    path. ``tls``: scheduler and workers talk TLS with temporary self-signed credentials.
+    ``document``: the keys as given (for TOML output).
+    """
+
+    kind: str = "local"
+    workers: int | None = None
+    jobs: int = 1
+    cores: int = 1
+    processes: int | None = None
+    memory: str | None = None
+    walltime: str = DEFAULT_WALLTIME
+    queue: str | None = None
+    account: str | None = None
+    interface: str | None = None
+    host: str | None = None
+    python: str | None = None
+    local_directory: str | None = None
+    log_directory: str | None = None
+    job_script_prologue: tuple[str, ...] = ()
+    job_extra_directives: tuple[str, ...] = ()
+    image: str | None = None
+    namespace: str | None = None
+    name: str = "fanodome"
+    adaptive_minimum: int | None = None
+    adaptive_maximum: int | None = None
+    shared_filesystem: bool = False
+    tls: bool = False
+    document: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def adaptive(self) -> bool:
+        return self.adaptive_maximum is not None
+
+    @property
+    def worker_processes(self) -> int:
+        """Single-threaded worker processes per job or pod."""
+        if self.kind == "kubernetes":
+            return 1
+        return self.processes or self.cores
+
+    def memory_per_job(self) -> str:
+        """Memory of one job or pod (``memory``, or the default per worker process)."""
+        if self.memory is not None:
+            return self.memory
+        return f"{DEFAULT_MEMORY_PER_WORKER_GIB * self.worker_processes}GiB"
+
+    def expected_threads(self, *, local_cores: int) -> int:
+        """Worker threads once the cluster is up (at its adaptive maximum when adaptive)."""
+        if self.kind == "local":
+            n = self.adaptive_maximum or self.workers or local_cores
+            return n
+        if self.kind == "kubernetes":
+            return self.adaptive_maximum or self.workers or 1
+        return (self.adaptive_maximum or self.jobs) * self.worker_processes
+
+
+def _cluster_value(key: str, v: object) -> object:
+    typ = CLUSTER_KEYS[key][0]
+    k = f"cluster.{key}"
+    if typ is bool:
+        if not isinstance(v, bool):
+            raise ConfigError(f"{k}: expected true or false, got {v!r}")
+        return v
+    if typ is int:
+        return _integer(v, k, minimum=0 if key == "adaptive_minimum" else 1)
+    if typ is str:
+        if not isinstance(v, str) or not v.strip():
+            raise ConfigError(f"{k}: expected a non-empty string, got {type(v).__name__} {v!r}")
+        return v
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f"{k}: expected a list of strings, got {v!r}")
+    return tuple(v)
+
+
+def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
+    """Validate a ``[cluster]`` table (CLI overrides already merged in)."""
+    for k in table:
+        if k not in CLUSTER_KEYS:
+            raise ConfigError(f"cluster.{k}: unknown option "
+                              f"(expected one of {', '.join(CLUSTER_KEYS)})")
+    values = {k: _cluster_value(k, v) for k, v in table.items()}
+    kind = values.get("kind", "local")
+    if kind not in CLUSTER_KINDS:
+        raise ConfigError(f"cluster.kind: expected one of {', '.join(CLUSTER_KINDS)}, "
+                          f"got {kind!r}")
+    if "memory" in values:
+        from dask.utils import parse_bytes
+        try:
+            if parse_bytes(values["memory"]) <= 0:
+                raise ValueError("not positive")
+        except ValueError:
+            raise ConfigError(f"cluster.memory: expected a size such as \"4GiB\" or \"500MB\", "
+                              f"got {values['memory']!r}") from None
+    if "walltime" in values and not _WALLTIME.match(values["walltime"]):
+        raise ConfigError(f"cluster.walltime: expected HH:MM:SS, got {values['walltime']!r}")
+    if "name" in values and not _K8S_NAME.match(values["name"]):
+        raise ConfigError(f"cluster.name: expected lower-case letters, digits and '-', at most "
+                          f"{_K8S_NAME_MAX} characters, got {values['name']!r}")
+    if "processes" in values and values["processes"] > values.get("cores", 1):
+        raise ConfigError(f"cluster.processes: at most cluster.cores "
+                          f"({values.get('cores', 1)}), got {values['processes']}")
+    if "adaptive_minimum" in values:
+        if "adaptive_maximum" not in values:
+            raise ConfigError("cluster.adaptive_minimum: needs cluster.adaptive_maximum")
+        if values["adaptive_minimum"] > values["adaptive_maximum"]:
+            raise ConfigError(f"cluster.adaptive_minimum: above cluster.adaptive_maximum "
+                              f"({values['adaptive_minimum']} > "
+                              f"{values['adaptive_maximum']})")
+    document = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return ClusterConfig(**values, document=MappingProxyType(document))
+
+
+def with_cluster_overrides(config: SweepConfig, overrides: Mapping[str, object]) -> ClusterConfig:
+    """The config's ``[cluster]`` with ``overrides`` (same keys, e.g. from the command line)
+    replacing its entries, validated again."""
+    return parse_cluster({**config.cluster.document, **overrides})
 
 
 # ---------------------------------------------------------------------------- TOML writing

@@ -8,13 +8,11 @@ region write into the store (done on the worker, so results never travel through
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
-import os
 import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import distributed
@@ -345,32 +343,3 @@ def tasks_for(*, store: str, plan: ChunkPlan, axes: Mapping[str, tuple[float, ..
                         L=values["L"][0], W=values["W"][0], V=values["V"][0],
                         omega0=values["omega0"], g=values["g"], eta=values["eta"],
                         model=model_items, storage_options=so)
-
-
-
-@contextlib.contextmanager
-def cluster_client(*, scheduler: str | None = None,
-                   workers: int | None = None) -> Iterator[distributed.Client]:
-    """A client with the solver warm on every worker.
-
-    ``scheduler``: address of an existing cluster (``tcp://host:port``). Otherwise a
-    ``LocalCluster`` of ``workers`` single-threaded processes (default: one per core), bound to
-    127.0.0.1 with its dashboard on 127.0.0.1 too. The local cluster is closed on exit.
-    """
-    cluster = None
-    if scheduler:
-        client = distributed.Client(scheduler)
-    else:
-        n = workers or os.cpu_count() or 1
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address="127.0.0.1:0")
-        client = distributed.Client(cluster)
-    try:
-        t0 = time.perf_counter()
-        client.register_plugin(SolverWarmup())
-        log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

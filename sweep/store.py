@@ -175,6 +175,14 @@ def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
     return dict(_group(store, mode="r", storage_options=storage_options).attrs)
 
 
+def model_options(attrs: Mapping) -> dict:
+    """The ``[model]`` options a sweep ran with (t_floor in K, masses in m_e, ...), from the root
+    attributes of its store (``ds.attrs``)."""
+    if "config_json" not in attrs:
+        raise StoreError("not a fanodome sweep store (no config_json attribute)")
+    return dict(json.loads(attrs["config_json"])["model"])
+
+
 def check_resumable(store: str, *, config_json: str,
                     storage_options: Mapping | None = None) -> None:
     """Raise :class:`StoreError` unless ``store`` is a sweep of exactly this config."""

@@ -1,0 +1,216 @@
+"""``fanodome dome | fano | plot | export``: answers from a finished store, local or remote.
+
+STORE is a path or an fsspec URL (``file://``, ``http(s)://`` read-only, ``s3://``, ``gs://``);
+credentials come from ``--storage-option KEY=VALUE`` (passed to fsspec, e.g. ``endpoint_url``,
+``key``, ``secret``, ``anon``) or the usual environment variables and config files. Same
+conventions as :mod:`sweep.cli`: each ``_cmd_x`` returns a JSON-able result (printed by its
+``show``) or an exit code; ValueError exits 2. Heavy imports happen inside the commands.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+STORAGE_OPTION_HELP = ("fsspec storage option for a URL store, KEY=VALUE (VALUE read as JSON "
+                       "when it parses, else as text), e.g. endpoint_url=http://host:9000; "
+                       "repeatable")
+
+
+def add_storage_option(p: argparse.ArgumentParser) -> None:
+    """Add ``--storage-option KEY=VALUE`` (repeatable) to a sub-command."""
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help=STORAGE_OPTION_HELP)
+
+
+def storage_options(a: argparse.Namespace) -> dict | None:
+    """The ``--storage-option`` values as a dict (None when there are none)."""
+    out = {}
+    for item in getattr(a, "storage_option", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--storage-option: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out or None
+
+
+def _open(a: argparse.Namespace):
+    from . import store as store_mod
+    so = storage_options(a)
+    if not store_mod.exists(a.store, storage_options=so):
+        raise ValueError(f"{a.store}: no such store")
+    return store_mod.open_dataset(a.store, storage_options=so)
+
+
+def _cmd_dome(a: argparse.Namespace) -> dict:
+    from .analysis import dome_report
+    return dome_report(_open(a))
+
+
+def _f(x, spec: str = ".4g") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _print_dome(doc: dict) -> None:
+    for s in doc["structures"]:
+        t = s["top"]
+        print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
+              f"{s['omega0']:g} meV: top Tc = {_f(t['tc_K'])} K at g = {_f(t['g'])}, "
+              f"eta = {_f(t['eta'])}")
+        print(f"  {'g':>8} {'eta_max':>8} {'Tc_max (K)':>11} {'eta_anti':>9} "
+              f"{'Tc_anti (K)':>12}  antiresonance")
+        for r in s["per_g"]:
+            if r["antiresonance"] == "below_floor":
+                lo, hi = r["eta_antiresonance_range"]
+                anti = f"{'< ' + _f(r['tc_antiresonance_upper_bound_K']):>12}"
+                note = f"below the floor for eta in [{lo:g}, {hi:g}]"
+            else:
+                anti = f"{_f(r['tc_antiresonance_K']):>12}"
+                note = r["antiresonance"]
+            missing = f", {r['missing_points']} points missing" if r["missing_points"] else ""
+            print(f"  {r['g']:8.4g} {_f(r['eta_max']):>8} {_f(r['tc_max_K']):>11} "
+                  f"{_f(r['eta_antiresonance']):>9} {anti}  {note}{missing}")
+
+
+def _cmd_fano(a: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from .analysis import FANO_PARAMS, fano_fit
+    ds = _open(a)
+    fits = fano_fit(ds, g=a.g, log=a.log).compute()
+    dims = ("L", "W", "V", "omega0", "g")
+    rows = []
+    for idx in fits["q"].stack(curve=dims)["curve"].values:
+        f = fits.sel(dict(zip(dims, idx)))
+        rec = {d: float(v) for d, v in zip(dims, idx)}
+        for p in (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms"):
+            v = float(f[p])
+            rec[p] = v if v == v else None
+        rec["n_points"] = int(np.nan_to_num(float(f["n_points"])))
+        rows.append(rec)
+    return {"form": fits.attrs["form"], "fits": rows}
+
+
+def _print_fano(doc: dict) -> None:
+    print(doc["form"])
+    for r in doc["fits"]:
+        print(f"L = {r['L']:g}, W = {r['W']:g}, V = {r['V']:g}, omega0 = {r['omega0']:g}, "
+              f"g = {r['g']:.4g}: eta_res = {_f(r['eta_res'])} ± {_f(r['eta_res_err'], '.2g')}, "
+              f"width = {_f(r['width'])} ± {_f(r['width_err'], '.2g')}, q = {_f(r['q'])} ± "
+              f"{_f(r['q_err'], '.2g')} (rms {_f(r['rms'], '.3g')}, {r['n_points']} points)")
+
+
+def _select(ds, items: list[str]):
+    """One structure: ``AXIS=VALUE`` picks the nearest value, every other axis its first."""
+    sel = {}
+    for item in items:
+        axis, sep, value = item.partition("=")
+        if not sep or axis not in ("L", "W", "V", "omega0"):
+            raise ValueError(f"--select: expected AXIS=VALUE with AXIS one of L, W, V, omega0, "
+                             f"got {item!r}")
+        try:
+            sel[axis] = float(value)
+        except ValueError:
+            raise ValueError(f"--select: {value!r} is not a number") from None
+    one = ds.sel(sel, method="nearest") if sel else ds
+    return one.isel({a: 0 for a in ("L", "W", "V", "omega0") if a not in sel})
+
+
+def _cmd_plot(a: argparse.Namespace) -> dict:
+    from .analysis import t_floor_of
+    from .plots import cuts_figure, dome_figure
+    if a.dpi <= 0:
+        raise ValueError(f"--dpi must be positive, got {a.dpi}")
+    ds = _open(a)
+    one = _select(ds, a.select)
+    make = dome_figure if a.kind == "dome" else cuts_figure
+    fig = make(one, g_cuts=a.g, t_floor=t_floor_of(ds))
+    fig.savefig(a.output, dpi=a.dpi)
+    w, h = fig.get_size_inches() * a.dpi
+    return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
+            "height_px": int(round(h)),
+            "structure": {k: float(one[k]) for k in ("L", "W", "V", "omega0")}}
+
+
+def _print_plot(doc: dict) -> None:
+    print(f"wrote {doc['file']} ({doc['kind']}, {doc['width_px']}x{doc['height_px']} px)")
+
+
+def _cmd_export(a: argparse.Namespace) -> dict:
+    from .export import CSV_MAX_POINTS, to_csv, to_netcdf
+    if not a.netcdf and not a.csv:
+        raise ValueError("give --netcdf FILE and/or --csv FILE")
+    ds = _open(a)
+    written = []
+    if a.csv:  # checked first: the size limit refuses before any long netCDF write
+        written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS)))
+    if a.netcdf:
+        written.append(str(to_netcdf(ds, path=a.netcdf)))
+    return {"store": a.store, "points": int(ds["tc"].size), "files": written}
+
+
+def _print_export(doc: dict) -> None:
+    for f in doc["files"]:
+        print(f"wrote {f} ({doc['points']} points)")
+
+
+def add_commands(sub) -> None:
+    """Add the analysis sub-commands to the ``fanodome`` sub-parsers ``sub``."""
+    d = sub.add_parser(
+        "dome", help="dome maxima, antiresonances and the top of each dome of a store",
+        description="Per (L, W, V, omega0) and g: the maximum of Tc over eta (refined by a "
+                    "parabola in log Tc through the grid maximum and its neighbours) and the "
+                    "antiresonance (minimum of log Tc below eta_max; points below the "
+                    "temperature floor give an upper bound, not a value); the top of the dome "
+                    "over (g, eta). Antiresonance flags: refined, at_grid_edge (smallest "
+                    "sampled value, an upper bound), below_floor, none.")
+    d.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    add_storage_option(d)
+    d.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    d.set_defaults(func=_cmd_dome, show=_print_dome)
+
+    f = sub.add_parser("fano", help="Fano fits of Tc(eta) at fixed g",
+                       description="Fit F = A (q + e)^2/(1 + e^2) + B, e = 2 (eta - eta_res)/"
+                                   "width, to Tc(eta) (or log F to log Tc with --log) per "
+                                   "structure at the grid g nearest each --g; parameters with "
+                                   "1-sigma errors.")
+    f.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    f.add_argument("--g", type=float, nargs="+", default=[0.25, 1 / 3],
+                   help="couplings (nearest grid g) [0.25 1/3]")
+    f.add_argument("--log", action="store_true", help="fit log Tc")
+    add_storage_option(f)
+    f.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    f.set_defaults(func=_cmd_fano, show=_print_fano)
+
+    p = sub.add_parser("plot", help="draw the dome (Fig. 4) or Tc(eta) cuts (Fig. 5) to a file",
+                       description="dome: Tc over (eta, g) with the ridge, the top and the cuts "
+                                   "marked; cuts: Tc(eta) at each --g, linear and log, maxima and "
+                                   "antiresonances marked. One structure: the first L, W, V, "
+                                   "omega0 unless --select picks others.")
+    p.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="image file; the format follows the suffix (.png, .pdf, .svg)")
+    p.add_argument("--kind", choices=("dome", "cuts"), default="dome", help="[%(default)s]")
+    p.add_argument("--g", type=float, nargs="+", default=[0.25, 1 / 3],
+                   help="couplings of the cuts (nearest grid g) [0.25 1/3]")
+    p.add_argument("--select", action="append", default=[], metavar="AXIS=VALUE",
+                   help="structure to draw: nearest value of L, W (Å), V or omega0 (meV); "
+                        "repeatable")
+    p.add_argument("--dpi", type=float, default=100.0, help="pixels per inch [%(default)s]")
+    add_storage_option(p)
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(func=_cmd_plot, show=_print_plot)
+
+    e = sub.add_parser("export", help="write a store as netCDF or CSV",
+                       description="netCDF-4 (h5netcdf; any size, written chunk by chunk) and/or "
+                                   "CSV (one row per point; small stores only).")
+    e.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    e.add_argument("--netcdf", metavar="FILE", help="netCDF-4 file to write")
+    e.add_argument("--csv", metavar="FILE", help="CSV file to write")
+    e.add_argument("--max-points", type=int, default=None, metavar="N",
+                   help="largest store written as CSV [1000000]")
+    add_storage_option(e)
+    e.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    e.set_defaults(func=_cmd_export, show=_print_export)

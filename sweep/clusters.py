@@ -1,0 +1,267 @@
+"""Where a sweep runs: a Dask cluster built from a validated ``[cluster]`` config, and a client on
+it with the solver warm on every worker.
+
+=========== =================================================================================
+kind        engine
+=========== =================================================================================
+local       ``distributed.LocalCluster``: one single-threaded worker process per core,
+            scheduler, workers and dashboard on 127.0.0.1
+slurm, pbs  ``dask_jobqueue.SLURMCluster`` / ``PBSCluster``: the scheduler runs in this
+            process, each batch job starts ``processes`` single-threaded workers
+kubernetes  ``dask_kubernetes.operator.KubeCluster`` from the spec of ``make_cluster_spec``
+            (what :func:`kubernetes_spec` returns is exactly what is submitted)
+=========== =================================================================================
+
+dask-jobqueue (extra ``hpc``) and dask-kubernetes (extra ``kubernetes``) are imported only when
+their kind is used. Workers of any kind get the solver warm through the :class:`SolverWarmup`
+worker plugin registered on the client: the scheduler hands it to workers that join later
+(batch jobs that leave the queue, adaptive scaling), so no job script or image needs a hook.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+
+import distributed
+from dask.utils import parse_bytes
+
+from . import store as store_mod
+from .config import ClusterConfig
+from .runner import SolverWarmup
+
+log = logging.getLogger(__name__)
+
+LOCAL_HOST = "127.0.0.1"
+"""Where a local cluster listens: nothing outside this machine can reach it."""
+
+PRIVATE_DASHBOARD = "127.0.0.1:0"
+"""Dashboard of a scheduler this process starts: loopback only, any free port (reach it from
+elsewhere through an SSH tunnel)."""
+
+WORKER_JOB_NAME = "fanodome"
+"""Batch job name of the workers (``squeue -n fanodome``, ``qstat``)."""
+
+KUBERNETES_SCHEDULER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
+"""The scheduler pod's share: it only routes a few thousand small tasks, whatever the workers
+ask for."""
+
+
+class ClusterError(ValueError):
+    """A cluster that cannot be used as asked (missing engine, store not reachable)."""
+
+
+def _engine(module: str, extra: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError as err:
+        raise ClusterError(f"cluster: {module} is not installed ({err}); "
+                           f"pip install 'fanodome[{extra}]'") from None
+
+
+def default_image() -> str:
+    """Image the Kubernetes workers run: the one deploy/Dockerfile builds for this version."""
+    return f"fanodome:{store_mod.package_version()}"
+
+
+# ------------------------------------------------------------------------------ batch queues
+
+def jobqueue_kwargs(spec: ClusterConfig) -> dict:
+    """Keyword arguments of ``SLURMCluster``/``PBSCluster`` for ``spec`` (kind slurm or pbs).
+
+    Each job asks for ``cores`` cores, ``memory`` and ``walltime`` and starts ``processes``
+    worker processes of ``cores // processes`` threads (one thread each by default: the
+    per-chunk Python work holds the GIL). The workers run this very Python unless ``python``
+    names another one on the nodes.
+    """
+    if spec.kind not in ("slurm", "pbs"):
+        raise ClusterError(f"cluster.kind: {spec.kind} is not a batch queue")
+    scheduler_options: dict = {"dashboard_address": PRIVATE_DASHBOARD}
+    if spec.host is not None:
+        scheduler_options["host"] = spec.host
+    kw: dict = {
+        "cores": spec.cores,
+        "processes": spec.worker_processes,
+        "memory": spec.memory_per_job(),
+        "walltime": spec.walltime,
+        "queue": spec.queue,
+        "account": spec.account,
+        "interface": spec.interface,
+        "python": spec.python or sys.executable,
+        "local_directory": spec.local_directory,
+        "log_directory": spec.log_directory,
+        "job_script_prologue": list(spec.job_script_prologue),
+        "job_extra_directives": list(spec.job_extra_directives),
+        "job_name": WORKER_JOB_NAME,
+        "scheduler_options": scheduler_options,
+    }
+    if spec.tls:
+        # Temporary self-signed credentials; the workers read theirs from a directory that
+        # every node sees (the job logs' directory, or the current one).
+        kw["security"] = True
+        kw["shared_temp_directory"] = spec.log_directory or os.getcwd()
+    return kw
+
+
+def _jobqueue_cluster(spec: ClusterConfig):
+    jq = _engine("dask_jobqueue", "hpc")
+    cls = jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster
+    return cls(**jobqueue_kwargs(spec))
+
+
+def job_script(spec: ClusterConfig) -> str:
+    """The batch script one worker job of ``spec`` would run (nothing is submitted).
+
+    A scheduler is started for the script's address and closed again: the address in the
+    script is that of this throwaway scheduler.
+    """
+    cluster = _jobqueue_cluster(spec)
+    try:
+        return cluster.job_script()
+    finally:
+        cluster.close()
+
+
+# -------------------------------------------------------------------------------- kubernetes
+
+def _quantity(size: str) -> str:
+    """A byte size such as ``"4GiB"`` as a Kubernetes quantity in MiB."""
+    return f"{parse_bytes(size) // 2**20}Mi"
+
+
+def kubernetes_spec(spec: ClusterConfig) -> dict:
+    """The ``DaskCluster`` resource (kubernetes.dask.org/v1) for ``spec``.
+
+    Worker pods ask for (and are limited to) ``cores`` CPUs and ``memory`` and run one worker
+    with ``cores`` threads; the scheduler pod gets :data:`KUBERNETES_SCHEDULER_RESOURCES`. The
+    scheduler's service stays a ClusterIP (reachable inside the cluster; ``KubeCluster``
+    port-forwards to it).
+    """
+    if spec.kind != "kubernetes":
+        raise ClusterError(f"cluster.kind: {spec.kind} is not kubernetes")
+    operator = _engine("dask_kubernetes.operator", "kubernetes")
+    per_pod = {"cpu": str(spec.cores), "memory": _quantity(spec.memory_per_job())}
+    n = spec.adaptive_minimum if spec.adaptive else (spec.workers or 1)
+    worker_command = ["dask-worker", "--nthreads", str(spec.cores),
+                      "--memory-limit", str(parse_bytes(spec.memory_per_job()))]
+    doc = operator.make_cluster_spec(
+        name=spec.name, image=spec.image or default_image(), n_workers=n,
+        resources={"requests": dict(per_pod), "limits": dict(per_pod)},
+        env={"PYTHONUNBUFFERED": "1"}, worker_command=worker_command,
+        scheduler_service_type="ClusterIP")
+    if spec.namespace:
+        doc["metadata"]["namespace"] = spec.namespace
+    sched = KUBERNETES_SCHEDULER_RESOURCES
+    for c in doc["spec"]["scheduler"]["spec"]["containers"]:
+        c["resources"] = {"requests": dict(sched), "limits": dict(sched)}
+    return doc
+
+
+# ------------------------------------------------------------------------------- the cluster
+
+def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
+    n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
+    host = spec.host or LOCAL_HOST
+    return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                    host=host, dashboard_address=PRIVATE_DASHBOARD,
+                                    memory_limit=spec.memory or "auto",
+                                    security=True if spec.tls else None)
+
+
+@contextlib.contextmanager
+def make_cluster(spec: ClusterConfig) -> Iterator[object]:
+    """A running cluster of ``spec``'s kind and size, closed (jobs cancelled, pods deleted) on
+    exit. Batch jobs are submitted here; they may wait in the queue for a while."""
+    if spec.kind == "local":
+        cluster = _local_cluster(spec)
+    elif spec.kind in ("slurm", "pbs"):
+        cluster = _jobqueue_cluster(spec)
+    else:
+        operator = _engine("dask_kubernetes.operator", "kubernetes")
+        cluster = operator.KubeCluster(custom_cluster_spec=kubernetes_spec(spec),
+                                       namespace=spec.namespace, shutdown_on_close=True)
+    try:
+        if spec.adaptive:
+            if spec.kind in ("slurm", "pbs"):
+                cluster.adapt(minimum_jobs=spec.adaptive_minimum or 0,
+                              maximum_jobs=spec.adaptive_maximum)
+            else:
+                cluster.adapt(minimum=spec.adaptive_minimum or 0,
+                              maximum=spec.adaptive_maximum)
+        elif spec.kind in ("slurm", "pbs"):
+            cluster.scale(jobs=spec.jobs)
+            log.info("submitted %d %s jobs of %d cores, %s, %s", spec.jobs, spec.kind,
+                     spec.cores, spec.memory_per_job(), spec.walltime)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _loopback(address: str) -> bool:
+    host = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}").hostname
+    if host in (None, "localhost"):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_store_reachable(store: str, *, spec: ClusterConfig,
+                          scheduler: str | None = None) -> None:
+    """Refuse a store that workers on other machines could not write.
+
+    Workers write their chunks themselves, so a cluster spread over machines (slurm, pbs,
+    kubernetes, or an existing scheduler that is not on loopback) needs an object store URL
+    (``s3://``, ``gs://``, ...) or a path on a file system every node mounts at the same path;
+    the latter only when the user says so (``shared_filesystem``).
+    """
+    remote = scheduler is not None and not _loopback(scheduler)
+    if not remote and (scheduler is not None or spec.kind == "local"):
+        return
+    scheme = urllib.parse.urlsplit(store).scheme if store_mod.is_url(store) else ""
+    if scheme not in ("", "file") or spec.shared_filesystem:
+        return
+    where = f"the scheduler {scheduler}" if scheduler else f"a {spec.kind} cluster"
+    raise ClusterError(
+        f"--store: {store} is a local path, and workers of {where} may run on other machines "
+        f"that cannot write it. Use an object store URL (s3://bucket/sweep.zarr) or a path on "
+        f"a file system all nodes share, and say so with --shared-fs "
+        f"([cluster] shared_filesystem = true)")
+
+
+def _wait_for_first_worker(client: distributed.Client, *, kind: str) -> None:
+    if client.nthreads():
+        return
+    t0 = time.perf_counter()
+    log.info("waiting for the first %s worker (jobs may wait in the queue)", kind)
+    client.wait_for_workers(1)
+    log.info("first worker joined after %.1f s", time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def cluster_client(*, scheduler: str | None = None,
+                   cluster: ClusterConfig | None = None) -> Iterator[distributed.Client]:
+    """A client with the solver warm on every worker, present and future.
+
+    ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
+    running on exit. Otherwise a cluster of ``cluster`` (default: a local one), closed on exit.
+    For a new cluster the client waits until at least one worker has joined.
+    """
+    spec = cluster or ClusterConfig()
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = stack.enter_context(distributed.Client(scheduler))
+        else:
+            c = stack.enter_context(make_cluster(spec))
+            client = stack.enter_context(distributed.Client(c))
+            _wait_for_first_worker(client, kind=spec.kind)
+        t0 = time.perf_counter()
+        client.register_plugin(SolverWarmup())
+        log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
+        yield client
