@@ -39,7 +39,12 @@ def storage_options(a: argparse.Namespace) -> dict | None:
 def _open(a: argparse.Namespace):
     from . import store as store_mod
     so = storage_options(a)
-    if not store_mod.exists(a.store, storage_options=so):
+    try:
+        present = store_mod.exists(a.store, storage_options=so)
+    except PermissionError as err:  # s3fs/gcsfs: refused credentials (or none)
+        raise ValueError(f"{a.store}: access refused ({err}); give credentials with "
+                         f"--storage-option or the usual environment variables") from None
+    if not present:
         raise ValueError(f"{a.store}: no such store")
     return store_mod.open_dataset(a.store, storage_options=so)
 
