@@ -143,7 +143,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
     if a.verbose == 0:
         logging.getLogger("distributed").setLevel(logging.WARNING)
-    with StoreLock(store), cluster_client(scheduler=a.scheduler, cluster=cluster) as client:
+    with StoreLock(store), cluster_client(scheduler=a.scheduler, cluster=cluster,
+                                            store=store) as client:
         if client.dashboard_link:
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         result = run_sweep(cfg, store=store, executor=client, resume=a.resume,

@@ -12,7 +12,7 @@ kubernetes  ``dask_kubernetes.operator.KubeCluster`` from the spec of ``make_clu
             (what :func:`kubernetes_spec` returns is exactly what is submitted)
 =========== =================================================================================
 
-dask-jobqueue (extra ``hpc``) and dask-kubernetes (extra ``kubernetes``) are imported only when
+dask-jobqueue (a dependency) and dask-kubernetes (extra ``kubernetes``) are imported only when
 their kind is used. Workers of any kind get the solver warm through the :class:`SolverWarmup`
 worker plugin registered on the client: the scheduler hands it to workers that join later
 (batch jobs that leave the queue, adaptive scaling), so no job script or image needs a hook.
@@ -23,12 +23,14 @@ import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
 
 import distributed
+import distributed.utils
 from dask.utils import parse_bytes
 
 from . import store as store_mod
@@ -61,7 +63,7 @@ def _engine(module: str, extra: str):
         return __import__(module, fromlist=["_"])
     except ImportError as err:
         raise ClusterError(f"cluster: {module} is not installed ({err}); "
-                           f"pip install 'fanodome[{extra}]'") from None
+                           f"pip install '{extra}'") from None
 
 
 def default_image() -> str:
@@ -109,7 +111,7 @@ def jobqueue_kwargs(spec: ClusterConfig) -> dict:
 
 
 def _jobqueue_cluster(spec: ClusterConfig):
-    jq = _engine("dask_jobqueue", "hpc")
+    jq = _engine("dask_jobqueue", "dask-jobqueue")
     cls = jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster
     return cls(**jobqueue_kwargs(spec))
 
@@ -144,7 +146,7 @@ def kubernetes_spec(spec: ClusterConfig) -> dict:
     """
     if spec.kind != "kubernetes":
         raise ClusterError(f"cluster.kind: {spec.kind} is not kubernetes")
-    operator = _engine("dask_kubernetes.operator", "kubernetes")
+    operator = _engine("dask_kubernetes.operator", "fanodome[kubernetes]")
     per_pod = {"cpu": str(spec.cores), "memory": _quantity(spec.memory_per_job())}
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or 1)
     worker_command = ["dask-worker", "--nthreads", str(spec.cores),
@@ -182,7 +184,7 @@ def make_cluster(spec: ClusterConfig) -> Iterator[object]:
     elif spec.kind in ("slurm", "pbs"):
         cluster = _jobqueue_cluster(spec)
     else:
-        operator = _engine("dask_kubernetes.operator", "kubernetes")
+        operator = _engine("dask_kubernetes.operator", "fanodome[kubernetes]")
         cluster = operator.KubeCluster(custom_cluster_spec=kubernetes_spec(spec),
                                        namespace=spec.namespace, shutdown_on_close=True)
     try:
@@ -244,19 +246,51 @@ def _wait_for_first_worker(client: distributed.Client, *, kind: str) -> None:
     log.info("first worker joined after %.1f s", time.perf_counter() - t0)
 
 
+def _this_machine() -> set[str]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    addresses = {distributed.utils.get_ip()}
+    for name in names:
+        with contextlib.suppress(OSError):
+            addresses.update(socket.gethostbyname_ex(name)[2])
+    return names | addresses
+
+
+def check_workers_reach_store(client: distributed.Client, store: str, *,
+                              spec: ClusterConfig) -> None:
+    """After connecting to an existing scheduler: refuse a local-only store when any worker
+    runs on another machine (a port-forwarded scheduler looks local; its workers need not)."""
+    if spec.shared_filesystem or (store_mod.is_url(store)
+                                  and urllib.parse.urlsplit(store).scheme != "file"):
+        return
+    here = _this_machine()
+    elsewhere = sorted(a for a in client.scheduler_info(n_workers=-1)["workers"]
+                       if not _loopback(a)
+                       and urllib.parse.urlsplit(a).hostname not in here)
+    if elsewhere:
+        raise ClusterError(
+            f"--store: {store} is a local path, and workers run on other machines "
+            f"({', '.join(elsewhere[:3])}{', ...' if len(elsewhere) > 3 else ''}) that cannot "
+            f"write it. Use an object store URL (s3://bucket/sweep.zarr) or a path on a file "
+            f"system all nodes share, and say so with --shared-fs")
+
+
 @contextlib.contextmanager
-def cluster_client(*, scheduler: str | None = None,
-                   cluster: ClusterConfig | None = None) -> Iterator[distributed.Client]:
+def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
+                   store: str | None = None) -> Iterator[distributed.Client]:
     """A client with the solver warm on every worker, present and future.
 
     ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
-    running on exit. Otherwise a cluster of ``cluster`` (default: a local one), closed on exit.
-    For a new cluster the client waits until at least one worker has joined.
+    running on exit; with ``store``, its workers must all be able to write there (see
+    :func:`check_workers_reach_store`). Otherwise a cluster of ``cluster`` (default: a local
+    one), closed on exit. For a new cluster the client waits until at least one worker has
+    joined.
     """
     spec = cluster or ClusterConfig()
     with contextlib.ExitStack() as stack:
         if scheduler:
             client = stack.enter_context(distributed.Client(scheduler))
+            if store is not None:
+                check_workers_reach_store(client, store, spec=spec)
         else:
             c = stack.enter_context(make_cluster(spec))
             client = stack.enter_context(distributed.Client(c))
