@@ -113,7 +113,10 @@ def jobqueue_kwargs(spec: ClusterConfig) -> dict:
 def _jobqueue_cluster(spec: ClusterConfig):
     jq = _engine("dask_jobqueue", "dask-jobqueue")
     cls = jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster
-    return cls(**jobqueue_kwargs(spec))
+    kw = jobqueue_kwargs(spec)
+    if "shared_temp_directory" in kw:  # the workers' TLS credentials are written there first
+        os.makedirs(kw["shared_temp_directory"], exist_ok=True)
+    return cls(**kw)
 
 
 def job_script(spec: ClusterConfig) -> str:

@@ -22,7 +22,7 @@ from dask_jobqueue import PBSCluster, SLURMCluster
 
 from sweep.clusters import ClusterError, check_store_reachable, jobqueue_kwargs, \
     kubernetes_spec
-from sweep.config import ClusterConfig, ConfigError, parse_cluster, parse_config
+from sweep.config import ClusterConfig, ConfigError, load_config, parse_cluster, parse_config
 from sweep_support import REPO, SMALL_TOML, cli, write_toml
 
 DEPLOY = REPO / "deploy"
@@ -349,3 +349,16 @@ def test_dockerfile_installs_fanodome_and_warms_the_numba_cache():
     ignore = [ln for ln in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
               if ln and not ln.startswith("#")]
     assert ignore[0] == "*" and {"!pyproject.toml", "!solver/", "!sweep/"} <= set(ignore)
+
+
+@pytest.mark.parametrize("kind, cls", [("slurm", SLURMCluster), ("pbs", PBSCluster)])
+def test_example_configs_make_their_job_scripts(kind, cls):
+    cfg = load_config(DEPLOY / kind / "sweep.toml")
+    assert cfg.cluster.kind == kind
+    kw = jobqueue_kwargs(cfg.cluster) | {"interface": "lo"}
+    with cls(**kw) as cluster:
+        script = cluster.job_script()
+    assert "source $HOME/fanodome-venv/bin/activate" in script
+    cmd = worker_command(script)
+    assert cmd[:3] == ["python", "-m", "distributed.cli.dask_worker"]
+    assert option(cmd, "--nworkers") == "8" and option(cmd, "--nthreads") == "1"
