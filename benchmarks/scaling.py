@@ -7,7 +7,7 @@ Run from the repository root, e.g. on a 16-core machine::
 and small here: ``python benchmarks/scaling.py --workers 1 2 --points 5000``.
 
 The grid is eta (up to 250 values, -0.5..3) x g (40 values, 0.10..0.49) x as many well widths L
-(8.0 Å up, 0.05 Å apart) as it takes to reach ``--points``, on the paper's other parameters.
+(8.5 Å up, 0.05 Å apart) as it takes to reach ``--points``, on the paper's other parameters.
 For each worker count a fresh LocalCluster (single-threaded worker processes on 127.0.0.1) is
 started and warmed (not timed); the timed part is ``run_sweep``: layout of a fresh store in a
 temporary directory, every chunk, the final count. Efficiency(N) = T(1) / (N * T(N)) against
@@ -42,7 +42,7 @@ def grid_config(points: int, *, chunk_eta: int | None, chunk_g: int | None):
     n_l = max(1, math.ceil(points / (n_eta * N_G)))
     doc = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "num": n_eta},
                     "g": {"start": 0.10, "stop": 0.49, "step": 0.01},
-                    "L": {"start": 8.0, "stop": round(8.0 + 0.05 * (n_l - 1), 6), "num": n_l}},
+                    "L": {"start": 8.5, "stop": round(8.5 + 0.05 * (n_l - 1), 6), "num": n_l}},
            "run": {}}
     if chunk_eta:
         doc["run"]["chunk_eta"] = chunk_eta

@@ -61,33 +61,36 @@ def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, 
 
 
 @njit
-def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, e_bottom, e_top, x_lo, ratio, depth,
-                 bulk, parts, xg, wg):
-    """Quadrature of one band's window, sorted by |eps - mu|, with running sums for small |x|.
-
-    Returns ax = |x| (ascending), x, w, dv[k] (packed D at the nodes), c0[k] = sum_{k' < k} w D,
-    c2[k] = sum_{k' < k} w x^2 D and dmid = (D(mu - x_lo) + D(mu + x_lo)) / 2.
-    """
-    npk = vals.shape[2]
-    dmid = np.zeros(npk)
-    tmp = np.zeros(npk)
-    lv = np.empty(cheb.size)
+def window_edges(mu, omega, breaks, e_bottom, e_top, x_lo, ratio, depth, bulk, parts):
+    """One band's window panels, clipped to its table, and how many lie outside the sliver."""
     lo = mu - omega
     hi = mu + omega
     if breaks.size >= 2:
         lo = max(lo, breaks[0])
         hi = min(hi, breaks[-1])
     if breaks.size < 2 or hi <= lo:
-        z = np.zeros((1, npk))
-        return np.empty(0), np.empty(0), np.empty(0), np.empty((0, npk)), z, z.copy(), dmid
+        return np.empty(0), 0
     edges = window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, parts)
     npan = 0
     for k in range(edges.size - 1):
         if edges[k + 1] <= mu - x_lo or edges[k] >= mu + x_lo:
             npan += 1
-    n = npan * xg.size
-    xs = np.empty(n)
-    ws = np.empty(n)
+    return edges, npan
+
+
+@njit
+def fill_window(mu, edges, breaks, vals, cheb, cheb_bary, x_lo, xg, wg, ax, xs, ws, dv, c0, c2,
+                dmid):
+    """Quadrature of one band's window into the given buffers, sorted by |x| = |eps - mu|.
+
+    Writes ax = |x| (ascending), x, w, dv[k] (packed D at the nodes), the running sums
+    c0[k] = sum_{k' < k} w D and c2[k] = sum_{k' < k} w x^2 D (one row more than nodes) and
+    dmid = (D(mu - x_lo) + D(mu + x_lo)) / 2. The buffers are views of a workspace reused from
+    point to point: a sweep allocates nothing per point.
+    """
+    npk = dmid.size
+    lv = np.empty(cheb.size)
+    tmp = np.empty(npk)
     m = 0
     for k in range(edges.size - 1):
         a = edges[k]
@@ -99,12 +102,12 @@ def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, e_bottom, e_top, x_lo
             ws[m] = 0.5 * (b - a) * wg[j]
             m += 1
     order = np.argsort(np.abs(xs))
-    xs = xs[order]
-    ws = ws[order]
-    dv = np.empty((n, npk))
-    c0 = np.zeros((n + 1, npk))
-    c2 = np.zeros((n + 1, npk))
-    for k in range(n):
+    xs[:] = xs[order]
+    ws[:] = ws[order]
+    c0[0, :] = 0.0
+    c2[0, :] = 0.0
+    for k in range(xs.size):
+        ax[k] = abs(xs[k])
         table_eval(mu + xs[k], breaks, vals, cheb, cheb_bary, lv, dv[k])
         w0 = ws[k]
         w2 = ws[k] * xs[k] * xs[k]
@@ -112,10 +115,11 @@ def window_nodes(mu, omega, breaks, vals, cheb, cheb_bary, e_bottom, e_top, x_lo
             c0[k + 1, j] = c0[k, j] + w0 * dv[k, j]
             c2[k + 1, j] = c2[k, j] + w2 * dv[k, j]
     table_eval(mu - x_lo, breaks, vals, cheb, cheb_bary, lv, tmp)
-    dmid += 0.5 * tmp
+    for j in range(npk):
+        dmid[j] = 0.5 * tmp[j]
     table_eval(mu + x_lo, breaks, vals, cheb, cheb_bary, lv, tmp)
-    dmid += 0.5 * tmp
-    return np.abs(xs), xs, ws, dv, c0, c2, dmid
+    for j in range(npk):
+        dmid[j] += 0.5 * tmp[j]
 
 
 SERIES_X = 0.05
@@ -162,7 +166,7 @@ def leading_eigenvalue(T, a_mat, win, x_lo):
     a_mat: (nb*P, nb*P) matrix g_{nn'} I_{nn'}(q_i, q_k). win = (offsets, ax, xs, ws, dv, c0,
     c0_off, c2, dmid): band n's window nodes are [offsets[n], offsets[n+1]) of ax, xs, ws, dv,
     its running sums the rows [c0_off[n], c0_off[n+1]) of c0, c2, and dmid[n] its sliver value
-    (see window_nodes).
+    (see fill_window).
     """
     offsets, ax, xs, ws, dv, c0, c0_off, c2, dmid = win
     nb = offsets.size - 1

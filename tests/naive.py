@@ -146,3 +146,66 @@ def kernel_integral(dos, *, mu, omega, T):
         tot += integrate.quad(lambda x: k(x) * dos(mu + x), a, b, points=pts or None, limit=500,
                               epsabs=0, epsrel=1e-12)[0]
     return tot
+
+
+class NaiveTc:
+    """The linearised gap equation by the book: Nystrom on n_q Gauss-Legendre nodes in q, chi by
+    quad over k_x at every node, the largest eigenvalue by numpy, the root by brentq in log T.
+
+    What a straightforward NumPy/SciPy implementation of MODEL.md section 3 looks like; slow,
+    and (because chi is sharply peaked in q) only good to ~1e-2 at this n_q.
+    """
+
+    def __init__(self, *, L, W, V, m_w, m_b, m_x, nbands, n_q=48):
+        self.s = dict(L=L, W=W, V=V, m_w=m_w, m_b=m_b)
+        self.m_x = m_x
+        d = L + W
+        e_max = V + HBAR2_2ME * ((nbands + 1) * np.pi / L) ** 2 / min(m_w, m_b)
+        self.lo, self.hi = band_edges(nbands, e_max=e_max, **self.s)
+        x, w = np.polynomial.legendre.leggauss(n_q)
+        self.q = (x + 1) * np.pi / (2 * d)
+        self.wq = w * np.pi / (2 * d)
+        self.E = np.array([[band_energy(q, self.lo[n], self.hi[n], **self.s) for q in self.q]
+                           for n in range(nbands)])
+        z = np.linspace(0.0, d, 2001)
+        z = np.unique(np.concatenate([z, [L]]))
+        rho = [[bloch_density(z, self.E[n, i], self.q[i], **self.s) for i in range(n_q)]
+               for n in range(nbands)]
+        self.I = np.array([[[[exchange_integral(rho[n][i], rho[m][k], z) for k in range(n_q)]
+                             for m in range(nbands)] for i in range(n_q)]
+                           for n in range(nbands)])
+
+    def chi(self, e, T, omega):
+        """chi(q) for a k_x band bottom at e = E_n(q) - mu (meV): 1/(pi^2 N_0) int dk ..."""
+        cx = HBAR2_2ME / self.m_x
+        k_lo = np.sqrt(max(-omega - e, 0.0) / cx)
+        if omega - e <= 0:
+            return 0.0
+        k_hi = np.sqrt((omega - e) / cx)
+
+        def f(k):
+            xi = cx * k * k + e
+            return 1 / (4 * T) if xi == 0 else np.tanh(xi / (2 * T)) / (2 * xi)
+
+        pts = [np.sqrt(-e / cx)] if k_lo < np.sqrt(max(-e, 0) / cx) < k_hi else None
+        val = integrate.quad(f, k_lo, k_hi, points=pts, limit=200)[0]
+        return 4 * cx / np.pi * val  # 1/(pi^2 N_0) = 4 (hbar^2/2m_x) / pi
+
+    def tc(self, *, mu, gm, omega, t_floor):
+        """Tc (meV) or None below t_floor (meV)."""
+        nb, nq = self.E.shape
+        a = gm[:, None, :, None] * self.I
+
+        def lam(t):
+            c = np.array([[self.chi(self.E[n, i] - mu, t, omega) for i in range(nq)]
+                          for n in range(nb)])
+            k = (a * (self.wq[None, :] * c)[None, None, :, :]).reshape(nb * nq, nb * nq)
+            return np.max(np.linalg.eigvals(k).real)
+
+        if lam(t_floor) < 1:
+            return None
+        hi = omega
+        while lam(hi) > 1:
+            hi *= 4
+        return np.exp(optimize.brentq(lambda u: lam(np.exp(u)) - 1, np.log(t_floor),
+                                      np.log(hi), xtol=1e-9))
