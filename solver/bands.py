@@ -51,14 +51,25 @@ def _ch_shc(x2):
 
 
 @njit
-def discriminant_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
-    """D(E) = tr(M)/2 of one period, as (D e^-s, s)."""
+def period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
+    """Elements of M = M_barrier M_well, scaled by exp(-s); returns (m11, m12, m21, m22, s)."""
     q_w = -m_w * E / HBAR2_2ME
     q_b = m_b * (V - E) / HBAR2_2ME
     c_w, s_w, x_w = _ch_shc(q_w * L * L)
     c_b, s_b, x_b = _ch_shc(q_b * W * W)
-    d = c_w * c_b + 0.5 * L * W * s_w * s_b * (f_b * q_w / f_w + f_w * q_b / f_b)
-    return d, x_w + x_b
+    w12 = f_w * L * s_w
+    w21 = q_w * L * s_w / f_w
+    b12 = f_b * W * s_b
+    b21 = q_b * W * s_b / f_b
+    return (c_b * c_w + b12 * w21, c_b * w12 + b12 * c_w,
+            b21 * c_w + c_b * w21, b21 * w12 + c_b * c_w, x_w + x_b)
+
+
+@njit
+def discriminant_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
+    """D(E) = tr(M)/2 of one period, as (D e^-s, s)."""
+    m11, _, _, m22, s = period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
+    return 0.5 * (m11 + m22), s
 
 
 @njit

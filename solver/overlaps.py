@@ -15,31 +15,16 @@ import math
 
 import numpy as np
 
-from .bands import _ch_shc, band_energy
+from .bands import _ch_shc, band_energy, period_matrix_scaled
 from .config import njit
 from .constants import HBAR2_2ME
-
-
-@njit
-def _period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
-    """Elements of M = M_barrier M_well, scaled by exp(-s); returns (m11, m12, m21, m22, s)."""
-    q_w = -m_w * E / HBAR2_2ME
-    q_b = m_b * (V - E) / HBAR2_2ME
-    c_w, s_w, x_w = _ch_shc(q_w * L * L)
-    c_b, s_b, x_b = _ch_shc(q_b * W * W)
-    w12 = f_w * L * s_w
-    w21 = q_w * L * s_w / f_w
-    b12 = f_b * W * s_b
-    b21 = q_b * W * s_b / f_b
-    return (c_b * c_w + b12 * w21, c_b * w12 + b12 * c_w,
-            b21 * c_w + c_b * w21, b21 * w12 + c_b * c_w, x_w + x_b)
 
 
 @njit
 def bloch_density(z, E, q, L, W, V, m_w, m_b, f_w, f_b):
     """|psi_{E,q}(z)|^2 at the points z in [0, d], not yet normalised."""
     d = L + W
-    m11, m12, m21, m22, s = _period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
+    m11, m12, m21, m22, s = period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
     lam = complex(math.cos(q * d), math.sin(q * d))
     lam_s = lam * math.exp(-s)
     # eigenvector of M for lam, from the better-conditioned row of (M - lam) v = 0
