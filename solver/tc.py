@@ -116,14 +116,17 @@ class Structure:
     def tables(self, *, lo: float, hi: float) -> list:
         """Per band, (breaks, values) of the weighted DOS over at least [lo, hi] meV.
 
-        Reused across calls on this structure; a request outside the cached range rebuilds over
-        the union, so a sweep that visits a structure chunk by chunk builds them a few times.
+        Reused across calls on this structure. A request outside the cached range rebuilds over
+        the union widened by the resonant band's width on both sides, so that the chunks of a
+        sweep, blocks of eta less than a band width apart, share one build. The panel lattice
+        does not depend on the range: every build gives the same values where they overlap.
         """
         if self._tables:
             c_lo, c_hi, cached = self._tables[0]
             if c_lo <= lo and hi <= c_hi:
                 return cached
             lo, hi = min(lo, c_lo), max(hi, c_hi)
+        lo, hi = lo - self.dE, hi + self.dE
         built = dos_tables(self, lo=lo, hi=hi)
         self._tables[:] = [(lo, hi, built)]
         return built
@@ -314,7 +317,9 @@ def tc_on_structure(st: Structure, *, eta, g, omega0=230.0, g_lower: float = 0.1
     nb, p = st.bottoms.size, st.n_basis
     cuts = np.array([[cutoff(omega0=w, g=gg, softening=softening) for gg in g] for w in omega0])
     mus = st.E_L + eta * st.dE
-    tables = st.tables(lo=mus.min() - cuts.max(), hi=mus.max() + cuts.max())
+    # a range that does not depend on g (softening only narrows the window), so that chunks of
+    # a sweep that differ in g share one build of the tables
+    tables = st.tables(lo=mus.min() - omega0.max(), hi=mus.max() + omega0.max())
     cheb, cheb_bary = chebyshev_basis(res.n_cheb)
     xg, wg = _gauss(res.n_gauss)
     t_floor_mev = KB * t_floor

@@ -19,3 +19,15 @@ def test_reuse_and_threads_give_identical_results():
                            [0.2, 0.35] * 4))
     for k, tc in enumerate(runs):
         np.testing.assert_array_equal(tc, ref.tc_K[0, k % 2])
+
+
+def test_chunks_differing_in_g_share_one_build_of_the_tables():
+    # a sweep's chunks differ in g (the softened window) and in blocks of eta less than a band
+    # width apart: one build serves them all
+    st = prepare_structure()
+    tc_on_structure(st, eta=ETA[:3], g=[0.45])
+    built = st._tables[0][2]
+    tc_on_structure(st, eta=ETA[1:4], g=[0.1])
+    assert st._tables[0][2] is built
+    tc_on_structure(st, eta=[4.0], g=[0.1])  # far beyond: rebuilt over the union
+    assert st._tables[0][2] is not built
