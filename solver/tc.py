@@ -110,8 +110,9 @@ class Structure:
     basis: tuple         # (nodes x_j on [-1, 1], barycentric weights); q_j = (pi/d)(1 + x_j)/2
     overlap_error: float  # achieved interpolation error of I, relative to max I
     _tables: list = field(default_factory=list, repr=False, compare=False)
-    _workspaces: dict = field(default_factory=dict, repr=False, compare=False)
     """The last DOS tables built, as [(lo, hi, tables)]; reused when they cover a request."""
+    _workspaces: dict = field(default_factory=dict, repr=False, compare=False)
+    """Quadrature buffers per thread (see workspace)."""
 
     def tables(self, *, lo: float, hi: float) -> list:
         """Per band, (breaks, values) of the weighted DOS over at least [lo, hi] meV.
@@ -190,7 +191,7 @@ def prepare_structure(*, L: float = 8.5, W: float = 5.5, V: float = 4160.0,
     p = res.n_basis
     while True:
         nodes, bary = chebyshev_basis(p)
-        check, _ = chebyshev_basis(2 * p + 1)  # between the nodes, ends included
+        check, _ = chebyshev_basis(2 * p + 1)  # between the nodes, and nearer the zone ends
         q = half_zone * (1.0 + np.concatenate([nodes, check]))
         both, _ = exchange_integrals(q, bottoms, tops, z, w, *args)
         overlaps = both[:, :p, :, :p]
