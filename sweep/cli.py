@@ -16,7 +16,7 @@ import numpy as np
 
 from solver import STATUS_OK, band_structure, defaults, tc_grid
 
-from . import cli_analysis, cli_deploy
+from . import cli_analysis, cli_deploy, cli_gaps
 from .grid import parse_values
 
 EXIT_BAD_INPUT = 2
@@ -274,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_status, show=_print_status)
     cli_deploy.add_commands(sub)
     cli_analysis.add_commands(sub)
+    cli_gaps.add_commands(sub)
     return p
 
 
