@@ -10,10 +10,12 @@ largest, falls monotonically with T; Tc solves Lambda(Tc) = 1, found in log T (w
 linear: Lambda ~ lambda ln(omega/T) in the BCS regime) by the Illinois method.
 
 B_n(T) is one energy integral over the window |eps - mu| < omega of the tabulated weighted DOS
-D_n(eps) against tanh((eps - mu)/2T)/(2 (eps - mu)). The integration panels break at every table
-panel boundary (so the integrand is smooth on each) and are graded geometrically towards mu down to
-x_lo, which resolves the peak of width T for every T above the floor with the same nodes; the
-sliver |eps - mu| < x_lo (x_lo << k_B T_floor) is integrated analytically with D taken constant.
+D_n(eps) against tanh((eps - mu)/2T)/(2 (eps - mu)). The integration panels are graded
+geometrically towards the band's bottom and top (the square-root and logarithmic edges of D) and
+towards mu down to x_lo, which resolves the kernel's peak of width T for every T above the floor
+with the same nodes, computed once per (mu, omega); the sliver |eps - mu| < x_lo
+(x_lo << k_B T_floor) is integrated analytically with D taken constant, and nodes with
+|eps - mu| < 0.05 T are summed from running sums with the kernel's Taylor series.
 """
 from __future__ import annotations
 
