@@ -38,6 +38,7 @@ import xarray as xr
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from solver import STATUS_BELOW_FLOOR, STATUS_OK
+from solver.constants import KB
 
 from . import store as store_mod
 
@@ -244,11 +245,37 @@ def _per_g_record(d: xr.Dataset) -> dict:
     return rec
 
 
+def gaps_at_top(ds: xr.Dataset, *, g_top: float | None) -> dict:
+    """2 Delta_n / (k_B Tc) of each subband at the grid point of the top of one dome.
+
+    ``ds``: one dome (a store's slice at one L, W, V, omega0) with ``delta`` (meV); ``g_top``:
+    the g of the top (None: no top). The point is the grid maximum of Tc over eta at ``g_top``
+    and the temperature the smallest stored ``T_over_tc``. Returns ``{"gap_ratios": [per
+    subband, None where no value], "gap_point": {"g", "eta", "T_over_tc", "tc_K"}}``.
+    """
+    nb = ds.sizes["subband"]
+    if g_top is None:
+        return {"gap_ratios": [None] * nb, "gap_point": None}
+    row = ds.sel(g=g_top)
+    tc = np.asarray(row["tc"].values, dtype=float)
+    if np.all(np.isnan(tc)):
+        return {"gap_ratios": [None] * nb, "gap_point": None}
+    k = int(np.nanargmax(tc))
+    r = float(ds["T_over_tc"].min())
+    delta = np.asarray(row["delta"].isel(eta=k).sel(T_over_tc=r).values, dtype=float)
+    ratios = 2.0 * delta / (KB * tc[k])
+    return {"gap_ratios": [_num(x) for x in ratios],
+            "gap_point": {"g": float(g_top), "eta": float(ds["eta"][k]), "T_over_tc": r,
+                          "tc_K": float(tc[k])}}
+
+
 def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterator[dict]:
     """The dome report one (L, W, V, omega0) at a time; memory is one structure's slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K"}}``
     (Å, Å, meV, meV; Tc in K). Values that do not exist are None; see :func:`dome` for the flags.
+    With gaps in the store, ``top`` also holds :func:`gaps_at_top`'s ``gap_ratios`` and
+    ``gap_point``.
     """
     floor = t_floor_of(ds) if t_floor is None else float(t_floor)
     for iL, iW, iV in itertools.product(*(range(ds.sizes[a]) for a in ("L", "W", "V"))):
@@ -256,11 +283,15 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
         top = dome_top(d)
         for io in range(d.sizes["omega0"]):
             dd, tt = d.isel(omega0=io), top.isel(omega0=io)
-            yield {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
+            rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
                    "omega0": float(dd["omega0"]),
                    "per_g": [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])],
                    "top": {"g": _num(tt["g_top"]), "eta": _num(tt["eta_top"]),
                            "tc_K": _num(tt["tc_top"])}}
+            if "delta" in ds:
+                one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[["tc", "delta"]]
+                rec["top"].update(gaps_at_top(one, g_top=rec["top"]["g"]))
+            yield rec
 
 
 def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:

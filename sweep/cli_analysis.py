@@ -64,6 +64,11 @@ def _print_dome(doc: dict) -> None:
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
               f"{s['omega0']:g} meV: top Tc = {_f(t['tc_K'])} K at g = {_f(t['g'])}, "
               f"eta = {_f(t['eta'])}")
+        if t.get("gap_point"):
+            gp = t["gap_point"]
+            ratios = ", ".join(f"{n}: {_f(x)}" for n, x in enumerate(t["gap_ratios"], 1))
+            print(f"  2 Delta_n/(k_B Tc) at g = {gp['g']:g}, eta = {gp['eta']:g}, "
+                  f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
         print(f"  {'g':>8} {'eta_max':>8} {'Tc_max (K)':>11} {'eta_anti':>9} "
               f"{'Tc_anti (K)':>12}  antiresonance")
         for r in s["per_g"]:
@@ -170,7 +175,9 @@ def add_commands(sub) -> None:
                     "antiresonance (minimum of log Tc below eta_max; points below the "
                     "temperature floor give an upper bound, not a value); the top of the dome "
                     "over (g, eta). Antiresonance flags: refined, at_grid_edge (smallest "
-                    "sampled value, an upper bound), below_floor, none.")
+                    "sampled value, an upper bound), below_floor, none. A store swept with "
+                    "[outputs] gaps = true also gives 2 Delta_n/(k_B Tc) of each subband at the "
+                    "grid point of the top, at the smallest stored T/Tc.")
     d.add_argument("store", metavar="STORE", help="zarr store path or URL")
     add_storage_option(d)
     d.add_argument("--json", action="store_true", help="one JSON document on stdout")

@@ -7,6 +7,9 @@ A config has three tables::
               out takes the paper's value (for eta and g: the Fig. 4 ranges).
     [model]   solver options (masses in m_e, nbands, g_lower, g_inter, softening, t_floor in K,
               ben_daniel_duke), paper defaults.
+    [outputs] optional: gaps (true: also the gaps below Tc, see :mod:`solver.gaps`),
+              gap_T_over_tc (temperatures of the gaps as fractions of Tc, each in [0, 1);
+              default [0.0]). Part of the sweep's identity only when gaps are on.
     [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per chunk along each axis),
               retries (extra tries of a chunk that raised), batch_size (chunks in flight).
     [cluster] optional: where it runs (local, slurm, pbs, kubernetes) and with what resources;
@@ -66,6 +69,10 @@ DEFAULT_RETRIES = 2
 
 RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size")
 
+OUTPUT_KEYS = ("gaps", "gap_T_over_tc")
+DEFAULT_GAP_T_OVER_TC = (0.0,)
+"""Gaps at T = 0 unless the config asks for other temperatures."""
+
 PAPER_GRID = MappingProxyType({
     "eta": {"start": -0.5, "stop": 3.0, "step": 0.05},
     "g": {"start": 0.10, "stop": 0.49, "step": 0.01},
@@ -85,6 +92,7 @@ class SweepConfig:
     ``model``: every key of :data:`MODEL_OPTIONS`. ``chunk``: points per chunk along omega0, g
     and eta. ``retries``, ``batch_size``: how it runs (``batch_size`` None: chosen from the
     number of workers). ``document``: the config as a TOML-able mapping, defaults filled in.
+    ``gap_T_over_tc``: temperatures of the stored gaps as fractions of Tc (``[outputs]``).
     """
 
     axes: Mapping[str, tuple[float, ...]]
@@ -94,6 +102,8 @@ class SweepConfig:
     batch_size: int | None
     document: Mapping[str, Mapping[str, object]]
     cluster: ClusterConfig = field(default_factory=lambda: ClusterConfig())
+    gap_T_over_tc: tuple[float, ...] = ()
+    """Temperatures (fractions of Tc) of the gaps the sweep stores; empty: gaps off."""
 
     @property
     def shape(self) -> dict[str, int]:
@@ -108,11 +118,14 @@ class SweepConfig:
         Two configs with equal identity fill a store identically; ``retries`` and
         ``batch_size`` only change how it runs and are left out.
         """
-        return json.dumps({
+        doc = {
             "grid": {a: list(self.axes[a]) for a in AXES},
             "model": dict(self.model),
             "chunk": dict(self.chunk),
-        }, sort_keys=True)
+        }
+        if self.gap_T_over_tc:  # left out when off: stores made before [outputs] still resume
+            doc["outputs"] = {"gaps": True, "gap_T_over_tc": list(self.gap_T_over_tc)}
+        return json.dumps(doc, sort_keys=True)
 
     def to_toml(self) -> str:
         return to_toml(self.document)
@@ -190,10 +203,10 @@ def parse_config(doc: Mapping) -> SweepConfig:
     """Validate a config document (as read by ``tomllib``) and fill in the defaults."""
     if not isinstance(doc, Mapping):
         raise ConfigError("config: expected a table")
-    unknown = set(doc) - {"grid", "model", "run", "cluster"}
+    unknown = set(doc) - {"grid", "model", "run", "outputs", "cluster"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown table "
-                          f"(expected grid, model, run, cluster)")
+                          f"(expected grid, model, run, outputs, cluster)")
     cluster = parse_cluster(_table(doc, "cluster"))
     grid, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
 
@@ -257,12 +270,40 @@ def parse_config(doc: Mapping) -> SweepConfig:
     run_doc["retries"] = retries
     if batch_size is not None:
         run_doc["batch_size"] = batch_size
+    gap_ratios = parse_outputs(_table(doc, "outputs"))
     document = {"grid": grid_doc, "model": dict(model), "run": run_doc}
+    if gap_ratios:
+        document["outputs"] = {"gaps": True, "gap_T_over_tc": list(gap_ratios)}
     if cluster.document:
         document["cluster"] = dict(cluster.document)
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
-                       document=MappingProxyType(document), cluster=cluster)
+                       document=MappingProxyType(document), cluster=cluster,
+                       gap_T_over_tc=gap_ratios)
+
+
+def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
+    """Validate an ``[outputs]`` table: the gap temperatures (fractions of Tc), () if gaps off."""
+    for k in table:
+        if k not in OUTPUT_KEYS:
+            raise ConfigError(f"outputs.{k}: unknown option "
+                              f"(expected one of {', '.join(OUTPUT_KEYS)})")
+    gaps = table.get("gaps", False)
+    if not isinstance(gaps, bool):
+        raise ConfigError(f"outputs.gaps: expected true or false, got {gaps!r}")
+    spec = table.get("gap_T_over_tc", list(DEFAULT_GAP_T_OVER_TC))
+    if not isinstance(spec, list):
+        raise ConfigError(f"outputs.gap_T_over_tc: expected a list of numbers, "
+                          f"got {type(spec).__name__} {spec!r}")
+    ratios = [_number(v, f"outputs.gap_T_over_tc[{i}]") for i, v in enumerate(spec)]
+    for i, r in enumerate(ratios):
+        if not 0.0 <= r < 1.0:
+            raise ConfigError(f"outputs.gap_T_over_tc[{i}]: must be in [0, 1), got {r!r}")
+    if not ratios:
+        raise ConfigError("outputs.gap_T_over_tc: empty list")
+    if len(set(ratios)) != len(ratios):
+        raise ConfigError("outputs.gap_T_over_tc: values repeat")
+    return tuple(ratios) if gaps else ()
 
 
 def load_config(path: str | Path) -> SweepConfig:

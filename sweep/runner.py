@@ -39,6 +39,7 @@ class ChunkTask:
 
     ``index``: block index per axis of :data:`sweep.grid.AXES`; ``region``: (start, stop) per
     axis; ``model``: the solver options; ``store``: where the result goes.
+    ``gap_T_over_tc``: temperatures (fractions of Tc) of the gaps to store; empty: none.
     """
 
     store: str
@@ -52,6 +53,7 @@ class ChunkTask:
     eta: tuple[float, ...]
     model: tuple[tuple[str, object], ...]
     storage_options: tuple[tuple[str, object], ...] = ()
+    gap_T_over_tc: tuple[float, ...] = ()
 
     @property
     def n_points(self) -> int:
@@ -92,14 +94,33 @@ def compute_chunk(task: ChunkTask) -> ChunkOutcome:
     """Run the solver on one chunk and write it into the store (runs on a worker)."""
     t0 = time.perf_counter()
     model = {k: v for k, v in task.model if k not in STRUCTURE_KEYS}
-    r = solver.tc_on_structure(_structure(task), eta=np.asarray(task.eta), g=np.asarray(task.g),
+    st = _structure(task)
+    r = solver.tc_on_structure(st, eta=np.asarray(task.eta), g=np.asarray(task.g),
                                omega0=np.asarray(task.omega0), **model)
+    gaps = _chunk_gaps(st, task, status=r.status, model=model) if task.gap_T_over_tc else {}
     store_mod.write_chunk(store=task.store, region=task.region_slices(), tc=r.tc_K,
                           status=r.status, E_L=float(r.E_L), dE=float(r.dE),
-                          storage_options=dict(task.storage_options) or None)
+                          storage_options=dict(task.storage_options) or None, **gaps)
     n_ok = int(np.count_nonzero(r.status == solver.STATUS_OK))
     n_below = int(np.count_nonzero(r.status == solver.STATUS_BELOW_FLOOR))
     return ChunkOutcome(task.index, task.n_points, n_ok, n_below, time.perf_counter() - t0)
+
+
+def _chunk_gaps(st: solver.Structure, task: ChunkTask, *, status: np.ndarray,
+                model: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """``delta`` (meV; omega0, g, eta, subband, T_over_tc) and ``mu_shift`` (meV; omega0, g,
+    eta, T_over_tc) of a chunk: one gap solve per point whose Tc is ok, NaN elsewhere."""
+    from solver.gaps import gaps_on_structure
+
+    nb, nt = st.bottoms.size, len(task.gap_T_over_tc)
+    delta = np.full(status.shape + (nb, nt), np.nan)
+    mu_shift = np.full(status.shape + (nt,), np.nan)
+    for i, j, k in zip(*np.nonzero(status == solver.STATUS_OK)):
+        gr = gaps_on_structure(st, eta=task.eta[k], g=task.g[j], omega0=task.omega0[i],
+                               T_over_tc=list(task.gap_T_over_tc), **model)
+        delta[i, j, k] = gr.delta_fermi.T
+        mu_shift[i, j, k] = gr.mu_shift_meV
+    return {"delta": delta, "mu_shift": mu_shift}
 
 
 @dataclass
@@ -331,7 +352,8 @@ def run_chunks(tasks: Iterable[ChunkTask], *, executor, retries: int, total_poin
 
 def tasks_for(*, store: str, plan: ChunkPlan, axes: Mapping[str, tuple[float, ...]],
               model: Mapping[str, object], chunks: Iterable[tuple[int, ...]],
-              storage_options: Mapping | None = None) -> Iterable[ChunkTask]:
+              storage_options: Mapping | None = None,
+              gap_T_over_tc: tuple[float, ...] = ()) -> Iterable[ChunkTask]:
     """ChunkTasks for the given block indices, lazily (only the chunk's axis values are held)."""
     model_items = tuple(sorted(model.items()))
     so = tuple(sorted((storage_options or {}).items()))
@@ -342,4 +364,5 @@ def tasks_for(*, store: str, plan: ChunkPlan, axes: Mapping[str, tuple[float, ..
                         region=tuple((reg[a].start, reg[a].stop) for a in AXES),
                         L=values["L"][0], W=values["W"][0], V=values["V"][0],
                         omega0=values["omega0"], g=values["g"], eta=values["eta"],
-                        model=model_items, storage_options=so)
+                        model=model_items, storage_options=so,
+                        gap_T_over_tc=tuple(gap_T_over_tc))

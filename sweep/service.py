@@ -81,7 +81,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
             plan = config.plan()
             store_mod.layout(store=store, axes=config.axes, plan=plan,
                              config_toml=config.to_toml(), config_json=identity,
-                             storage_options=so)
+                             storage_options=so, gap_T_over_tc=config.gap_T_over_tc,
+                             nbands=int(config.model["nbands"]))
             total = plan.n_points
             records = {}
             chunks = plan.chunks()
@@ -106,7 +107,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
                 dirty = True
 
         tasks = tasks_for(store=store, plan=plan, axes=config.axes, model=config.model,
-                          chunks=chunks, storage_options=so)
+                          chunks=chunks, storage_options=so,
+                          gap_T_over_tc=config.gap_T_over_tc)
         report = run_chunks(tasks, executor=executor, retries=config.retries,
                             total_points=total, compute=compute, window=config.batch_size,
                             on_failed=on_failed, on_done=on_done)

@@ -9,6 +9,14 @@ Layout (zarr format 3, consolidated metadata; opens with ``xr.open_zarr``)::
     status   (L, W, V, omega0, g, eta) int8; flag_values 0 1 2 3,
              flag_meanings "ok below_floor failed pending"; fill value 3 (pending)
     E_L, dE  (L, W, V) float64, meV; Lifshitz energy and width of the resonant subband
+    only with [outputs] gaps = true (:func:`solver.gaps.gaps_on_structure`):
+    coordinates  subband (1..nbands), T_over_tc (1)
+    delta    (L, W, V, omega0, g, eta, subband, T_over_tc) float64, meV; Fermi-surface
+             average of Delta_n at T = T_over_tc * Tc; NaN where status is not ok or the
+             subband has no Fermi surface
+    mu_shift (L, W, V, omega0, g, eta, T_over_tc) float64, meV; mu - (E_L + eta dE) that
+             the density equation asks for; NaN where status is not ok
+    (chunked like tc along the sweep axes, whole along subband and T_over_tc)
     root attrs: config_toml, config_json (what --resume compares), model_defaults (JSON),
              fanodome_version, created (ISO 8601, UTC), failures (JSON list, see below)
 
@@ -71,6 +79,16 @@ _VAR_ATTRS = {
     "E_L": {"units": "meV", "long_name": "Lifshitz energy (bottom of the resonant subband)"},
     "dE": {"units": "meV", "long_name": "width of the resonant subband"},
 }
+_GAP_COORD_ATTRS = {
+    "subband": {"units": "1", "long_name": "subband index (the highest is the resonant one)"},
+    "T_over_tc": {"units": "1", "long_name": "temperature as a fraction of Tc"},
+}
+_GAP_VAR_ATTRS = {
+    "delta": {"units": "meV", "long_name": "Fermi-surface average of the gap Delta_n"},
+    "mu_shift": {"units": "meV", "long_name": "shift of the chemical potential below Tc "
+                                              "(density equation)"},
+}
+GAP_DIMS = ("subband", "T_over_tc")
 
 
 class StoreError(ValueError):
@@ -117,11 +135,13 @@ def package_version() -> str:
 
 
 def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan,
-           config_toml: str, config_json: str, storage_options: Mapping | None = None) -> None:
+           config_toml: str, config_json: str, storage_options: Mapping | None = None,
+           gap_T_over_tc: tuple[float, ...] = (), nbands: int | None = None) -> None:
     """Write the metadata and coordinates of an empty sweep (every point pending).
 
     Replaces whatever sweep store is at ``store``. Data chunks are not written: unwritten
-    chunks read as the fill values (NaN, pending).
+    chunks read as the fill values (NaN, pending). ``gap_T_over_tc`` (fractions of Tc) not
+    empty: also ``delta`` and ``mu_shift`` over ``nbands`` subbands and those temperatures.
     """
     shape = tuple(plan.shape[a] for a in AXES)
     chunks = tuple(plan.chunk[a] for a in AXES)
@@ -135,8 +155,30 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         "E_L": (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
         "dE": (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
     }
+    encoding = {
+        "tc": {"chunks": chunks, "fill_value": np.nan},
+        "status": {"chunks": chunks, "fill_value": np.int8(STATUS_PENDING)},
+        "E_L": {"chunks": (1, 1, 1), "fill_value": np.nan},
+        "dE": {"chunks": (1, 1, 1), "fill_value": np.nan},
+    }
+    var_attrs = dict(_VAR_ATTRS)
+    if gap_T_over_tc:
+        if not nbands:
+            raise ValueError("nbands is needed to lay out the gaps")
+        gap = {"subband": np.arange(1, int(nbands) + 1),
+               "T_over_tc": np.asarray(gap_T_over_tc, dtype=float)}
+        for d, v in gap.items():
+            coords[d] = xr.Variable(d, v, _GAP_COORD_ATTRS[d])
+        nb, nt = gap["subband"].size, gap["T_over_tc"].size
+        data["delta"] = (AXES + GAP_DIMS,
+                         da.full(shape + (nb, nt), np.nan, dtype=np.float64, chunks=-1))
+        data["mu_shift"] = (AXES + ("T_over_tc",),
+                            da.full(shape + (nt,), np.nan, dtype=np.float64, chunks=-1))
+        encoding["delta"] = {"chunks": chunks + (nb, nt), "fill_value": np.nan}
+        encoding["mu_shift"] = {"chunks": chunks + (nt,), "fill_value": np.nan}
+        var_attrs.update(_GAP_VAR_ATTRS)
     ds = xr.Dataset(data, coords=coords)
-    for name, attrs in _VAR_ATTRS.items():
+    for name, attrs in var_attrs.items():
         ds[name].attrs.update(attrs)
     ds.attrs.update({
         "title": "fanodome sweep: BPV multigap Tc over (L, W, V, omega0, g, eta)",
@@ -148,12 +190,6 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "failures": "[]",
     })
-    encoding = {
-        "tc": {"chunks": chunks, "fill_value": np.nan},
-        "status": {"chunks": chunks, "fill_value": np.int8(STATUS_PENDING)},
-        "E_L": {"chunks": (1, 1, 1), "fill_value": np.nan},
-        "dE": {"chunks": (1, 1, 1), "fill_value": np.nan},
-    }
     with _Quiet():
         ds.to_zarr(store, compute=False, zarr_format=3, mode="w", consolidated=True,
                    encoding=encoding, storage_options=storage_options)
@@ -208,15 +244,24 @@ def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
 
 
 def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, status: np.ndarray,
-                E_L: float, dE: float, storage_options: Mapping | None = None) -> None:
+                E_L: float, dE: float, delta: np.ndarray | None = None,
+                mu_shift: np.ndarray | None = None,
+                storage_options: Mapping | None = None) -> None:
     """Write one chunk's results into its region; idempotent.
 
     ``tc`` (K) and ``status`` have the region's shape in (omega0, g, eta) order; ``E_L``,
-    ``dE`` (meV) belong to the region's structure. ``status`` is written last, so a chunk whose
-    write was cut short still reads as pending (or failed) and is redone on resume.
+    ``dE`` (meV) belong to the region's structure. A store with gaps also takes ``delta``
+    (meV, that shape then subband, T_over_tc) and ``mu_shift`` (meV, that shape then
+    T_over_tc). ``status`` is written last, so a chunk whose write was cut short still reads as
+    pending (or failed) and is redone on resume.
     """
     shape6 = tuple(region[a].stop - region[a].start for a in AXES)
     ds = xr.Dataset({"tc": (AXES, np.asarray(tc, dtype=np.float64).reshape(shape6))})
+    if delta is not None:
+        delta = np.asarray(delta, dtype=np.float64)
+        ds["delta"] = (AXES + GAP_DIMS, delta.reshape(shape6 + delta.shape[-2:]))
+        mu_shift = np.asarray(mu_shift, dtype=np.float64)
+        ds["mu_shift"] = (AXES + ("T_over_tc",), mu_shift.reshape(shape6 + mu_shift.shape[-1:]))
     ds["E_L"] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
     ds["dE"] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
     kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
@@ -228,11 +273,17 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
 
 def write_failed(*, store: str, region: Mapping[str, slice],
                  storage_options: Mapping | None = None) -> None:
-    """Mark every point of a region failed (tc NaN)."""
+    """Mark every point of a region failed (tc and any gaps NaN)."""
     shape3 = tuple(region[a].stop - region[a].start for a in AXES[3:])
+    g = _group(store, mode="r", storage_options=storage_options)
+    gaps = {}
+    if "delta" in g:
+        nb, nt = g["delta"].shape[-2:]
+        gaps = {"delta": np.full(shape3 + (nb, nt), np.nan),
+                "mu_shift": np.full(shape3 + (nt,), np.nan)}
     write_chunk(store=store, region=region, tc=np.full(shape3, np.nan),
                 status=np.full(shape3, STATUS_FAILED, dtype=np.int8), E_L=np.nan, dE=np.nan,
-                storage_options=storage_options)
+                storage_options=storage_options, **gaps)
 
 
 def chunks_to_do(store: str, plan: ChunkPlan, *,
