@@ -44,6 +44,22 @@ def _add_structure_options(p: argparse.ArgumentParser) -> None:
                    help="psi and psi'/m continuous at interfaces (default: psi and psi' continuous)")
 
 
+def _add_model_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The couplings, softening and temperature floor (paper defaults); returns the group."""
+    d = defaults.PAPER
+    m = p.add_argument_group("model (paper defaults)")
+    m.add_argument("--g-lower", type=float, default=d["g_lower"],
+                   help="intraband coupling of the lower subbands [%(default)s]")
+    m.add_argument("--g-inter", type=float, default=d["g_inter"],
+                   help="coupling between different subbands [%(default)s]")
+    m.add_argument("--no-softening", action="store_true",
+                   help="use omega0 as the cut-off (default: omega0*sqrt(1-2g))")
+    m.add_argument("--t-floor", type=float, default=d["t_floor"],
+                   help="lowest temperature searched for Tc, K; below it the status is "
+                        "below_floor [%(default)s]")
+    return m
+
+
 def _structure_kwargs(a: argparse.Namespace) -> dict:
     return dict(L=a.L, W=a.W, V=a.V, m_well=a.m_well, m_barrier=a.m_barrier, m_x=a.m_x,
                 nbands=a.nbands, ben_daniel_duke=a.ben_daniel_duke)
@@ -223,16 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--omega0", nargs="+", default=[str(defaults.PAPER["omega0"])],
                    help="pairing cut-off before softening, meV [%(default)s]")
     _add_structure_options(t)
-    m = t.add_argument_group("model (paper defaults)")
-    m.add_argument("--g-lower", type=float, default=defaults.PAPER["g_lower"],
-                   help="intraband coupling of the lower subbands [%(default)s]")
-    m.add_argument("--g-inter", type=float, default=defaults.PAPER["g_inter"],
-                   help="coupling between different subbands [%(default)s]")
-    m.add_argument("--no-softening", action="store_true",
-                   help="use omega0 as the cut-off (default: omega0*sqrt(1-2g))")
-    m.add_argument("--t-floor", type=float, default=defaults.PAPER["t_floor"],
-                   help="lowest temperature searched, K; below it the status is below_floor "
-                        "[%(default)s]")
+    _add_model_options(t)
     t.add_argument("--json", action="store_true", help="one JSON document (a list) on stdout")
     t.set_defaults(func=_cmd_tc, show=_print_tc)
 

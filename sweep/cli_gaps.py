@@ -70,7 +70,7 @@ def add_commands(sub) -> None:
     """Add ``gaps`` to the ``fanodome`` sub-parsers ``sub``."""
     from solver import defaults
 
-    from .cli import _add_structure_options
+    from .cli import _add_model_options, _add_structure_options
 
     d = defaults.PAPER
     p = sub.add_parser(
@@ -90,15 +90,7 @@ def add_commands(sub) -> None:
     p.add_argument("--omega0", type=float, default=d["omega0"],
                    help="pairing cut-off before softening, meV [%(default)s]")
     _add_structure_options(p)
-    m = p.add_argument_group("model (paper defaults)")
-    m.add_argument("--g-lower", type=float, default=d["g_lower"],
-                   help="intraband coupling of the lower subbands [%(default)s]")
-    m.add_argument("--g-inter", type=float, default=d["g_inter"],
-                   help="coupling between different subbands [%(default)s]")
-    m.add_argument("--no-softening", action="store_true",
-                   help="use omega0 as the cut-off (default: omega0*sqrt(1-2g))")
-    m.add_argument("--t-floor", type=float, default=d["t_floor"],
-                   help="lowest temperature searched for Tc, K [%(default)s]")
+    m = _add_model_options(p)
     m.add_argument("--fixed-mu", action="store_true",
                    help="keep mu = E_L + eta dE instead of solving the density equation")
     p.add_argument("--json", action="store_true", help="one JSON document (a list) on stdout")
