@@ -25,9 +25,8 @@ import numpy as np
 
 from .config import njit
 from .dos import subdivide, table_eval, unpack
+from .status import STATUS_BELOW_FLOOR, STATUS_OK
 
-STATUS_ROOT_OK = 0
-STATUS_ROOT_BELOW_FLOOR = 1
 
 
 @njit
@@ -195,14 +194,14 @@ def leading_eigenvalue(T, a_mat, win, x_lo):
 
 @njit
 def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
-    """Tc (meV) with Lambda(Tc) = 1, or (t_floor, STATUS_ROOT_BELOW_FLOOR).
+    """Tc (meV) with Lambda(Tc) = 1, or (t_floor, STATUS_BELOW_FLOOR).
 
     t_floor: lowest temperature searched, meV; t_start: first upper guess, meV (the cut-off);
     u_tol: tolerance on ln Tc.
     """
     f_lo = leading_eigenvalue(t_floor, a_mat, win, x_lo) - 1.0
     if f_lo < 0.0:
-        return t_floor, STATUS_ROOT_BELOW_FLOOR
+        return t_floor, STATUS_BELOW_FLOOR
     u_lo = math.log(t_floor)
     u_hi = math.log(max(t_start, 2.0 * t_floor))
     f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
@@ -211,7 +210,7 @@ def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
         u_hi += math.log(4.0)
         f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
     if f_lo == 0.0:
-        return math.exp(u_lo), STATUS_ROOT_OK
+        return math.exp(u_lo), STATUS_OK
     side = 0
     for _ in range(100):
         u = u_hi - f_hi * (u_hi - u_lo) / (f_hi - f_lo)
@@ -219,7 +218,7 @@ def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
             u = 0.5 * (u_lo + u_hi)
         f = leading_eigenvalue(math.exp(u), a_mat, win, x_lo) - 1.0
         if f == 0.0:
-            return math.exp(u), STATUS_ROOT_OK
+            return math.exp(u), STATUS_OK
         if f > 0.0:
             u_lo, f_lo = u, f
             if side == 1:
@@ -232,4 +231,4 @@ def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
             side = -1
         if u_hi - u_lo < u_tol:
             break
-    return math.exp(u_lo - f_lo * (u_hi - u_lo) / (f_hi - f_lo)), STATUS_ROOT_OK
+    return math.exp(u_lo - f_lo * (u_hi - u_lo) / (f_hi - f_lo)), STATUS_OK

@@ -11,7 +11,7 @@ import numpy as np
 from .bands import band_edges, check_structure, flux_factors
 from .constants import HBAR2_2ME, KB
 from .dos import basis_values, build_table, chebyshev_basis, table_breaks, top_curvature
-from .gap import STATUS_ROOT_BELOW_FLOOR, critical_temperature, fill_window, window_edges
+from .gap import critical_temperature, fill_window, window_edges
 from .overlaps import exchange_integrals
 from .status import STATUS_BELOW_FLOOR, STATUS_OK
 from .validation import check_finite, check_nonnegative, check_positive
@@ -337,10 +337,8 @@ def tc_on_structure(st: Structure, *, eta, g, omega0=230.0, g_lower: float = 0.1
                 win = _window(st, tables, mu=mu, omega=omega, x_lo=x_lo, cheb=cheb,
                               cheb_bary=cheb_bary, xg=xg, wg=wg)
                 t, code = critical_temperature(a_mat, win, x_lo, t_floor_mev, omega, res.u_tol)
-                if code == STATUS_ROOT_BELOW_FLOOR:
-                    status[i, j, k] = STATUS_BELOW_FLOOR
-                else:
-                    status[i, j, k] = STATUS_OK
+                status[i, j, k] = code
+                if code == STATUS_OK:
                     tc[i, j, k] = t / KB
     return TcGrid(tc, status, st.E_L, st.dE)
 
