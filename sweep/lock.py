@@ -1,93 +1,150 @@
-"""One sweep per store at a time: a lock file beside the store.
+"""One sweep per store at a time: an OS lock on a file beside the store.
 
-The lock is ``<store>.lock`` (beside the store, so ``--overwrite`` cannot delete it) holding
-JSON ``{"pid", "host", "started"}``. It is created with O_CREAT|O_EXCL. A lock whose PID is
-dead on this host is stale and is taken over; a lock from another host is never broken (delete
-the file by hand once sure that run is gone).
+The lock is ``<store>.lock`` (beside the store, so ``--overwrite`` cannot delete it). A run holds
+an exclusive ``flock`` on it for its whole lifetime and writes JSON ``{"pid", "host",
+"started"}`` into it for the error message of whoever is refused. The operating system (or the
+file server) owns the lock, not the file's contents:
 
-Limitation: stores given as URLs (s3://, http://) are not locked; two runs on one remote store
-at once are the user's responsibility (a later issue can add a lock object beside the store).
+* exclusive under any interleaving: only ``flock`` decides who holds it; the file is unlinked
+  on release while the lock is still held, and an acquirer that locked an inode which is no
+  longer the one at the path (it was unlinked or replaced meanwhile) lets go and tries again, so
+  two processes never hold locks on the same path at once;
+* a run that dies in any way (SIGKILL, SIGTERM, SIGHUP, out of memory) loses its lock with its
+  last file descriptor: the kernel releases it. The file it leaves behind is taken over by the
+  next run with a warning; its contents are only a note.
+
+Shared file systems (the rule this module relies on, checked where the tests can):
+
+* **NFS** (v3 with NLM, v4): Linux emulates ``flock`` with whole-file POSIX locks that the
+  server arbitrates, so the lock holds across hosts. A host that dies keeps its lock until the
+  server reclaims it: the NFSv4 lease (90 s by default) or NLM's reboot notification for v3.
+  A requeued job that starts on another node within that time is refused with the owner's
+  PID and host, and succeeds once the lease has expired (``wait_s`` waits for it).
+* **Lustre**: cluster-wide only when the clients mount with ``-o flock``. With ``localflock``
+  the lock is per node: two nodes could both hold it, so do not run two sweeps on one store
+  from different nodes there. With ``noflock`` the call fails and the run is refused with that
+  reason (never silently unlocked).
+* **GPFS/Spectrum Scale, BeeGFS**: ``flock`` is cluster-wide.
+
+Stores given as URLs (s3://, http://) are not locked; two runs on one remote store at once are
+the user's responsibility.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import fcntl
 import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 from .store import StoreError, is_url
 
 log = logging.getLogger(__name__)
 
+RETRY_S = 0.05
+"""Pause between tries while waiting for a lock (``wait_s``); short, as a run that ends releases
+at once."""
+
 
 class LockedError(StoreError):
     """Another live run holds the store."""
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
-
-
 class StoreLock:
-    """Context manager holding ``<store>.lock``; no-op (with a warning) for URL stores."""
+    """Context manager holding ``<store>.lock``; no-op (with a warning) for URL stores.
 
-    def __init__(self, store: str):
+    ``wait_s``: seconds to keep trying while another run holds the lock (0: refuse at once).
+    """
+
+    def __init__(self, store: str, *, wait_s: float = 0.0):
         self.store = str(store)
         self.path = None if is_url(self.store) else Path(self.store.rstrip("/") + ".lock")
+        self.wait_s = wait_s
         self.held = False
+        self._fd: int | None = None
 
-    def _owner(self) -> dict | None:
+    def _owner(self, fd: int) -> dict:
         try:
-            return json.loads(self.path.read_text())
+            return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return {}  # being written by its owner right now, or garbage
+
+    def _try_once(self) -> dict | None:
+        """Hold the lock (None), or the holder's note, or ``{"retry": True}`` when the file
+        was released and unlinked between our open and our lock."""
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = self._owner(fd)
+            os.close(fd)
+            return owner
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise LockedError(
+                    f"{self.store}: the file system of {self.path} does not support locks "
+                    f"({err.strerror}); on Lustre mount with -o flock") from None
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
         except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return {}  # being written by its owner right now, or garbage: treat as held
+            same = False
+        if not same:
+            os.close(fd)  # closing the last descriptor releases the lock
+            return {"retry": True}
+        stale = self._owner(fd)
+        if stale.get("pid") is not None:
+            log.warning("%s: taking over stale lock of PID %s on %s (that run is gone)",
+                        self.store, stale.get("pid"), stale.get("host", "?"))
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        self._fd = fd
+        return None
 
     def acquire(self) -> None:
         if self.path is None:
             log.warning("%s: remote stores are not locked; do not run two sweeps on it at once",
                         self.store)
             return
+        if self.held:
+            raise LockedError(f"{self.store}: this lock is already held")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is None:
-                    continue  # released meanwhile: try again
-                if (owner.get("host") == me["host"] and isinstance(owner.get("pid"), int)
-                        and not _pid_alive(owner["pid"])):
-                    log.warning("%s: taking over stale lock of dead PID %d", self.store,
-                                owner["pid"])
-                    self.path.unlink(missing_ok=True)
-                    continue
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            owner = self._try_once()
+            if owner is None:
+                self.held = True
+                return
+            if owner.get("retry"):
+                continue
+            if time.monotonic() >= deadline:
                 raise LockedError(
                     f"{self.store}: another run holds the store (lock {self.path}: "
                     f"PID {owner.get('pid', '?')} on {owner.get('host', '?')} since "
-                    f"{owner.get('started', '?')}); if that run is gone, delete the lock file"
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            self.held = True
-            return
-        raise LockedError(f"{self.store}: could not take the lock {self.path}")
+                    f"{owner.get('started', '?')}); it is released when that run ends, or "
+                    f"when the file server notices that its host died")
+            time.sleep(RETRY_S)
 
     def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
+        """Unlink the file, then let go of the lock (in that order: see the module)."""
+        if not self.held:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        finally:
+            fd, self._fd = self._fd, None
             self.held = False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def __enter__(self) -> StoreLock:
         self.acquire()
