@@ -32,6 +32,9 @@ from .parameters import PARAMETERS as _P, check_all
 
 MAX_BISECTIONS = 400
 """Bisection steps for an edge; 64-bit floats are exhausted after ~60 on any bracket."""
+MAX_DOUBLINGS = 1100
+"""Doublings of the upper bracket of an edge: a finite float overflows after ~1024, so more
+means no edge can be bracketed (NaN is returned and the caller refuses the structure)."""
 
 
 @njit
@@ -127,9 +130,15 @@ def band_edge(n, top, L, W, V, m_well, m_barrier, f_w, f_b):
     """Bottom (top=False) or top (top=True) of band n, meV, by bisection on a monotone predicate."""
     lo = min(0.0, V) - 1.0
     hi = max(V, 0.0) + HBAR2_2ME * (n * math.pi / L) ** 2 / min(m_well, m_barrier) + 1.0
-    while _below_edge(hi, n, top, L, W, V, m_well, m_barrier, f_w, f_b):
+    for _ in range(MAX_DOUBLINGS):
+        if not _below_edge(hi, n, top, L, W, V, m_well, m_barrier, f_w, f_b):
+            break
         lo = hi
         hi *= 2.0
+    else:
+        return math.nan
+    if not math.isfinite(hi):
+        return math.nan
     for _ in range(MAX_BISECTIONS):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
@@ -249,4 +258,12 @@ def band_structure(*, L: float = _P["L"].default, W: float = _P["W"].default,
                             ben_daniel_duke=s["ben_daniel_duke"])
     lo, hi = band_edges(s["nbands"], s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], f_w,
                         f_b)
+    check_edges(lo, hi)
     return BandStructure(E_min=lo, E_max=hi)
+
+
+def check_edges(bottoms: np.ndarray, tops: np.ndarray) -> None:
+    """ValueError when a band edge could not be bracketed (NaN from :func:`band_edge`)."""
+    if not (np.all(np.isfinite(bottoms)) and np.all(np.isfinite(tops))):
+        raise ValueError("band edges could not be bracketed for these parameters "
+                         "(the transfer matrices overflow)")

@@ -42,6 +42,10 @@ import numpy as np
 from .bands import band_energy, discriminant
 from .jit import njit
 
+MAX_PANEL_STEPS = 2100
+"""Geometric steps of a panel grading: a ratio of 2 (or the window's) from any positive float
+reaches any finite bound in fewer; a bound it cannot reach (NaN, overflow) ends the loop here."""
+
 TINY_P = 1e-15
 """Smallest distance from the band top, in units of pi/d, used by the substitutions (avoids
 log(0) exactly at the top; the region it cuts off carries a weight below 1e-14)."""
@@ -190,6 +194,8 @@ def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: 
     if hi <= e_bottom or width <= 0:
         return np.empty(0)
     quarter = 0.25 * width
+    if not (math.isfinite(width) and math.isfinite(hi)):
+        return np.empty(0)
     pts = [e_bottom + quarter + 0.5 * width * k / bulk_panels for k in range(bulk_panels + 1)]
     h = quarter
     while h > depth * width:
@@ -197,9 +203,9 @@ def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: 
         pts += [e_bottom + h, e_top - h]
     pts += [e_bottom, e_top]
     h = depth * width
-    while True:
+    for _ in range(MAX_PANEL_STEPS):
         pts.append(e_top + h)
-        if e_top + h >= hi:
+        if not e_top + h < hi:  # also ends on NaN
             break
         h *= 2.0
     b = np.unique(np.array(pts))

@@ -46,6 +46,10 @@ class Parameter:
     """Lower bound (None: any finite number)."""
     exclusive: bool = False
     """True: the value must be strictly above ``minimum``."""
+    maximum: float | None = None
+    """Upper bound, inclusive (None: none). Every number a user gives drives some loop or array
+    of the solver; the bounds keep them inside what the model means and what the kernels can
+    compute in bounded time and memory (:data:`BOUNDS_WHY` says why, per parameter)."""
 
     def check(self, value):
         """The value as ``kind``; :class:`ParameterError` naming the parameter otherwise."""
@@ -68,7 +72,11 @@ class Parameter:
                 bound = "positive" if self.minimum == 0 else f"> {self.minimum:g}"
                 raise ParameterError(self.name, f"must be {bound}, got {value!r}")
             if not self.exclusive and value < self.minimum:
-                raise ParameterError(self.name, f"must be >= {self.minimum:g}, got {value!r}")
+                raise ParameterError(self.name, f"must be >= {self.minimum:g}, got {value!r}"
+                                                f" ({BOUNDS_WHY[self.name]})")
+        if self.maximum is not None and value > self.maximum:
+            raise ParameterError(self.name, f"must be <= {self.maximum:g}, got {value!r} "
+                                            f"({BOUNDS_WHY[self.name]})")
         return value
 
     @property
@@ -81,33 +89,64 @@ class Parameter:
 
 _TABLE = (
     # the structure: a Kronig-Penney superlattice of wells (wires) and barriers (spacers)
-    Parameter("L", 8.5, "Å", "well (wire) width", minimum=0.0, exclusive=True),
-    Parameter("W", 5.5, "Å", "barrier (spacer) width", minimum=0.0, exclusive=True),
+    Parameter("L", 8.5, "Å", "well (wire) width", minimum=0.1, maximum=1e4),
+    Parameter("W", 5.5, "Å", "barrier (spacer) width", minimum=0.1, maximum=1e4),
     # the paper prints "V = 4.16 meV"; only 4160 meV reproduces its dE = 142 meV (docs/model.md)
-    Parameter("V", 4160.0, "meV", "barrier height", minimum=0.0),
-    Parameter("m_well", 0.86, "m_e", "mass in the well along z", minimum=0.0, exclusive=True),
-    Parameter("m_barrier", 1.0, "m_e", "mass in the barrier along z", minimum=0.0,
-              exclusive=True),
-    Parameter("m_x", 0.86, "m_e", "mass along the wires (x)", minimum=0.0, exclusive=True),
+    Parameter("V", 4160.0, "meV", "barrier height", minimum=0.0, maximum=1e12),
+    Parameter("m_well", 0.86, "m_e", "mass in the well along z", minimum=1e-3, maximum=1e3),
+    Parameter("m_barrier", 1.0, "m_e", "mass in the barrier along z", minimum=1e-3,
+              maximum=1e3),
+    Parameter("m_x", 0.86, "m_e", "mass along the wires (x)", minimum=1e-3, maximum=1e3),
     Parameter("nbands", 3, "1", "subbands kept; the highest is the resonant one", kind=int,
-              minimum=1),
+              minimum=1, maximum=100),
     Parameter("ben_daniel_duke", False, "1",
               "BenDaniel-Duke interfaces: psi and psi'/m continuous (false: psi and psi')",
               kind=bool),
     # the pairing
     Parameter("omega0", 230.0, "meV", "pairing cut-off before softening", minimum=0.0,
-              exclusive=True),
-    Parameter("g_lower", 0.1, "1", "intraband coupling of the lower subbands", minimum=0.0),
-    Parameter("g_inter", 0.1, "1", "coupling between different subbands", minimum=0.0),
+              exclusive=True, maximum=1e4),
+    Parameter("g_lower", 0.1, "1", "intraband coupling of the lower subbands", minimum=0.0,
+              maximum=10.0),
+    Parameter("g_inter", 0.1, "1", "coupling between different subbands", minimum=0.0,
+              maximum=10.0),
     Parameter("softening", True, "1",
               "Migdal softening: cut-off omega0*sqrt(1 - 2g), g < 1/2 (false: omega0)", kind=bool),
     Parameter("t_floor", 1e-6, "K",
               "lowest temperature searched for Tc (below it the status is below_floor)",
-              minimum=0.0, exclusive=True),
+              minimum=1e-9, maximum=1e3),
     # the point: chemical potential and resonant coupling (swept, no default)
-    Parameter("eta", None, "1", "Lifshitz parameter (mu - E_L)/dE"),
-    Parameter("g", None, "1", "coupling of the resonant subband", minimum=0.0),
+    Parameter("eta", None, "1", "Lifshitz parameter (mu - E_L)/dE", minimum=-1e4, maximum=1e4),
+    Parameter("g", None, "1", "coupling of the resonant subband", minimum=0.0, maximum=10.0),
 )
+
+BOUNDS_WHY: Mapping[str, str] = MappingProxyType({
+    "L": "a well below 0.1 Å is no material layer and (pi/L)^2 overflows the band search; "
+         "beyond 1 µm the subbands are a continuum and the band search counts millions of "
+         "nodes",
+    "W": "a barrier below 0.1 Å is no material layer; beyond 1 µm the wells no longer couple "
+         "and exp(kappa W) underflows every transfer matrix",
+    "V": "the infinite-barrier limit is reached to 1e-4 by 1e10 meV; beyond 1e12 meV the "
+         "band search loses every digit of the wells' levels",
+    "m_well": "effective masses in solids lie between ~0.01 and ~100 m_e; far outside, the "
+              "wavenumbers overflow and the band search cannot bracket an edge",
+    "m_barrier": "effective masses in solids lie between ~0.01 and ~100 m_e; far outside, the "
+                 "wavenumbers overflow and the band search cannot bracket an edge",
+    "m_x": "effective masses in solids lie between ~0.01 and ~100 m_e; far outside, the "
+           "densities of states overflow",
+    "nbands": "each subband adds a DOS table and an overlap block (memory grows as nbands^2); "
+              "the model is about the top few",
+    "ben_daniel_duke": "a switch",
+    "omega0": "pairing cut-offs are phonon or exciton energies, far below 10 eV",
+    "g_lower": "BCS couplings beyond ~2 are outside weak-coupling theory; 10 leaves room",
+    "g_inter": "BCS couplings beyond ~2 are outside weak-coupling theory; 10 leaves room",
+    "softening": "a switch",
+    "t_floor": "below a nanokelvin 1/T overflows the pair kernel's window; above 1000 K no "
+               "superconductor is searched",
+    "eta": "|eta| beyond 10^4 puts the chemical potential thousands of subband widths away "
+           "from the resonance, where the window's panels no longer resolve anything",
+    "g": "BCS couplings beyond ~2 are outside weak-coupling theory; 10 leaves room",
+})
+"""Why each parameter's range is what it is (a sentence each, quoted by the error message)."""
 
 PARAMETERS: Mapping[str, Parameter] = MappingProxyType({p.name: p for p in _TABLE})
 """Every parameter of the model by name, in the order above."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .bands import BandStructure, band_edges, flux_factors
+from .bands import BandStructure, band_edges, check_edges, flux_factors
 from .constants import HBAR2_2ME
 from .dos import basis_values, build_table, chebyshev_basis, table_breaks, top_curvature
 from .overlaps import exchange_integrals
@@ -193,6 +193,7 @@ def prepare_structure(*, L: float = _P["L"].default, W: float = _P["W"].default,
                             ben_daniel_duke=s["ben_daniel_duke"])
     args = (L, W, s["V"], s["m_well"], s["m_barrier"], f_w, f_b)
     bottoms, tops = band_edges(nbands, *args)
+    check_edges(bottoms, tops)
     xz, wz = _gauss(res.n_z)
     z = np.concatenate([(xz + 1) * L / 2, L + (xz + 1) * W / 2])
     w = np.concatenate([wz * L / 2, wz * W / 2])

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .constants import KB
-from .dos import chebyshev_basis, subdivide, table_eval, unpack
+from .dos import MAX_PANEL_STEPS, chebyshev_basis, subdivide, table_eval, unpack
 from .jit import njit
 from .parameters import (PARAMETERS as _P, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK, check,
                          check_g)
@@ -53,17 +53,23 @@ def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, 
     for k in range(bulk + 1):
         pts.append(e_bottom + width * (0.25 + 0.5 * k / bulk))
     h = 0.25 * width
-    while h > depth * width:
+    for _ in range(MAX_PANEL_STEPS):
+        if not h > depth * width:
+            break
         h /= ratio
         pts.append(e_bottom + h)
         pts.append(e_top - h)
         pts.append(e_top + h)
     h = width
-    while e_top + h < hi:
+    for _ in range(MAX_PANEL_STEPS):
+        if not e_top + h < hi:
+            break
         pts.append(e_top + h)
         h *= ratio
     x = x_lo
-    while x < omega:
+    for _ in range(MAX_PANEL_STEPS):
+        if not x < omega:
+            break
         pts.append(mu - x)
         pts.append(mu + x)
         x *= ratio
@@ -132,6 +138,10 @@ def fill_window(mu, edges, breaks, vals, cheb, cheb_bary, x_lo, xg, wg, ax, xs, 
     for j in range(npk):
         dmid[j] += 0.5 * tmp[j]
 
+
+MAX_TC_EXPANSIONS = 200
+"""Times the upper bracket of Tc is multiplied by 4 while Lambda(T) > 1: 4^200 times the cut-off
+is far beyond any temperature of the model; more means the coupling is unphysical."""
 
 SERIES_X = 0.05
 """Below |x| = SERIES_X * T the pair kernel is replaced by 1/(4T) - x^2/(48 T^3) and summed from the
@@ -215,10 +225,15 @@ def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
     u_lo = math.log(t_floor)
     u_hi = math.log(max(t_start, 2.0 * t_floor))
     f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
-    while f_hi >= 0.0:
+    for _ in range(MAX_TC_EXPANSIONS):
+        if not f_hi >= 0.0:
+            break
         u_lo, f_lo = u_hi, f_hi
         u_hi += math.log(4.0)
         f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
+    else:
+        raise ValueError("Tc search: Lambda stays above 1 up to 4^MAX_TC_EXPANSIONS times "
+                         "the cut-off")
     if f_lo == 0.0:
         return math.exp(u_lo), STATUS_OK
     side = 0

@@ -52,7 +52,14 @@ for 16 workers) and little work to redo after a lost worker."""
 DEFAULT_RETRIES = 2
 """Extra tries of a chunk that raised before its points are marked failed."""
 
-RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size")
+RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size", "max_points")
+
+MAX_POINTS = 10**9
+"""Largest grid run without ``[run] max_points``: a billion points are ~9 GB of tc and status and
+~23 core-days at the paper's ~2 ms per point; a bigger one is refused before the store is laid
+out, with its size and time, unless the config allows it explicitly."""
+SECONDS_PER_POINT = 2e-3
+"""Solver time per point on one core (the paper's grid), for the estimate in that message."""
 
 OUTPUT_KEYS = ("gaps", "gap_T_over_tc")
 DEFAULT_GAP_T_OVER_TC = (0.0,)
@@ -237,6 +244,13 @@ def parse_config(doc: Mapping) -> SweepConfig:
             _checked(a, v, key=f"grid.{a}", softening=softening)
 
     shape = {a: len(axes[a]) for a in AXES}
+    n_points = math.prod(shape.values())
+    max_points = _integer(run_t.get("max_points", MAX_POINTS), "run.max_points", minimum=1)
+    if n_points > max_points:
+        raise ConfigError(
+            f"grid: {n_points:.3g} points (store ~{n_points * 9 / 1e9:.3g} GB, "
+            f"~{n_points * SECONDS_PER_POINT / 3600:.3g} core-hours) is above {max_points:.3g}; "
+            f"set [run] max_points = {n_points} to run it anyway")
     block = _default_block(shape)
     for a in BLOCK_AXES:
         k = f"chunk_{a}"
@@ -250,6 +264,8 @@ def parse_config(doc: Mapping) -> SweepConfig:
     run_doc["retries"] = retries
     if batch_size is not None:
         run_doc["batch_size"] = batch_size
+    if "max_points" in run_t:
+        run_doc["max_points"] = max_points
     gap_ratios = parse_outputs(_table(doc, "outputs"))
     document = {"grid": grid_doc, "model": dict(model), "run": run_doc}
     if gap_ratios:

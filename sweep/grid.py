@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+MAX_AXIS_VALUES = 10_000_000
+"""Most values one axis may have: 10^7 coordinates are 80 MB and any grid with such an axis is
+far beyond what a run finishes; a longer range is refused before anything is allocated."""
+
 RANGE_RTOL = 1e-9
 """Relative slack when checking that (stop - start) is a whole number of steps: ranges typed by
 people (0.1:0.49:0.01) are not exact in binary floating point."""
@@ -27,6 +31,8 @@ def inclusive_range(start: float, stop: float, step: float) -> np.ndarray:
         raise ValueError(f"range stop {stop!r} is below start {start!r}")
     span = (stop - start) / step
     n = math.floor(span + RANGE_RTOL * max(1.0, abs(span)))
+    if not n < MAX_AXIS_VALUES:
+        raise ValueError(f"range of {span:.3g} steps is longer than {MAX_AXIS_VALUES} values")
     values = start + step * np.arange(n + 1)
     return np.array([float(f"{v:.12g}") for v in values])
 
@@ -79,6 +85,8 @@ def linspace_values(start: float, stop: float, num: int) -> np.ndarray:
         raise ValueError(f"range num must be at least 1, got {num!r}")
     if num > 1 and stop < start:
         raise ValueError(f"range stop {stop!r} is below start {start!r}")
+    if num > MAX_AXIS_VALUES:
+        raise ValueError(f"range of {num} values is longer than {MAX_AXIS_VALUES} values")
     values = np.linspace(start, stop, num)
     return np.array([float(f"{v:.12g}") for v in values])
 

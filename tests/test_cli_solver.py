@@ -56,9 +56,9 @@ def test_tc_below_floor_is_null():
 
 @pytest.mark.parametrize("args, word", [
     (["tc", "--eta", "1", "--g", "0.5"], "g must be < 1/2"),
-    (["tc", "--eta", "1", "--g", "0.3", "--L", "-1"], "L must be positive"),
-    (["tc", "--eta", "1", "--g", "0.3", "--W", "0"], "W must be positive"),
-    (["tc", "--eta", "1", "--g", "0.3", "--m-x", "0"], "m_x must be positive"),
+    (["tc", "--eta", "1", "--g", "0.3", "--L", "-1"], "L must be >= 0.1"),
+    (["tc", "--eta", "1", "--g", "0.3", "--W", "0"], "W must be >= 0.1"),
+    (["tc", "--eta", "1", "--g", "0.3", "--m-x", "0"], "m_x must be >= 0.001"),
     (["tc", "--eta", "nan", "--g", "0.3"], "--eta"),
     (["tc", "--eta", "1", "--g", "0.3", "--V", "inf"], "V must be finite"),
     (["tc", "--eta", "1", "--g", "0.3", "--nbands", "0"], "nbands must be >= 1"),

@@ -121,3 +121,57 @@ def test_lock_note_from_another_host_does_not_block(tmp_path):
                                                  "started": "then"}))
     with StoreLock(store) as lock:
         assert lock.held
+
+
+# ----------------------------------------------------------------- 3 inputs that hang or fail
+
+KERNEL = """
+import math
+from solver.bands import band_edge
+for m_barrier, m_well, L in ((1e300, 1.0, 8.5), (1.0, 1e-100, 8.5), (1.0, 0.86, 1e-300)):
+    e = band_edge(3, False, L, 5.5, 4160.0, m_well, m_barrier, 1.0, 1.0)
+    print(e)
+"""
+
+
+def test_band_search_is_bounded_whatever_the_numbers():
+    """The kernel itself (validation bypassed) ends on numbers that once ran for 36 minutes."""
+    out = subprocess.run([sys.executable, "-c", KERNEL], env=ENV, capture_output=True,
+                         text=True, timeout=90)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.split()) == 3
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["bands", "--m-barrier", "1e300"], "m_barrier must be <= 1000"),
+    (["bands", "--m-well", "1e-100"], "m_well must be >= 0.001"),
+    (["bands", "--L", "1e-300"], "L must be >= 0.1"),
+    (["bands", "--nbands", "100000"], "nbands must be <= 100"),
+    (["tc", "--eta", "0:1e12:1", "--g", "0.3"], "longer than"),
+])
+def test_hostile_solver_inputs_exit_2_with_one_line(args, message, capsys):
+    from sweep.cli import main
+    t0 = time.monotonic()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert time.monotonic() - t0 < 30
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("[model]\nm_barrier = 1e300\n", "model.m_barrier: must be <= 1000"),
+    ("[model]\nt_floor = 1e-300\n", "model.t_floor: must be >= 1e-09"),
+    ("[model]\nnbands = 100000\n", "model.nbands: must be <= 100"),
+    ("[grid]\neta = { start = 0, stop = 1e12, step = 1 }\n", "longer than"),
+    ("[grid]\neta = { start = 0, stop = 1, num = 100000 }\ng = { start = 0, stop = 0.4, "
+     "num = 100000 }\n", "set [run] max_points = 10000000000"),
+])
+def test_hostile_configs_are_refused_before_anything_is_laid_out(tmp_path, table, message,
+                                                                   capsys):
+    from sweep.cli import main
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(table)
+    assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s.zarr").exists()
