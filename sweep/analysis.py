@@ -131,7 +131,8 @@ def curve_extrema(tc: np.ndarray, status: np.ndarray, eta: np.ndarray) -> np.nda
     tc_anti = np.where(measured, np.exp(log_a), np.nan)
     lo = np.where(any_below, lo_b, eta_anti)
     hi = np.where(any_below, hi_b, eta_anti)
-    missing = (status > STATUS_BELOW_FLOOR).sum(-1)
+    # ok without a value: its tc chunk is gone (status and values are written separately)
+    missing = ((status > STATUS_BELOW_FLOOR) | ((status == STATUS_OK) & ~np.isfinite(tc))).sum(-1)
     return np.stack([eta_max, tc_max, dome_flag, eta_anti, tc_anti, lo, hi, anti_flag, missing],
                     axis=-1).astype(float)
 
@@ -155,7 +156,7 @@ def _attrs(ds: xr.Dataset) -> dict[str, dict]:
         "antiresonance_flag": {"units": "1", "long_name": "how the antiresonance was found",
                                "flag_values": np.arange(len(ANTI_FLAGS), dtype=np.int8),
                                "flag_meanings": " ".join(ANTI_FLAGS)},
-        "n_missing": {"units": "1", "long_name": "points pending or failed on the curve"},
+        "n_missing": {"units": "1", "long_name": "points pending, failed or missing their value on the curve"},
         "tc_antiresonance_bound": {"units": tcu, "long_name": "upper bound of Tc at the "
                                                               "antiresonance"},
         "antiresonance_depth": {"units": "1", "long_name": "decades of Tc from the dome "

@@ -123,6 +123,13 @@ class SweepConfig:
     def to_toml(self) -> str:
         return to_toml(self.document)
 
+    def stored_toml(self) -> str:
+        """The config as a store records it: what reproduces the science (``[grid]``,
+        ``[model]``, ``[run]``, ``[outputs]``), never ``[cluster]``: hosts, accounts and job
+        script lines (``job_script_prologue`` may export tokens) are deployment, and stores are
+        meant to be published."""
+        return to_toml({k: v for k, v in self.document.items() if k != "cluster"})
+
 
 def _is_number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -18,6 +18,18 @@ CSV_MAX_POINTS = 1_000_000
 CSV is the wrong format (use netCDF)."""
 
 
+def check_output(path: str | Path) -> Path:
+    """``path`` as a file to write; ValueError when it lies inside a zarr store (writing there
+    would replace the store's metadata or a chunk: ``--csv STORE/zarr.json``)."""
+    path = Path(path)
+    full = path.resolve()
+    inside = next((d for d in full.parents if (d / "zarr.json").is_file()), None)
+    if full.name == "zarr.json" or inside is not None:
+        raise ValueError(f"{path}: inside the zarr store {inside or full.parent}; write exports "
+                         f"outside it")
+    return path
+
+
 def _plain(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` without the zarr encodings (chunks, codecs, fill values) that netCDF cannot take;
     the data stay lazy."""
@@ -30,7 +42,7 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
 def to_netcdf(ds: xr.Dataset, *, path: str | Path) -> Path:
     """Write the whole sweep (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
     data are written chunk by chunk."""
-    path = Path(path)
+    path = check_output(path)
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
     log.info("wrote %s (%d points)", path, ds[VAR_TC].size)
     return path
@@ -48,7 +60,7 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
     if n > max_points:
         raise ValueError(f"{n} points is too many for CSV (limit {max_points}, --max-points); "
                          f"use --netcdf")
-    path = Path(path)
+    path = check_output(path)
     names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
     frame = ds[names].load().to_dataframe()[names]
     frame = frame.reset_index()

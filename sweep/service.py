@@ -59,9 +59,14 @@ def check_can_start(config: SweepConfig, *, store: str, resume: bool, overwrite:
     if present and resume:
         store_mod.check_resumable(store, config_json=config.identity(),
                                   storage_options=storage_options)
+    elif resume:
+        raise store_mod.StoreError(f"--resume: {store} does not exist; nothing to resume "
+                                   f"(run without --resume to start it)")
     elif present and not overwrite:
         raise store_mod.StoreError(f"{store}: store exists; pass --resume to finish it or "
                                    f"--overwrite to start again")
+    elif present:
+        store_mod.check_replaceable(store)
 
 
 def for_cluster(config: SweepConfig, *, store: str, cluster: ClusterConfig | None = None,
@@ -75,6 +80,10 @@ def for_cluster(config: SweepConfig, *, store: str, cluster: ClusterConfig | Non
     workers present at the start would undersize it.
     """
     spec = cluster or ClusterConfig()
+    if not store_mod.is_url(store) and os.path.islink(store.rstrip("/")):
+        # The store is where the link points: replaced there (a link cannot be emptied) and
+        # locked there, so runs through the link and through the target exclude each other.
+        store = os.path.realpath(store)
     if scheduler is None and spec.kind != "local":
         if not store_mod.is_url(store):
             store = os.path.abspath(store)
@@ -126,8 +135,14 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
     so = dict(storage_options or {}) or None
     with reserve(config, store=store, resume=resume, overwrite=overwrite, storage_options=so,
                  cluster=cluster, scheduler=scheduler, locked=locked) as r:
-        report, counts, resumed = _fill(r.config, store=r.store, executor=executor,
-                                        resume=resume, compute=compute, storage_options=so)
+        try:
+            report, counts, resumed = _fill(r.config, store=r.store, executor=executor,
+                                            resume=resume, compute=compute,
+                                            storage_options=so)
+        except OSError as err:  # a full disk, a lost mount: the store stays resumable
+            raise store_mod.StoreError(
+                f"{r.store}: cannot write the store ({err.strerror or err}); what was written "
+                f"is kept: free the space and rerun with --resume") from None
     wall = time.perf_counter() - t0
     log.info("%s: %d points done, %d failed, %d pending (%.1f s)", r.store, counts["done"],
              counts["failed"], counts["pending"], wall)
@@ -153,7 +168,7 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
     else:
         plan = config.plan()
         store_mod.layout(store=store, axes=config.axes, plan=plan,
-                         config_toml=config.to_toml(), config_json=config.identity(),
+                         config_toml=config.stored_toml(), config_json=config.identity(),
                          storage_options=so, gap_T_over_tc=config.gap_T_over_tc,
                          nbands=int(config.model["nbands"]))
         total = plan.n_points

@@ -208,13 +208,24 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
 
 def open_dataset(store: str, *, storage_options: Mapping | None = None) -> xr.Dataset:
     """The sweep as a lazy xarray Dataset."""
-    return xr.open_zarr(store, zarr_format=3, consolidated=True,
-                        storage_options=storage_options)
+    try:
+        return xr.open_zarr(store, zarr_format=3, consolidated=True,
+                            storage_options=storage_options)
+    except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise _incomplete(store, err) from None
+
+
+def _incomplete(store: str, err: BaseException) -> StoreError:
+    return StoreError(f"{store}: incomplete sweep store ({str(err)[:120]}; its layout was cut "
+                      f"short by a kill or a full disk?); start it again with --overwrite")
 
 
 def _group(store: str, *, mode: str, storage_options: Mapping | None = None) -> zarr.Group:
-    return zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=True,
-                           storage_options=storage_options)
+    try:
+        return zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=True,
+                               storage_options=storage_options)
+    except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise _incomplete(store, err) from None
 
 
 def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
@@ -232,9 +243,12 @@ def model_options(attrs: Mapping) -> dict:
 def check_resumable(store: str, *, config_json: str,
                     storage_options: Mapping | None = None) -> None:
     """Raise :class:`StoreError` unless ``store`` is a sweep of exactly this config."""
-    attrs = read_attrs(store, storage_options=storage_options)
+    g = _group(store, mode="r", storage_options=storage_options)
+    attrs = dict(g.attrs)
     if "config_json" not in attrs:
         raise StoreError(f"{store}: not a fanodome sweep store (no config_json attribute)")
+    for name in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE):
+        _array(g, name, store)
     if attrs["config_json"] == config_json:
         return
     old, new = json.loads(attrs["config_json"]), json.loads(config_json)
@@ -243,6 +257,34 @@ def check_resumable(store: str, *, config_json: str,
              if old.get(t, {}).get(k) != new.get(t, {}).get(k)]
     raise StoreError(f"--resume: {store} was made with a different config "
                      f"(differs in {', '.join(diffs) or 'layout'}); store left untouched")
+
+
+_LAYOUT_NAMES = frozenset(AXES + GAP_DIMS + (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE, VAR_DELTA,
+                                           VAR_MU_SHIFT, "zarr.json"))
+"""Every entry :func:`layout` makes at the top of a local store."""
+
+
+def check_replaceable(store: str) -> None:
+    """Refuse to replace a local ``store`` (``--overwrite``) unless it is a sweep store holding
+    nothing but what :func:`layout` makes: overwriting deletes the directory's contents, and
+    a file someone put there is not ours to delete. URL stores are only checked to be sweeps."""
+    if is_url(store):
+        return
+    root = Path(store)
+    try:
+        doc = json.loads((root / "zarr.json").read_text())
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{store}: unreadable zarr.json ({err}); not a sweep store, not "
+                         f"touching it") from None
+    attrs = doc.get("attributes", {}) if isinstance(doc, dict) else {}
+    if "config_json" not in attrs:
+        raise StoreError(f"{store}: not a fanodome sweep store (no config_json attribute); "
+                         f"--overwrite only replaces sweep stores")
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in _LAYOUT_NAMES)
+    if foreign:
+        raise StoreError(f"{store}: holds files that are not the sweep's ({', '.join(foreign[:3])}"
+                         f"{', ...' if len(foreign) > 3 else ''}); move them out before "
+                         f"--overwrite")
 
 
 def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
@@ -254,13 +296,13 @@ def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
 
 
 def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, status: np.ndarray,
-                E_L: float, dE: float, delta: np.ndarray | None = None,
+                E_L: float | None, dE: float | None, delta: np.ndarray | None = None,
                 mu_shift: np.ndarray | None = None,
                 storage_options: Mapping | None = None) -> None:
     """Write one chunk's results into its region; idempotent.
 
     ``tc`` (K) and ``status`` have the region's shape in (omega0, g, eta) order; ``E_L``,
-    ``dE`` (meV) belong to the region's structure. A store with gaps also takes ``delta``
+    ``dE`` (meV) belong to the region's structure (None: left as they are). A store with gaps also takes ``delta``
     (meV, that shape then subband, T_over_tc) and ``mu_shift`` (meV, that shape then
     T_over_tc). ``status`` is written last, so a chunk whose write was cut short still reads as
     pending (or failed) and is redone on resume.
@@ -273,8 +315,10 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
         mu_shift = np.asarray(mu_shift, dtype=np.float64)
         ds[VAR_MU_SHIFT] = (AXES + ("T_over_tc",),
                             mu_shift.reshape(shape6 + mu_shift.shape[-1:]))
-    ds[VAR_E_L] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
-    ds[VAR_DE] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
+    if E_L is not None:
+        ds[VAR_E_L] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
+    if dE is not None:
+        ds[VAR_DE] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
     kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
           "storage_options": storage_options}
     ds.to_zarr(store, region=dict(region), **kw)
@@ -284,7 +328,10 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
 
 def write_failed(*, store: str, region: Mapping[str, slice],
                  storage_options: Mapping | None = None) -> None:
-    """Mark every point of a region failed (tc and any gaps NaN)."""
+    """Mark every point of a region failed (tc and any gaps NaN).
+
+    The structure's ``E_L`` and ``dE`` are left alone: other chunks of the same structure may
+    have written them, and a failure marker must never erase a result."""
     shape3 = tuple(region[a].stop - region[a].start for a in AXES[3:])
     g = _group(store, mode="r", storage_options=storage_options)
     gaps = {}
@@ -293,52 +340,89 @@ def write_failed(*, store: str, region: Mapping[str, slice],
         gaps = {"delta": np.full(shape3 + (nb, nt), np.nan),
                 "mu_shift": np.full(shape3 + (nt,), np.nan)}
     write_chunk(store=store, region=region, tc=np.full(shape3, np.nan),
-                status=np.full(shape3, STATUS_FAILED, dtype=np.int8), E_L=np.nan, dE=np.nan,
+                status=np.full(shape3, STATUS_FAILED, dtype=np.int8), E_L=None, dE=None,
                 storage_options=storage_options, **gaps)
+
+
+def _to_redo(status: np.ndarray, tc: np.ndarray) -> np.ndarray:
+    """Points a run must (re)compute: pending, failed, or ok without a value (its ``tc`` chunk
+    was lost: status and values are separate chunk files)."""
+    return (status >= STATUS_FAILED) | ((status == STATUS_OK) & np.isnan(tc))
 
 
 def chunks_to_do(store: str, plan: ChunkPlan, *,
                  storage_options: Mapping | None = None) -> Iterator[tuple[int, ...]]:
-    """Block indices of the chunks holding any pending or failed point, lazily.
+    """Block indices of the chunks holding any pending, failed or valueless ok point, lazily.
 
-    Reads the status array one structure at a time, so memory is one structure's slab.
+    Reads the status and tc arrays one structure at a time, so memory is one structure's slab.
     """
-    status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
+    g = _group(store, mode="r", storage_options=storage_options)
+    status, tc = _array(g, VAR_STATUS, store), _array(g, VAR_TC, store)
     c = plan.chunk
     for s in plan.structures():
-        slab = np.asarray(status[s[0], s[1], s[2]])
+        slab = _to_redo(_read(status, (s[0], s[1], s[2]), store),
+                        _read(tc, (s[0], s[1], s[2]), store))
         for index in plan.chunks(structure=s):
             block = slab[index[3] * c["omega0"]:(index[3] + 1) * c["omega0"],
                          index[4] * c["g"]:(index[4] + 1) * c["g"],
                          index[5] * c["eta"]:(index[5] + 1) * c["eta"]]
-            if (block >= STATUS_FAILED).any():
+            if block.any():
                 yield index
 
 
 def status_counts(store: str, *, storage_options: Mapping | None = None) -> dict[str, int]:
-    """Points by state: total, done (ok or below_floor), failed, pending."""
-    status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
+    """Points by state: total, done (ok with a value, or below_floor), failed, pending, and of
+    the pending, ``missing``: marked ok whose value is gone (a lost ``tc`` chunk; a resume
+    recomputes them)."""
+    g = _group(store, mode="r", storage_options=storage_options)
+    status, tc = _array(g, VAR_STATUS, store), _array(g, VAR_TC, store)
     n = max(STATUS_NAMES) + 1
     counts = np.zeros(n, dtype=np.int64)
-    for slab in _slabs(status):
-        counts += np.bincount(slab.ravel(), minlength=n)[:n]
-    return {"total": int(counts.sum()), "done": int(counts[STATUS_OK] + counts[STATUS_BELOW_FLOOR]),
-            "failed": int(counts[STATUS_FAILED]), "pending": int(counts[STATUS_PENDING])}
+    missing = 0
+    for prefix in _slab_prefixes(status):
+        st, t = _read(status, prefix, store), _read(tc, prefix, store)
+        counts += np.bincount(st.ravel(), minlength=n)[:n]
+        missing += int(np.count_nonzero((st == STATUS_OK) & np.isnan(t)))
+    return {"total": int(counts.sum()),
+            "done": int(counts[STATUS_OK] + counts[STATUS_BELOW_FLOOR]) - missing,
+            "failed": int(counts[STATUS_FAILED]), "pending": int(counts[STATUS_PENDING]) + missing,
+            "missing": missing}
 
 
 SLAB_POINTS = 1 << 24
 """Most status values read at once when scanning a store (16 MiB of int8)."""
 
 
-def _slabs(array: zarr.Array) -> Iterator[np.ndarray]:
-    """The array in slabs along its leading axes, each at most about SLAB_POINTS values."""
+def _slab_prefixes(array: zarr.Array) -> Iterator[tuple[int, ...]]:
+    """Indices along the leading axes that cut the array in slabs of at most about
+    SLAB_POINTS values."""
     lead = 0
     inner = int(np.prod(array.shape))
     while lead < array.ndim - 1 and inner > SLAB_POINTS:
         inner //= array.shape[lead]
         lead += 1
-    for prefix in np.ndindex(*array.shape[:lead]):
-        yield np.asarray(array[prefix] if prefix else array[...])
+    yield from np.ndindex(*array.shape[:lead])
+
+
+def _array(g: zarr.Group, name: str, store: str) -> zarr.Array:
+    """A variable of the store; :class:`StoreError` naming the store when it is not there (a
+    layout cut short by a kill or a full disk)."""
+    try:
+        return g[name]
+    except KeyError:
+        raise StoreError(f"{store}: incomplete sweep store (no {name!r}; its layout was cut "
+                         f"short?); start it again with --overwrite") from None
+
+
+def _read(array: zarr.Array, prefix: tuple, store: str) -> np.ndarray:
+    """``array[prefix]`` (all of it for ``()``); :class:`StoreError` naming the store when a
+    chunk cannot be decoded."""
+    try:
+        return np.asarray(array[prefix] if prefix else array[...])
+    except (ValueError, TypeError, RuntimeError, OSError) as err:
+        raise StoreError(f"{store}: {array.name.strip('/')} has an unreadable chunk "
+                         f"({type(err).__name__}: {str(err)[:200]}); recompute the store "
+                         f"(--overwrite) or restore it from a copy") from None
 
 
 def read_failures(store: str, *, storage_options: Mapping | None = None) -> list[dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -175,3 +176,215 @@ def test_hostile_configs_are_refused_before_anything_is_laid_out(tmp_path, table
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s.zarr").exists()
+
+
+# ------------------------------------------------------------------ 4, 5, 7, 9 stores on disk
+
+from sweep import store as store_mod  # noqa: E402
+from sweep.cli import main  # noqa: E402
+from sweep.config import parse_config  # noqa: E402
+from sweep.runner import InProcessExecutor  # noqa: E402
+from sweep.service import run_sweep  # noqa: E402
+from sweep.tasks import compute_chunk  # noqa: E402
+from tests.sweep_support import (SMALL_TOML, assert_same_sweep, roundtrip, small_config,  # noqa: E402
+                                 write_toml)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "small.zarr"
+    roundtrip(small_config(), path)
+    return path
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
+    return dst
+
+
+def _chunk_files(store: Path, name: str) -> list[Path]:
+    return sorted(p for p in (store / name / "c").rglob("*") if p.is_file())
+
+
+def test_a_lost_tc_chunk_is_found_counted_and_recomputed(reference, tmp_path, capsys):
+    store = _copy(reference, tmp_path / "s.zarr")
+    victim = _chunk_files(store, "tc")[0]
+    victim.unlink()
+    counts = store_mod.status_counts(str(store))
+    assert counts["missing"] > 0 and counts["done"] == counts["total"] - counts["missing"]
+    assert main(["status", str(store)]) == 0
+    assert "values are missing" in capsys.readouterr().out
+    assert main(["dome", str(store), "--json"]) == 0
+    text = capsys.readouterr().out
+    json.loads(text)
+    missing = [int(m) for m in re.findall(r'"missing_points": (\d+)', text)]
+    assert missing and sum(missing) > 0
+    result = run_sweep(small_config(), store=str(store), executor=InProcessExecutor(),
+                       resume=True)
+    assert result.report.chunks_done >= 1 and result.complete
+    assert result.counts["missing"] == 0
+    assert_same_sweep(store, reference)
+
+
+def test_a_failed_chunk_never_wipes_its_structures_E_L_and_dE(reference, tmp_path):
+    """The last chunk of the first structure fails after its siblings have written E_L, dE."""
+    cfg = small_config()
+    chunks = list(cfg.plan().chunks())
+    last_of_first = [c for c in chunks if c[:3] == chunks[0][:3]][-1]
+
+    def compute(task):
+        if task.index == last_of_first:
+            raise RuntimeError("this chunk always fails")
+        return compute_chunk(task)
+
+    store = tmp_path / "s.zarr"
+    result = run_sweep(cfg, store=str(store), executor=InProcessExecutor(), compute=compute)
+    assert result.counts["failed"] > 0
+    got = store_mod.open_dataset(str(store)).load()
+    ref = store_mod.open_dataset(str(reference)).load()
+    for name in ("E_L", "dE"):
+        assert bool(got[name].notnull().all()), name
+        assert got[name].equals(ref[name]), name
+
+
+def test_the_store_records_no_deployment_secret(tmp_path):
+    secret = "hunter2-AKIA-not-for-publishing"
+    toml = SMALL_TOML + f"""
+[cluster]
+kind = "slurm"
+account = "phys-42"
+job_script_prologue = ["export AWS_SECRET_ACCESS_KEY={secret}"]
+"""
+    cfg = parse_config(__import__("tomllib").loads(toml))
+    store = tmp_path / "s.zarr"
+    run_sweep(cfg, store=str(store), executor=InProcessExecutor())
+    for p in store.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            assert secret.encode() not in data and b"phys-42" not in data, p
+    attrs = store_mod.read_attrs(str(store))
+    assert "[cluster]" not in attrs["config_toml"] and "[grid]" in attrs["config_toml"]
+
+
+def _one_line(err: str, *needles: str) -> None:
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, err
+
+
+def test_half_laid_out_store_names_itself_and_suggests_overwrite(reference, tmp_path, capsys):
+    store = _copy(reference, tmp_path / "s.zarr")
+    root = json.loads((store / "zarr.json").read_text())
+    root.pop("consolidated_metadata", None)  # what a layout cut short leaves (written last)
+    (store / "zarr.json").write_text(json.dumps(root))
+    (store / "status" / "zarr.json").unlink()
+    assert main(["status", str(store)]) == 2
+    _one_line(capsys.readouterr().err, str(store), "--overwrite")
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    assert main(["run", str(cfg), "--store", str(store), "--resume"]) == 2
+    _one_line(capsys.readouterr().err, str(store), "--overwrite")
+    run_sweep(small_config(), store=str(store), executor=InProcessExecutor(), overwrite=True)
+    assert_same_sweep(store, reference)
+
+
+def test_corrupt_status_chunk_gives_one_line(reference, tmp_path, capsys):
+    store = _copy(reference, tmp_path / "s.zarr")
+    _chunk_files(store, "status")[0].write_bytes(b"\x00garbage" * 3)
+    assert main(["status", str(store)]) == 2
+    _one_line(capsys.readouterr().err, str(store), "status")
+
+
+def test_resume_of_a_missing_store_is_refused(tmp_path, capsys):
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    store = tmp_path / "nothing.zarr"
+    assert main(["run", str(cfg), "--store", str(store), "--resume", "--workers", "1"]) == 2
+    _one_line(capsys.readouterr().err, "does not exist")
+    assert not store.exists()
+
+
+def test_overwrite_never_deletes_unrelated_files(reference, tmp_path, capsys):
+    store = _copy(reference, tmp_path / "s.zarr")
+    (store / "notes.txt").write_text("mine")
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    assert main(["run", str(cfg), "--store", str(store), "--overwrite", "--workers", "1"]) == 2
+    _one_line(capsys.readouterr().err, "notes.txt")
+    assert (store / "notes.txt").read_text() == "mine"
+    # A zarr store that is not a sweep is not replaced either.
+    other = tmp_path / "other.zarr"
+    other.mkdir()
+    (other / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    with pytest.raises(store_mod.StoreError, match="not a fanodome sweep store"):
+        run_sweep(small_config(), store=str(other), executor=InProcessExecutor(),
+                  overwrite=True)
+    assert (other / "zarr.json").exists()
+
+
+def test_export_into_the_store_is_refused(reference, tmp_path, capsys):
+    store = _copy(reference, tmp_path / "s.zarr")
+    before = (store / "zarr.json").read_bytes()
+    assert main(["export", str(store), "--csv", str(store / "zarr.json")]) == 2
+    _one_line(capsys.readouterr().err, "inside the zarr store")
+    assert main(["export", str(store), "--csv", str(store / "tc" / "x.csv")]) == 2
+    capsys.readouterr()
+    assert (store / "zarr.json").read_bytes() == before
+
+
+def test_overwrite_through_a_symlink(reference, tmp_path):
+    real = _copy(reference, tmp_path / "real.zarr")
+    link = tmp_path / "link.zarr"
+    link.symlink_to(real)
+    result = run_sweep(small_config(), store=str(link), executor=InProcessExecutor(),
+                       overwrite=True)
+    assert result.complete and link.is_symlink()
+    assert_same_sweep(link, reference)
+    assert not os.path.exists(str(real) + ".lock") and not os.path.exists(str(link) + ".lock")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 2 MB tmpfs for a full disk needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    ballast = disk / "ballast"
+    with open(ballast, "ab") as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        except OSError:
+            pass
+    return ballast
+
+
+def test_full_disk_mid_run_gives_one_line_and_a_resumable_store(tiny_disk, reference):
+    store = tiny_disk / "s.zarr"
+    state = {"n": 0}
+
+    def compute(task):
+        state["n"] += 1
+        if state["n"] == 3:  # the disk fills up while the run is under way
+            _fill(tiny_disk)
+        return compute_chunk(task)
+
+    with pytest.raises(store_mod.StoreError) as err:
+        run_sweep(small_config(), store=str(store), executor=InProcessExecutor(),
+                  compute=compute)
+    _one_line(str(err.value), str(store), "--resume")
+    assert "No space left" in str(err.value)
+    (tiny_disk / "ballast").unlink()
+    result = run_sweep(small_config(), store=str(store), executor=InProcessExecutor(),
+                       resume=True)
+    assert result.complete
+    assert_same_sweep(store, reference)

@@ -145,4 +145,5 @@ def test_default_local_cluster_run_and_status(tmp_path):
     assert "dashboard: http://127.0.0.1:" in out.stderr
     assert "points/s" in out.stderr and "highest Tc" in out.stdout
     status = cli("status", str(tmp_path / "tiny.zarr"), "--json")
-    assert json_out(status) == {"total": 6, "done": 6, "failed": 0, "pending": 0}
+    assert json_out(status) == {"total": 6, "done": 6, "failed": 0, "pending": 0,
+                                "missing": 0}

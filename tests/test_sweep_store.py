@@ -87,13 +87,13 @@ def test_status_counts_of_a_finished_and_a_fresh_store(small_store, tmp_path):
     path, _ = small_store
     n = small_config().plan().n_points
     assert store_mod.status_counts(str(path)) == {"total": n, "done": n, "failed": 0,
-                                                  "pending": 0}
+                                                  "pending": 0, "missing": 0}
     fresh = tmp_path / "fresh.zarr"
     cfg = small_config()
     store_mod.layout(store=str(fresh), axes=cfg.axes, plan=cfg.plan(), config_toml="",
                      config_json=cfg.identity())
     assert store_mod.status_counts(str(fresh)) == {"total": n, "done": 0, "failed": 0,
-                                                   "pending": n}
+                                                   "pending": n, "missing": 0}
     assert len(list(store_mod.chunks_to_do(str(fresh), cfg.plan()))) == cfg.plan().n_chunks
 
 
@@ -102,7 +102,7 @@ def test_status_command(small_store, capsys):
     n = small_config().plan().n_points
     assert main(["status", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"total": n, "done": n, "failed": 0,
-                                                   "pending": 0}
+                                                   "pending": 0, "missing": 0}
     assert main(["status", str(path) + "-missing"]) == 2
 
 

@@ -128,9 +128,12 @@ def _print_plot(doc: dict) -> None:
 
 def _cmd_export(a: argparse.Namespace) -> dict:
     from .. import store as store_mod
-    from ..export import CSV_MAX_POINTS, to_csv, to_netcdf
+    from ..export import CSV_MAX_POINTS, check_output, to_csv, to_netcdf
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
+    for out in (a.csv, a.netcdf):
+        if out:
+            check_output(out)
     ds = _open(a)
     written = []
     if a.csv:  # checked first: the size limit refuses before any long netCDF write

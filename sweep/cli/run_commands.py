@@ -94,6 +94,9 @@ def _cmd_status(a: argparse.Namespace) -> dict:
 def _print_status(doc: dict) -> None:
     print(f"total {doc['total']}, done {doc['done']}, failed {doc['failed']}, "
           f"pending {doc['pending']}")
+    if doc.get("missing"):
+        print(f"{doc['missing']} points are marked ok but their tc values are missing (a lost "
+              f"chunk file): counted as pending; --resume recomputes them")
     for f in doc.get("failures", []):
         print(f"failed chunk {f['chunk']} after {f['attempts']} tries: {f['error']}")
 
@@ -134,5 +137,6 @@ def add_commands(sub) -> None:
     s = sub.add_parser("status", help="points done, failed and pending in a store")
     s.add_argument("store", metavar="STORE", help="zarr store path or URL")
     s.add_argument("--json", action="store_true",
-                   help='one JSON document {"total", "done", "failed", "pending"} on stdout')
+                   help='one JSON document {"total", "done", "failed", "pending", "missing"} '
+                        'on stdout')
     s.set_defaults(func=_cmd_status, show=_print_status)
