@@ -58,6 +58,40 @@ class ClusterError(ValueError):
     """A cluster that cannot be used as asked (missing engine, store not reachable)."""
 
 
+WORKER_FOOTPRINT = 350 * 2**20
+"""Bytes a warm local worker process holds (numba, xarray, zarr, a few prepared structures;
+about 0.3 GB measured): what each one takes of this machine's memory before any chunk."""
+
+MAX_WORKERS_PER_CORE = 4
+"""Most local worker processes per core: the solver is CPU-bound and one-threaded, so beyond a
+few per core they only share the same cores and add memory and start-up time."""
+
+
+def check_local_capacity(spec: ClusterConfig) -> None:
+    """Refuse a local cluster of more workers than this machine holds, with the numbers: each
+    needs :data:`WORKER_FOOTPRINT` (or its ``memory`` limit, if larger) of available memory,
+    and there are at most :data:`MAX_WORKERS_PER_CORE` per core. Nothing is started."""
+    if spec.kind != "local":
+        return
+    n = spec.adaptive_maximum if spec.adaptive else spec.workers
+    if n is None:
+        return
+    import psutil
+
+    cores = os.cpu_count() or 1
+    if n > MAX_WORKERS_PER_CORE * cores:
+        raise ClusterError(f"--workers {n}: this machine has {cores} cores; at most "
+                           f"{MAX_WORKERS_PER_CORE * cores} local workers "
+                           f"({MAX_WORKERS_PER_CORE} per core)")
+    each = max(WORKER_FOOTPRINT, parse_bytes(spec.memory) if spec.memory else 0)
+    available = psutil.virtual_memory().available
+    if n * each > available:
+        raise ClusterError(f"--workers {n}: {n} workers need ~{n * each / 2**30:.1f} GiB "
+                           f"({each / 2**30:.2f} GiB each) and this machine has "
+                           f"{available / 2**30:.1f} GiB available; at most "
+                           f"{max(1, available // each)}")
+
+
 def _engine(module: str, extra: str):
     try:
         return __import__(module, fromlist=["_"])

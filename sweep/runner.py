@@ -23,9 +23,26 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 2.0
 """Seconds between progress lines: often enough to watch, rare enough not to flood a log."""
 
+STALL_S = 300.0
+"""Seconds a run may have chunks waiting and no running worker (none at all, or every one
+paused at its memory limit) before it gives up as stalled: long enough for a batch job to
+replace a lost one or a worker to spill and resume, short enough that nobody waits for hours."""
+
+NO_PROGRESS_S = 3600.0
+"""Seconds a run may have running workers but not one chunk finished before it gives up as
+stalled: a chunk takes seconds, so an hour means a hung solver or a scheduler that lost them."""
+
+POLL_S = 0.5
+"""Seconds between looks at the cluster while no chunk has finished."""
+
 WINDOW_PER_WORKER = 2
 """Chunks in flight per worker thread: one running, one queued so no worker waits on the
 client's round trip; more only adds client memory and scheduler load."""
+
+
+class Stalled(RuntimeError):
+    """The run cannot make progress (no running worker, or nothing finishing); what is written
+    stays in the store, a later ``--resume`` finishes it."""
 
 
 @dataclass
@@ -83,8 +100,22 @@ class _ClientPool:
         self.completed.add(fut)
         return fut
 
-    def next_done(self):
-        return next(self.completed)
+    def next_done(self, watchdog: _Watchdog | None = None):
+        while True:
+            while watchdog is not None and not self.completed.has_ready():
+                watchdog.check(self.running_workers, pending=self.completed.count())
+                time.sleep(POLL_S)
+            fut = next(self.completed)
+            if fut.done():
+                return fut
+            # Finished, but its small result was lost with its worker before we read it: the
+            # scheduler computes it again; wait for it like any other (never block on it).
+            self.completed.add(fut)
+
+    def running_workers(self) -> tuple[int, int]:
+        """(workers, of them running): paused workers (memory limit) run nothing."""
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        return len(workers), sum(1 for w in workers.values() if w.get("status") == "running")
 
     def default_window(self) -> int:
         threads = sum(self.client.nthreads().values())
@@ -104,7 +135,7 @@ class _ExecutorPool:
         self.pending.add(fut)
         return fut
 
-    def next_done(self):
+    def next_done(self, watchdog=None):
         if not self.done:
             done, self.pending = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
             self.done.extend(done)
@@ -112,6 +143,36 @@ class _ExecutorPool:
 
     def default_window(self) -> int:
         return max(1, getattr(self.executor, "_max_workers", 1)) * WINDOW_PER_WORKER
+
+
+class _Watchdog:
+    """Says when a run on a cluster has stalled: chunks waiting and no running worker for
+    ``stall_s``, or no chunk finished for ``no_progress_s``."""
+
+    def __init__(self, *, stall_s: float, no_progress_s: float):
+        self.stall_s = stall_s
+        self.no_progress_s = no_progress_s
+        self.last_progress = time.monotonic()
+        self.idle_since: float | None = None
+
+    def progress(self) -> None:
+        self.last_progress = time.monotonic()
+
+    def check(self, running_workers: Callable[[], tuple[int, int]], *, pending: int) -> None:
+        now = time.monotonic()
+        if now - self.last_progress > self.no_progress_s:
+            raise Stalled(f"stalled: no chunk finished for {self.no_progress_s:g} s while "
+                          f"{pending} wait")
+        n, running = running_workers()
+        if running:
+            self.idle_since = None
+            return
+        if self.idle_since is None:
+            self.idle_since = now
+            return
+        if now - self.idle_since > self.stall_s:
+            why = "no worker" if n == 0 else f"all {n} workers paused (memory limit)"
+            raise Stalled(f"stalled: {why} for {self.stall_s:g} s while {pending} chunks wait")
 
 
 class Progress:
@@ -149,7 +210,8 @@ def _error_text(fut, err: BaseException) -> tuple[str, str]:
 def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
                total_points: int, window: int | None = None,
                on_failed: Callable[[Failure], None] | None = None,
-               on_done: Callable[[object], None] | None = None) -> RunReport:
+               on_done: Callable[[object], None] | None = None,
+               stall_s: float = STALL_S, no_progress_s: float = NO_PROGRESS_S) -> RunReport:
     """Run ``compute(task)`` for every task on ``executor`` (a distributed.Client or
     concurrent.futures.Executor).
 
@@ -157,6 +219,10 @@ def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
     scheduler load do not grow with the number of tasks. A task that raises is resubmitted up
     to ``retries`` more times; then ``on_failed`` gets its :class:`Failure` (the caller records
     it) and it is listed in the report. ``total_points`` is only for the progress log.
+
+    On a distributed.Client, :class:`Stalled` is raised when chunks wait and no worker runs
+    (none, or all paused) for ``stall_s`` seconds, or no chunk finishes for ``no_progress_s``
+    (see :data:`STALL_S`, :data:`NO_PROGRESS_S`); finished chunks are already in the store.
     """
     pool = _ClientPool(executor) if _is_client(executor) else _ExecutorPool(executor)
     window = window or pool.default_window()
@@ -180,9 +246,17 @@ def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
             fut = pool.submit(compute, task, attempts[task.index])
             inflight[fut] = task
 
+    watchdog = (_Watchdog(stall_s=stall_s, no_progress_s=no_progress_s)
+                if isinstance(pool, _ClientPool) else None)
     refill()
     while inflight:
-        fut = pool.next_done()
+        try:
+            fut = pool.next_done(watchdog)
+        except Stalled:
+            executor.cancel(list(inflight))  # nothing of this run lingers on the scheduler
+            raise
+        if watchdog is not None:
+            watchdog.progress()
         task = inflight.pop(fut)
         err = fut.exception()
         if err is None:

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from . import store as store_mod
-from .clusters import check_store_reachable
+from .clusters import check_local_capacity, check_store_reachable
 from .config import ClusterConfig, SweepConfig
 from .lock import StoreLock
-from .runner import WINDOW_PER_WORKER, Failure, RunReport, run_chunks
+from .runner import STALL_S, WINDOW_PER_WORKER, Failure, RunReport, run_chunks
 from .tasks import ChunkOutcome, ChunkTask, compute_chunk, tasks_for
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ def for_cluster(config: SweepConfig, *, store: str, cluster: ClusterConfig | Non
             threads = spec.expected_threads(local_cores=os.cpu_count() or 1)
             config = dataclasses.replace(config, batch_size=WINDOW_PER_WORKER * threads)
     check_store_reachable(store, spec=spec, scheduler=scheduler)
+    if scheduler is None:
+        check_local_capacity(spec)
     return Reservation(config=config, store=store)
 
 
@@ -121,7 +123,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
               compute: Callable[[ChunkTask], ChunkOutcome] = compute_chunk,
               storage_options: Mapping | None = None, locked: bool = False,
               cluster: ClusterConfig | None = None,
-              scheduler: str | None = None) -> SweepResult:
+              scheduler: str | None = None, stall_s: float = STALL_S) -> SweepResult:
     """Fill ``store`` with ``config``'s sweep, running chunks on ``executor``.
 
     ``executor``: a distributed.Client or a concurrent.futures.Executor. ``resume``: the store
@@ -130,6 +132,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
     the caller already holds :class:`~sweep.lock.StoreLock` for ``store`` (as inside
     :func:`reserve`). ``cluster``, ``scheduler``: where ``executor``'s workers run, when that
     is not this machine (see :func:`for_cluster`); ``SweepResult.store`` is the store as used.
+    ``stall_s``: seconds with chunks waiting and no running worker before
+    :class:`~sweep.runner.Stalled` is raised (the store stays resumable).
     """
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
@@ -138,7 +142,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
         try:
             report, counts, resumed = _fill(r.config, store=r.store, executor=executor,
                                             resume=resume, compute=compute,
-                                            storage_options=so)
+                                            storage_options=so, stall_s=stall_s)
         except OSError as err:  # a full disk, a lost mount: the store stays resumable
             raise store_mod.StoreError(
                 f"{r.store}: cannot write the store ({err.strerror or err}); what was written "
@@ -152,7 +156,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
 
 def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
           compute: Callable[[ChunkTask], ChunkOutcome],
-          storage_options: Mapping | None) -> tuple[RunReport, dict[str, int], bool]:
+          storage_options: Mapping | None,
+          stall_s: float = STALL_S) -> tuple[RunReport, dict[str, int], bool]:
     """Lay out or resume ``store`` (held and checked by the caller), run the missing chunks,
     record failures; returns the report, the status counts and whether it resumed."""
     so = storage_options
@@ -197,7 +202,7 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
                       chunks=chunks, storage_options=so, gap_T_over_tc=config.gap_T_over_tc)
     report = run_chunks(tasks, executor=executor, retries=config.retries, total_points=total,
                         compute=compute, window=config.batch_size, on_failed=on_failed,
-                        on_done=on_done)
+                        on_done=on_done, stall_s=stall_s)
     if dirty:
         store_mod.write_failures(store, list(records.values()), storage_options=so)
     counts = store_mod.status_counts(store, storage_options=so)

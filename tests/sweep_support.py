@@ -104,3 +104,12 @@ def points_done(store: Path) -> int:
 
 def json_out(proc: subprocess.CompletedProcess) -> dict:
     return json.loads(proc.stdout)
+
+
+def slow_compute(task):
+    """The chunk task, a little slower: a run lasts long enough to disturb it (importable by
+    dask workers started with tests/ on their path)."""
+    from sweep.tasks import compute_chunk
+    time.sleep(0.3)
+    return compute_chunk(task)
+

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sweep.lock import LockedError, StoreLock
-from tests.sweep_support import REPO
+from sweep_support import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -186,7 +186,7 @@ from sweep.config import parse_config  # noqa: E402
 from sweep.runner import InProcessExecutor  # noqa: E402
 from sweep.service import run_sweep  # noqa: E402
 from sweep.tasks import compute_chunk  # noqa: E402
-from tests.sweep_support import (SMALL_TOML, assert_same_sweep, roundtrip, small_config,  # noqa: E402
+from sweep_support import (SMALL_TOML, assert_same_sweep, roundtrip, small_config,  # noqa: E402
                                  write_toml)
 
 
@@ -388,3 +388,144 @@ def test_full_disk_mid_run_gives_one_line_and_a_resumable_store(tiny_disk, refer
                        resume=True)
     assert result.complete
     assert_same_sweep(store, reference)
+
+
+# -------------------------------------------------------------------------- 2 stalls end
+
+
+class _Cluster:
+    """A real ``dask scheduler`` and no-nanny ``dask worker`` processes on 127.0.0.1 whose
+    workers import tests/ (for the test's compute functions)."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp = tmp_path
+        self.env = {**ENV, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"}
+        self.procs: list[subprocess.Popen] = []
+        sched_file = tmp_path / "scheduler.json"
+        self._start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                    "--scheduler-file", str(sched_file))
+        self.address = _wait(lambda: sched_file.exists() and json.loads(
+            sched_file.read_text() or "{}").get("address"), what="the scheduler")
+
+    def _start(self, kind: str, *args: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{kind}{len(self.procs)}.log", "wb")
+        p = subprocess.Popen([sys.executable, "-m", f"distributed.cli.dask_{kind}", *args],
+                             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=self.env)
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def worker(self, *args: str) -> subprocess.Popen:
+        return self._start("worker", self.address, "--host", "127.0.0.1", "--nthreads", "1",
+                           "--no-nanny", "--no-dashboard", "--death-timeout", "60", *args)
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+
+
+def _wait(predicate, *, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    c = _Cluster(tmp_path)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+STALL_TEST_S = 3.0
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_all_workers_dead_is_a_stall_and_the_store_resumes(dask_cluster, tmp_path, reference):
+    import threading
+
+    import distributed
+
+    from sweep.runner import Stalled
+    from sweep_support import points_done, slow_compute
+    worker = dask_cluster.worker()
+    store = tmp_path / "s.zarr"
+    killed = {}
+
+    def kill_when_started():
+        _wait(lambda: points_done(store) > 0, what="the first chunk")
+        worker.kill()
+        killed["at"] = time.monotonic()
+
+    with distributed.Client(dask_cluster.address) as client:
+        client.wait_for_workers(1, timeout=90)
+        killer = threading.Thread(target=kill_when_started, daemon=True)
+        killer.start()
+        with pytest.raises(Stalled, match="no worker") as err:
+            run_sweep(small_config(), store=str(store), executor=client, compute=slow_compute,
+                      stall_s=STALL_TEST_S)
+        detected = time.monotonic() - killed["at"]
+        print(f"stall detected {detected:.1f} s after the last worker died "
+              f"(stall_s = {STALL_TEST_S})")
+        assert STALL_TEST_S <= detected < STALL_TEST_S + 15, detected
+        assert len(str(err.value).splitlines()) == 1
+        dask_cluster.worker()
+        client.wait_for_workers(1, timeout=90)
+        result = run_sweep(small_config(), store=str(store), executor=client, resume=True)
+    assert result.complete
+    assert_same_sweep(store, reference)
+
+
+@pytest.mark.slow
+def test_all_workers_paused_stalls_the_cli_with_exit_3(dask_cluster, tmp_path):
+    import distributed
+
+    # A worker whose own footprint is above its memory limit's pause threshold (80 %): its
+    # memory monitor pauses it, as at `--memory 280MB` under load.
+    dask_cluster.worker("--memory-limit", "60MB")
+    with distributed.Client(dask_cluster.address) as client:
+        client.wait_for_workers(1, timeout=90)
+        _wait(lambda: all(w["status"] == "paused" for w in
+                          client.scheduler_info(n_workers=-1)["workers"].values()),
+              what="the worker to pause")
+        cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+        store = tmp_path / "s.zarr"
+        t0 = time.monotonic()
+        out = fanodome("run", cfg, "--store", store, "--scheduler", dask_cluster.address,
+                       "--stall-timeout", STALL_TEST_S, timeout=180)
+        took = time.monotonic() - t0
+    assert out.returncode == 3, out.stderr
+    lines = [line for line in out.stderr.splitlines() if "fanodome run:" in line]
+    assert len(lines) == 1 and "paused" in lines[0] and "--resume" in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+    assert store_mod.status_counts(str(store))["pending"] > 0  # laid out, resumable
+    print(f"paused cluster: exit 3 after {took:.1f} s (stall_s = {STALL_TEST_S})")
+
+
+# --------------------------------------------------------------------- 8 --workers bounded
+
+@pytest.mark.parametrize("n", [100000, 4 * (os.cpu_count() or 1) + 1])
+def test_more_workers_than_the_machine_holds_is_refused_with_numbers(tmp_path, n, capsys):
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    t0 = time.monotonic()
+    assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", str(n)]) == 2
+    err = capsys.readouterr().err
+    _one_line(err, f"--workers {n}", "at most")
+    assert time.monotonic() - t0 < 20 and not (tmp_path / "s.zarr").exists()
+
+
+def test_workers_beyond_available_memory_are_refused(tmp_path, capsys):
+    import psutil
+    per = int(psutil.virtual_memory().available * 0.6)  # two such workers do not fit
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML + f'\n[cluster]\nmemory = "{per}B"\n')
+    assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", "2"]) == 2
+    _one_line(capsys.readouterr().err, "GiB available", "at most 1")

@@ -15,6 +15,9 @@ from .options import (BadInput, add_cluster_options, add_storage_option, cluster
 
 PAPER_STORE = "fanodome-paper.zarr"
 
+EXIT_STALLED = 3
+"""``run`` gave up: chunks waited with no running worker (or nothing finished) too long."""
+
 
 def _cmd_config(a: argparse.Namespace) -> str:
     from ..config import load_config, paper_config
@@ -33,6 +36,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from ..analysis import dome_summary
     from ..clusters import cluster_client
     from ..config import load_config, paper_config
+    from ..runner import Stalled
     from ..service import reserve, run_sweep
 
     if a.workers is not None and a.workers < 1:
@@ -48,13 +52,21 @@ def _cmd_run(a: argparse.Namespace) -> int:
     if a.verbose == 0:
         logging.getLogger("distributed").setLevel(logging.WARNING)
     where = {"cluster": spec, "scheduler": a.scheduler}
+    if a.stall_timeout is not None and not a.stall_timeout > 0:
+        raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
+    stall = {} if a.stall_timeout is None else {"stall_s": a.stall_timeout}
     mode = {"resume": a.resume, "overwrite": a.overwrite, "storage_options": so}
-    with reserve(cfg, store=store, **where, **mode) as run, \
-            cluster_client(**where, store=run.store) as client:
-        if client.dashboard_link:
-            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-        result = run_sweep(run.config, store=run.store, executor=client, locked=True,
-                           **where, **mode)
+    try:
+        with reserve(cfg, store=store, **where, **mode) as run, \
+                cluster_client(**where, store=run.store) as client:
+            if client.dashboard_link:
+                print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+            result = run_sweep(run.config, store=run.store, executor=client, locked=True,
+                               **stall, **where, **mode)
+    except Stalled as err:
+        print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
+              file=sys.stderr)
+        return EXIT_STALLED
     doc = {"store": result.store, **result.counts,
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
@@ -115,7 +127,8 @@ def add_commands(sub) -> None:
                                    f"into ./{PAPER_STORE}) on a Dask cluster, writing each "
                                    "chunk into the store as it finishes; then print the dome "
                                    "summary. Exit 0: every point done; 1: some points failed; "
-                                   "2: bad input.")
+                                   "2: bad input; 3: stalled (no running worker for "
+                                   "--stall-timeout seconds; the store is resumable).")
     r.add_argument("config", nargs="?", metavar="CONFIG", help="TOML sweep config")
     r.add_argument("--store", metavar="PATH_OR_URL",
                    help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")
@@ -130,6 +143,10 @@ def add_commands(sub) -> None:
                       help="finish an existing store of the same config (pending/failed chunks)")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    r.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                   help="give up (exit 3, store resumable) when chunks wait and no worker runs "
+                        "(none, or all paused at their memory limit) this long [300, "
+                        "sweep.runner.STALL_S]")
     add_cluster_options(r)
     add_storage_option(r)
     r.set_defaults(func=_cmd_run, show=_print_run)
