@@ -203,6 +203,24 @@ def kubernetes_spec(spec: ClusterConfig) -> dict:
 
 # ------------------------------------------------------------------------------- the cluster
 
+def warn_if_exposed(spec: ClusterConfig) -> bool:
+    """Warn (and return True) when the scheduler this process starts for ``spec`` listens
+    beyond loopback without TLS: then anyone who reaches its port can run code on the workers
+    and read the task specs."""
+    if spec.tls:
+        return False
+    if spec.kind == "local":
+        beyond = spec.host is not None and not _loopback(spec.host)
+    else:  # batch queues and Kubernetes: the workers reach it over the network
+        beyond = spec.kind == "kubernetes" or spec.host is None or not _loopback(spec.host)
+    if beyond and spec.kind != "kubernetes":
+        log.warning("cluster: the scheduler listens on %s without TLS ([cluster] tls = false): "
+                    "anyone who reaches it can run code on the workers and read the task "
+                    "specs; leave tls on", spec.host or spec.interface or "the network")
+        return True
+    return False
+
+
 def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
     host = spec.host or LOCAL_HOST
@@ -216,6 +234,7 @@ def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
 def make_cluster(spec: ClusterConfig) -> Iterator[object]:
     """A running cluster of ``spec``'s kind and size, closed (jobs cancelled, pods deleted) on
     exit. Batch jobs are submitted here; they may wait in the queue for a while."""
+    warn_if_exposed(spec)
     if spec.kind == "local":
         cluster = _local_cluster(spec)
     elif spec.kind in ("slurm", "pbs"):

@@ -390,7 +390,10 @@ class ClusterConfig:
     address the scheduler binds to. ``adaptive_minimum``/``adaptive_maximum``: scale between
     these (jobs for slurm/pbs, workers otherwise) instead of a fixed size.
     ``shared_filesystem``: a local store path is on a file system every node mounts at the same
-    path. ``tls``: scheduler and workers talk TLS with temporary self-signed credentials.
+    path. ``tls``: scheduler and workers talk TLS with temporary self-signed credentials
+    (default: on; only this process and its workers hold them, so no other local user or host
+    can submit work or read task specs, which may carry storage keys; ``tls = false`` turns it
+    off, with a warning when the scheduler listens beyond loopback).
     ``document``: the keys as given (for TOML output).
     """
 
@@ -416,7 +419,7 @@ class ClusterConfig:
     adaptive_minimum: int | None = None
     adaptive_maximum: int | None = None
     shared_filesystem: bool = False
-    tls: bool = False
+    tls: bool = True
     document: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

@@ -198,6 +198,7 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
         if records.pop(o.index, None) is not None:
             dirty = True
 
+    _warn_clear_secrets(executor, so)
     tasks = tasks_for(store=store, plan=plan, axes=config.axes, model=config.model,
                       chunks=chunks, storage_options=so, gap_T_over_tc=config.gap_T_over_tc)
     report = run_chunks(tasks, executor=executor, retries=config.retries, total_points=total,
@@ -207,3 +208,24 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
         store_mod.write_failures(store, list(records.values()), storage_options=so)
     counts = store_mod.status_counts(store, storage_options=so)
     return report, counts, bool(present and resume)
+
+
+SECRET_WORDS = ("secret", "token", "password", "key", "credential")
+"""Parts of the names of storage options that hold credentials (s3fs ``key``/``secret``,
+gcsfs ``token``, ...)."""
+
+
+def _warn_clear_secrets(executor, storage_options: Mapping | None) -> None:
+    """Storage options travel inside each task spec to the workers; warn when they hold
+    credentials and the scheduler talks without TLS (anyone who reaches it can read them).
+    Credentials the workers find themselves (environment, ~/.aws, instance roles) never
+    travel: prefer those."""
+    address = getattr(getattr(executor, "scheduler", None), "address", None) or ""
+    if not storage_options or not address or address.startswith("tls://"):
+        return
+    named = sorted(k for k in storage_options if any(w in k.lower() for w in SECRET_WORDS))
+    if named:
+        log.warning("--storage-option %s travels in the task specs to %s without TLS: anyone "
+                    "who reaches that scheduler can read it; use a TLS scheduler, or "
+                    "credentials the workers read themselves (environment, ~/.aws)",
+                    ", ".join(named), address)

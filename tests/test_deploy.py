@@ -166,7 +166,7 @@ def _script(cls, kind: str, **kw) -> tuple[str, str]:
 
 def _check_worker(cmd: list[str], address: str) -> None:
     assert cmd[1:4] == ["-m", "distributed.cli.dask_worker", address]
-    assert address.startswith("tcp://127.0.0.1:")  # interface = "lo"
+    assert address.startswith("tls://127.0.0.1:")  # interface = "lo"; TLS by default
     assert option(cmd, "--nthreads") == "2"  # 4 cores / 2 processes
     assert option(cmd, "--nworkers") == "2"
     assert parse_bytes(option(cmd, "--memory-limit")) == pytest.approx(4 * 2**30, rel=0.01)

@@ -529,3 +529,32 @@ def test_workers_beyond_available_memory_are_refused(tmp_path, capsys):
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML + f'\n[cluster]\nmemory = "{per}B"\n')
     assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", "2"]) == 2
     _one_line(capsys.readouterr().err, "GiB available", "at most 1")
+
+
+# ------------------------------------------------------------------- 6 the scheduler's door
+
+def test_clusters_the_service_starts_speak_tls_and_refuse_strangers(caplog):
+    import distributed
+    from distributed.security import Security
+
+    from sweep.clusters import cluster_client
+    from sweep.config import parse_cluster
+    with cluster_client(cluster=parse_cluster({"workers": 1})) as client:
+        address = client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        assert client.submit(int, "41").result() == 41
+        # Another local process: without credentials, with its own, or in the clear.
+        for addr, security in ((address, None), (address, Security.temporary()),
+                               (address.replace("tls://", "tcp://"), None)):
+            with pytest.raises((OSError, TypeError)):
+                distributed.Client(addr, security=security, timeout=3)
+
+
+def test_a_scheduler_beyond_loopback_without_tls_warns(caplog):
+    from sweep.clusters import warn_if_exposed
+    from sweep.config import parse_cluster
+    assert not warn_if_exposed(parse_cluster({"host": "0.0.0.0"}))  # TLS on by default
+    assert not warn_if_exposed(parse_cluster({"tls": False}))  # loopback only
+    assert warn_if_exposed(parse_cluster({"host": "0.0.0.0", "tls": False}))
+    assert "without TLS" in caplog.text
+    assert warn_if_exposed(parse_cluster({"kind": "slurm", "tls": False}))
