@@ -48,6 +48,14 @@ from scipy.optimize import brentq
 
 log = logging.getLogger(__name__)
 
+METHOD = ("maximum of Tc(eta): Brent's method (golden section with parabolic steps) from the "
+          "grid maximum and its neighbours; antiresonance: the same on ln Tc below eta_max, "
+          "followed outward past the grid's first eta to -omega~/dE - follow_margin; below "
+          "the temperature floor: the interval, edges bisected; windows Tc >= T*: brentq "
+          "between the known points around each crossing; top of the dome: Brent's method "
+          "over g within the store's g range on the refined maximum over eta")
+"""One paragraph on the methods, stored with the results (``refine_method``)."""
+
 CGOLD = 0.5 * (3.0 - math.sqrt(5.0))
 """Golden-section fraction of Brent's method, 0.381966..."""
 GROWTH = 0.5 * (1.0 + math.sqrt(5.0))
@@ -202,8 +210,7 @@ def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[floa
     """
     import solver
 
-    keys = ("g_lower", "g_inter", "softening", "t_floor")
-    kw = {k: model[k] for k in keys if k in model}
+    kw = {k: model[k] for k in solver.parameters.MODEL if k in model}
 
     def tc(x: float) -> float:
         r = solver.tc_on_structure(st, eta=[x], g=[g], omega0=[omega0], **kw)

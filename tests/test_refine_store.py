@@ -1,0 +1,176 @@
+"""Refined numbers in a real store: layout, units, idempotence, resume after SIGKILL, failures."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sweep import refine
+from sweep import store as store_mod
+from sweep.config import parse_config
+from sweep.refine_service import refine_store
+from sweep.runner import InProcessExecutor
+from sweep.service import run_sweep
+
+SMALL = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.1}, "g": [0.25, 0.3, 0.35, 0.4]}}
+SETTINGS = refine.RefineSettings(thresholds=(200.0, 293.15))
+REFINED = ("eta_max", "tc_max", "eta_antiresonance", "tc_antiresonance", "eta_antiresonance_lo",
+           "eta_antiresonance_hi", "refine_status", "refine_evaluations",
+           "refine_evaluations_max", "eta_window_lo", "eta_window_hi", "window_status", "top_g",
+           "top_eta", "top_tc", "top_status", "top_evaluations")
+
+
+def _sweep(path: Path, doc=SMALL) -> str:
+    store = str(path)
+    run_sweep(parse_config(doc), store=store, executor=InProcessExecutor())
+    return store
+
+
+@pytest.fixture(scope="module")
+def refined(tmp_path_factory):
+    store = _sweep(tmp_path_factory.mktemp("refine") / "small.zarr")
+    result = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
+                          curves_per_task=2)
+    return store, result
+
+
+def _values(store) -> dict:
+    ds = store_mod.open_dataset(store)
+    return {k: ds[k].values for k in REFINED}
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_refined_store_layout_and_values(refined):
+    store, result = refined
+    assert result.complete and result.curves == 4 and result.domes == 1
+    ds = store_mod.open_dataset(store)
+    for k in REFINED:
+        assert ds[k].attrs["units"] and ds[k].attrs["long_name"], k
+    assert ds["tc_max"].attrs["units"] == "K" and ds["threshold"].attrs["units"] == "K"
+    assert list(ds["threshold"].values) == [200.0, 293.15]
+    assert "flag_masks" in ds["refine_status"].attrs
+    assert ds["refine_status"].attrs["flag_meanings"].split()[0] == "done"
+    settings = json.loads(ds.attrs["refine_settings"])
+    assert settings["thresholds"] == [200.0, 293.15] and settings["eta_tol"] == 1e-6
+    assert "config_json" in ds.attrs  # the sweep's attributes survive the new variables
+    status = ds["refine_status"].values
+    assert np.all(status & refine.DONE) and not np.any(status & refine.FAILED)
+    tc = ds["tc"].values
+    assert np.all(ds["tc_max"].values >= np.nanmax(tc, axis=-1))
+    assert np.all(ds["refine_evaluations_max"].values <= 40)
+    # windows: g = 0.25 (max ~194 K) is below 293.15 K, above 200 K only at g >= 0.3
+    ws = ds["window_status"].sel(threshold=293.15).values.ravel()
+    assert ws[0] == refine.BELOW_THRESHOLD
+    top = float(ds["top_tc"].values.ravel()[0])
+    assert top >= float(ds["tc_max"].max()) and ds["top_status"].values.ravel()[0] & 1
+    # the store still opens consolidated, over plain xarray too
+    xr.open_zarr(store, zarr_format=3, consolidated=True).close()
+
+
+@pytest.mark.slow
+def test_second_refine_computes_nothing(refined):
+    store, _ = refined
+    before = _values(store)
+    again = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
+                         curves_per_task=2)
+    assert again.curves == 0 and again.domes == 0 and again.evaluations == 0
+    after = _values(store)
+    for k in REFINED:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+_CHILD = """
+import sys
+from sweep import refine
+from sweep.refine_service import refine_store
+from sweep.runner import InProcessExecutor
+refine_store(sys.argv[1], settings=refine.RefineSettings(thresholds=(200.0, 293.15)),
+             executor=InProcessExecutor(), curves_per_task=1)
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_gives_the_identical_store(refined, tmp_path):
+    reference, _ = refined
+    store = _sweep(tmp_path / "killed.zarr")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1])]
+                                                     + sys.path))
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, store], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            try:  # the child may be rewriting the metadata right now
+                attrs = store_mod.read_attrs(store)
+                if "refine_settings" in attrs:
+                    done = np.asarray(store_mod.open_dataset(store)["refine_status"].values)
+                    if np.any(done & refine.DONE):
+                        break
+            except (ValueError, KeyError, FileNotFoundError):
+                pass
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL, "the refine finished before it was killed"
+    ds = store_mod.open_dataset(store)
+    cut = (not np.all(ds["refine_status"].values & refine.DONE)
+           or not np.all(ds["top_status"].values & refine.TOP_DONE))
+    assert cut
+    resumed = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
+                           curves_per_task=1)
+    assert resumed.complete and resumed.curves + resumed.domes > 0
+    want, got = _values(reference), _values(store)
+    for k in REFINED:
+        np.testing.assert_array_equal(want[k], got[k], err_msg=k)
+
+
+@pytest.mark.slow
+def test_other_settings_refine_again_and_unfinished_stores_are_refused(refined, tmp_path):
+    store, _ = refined
+    other = refine.RefineSettings(thresholds=(250.0,))
+    r = refine_store(store, settings=other, executor=InProcessExecutor(), curves_per_task=4)
+    assert r.curves == 4
+    ds = store_mod.open_dataset(store)
+    assert list(ds["threshold"].values) == [250.0]
+    assert json.loads(ds.attrs["refine_settings"])["curves_per_task"] == 4
+    # back to the module's settings for the other tests
+    refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), curves_per_task=2)
+    # a store with pending points is refused, untouched
+    pending = str(tmp_path / "pending.zarr")
+    cfg = parse_config(SMALL)
+    store_mod.layout(store=pending, axes=cfg.axes, plan=cfg.plan(), config_toml=cfg.to_toml(),
+                     config_json=cfg.identity())
+    with pytest.raises(store_mod.StoreError, match="pending"):
+        refine_store(pending, settings=SETTINGS, executor=InProcessExecutor())
+    assert "refine_settings" not in store_mod.read_attrs(pending)
+
+
+def _boom(task):
+    raise RuntimeError("no solver today")
+
+
+@pytest.mark.slow
+def test_failures_are_recorded(tmp_path, monkeypatch):
+    from sweep import refine_service
+    store = _sweep(tmp_path / "fail.zarr", {"grid": {"eta": {"start": -0.5, "stop": 3.0,
+                                                             "step": 0.25}, "g": [0.3, 0.35]}})
+    monkeypatch.setattr(refine_service, "compute_refine_block", _boom)
+    r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), retries=0)
+    assert not r.complete and len(r.failures) == 1
+    ds = store_mod.open_dataset(store)
+    assert np.all(ds["refine_status"].values == refine.FAILED)
+    records = json.loads(ds.attrs["refine_failures"])
+    assert records[0]["error"].startswith("RuntimeError") and "no solver" in records[0]["traceback"]
+    assert np.all(ds["top_status"].values == 0)  # no top from failed curves
+    monkeypatch.undo()
+    r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor())
+    assert r.complete and r.curves == 2 and r.domes == 1
+    ds = store_mod.open_dataset(store)
+    assert json.loads(ds.attrs["refine_failures"]) == []
