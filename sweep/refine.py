@@ -92,17 +92,17 @@ class RefineSettings:
         for name in ("eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
+                raise ValueError(f"{name}: must be a positive number, got {v!r}")
         if not (math.isfinite(self.follow_margin) and self.follow_margin >= 0):
-            raise ValueError(f"follow_margin must be >= 0, got {self.follow_margin!r}")
+            raise ValueError(f"follow_margin: must be >= 0, got {self.follow_margin!r}")
         if int(self.max_evaluations) < 10:
-            raise ValueError(f"max_evaluations must be >= 10, got {self.max_evaluations!r}")
+            raise ValueError(f"max_evaluations: must be >= 10, got {self.max_evaluations!r}")
         th = tuple(float(t) for t in self.thresholds)
         for t in th:
             if not (math.isfinite(t) and t > 0):
-                raise ValueError(f"thresholds must be positive temperatures in K, got {t!r}")
+                raise ValueError(f"thresholds: must be positive temperatures in K, got {t!r}")
         if len(set(th)) != len(th):
-            raise ValueError(f"thresholds must be distinct, got {list(th)}")
+            raise ValueError(f"thresholds: must be distinct, got {list(th)}")
         object.__setattr__(self, "thresholds", tuple(sorted(th)))
 
     def to_dict(self) -> dict:

@@ -17,19 +17,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import refine
 from . import store as store_mod
+from .config import DEFAULT_RETRIES, REFINE_CURVES_PER_TASK as CURVES_PER_TASK
 from .refine_tasks import RefineTask, TopTask, compute_refine_block, compute_top
 from .runner import Failure, RunReport, run_chunks
 
 log = logging.getLogger(__name__)
 
-CURVES_PER_TASK = 10
-"""Curves per task: each costs ~0.1-0.3 s of solver time (tens to hundreds of evaluations at
-~1.5 ms), against ~0.1 s of fixed cost per task (store read, region writes); ten keep that
-fixed part small and still give the paper store (40 curves) four tasks for two workers."""
-
-DEFAULT_RETRIES = 2
 
 
 @dataclass
@@ -52,6 +49,26 @@ def settings_record(settings: refine.RefineSettings, *, curves_per_task: int) ->
     return dict(settings.to_dict(), curves_per_task=int(curves_per_task))
 
 
+def _current(have: dict | None, settings: refine.RefineSettings) -> bool:
+    """Whether a store's refine settings are these (curves per task aside)."""
+    return have is not None and "curves_per_task" in have and \
+        {k: v for k, v in have.items() if k != "curves_per_task"} == settings.to_dict()
+
+
+def pending_work(store: str, *, settings: refine.RefineSettings,
+                 storage_options: Mapping | None = None) -> int:
+    """Curves plus dome tops that :func:`refine_store` would compute now (no cluster needed
+    when 0)."""
+    so = dict(storage_options or {}) or None
+    attrs = store_mod.read_attrs(store, storage_options=so)
+    if not _current(store_mod.refine_settings_of(attrs), settings):
+        ds = store_mod.open_dataset(store, storage_options=so)
+        return int(np.prod([ds.sizes[d] for d in store_mod.CURVE_DIMS])) + \
+            int(np.prod([ds.sizes[d] for d in store_mod.DOME_DIMS]))
+    plan = store_mod.refine_plan(store, storage_options=so)
+    return sum(c[5] - c[4] for c in plan["curves"]) + len(plan["domes"])
+
+
 def refine_store(store: str, *, settings: refine.RefineSettings, executor,
                  curves_per_task: int = CURVES_PER_TASK, retries: int = DEFAULT_RETRIES,
                  storage_options: Mapping | None = None,
@@ -61,7 +78,7 @@ def refine_store(store: str, *, settings: refine.RefineSettings, executor,
     store is not a finished sweep."""
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
-    if not store_mod.is_url(store) or store.startswith(("file://", "s3://")):
+    if not store.startswith(("http://", "https://")):  # read-only: nothing to repair
         store_mod.repair_consolidated(store, storage_options=so)
     counts = store_mod.status_counts(store, storage_options=so)
     if counts["pending"] or counts["failed"]:
@@ -72,8 +89,7 @@ def refine_store(store: str, *, settings: refine.RefineSettings, executor,
     model = store_mod.model_options(attrs)
     wanted = settings_record(settings, curves_per_task=curves_per_task)
     have = store_mod.refine_settings_of(attrs)
-    if have is None or have.get("curves_per_task") is None or \
-            {k: v for k, v in have.items() if k != "curves_per_task"} != settings.to_dict():
+    if not _current(have, settings):
         if have is not None:
             log.info("%s: refined with other settings; refining again", store)
         store_mod.layout_refine(store=store, settings=settings.to_dict(),

@@ -503,10 +503,14 @@ def layout_refine(*, store: str, settings: Mapping, curves_per_task: int,
 def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -> bool:
     """Restore the consolidated metadata of a store whose metadata a killed process was
     changing (adding the refined numbers); returns whether it had to."""
+    try:
+        _group(store, mode="r", storage_options=storage_options)
+        return False
+    except ValueError as err:  # zarr: "Consolidated metadata requested ... but not found"
+        if "onsolidated" not in str(err):
+            raise
     g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
                         storage_options=storage_options)
-    if g.metadata.consolidated_metadata is not None:
-        return False
     with _Quiet():
         zarr.consolidate_metadata(g.store, zarr_format=3)
     log.warning("%s: metadata index restored (a process was cut short while changing it)",

@@ -244,3 +244,21 @@ def test_solver_antiresonance_followed_from_the_paper_axis(structures, name, g):
         assert w.flags == 0
         for edge in (w.lo, w.hi):
             assert _scan(st, [edge], g)[0] == pytest.approx(t, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_solver_dome_top_against_scans_in_g(structures):
+    from sweep.refine import solver_curve
+    st = structures["paper"]
+    eta = np.asarray(PAPER_ETA)
+    g = inclusive_range(0.36, 0.44, 0.02)
+    maxima = [curve_maximum(_solver_curve(st, gg, eta), settings=S) for gg in g]
+    top = dome_top(lambda gg: solver_curve(st, g=gg, omega0=230.0, model=MODEL), g=g,
+                   eta_max=[m.eta for m in maxima], tc_max=[m.tc for m in maxima],
+                   eta_step=0.05, settings=S)
+    assert top.tc >= max(m.tc for m in maxima) and not top.flags & TOP_AT_G_EDGE
+    assert 0.36 < top.g < 0.44
+    scan_eta = top.eta + 1e-4 * np.arange(-100, 101)
+    for dg in (-2e-3, -1e-3, 1e-3, 2e-3):  # the dome is lower on either side in g
+        assert _scan(st, scan_eta, top.g + dg).max() <= top.tc * (1 + 1e-9)
+    assert _scan(st, [top.eta], top.g)[0] == pytest.approx(top.tc, rel=1e-12)

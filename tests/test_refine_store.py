@@ -174,3 +174,68 @@ def test_failures_are_recorded(tmp_path, monkeypatch):
     assert r.complete and r.curves == 2 and r.domes == 1
     ds = store_mod.open_dataset(store)
     assert json.loads(ds.attrs["refine_failures"]) == []
+
+
+# -------------------------------------------------------------------- command line and config
+
+REFINE_TOML = """
+[grid]
+eta = { start = -0.5, stop = 3.0, step = 0.1 }
+g = [0.3, 0.34]
+
+[refine]
+thresholds = [273.15]
+curves_per_task = 1
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_run_refines_with_a_refine_table_and_refine_computes_nothing_after(tmp_path, capsys):
+    from sweep.cli import main
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(REFINE_TOML)
+    store = str(tmp_path / "r.zarr")
+    assert main(["run", str(cfg), "--store", store, "--workers", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["refine"]["curves"] == 2 and doc["refine"]["domes"] == 1
+    row = doc["dome"][0]
+    assert row["refined"] and 0.3 <= row["g_at_max"] <= 0.34
+    at = {t["g_target"]: t for t in row["at_g"]}
+    assert at["1/3"]["windows"][0]["threshold_K"] == 273.15
+    # the same thresholds again: nothing to compute, no cluster started
+    assert main(["refine", store, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["curves"] == 0 and again["domes"] == 0 and again["evaluations"] == 0
+    assert main(["dome", store, "--json"]) == 0
+    dome = json.loads(capsys.readouterr().out)["structures"][0]
+    assert dome["top"]["refined"] is True and dome["top"]["at_g_edge"] in (True, False)
+    assert all(r["refined"] for r in dome["per_g"])
+    w = dome["per_g"][1]["windows"][0]
+    assert w["threshold_K"] == 273.15 and w["eta_lo"] < dome["per_g"][1]["eta_max"] < w["eta_hi"]
+    assert main(["dome", store]) == 0
+    out = capsys.readouterr().out
+    assert "(refined" in out and "Tc >= 273.15 K: eta in [" in out
+    for kind in ("dome", "cuts"):
+        png = tmp_path / f"{kind}.png"
+        assert main(["plot", store, "-o", str(png), "--kind", kind]) == 0
+        assert png.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["refine", store, "--threshold", "-3"]) == 2
+
+
+def test_refine_table_is_checked():
+    from sweep.config import ConfigError, paper_config, parse_config
+    cfg = parse_config({"refine": {"thresholds": [293.15, 273.15], "eta_tol": 1e-7}})
+    assert cfg.refine.thresholds == (273.15, 293.15) and cfg.refine.eta_tol == 1e-7
+    assert "[refine]" in cfg.to_toml()
+    assert parse_config({}).refine is None
+    assert paper_config().refine.thresholds == (273.15, 293.15)
+    assert paper_config().identity() == parse_config({}).identity()  # not part of the identity
+    for bad, key in (({"thresholds": [0.0]}, "refine.thresholds"),
+                     ({"root_tol": -1.0}, "refine.root_tol"),
+                     ({"curves_per_task": 0}, "refine.curves_per_task"),
+                     ({"tolerance": 1}, "refine.tolerance"),
+                     ({"thresholds": 300}, "refine.thresholds")):
+        with pytest.raises(ConfigError, match=f"^{key}"):
+            parse_config({"refine": bad})
