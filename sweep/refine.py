@@ -402,8 +402,8 @@ def curve_antiresonance(curve: Curve, *, eta_max: float, bound: float,
                 prev.append(x)
                 return False
 
-            x_out, found = _follow_down(curve, start=first, step=step, bound=bound, stop=rises,
-                                        max_evaluations=settings.max_evaluations)
+            _, found = _follow_down(curve, start=first, step=step, bound=bound, stop=rises,
+                                    max_evaluations=settings.max_evaluations)
             if prev[-1] < first:
                 flags |= ANTI_OUTSIDE_GRID
             if not found:
