@@ -239,3 +239,35 @@ def test_refine_table_is_checked():
                      ({"thresholds": 300}, "refine.thresholds")):
         with pytest.raises(ConfigError, match=f"^{key}"):
             parse_config({"refine": bad})
+
+
+@pytest.mark.slow
+def test_every_curve_lands_in_its_own_place(tmp_path):
+    """Two structures, two cut-offs: each stored number is the one refine_curve gives for its
+    own (L, omega0, g), computed directly here."""
+    import solver
+    from sweep.refine import antiresonance_bound, refine_curve, solver_curve
+    doc = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.25}, "g": [0.3, 0.35],
+                    "L": [8.5, 9.0], "omega0": [200.0, 230.0]}}
+    store = _sweep(tmp_path / "many.zarr", doc)
+    r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), curves_per_task=1)
+    assert r.curves == 8 and r.domes == 4
+    ds = store_mod.open_dataset(store)
+    model = store_mod.model_options(ds.attrs)
+    for L in (8.5, 9.0):
+        st = solver.prepare_structure(L=L)
+        for w in (200.0, 230.0):
+            for g in (0.3, 0.35):
+                one = ds.sel(L=L, omega0=w, g=g).isel(W=0, V=0)
+                tc = np.where(one["status"].values == 0, one["tc"].values, 0.0)
+                c = solver_curve(st, g=g, omega0=w, model=model, eta=ds["eta"].values,
+                                 values=tc)
+                bound = antiresonance_bound(omega0=w, g=g, softening=True, dE=st.dE,
+                                            settings=SETTINGS)
+                want = refine_curve(c, bound=bound, settings=SETTINGS)
+                assert float(one["tc_max"]) == want.maximum.tc
+                assert float(one["eta_antiresonance"]) == want.antiresonance.eta
+                np.testing.assert_array_equal(one["eta_window_lo"].values,
+                                              [x.lo for x in want.windows])
+            top = ds["top_tc"].sel(L=L, omega0=w).values.ravel()[0]
+            assert top >= ds["tc_max"].sel(L=L, omega0=w).max()
