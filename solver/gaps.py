@@ -717,8 +717,9 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
     fixed_mu : keep mu = mu0 instead of solving the density equation.
     resolution : discretisation of the gap solver.
 
-    Temperatures are solved from the highest down, each starting from the leading eigenvector of
-    the linearised equation scaled above a BCS-sized gap.
+    Temperatures are solved from the highest down: the first from the leading eigenvector of the
+    linearised equation scaled above a BCS-sized gap, each next from the gaps (and mu) found at
+    the one above it. ``linear_eigenvalue`` is that of the linearised equation at (mu0, T).
     """
     if (T is None) == (T_over_tc is None):
         raise ValueError("give exactly one of T and T_over_tc")
@@ -760,7 +761,7 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
                lam=np.full(temps.size, np.nan), steps=np.zeros(temps.size, dtype=int))
     nodes, bary = st.basis
     zone = math.pi / (st.args[0] + st.args[1])
-    x_prev, mu_prev = None, mu0
+    prev, mu_prev = None, mu0
     for idx in order:
         t_mev = KB * float(temps[idx])
         steps, lam, lin = 0, math.nan, None
@@ -776,12 +777,12 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
             if t_mev > 0.0 and lam <= 1.0:
                 x, mu = zero, mu0  # normal at T
             else:
-                x_start, warm = _start_vector(prob, mu=mu0, T=t_mev, tc=tc_mev, x_prev=x_prev,
+                x_start, warm = _start_vector(prob, mu=mu0, T=t_mev, tc=tc_mev, prev=prev,
                                               lin=lin)
                 x, ev, mu, steps = prob.solve(x_start, mu0=mu_prev if warm else mu0, T=t_mev,
                                               n_target=n_target, fixed_mu=fixed_mu)
         if x.any():
-            x_prev, mu_prev = x, mu
+            prev, mu_prev = (x, t_mev), mu
         dn = x.reshape(nb, p)
         grids = ev.grids
         out["delta_nodes"][idx] = dn
@@ -812,30 +813,43 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
 
 BCS_RATIO = 1.764
 """Delta(0) / (k_B Tc) of weak-coupling BCS, the scale of the starting gap."""
-START_FACTOR = 2.0
+START_FACTOR = 1.5
 """The start is START_FACTOR times a BCS-sized gap: Newton on the convex residual converges
-monotonically from above, while from below ~ 0.6 of the root it can head to Delta = 0."""
+monotonically from above, while from below ~ 0.6 of the root it can head to Delta = 0. On the
+paper's dome 2 Delta/k_B Tc reaches ~4.5, 1.3 times BCS, so 1.5 stays above (2 costs one
+Newton step more)."""
 
 
-def _start_vector(prob: _Problem, *, mu, T, tc, x_prev, lin):
-    """Start of the Newton iteration at T (meV): the leading eigenvector of the linearised
-    equation (at max(T, Tc/4); lin = (T, v) reuses one already found), scaled above a BCS-sized
-    gap, or the gap found at a higher T when that is larger. Returns (x, whether it is x_prev).
+PREV_MARGIN = 1.1
+"""A lower T starts from the gaps found at a higher one, scaled by the BCS law Delta(T) and then
+by PREV_MARGIN: above the root by more than the law's error (a few per cent across the dome),
+and near enough for ~3 Newton steps."""
+
+
+def _bcs_shape(T, tc):
+    """Delta(T)/Delta(0) of BCS, the interpolation tanh(1.74 sqrt(Tc/T - 1)) (T < Tc)."""
+    return math.tanh(1.74 * math.sqrt(tc / T - 1.0)) if T > 0 else 1.0
+
+
+def _start_vector(prob: _Problem, *, mu, T, tc, prev, lin):
+    """Start of the Newton iteration at T (meV): from prev = (gaps, T') found at T' > T, those
+    gaps scaled by the BCS law; else the leading eigenvector of the linearised equation (at
+    max(T, Tc/4); lin = (T, v) reuses one already found) scaled above a BCS-sized gap.
+    Returns (x, whether it comes from prev).
     """
+    if prev is not None and 0 < tc and prev[1] < tc and T < tc:
+        x_prev, t_prev = prev
+        return PREV_MARGIN * _bcs_shape(T, tc) / _bcs_shape(t_prev, tc) * x_prev, True
     t_lin = max(T, 0.25 * tc) if tc > 0 else max(T, 1e-9 * prob.omega)
     if lin is not None and lin[0] == t_lin:
         v = lin[1]
     else:
         _, v, _ = prob.linear(mu=mu, T=t_lin)
     if tc > 0 and T < tc:
-        size = BCS_RATIO * tc * math.tanh(1.74 * math.sqrt(tc / T - 1.0)) if T > 0 else \
-            BCS_RATIO * tc
+        size = BCS_RATIO * tc * _bcs_shape(T, tc)
     else:
         size = BCS_RATIO * max(tc, T)
-    x = START_FACTOR * size * v / np.max(np.abs(v))
-    if x_prev is not None and np.max(x_prev) > np.max(x):
-        return x_prev.copy(), True  # a lower T continues from the gap found at the higher one
-    return x, False
+    return START_FACTOR * size * v / np.max(np.abs(v)), False
 
 
 def gaps_point(*, eta: float, g: float, T=None, T_over_tc=None, omega0: float = 230.0,
