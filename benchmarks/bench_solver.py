@@ -72,7 +72,7 @@ def main() -> None:
 def naive_comparison(n_points: int) -> dict:
     """Time tests/naive.py's NaiveTc on a few paper points and compare with fanodome."""
     t0 = time.perf_counter()
-    ref = naive.NaiveTc(L=8.5, W=5.5, V=4160.0, m_w=0.86, m_b=1.0, m_x=0.86, nbands=3)
+    ref = naive.NaiveTc(L=8.5, W=5.5, V=4160.0, m_well=0.86, m_barrier=1.0, m_x=0.86, nbands=3)
     naive_setup_s = time.perf_counter() - t0
     cases = [(0.5, 0.25), (1.0, 0.25), (2.0, 1 / 3), (-0.3, 0.25)][:n_points]
     deviations = []

@@ -1,5 +1,19 @@
 """Numba kernels and thin public functions for the BPV multigap Tc of a superlattice of wires.
 
+The physics is in docs/model.md. Modules, each a job's kernels (arrays and floats only) with its
+thin public wrapper:
+
+- :mod:`solver.parameters` -- the one table of the model's parameters (paper default, unit,
+  meaning, range check) and the status codes; every public signature reads its defaults there.
+- :mod:`solver.bands` -- Kronig-Penney subbands and their exact edges (§1).
+- :mod:`solver.overlaps` -- Bloch functions and exchange integrals I_nn'(q, q') (§2).
+- :mod:`solver.dos` -- weighted densities of states and their tables (§3, §6).
+- :mod:`solver.structure` -- a structure prepared once: bands, basis, exchange integrals, cached
+  DOS tables.
+- :mod:`solver.tc` -- the linearised gap equation and Tc (§3).
+- :mod:`solver.gaps` -- the gaps below Tc with the density equation (§5).
+- :mod:`solver.constants` (hbar^2/2m_e, k_B) and :mod:`solver.jit` (the numba decorator).
+
 Public functions (keyword-only arguments, units in their docstrings):
 
 - :func:`band_structure` -- Kronig-Penney subbands, exact edges, E_L and dE.
@@ -8,30 +22,34 @@ Public functions (keyword-only arguments, units in their docstrings):
 - :func:`prepare_structure` / :func:`tc_on_structure` -- the same, with the structure's work
   (bands, overlaps, DOS tables) kept for reuse across calls.
 - :func:`gaps_on_structure` / :func:`gaps_point` -- the gaps below Tc with the density equation.
+- :func:`warmup` -- compile (or load from numba's cache) the Tc and gap kernels once per process.
+
+A bad parameter raises :class:`solver.parameters.ParameterError`, a ValueError that names it.
 """
-from . import defaults
-from .status import STATUS_BELOW_FLOOR, STATUS_OK
-from .tc import (Resolution, Structure, TcGrid, prepare_structure, tc_grid, tc_on_structure,
-                 tc_point, warmup)
+from . import parameters
 from .bands import BandStructure, band_structure
-from .gaps import GapResolution, GapResult, gaps_on_structure, gaps_point
+from .gaps import GapResolution, GapResult, gaps_on_structure, gaps_point, warmup
+from .parameters import PARAMETERS, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK
+from .structure import Resolution, Structure, prepare_structure
+from .tc import TcGrid, tc_grid, tc_on_structure, tc_point
 
 __all__ = [
-    "defaults",
-    "STATUS_BELOW_FLOOR",
+    "PARAMETERS",
     "STATUS_OK",
+    "STATUS_BELOW_FLOOR",
+    "STATUS_NAMES",
     "BandStructure",
     "Resolution",
     "Structure",
     "TcGrid",
-    "band_structure",
     "GapResolution",
     "GapResult",
-    "gaps_on_structure",
-    "gaps_point",
+    "band_structure",
     "prepare_structure",
     "tc_grid",
     "tc_on_structure",
     "tc_point",
+    "gaps_on_structure",
+    "gaps_point",
     "warmup",
 ]

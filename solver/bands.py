@@ -1,10 +1,10 @@
-"""Kronig-Penney subbands of a superlattice of stripes (MODEL.md section 1).
+"""Kronig-Penney subbands of a superlattice of stripes (docs/model.md §1).
 
-One period: a well of width L (potential 0, mass m_w along z) from z = 0 to L, then a barrier of
-width W (potential V, mass m_b) from L to d = L + W. The state vector carried across an interface
-is (psi, psi'/f): f = 1 keeps psi' continuous (the paper's choice), f = m keeps psi'/m continuous
-(BenDaniel-Duke). The transfer matrix of a region of length a with signed squared wavenumber
-Q = m (U - E) / (hbar^2/2m_e) is
+One period: a well of width L (potential 0, mass m_well along z) from z = 0 to L, then a barrier
+of width W (potential V, mass m_barrier) from L to d = L + W. The state vector carried across an
+interface is (psi, psi'/f): f = 1 keeps psi' continuous (the paper's choice), f = m keeps psi'/m
+continuous (BenDaniel-Duke). The transfer matrix of a region of length a with signed squared
+wavenumber Q = m (U - E) / (hbar^2/2m_e) is
 
     [[ch,            f a shc],
      [Q a shc / f,   ch     ]],   ch = cosh(sqrt(Q) a), shc = sinh(sqrt(Q) a) / (sqrt(Q) a),
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import njit
 from .constants import HBAR2_2ME
-from .validation import check_int, check_positive, check_nonnegative
+from .jit import njit
+from .parameters import PARAMETERS as _P, check_all
 
 MAX_BISECTIONS = 400
 """Bisection steps for an edge; 64-bit floats are exhausted after ~60 on any bracket."""
@@ -51,10 +51,10 @@ def _ch_shc(x2):
 
 
 @njit
-def period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
+def period_matrix_scaled(E, L, W, V, m_well, m_barrier, f_w, f_b):
     """Elements of M = M_barrier M_well, scaled by exp(-s); returns (m11, m12, m21, m22, s)."""
-    q_w = -m_w * E / HBAR2_2ME
-    q_b = m_b * (V - E) / HBAR2_2ME
+    q_w = -m_well * E / HBAR2_2ME
+    q_b = m_barrier * (V - E) / HBAR2_2ME
     c_w, s_w, x_w = _ch_shc(q_w * L * L)
     c_b, s_b, x_b = _ch_shc(q_b * W * W)
     w12 = f_w * L * s_w
@@ -66,34 +66,34 @@ def period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
 
 
 @njit
-def discriminant_scaled(E, L, W, V, m_w, m_b, f_w, f_b):
+def discriminant_scaled(E, L, W, V, m_well, m_barrier, f_w, f_b):
     """D(E) = tr(M)/2 of one period, as (D e^-s, s)."""
-    m11, _, _, m22, s = period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
+    m11, _, _, m22, s = period_matrix_scaled(E, L, W, V, m_well, m_barrier, f_w, f_b)
     return 0.5 * (m11 + m22), s
 
 
 @njit
-def discriminant(E, L, W, V, m_w, m_b, f_w, f_b):
+def discriminant(E, L, W, V, m_well, m_barrier, f_w, f_b):
     """D(E) = tr(M)/2, unscaled (finite for kappa W up to ~700)."""
-    d, s = discriminant_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
+    d, s = discriminant_scaled(E, L, W, V, m_well, m_barrier, f_w, f_b)
     return d * math.exp(s)
 
 
 @njit
-def dirichlet_zeros(E, L, W, V, m_w, m_b, f_w, f_b):
+def dirichlet_zeros(E, L, W, V, m_well, m_barrier, f_w, f_b):
     """Zeros in (0, d] of the solution with psi(0) = 0, psi'(0)/f = 1 at energy E.
 
     By Sturm oscillation this counts the Dirichlet eigenvalues of one period below E; the j-th of
     them lies in the j-th gap (between bands j and j+1, inclusive).
     """
     count = 0
-    q_w = -m_w * E / HBAR2_2ME
+    q_w = -m_well * E / HBAR2_2ME
     if q_w < 0.0:
         count += int(math.floor(math.sqrt(-q_w) * L / math.pi))
     c_w, s_w, _ = _ch_shc(q_w * L * L)
     psi_l = f_w * L * s_w
     u_l = c_w
-    q_b = m_b * (V - E) / HBAR2_2ME
+    q_b = m_barrier * (V - E) / HBAR2_2ME
     if q_b >= 0.0:
         c_b, s_b, _ = _ch_shc(q_b * W * W)
         psi_d = psi_l * c_b + f_b * W * s_b * u_l
@@ -107,14 +107,14 @@ def dirichlet_zeros(E, L, W, V, m_w, m_b, f_w, f_b):
 
 
 @njit
-def _below_edge(E, n, top, L, W, V, m_w, m_b, f_w, f_b):
+def _below_edge(E, n, top, L, W, V, m_well, m_barrier, f_w, f_b):
     """True while E lies below the bottom (top=False) or the top (top=True) of band n >= 1."""
-    z = dirichlet_zeros(E, L, W, V, m_w, m_b, f_w, f_b)
+    z = dirichlet_zeros(E, L, W, V, m_well, m_barrier, f_w, f_b)
     if z < n - 1:
         return True
     if z > n - 1:
         return False
-    d, s = discriminant_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
+    d, s = discriminant_scaled(E, L, W, V, m_well, m_barrier, f_w, f_b)
     sign = 1.0 if n % 2 == 1 else -1.0
     one = math.exp(-s)
     if top:
@@ -123,18 +123,18 @@ def _below_edge(E, n, top, L, W, V, m_w, m_b, f_w, f_b):
 
 
 @njit
-def band_edge(n, top, L, W, V, m_w, m_b, f_w, f_b):
+def band_edge(n, top, L, W, V, m_well, m_barrier, f_w, f_b):
     """Bottom (top=False) or top (top=True) of band n, meV, by bisection on a monotone predicate."""
     lo = min(0.0, V) - 1.0
-    hi = max(V, 0.0) + HBAR2_2ME * (n * math.pi / L) ** 2 / min(m_w, m_b) + 1.0
-    while _below_edge(hi, n, top, L, W, V, m_w, m_b, f_w, f_b):
+    hi = max(V, 0.0) + HBAR2_2ME * (n * math.pi / L) ** 2 / min(m_well, m_barrier) + 1.0
+    while _below_edge(hi, n, top, L, W, V, m_well, m_barrier, f_w, f_b):
         lo = hi
         hi *= 2.0
     for _ in range(MAX_BISECTIONS):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        if _below_edge(mid, n, top, L, W, V, m_w, m_b, f_w, f_b):
+        if _below_edge(mid, n, top, L, W, V, m_well, m_barrier, f_w, f_b):
             lo = mid
         else:
             hi = mid
@@ -142,18 +142,18 @@ def band_edge(n, top, L, W, V, m_w, m_b, f_w, f_b):
 
 
 @njit
-def band_edges(nbands, L, W, V, m_w, m_b, f_w, f_b):
+def band_edges(nbands, L, W, V, m_well, m_barrier, f_w, f_b):
     """(bottoms, tops) of bands 1..nbands, meV."""
     bottoms = np.empty(nbands)
     tops = np.empty(nbands)
     for i in range(nbands):
-        bottoms[i] = band_edge(i + 1, False, L, W, V, m_w, m_b, f_w, f_b)
-        tops[i] = band_edge(i + 1, True, L, W, V, m_w, m_b, f_w, f_b)
+        bottoms[i] = band_edge(i + 1, False, L, W, V, m_well, m_barrier, f_w, f_b)
+        tops[i] = band_edge(i + 1, True, L, W, V, m_well, m_barrier, f_w, f_b)
     return bottoms, tops
 
 
 @njit
-def band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
+def band_energy(q, e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b):
     """E_n(q) in [e_bottom, e_top]: the root of D(E) = cos(q d) in that band (Illinois method).
 
     D is monotone on a band, so the bracket is the band itself and the root is unique.
@@ -161,9 +161,9 @@ def band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
     c = math.cos(q * (L + W))
     a = e_bottom
     b = e_top
-    d, s = discriminant_scaled(a, L, W, V, m_w, m_b, f_w, f_b)
+    d, s = discriminant_scaled(a, L, W, V, m_well, m_barrier, f_w, f_b)
     fa = d - c * math.exp(-s)
-    d, s = discriminant_scaled(b, L, W, V, m_w, m_b, f_w, f_b)
+    d, s = discriminant_scaled(b, L, W, V, m_well, m_barrier, f_w, f_b)
     fb = d - c * math.exp(-s)
     if fa == 0.0:
         return a
@@ -177,7 +177,7 @@ def band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
         x = b - fb * (b - a) / (fb - fa)
         if not (min(a, b) < x < max(a, b)):
             x = 0.5 * (a + b)
-        d, s = discriminant_scaled(x, L, W, V, m_w, m_b, f_w, f_b)
+        d, s = discriminant_scaled(x, L, W, V, m_well, m_barrier, f_w, f_b)
         fx = d - c * math.exp(-s)
         if fx == 0.0:
             return x
@@ -197,7 +197,10 @@ def band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
 
 
 def flux_factors(*, m_well: float, m_barrier: float, ben_daniel_duke: bool) -> tuple[float, float]:
-    """(f_w, f_b): psi'/f is continuous at the interfaces."""
+    """(f_w, f_b) of the well and the barrier: psi'/f is continuous at the interfaces.
+
+    1 for the paper's choice (psi' continuous), the masses for BenDaniel-Duke (psi'/m continuous).
+    """
     return (m_well, m_barrier) if ben_daniel_duke else (1.0, 1.0)
 
 
@@ -221,22 +224,15 @@ class BandStructure:
         return float(self.E_max[-1] - self.E_min[-1])
 
 
-def check_structure(*, L, W, V, m_well, m_barrier, m_x, nbands) -> None:
-    """Raise ValueError naming the first invalid structure parameter."""
-    for name, value in (("L", L), ("W", W), ("m_well", m_well), ("m_barrier", m_barrier),
-                        ("m_x", m_x)):
-        check_positive(name, value)
-    check_nonnegative("V", V)
-    check_int("nbands", nbands, minimum=1)
-
-
-def band_structure(*, L: float = 8.5, W: float = 5.5, V: float = 4160.0, m_well: float = 0.86,
-                   m_barrier: float = 1.0, m_x: float = 0.86, nbands: int = 3,
-                   ben_daniel_duke: bool = False) -> BandStructure:
+def band_structure(*, L: float = _P["L"].default, W: float = _P["W"].default,
+                   V: float = _P["V"].default, m_well: float = _P["m_well"].default,
+                   m_barrier: float = _P["m_barrier"].default, m_x: float = _P["m_x"].default,
+                   nbands: int = _P["nbands"].default,
+                   ben_daniel_duke: bool = _P["ben_daniel_duke"].default) -> BandStructure:
     """Subband edges of the superlattice.
 
-    Parameters (keyword-only)
-    -------------------------
+    Parameters (keyword-only; defaults are the paper's, from :data:`solver.PARAMETERS`)
+    ---------------------------------------------------------------------------------
     L : well (wire) width, Å.
     W : barrier (spacer) width, Å.
     V : barrier height, meV (>= 0).
@@ -244,9 +240,13 @@ def band_structure(*, L: float = 8.5, W: float = 5.5, V: float = 4160.0, m_well:
     m_x : mass along the wires, m_e (checked here; it does not change E_n(q)).
     nbands : number of subbands kept; the highest is the resonant one.
     ben_daniel_duke : keep psi'/m continuous instead of psi'.
+
+    :class:`~solver.parameters.ParameterError` (a ValueError) names a bad parameter.
     """
-    check_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x, nbands=nbands)
-    f_w, f_b = flux_factors(m_well=m_well, m_barrier=m_barrier, ben_daniel_duke=ben_daniel_duke)
-    lo, hi = band_edges(int(nbands), float(L), float(W), float(V), float(m_well),
-                        float(m_barrier), f_w, f_b)
+    s = check_all(dict(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x, nbands=nbands,
+                       ben_daniel_duke=ben_daniel_duke))
+    f_w, f_b = flux_factors(m_well=s["m_well"], m_barrier=s["m_barrier"],
+                            ben_daniel_duke=s["ben_daniel_duke"])
+    lo, hi = band_edges(s["nbands"], s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], f_w,
+                        f_b)
     return BandStructure(E_min=lo, E_max=hi)

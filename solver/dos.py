@@ -1,26 +1,32 @@
-"""Weighted densities of states of one subband, and their table (MODEL.md section 3, "route to speed").
+"""Weighted densities of states of one subband, and their table (docs/model.md §3 and §6).
 
 With Delta_n(q) expanded on smooth basis functions l_i(q), the pair susceptibility enters the gap
 equation only through
 
     B_{n,ij}(mu, T) = int dq l_i l_j chi_n(q; T)
-                    = int_{mu - w}^{mu + w} d eps  tanh((eps - mu)/2T) / (2 (eps - mu))  D_{n,ij}(eps),
+                    = int_{mu - w}^{mu + w} d eps  tanh((eps - mu)/2T) / (2 (eps - mu))
+                      D_{n,ij}(eps),
 
-    D_{n,ij}(eps) = (2/pi) sqrt(hbar^2/2m_x) int_0^{pi/d} dq  l_i(q) l_j(q) theta(eps - E_n(q)) / sqrt(eps - E_n(q)),
+    D_{n,ij}(eps) = (2/pi) sqrt(hbar^2/2m_x)
+                    int_0^{pi/d} dq  l_i(q) l_j(q) theta(eps - E_n(q)) / sqrt(eps - E_n(q)),
 
-(the factor 1/(pi^2 N_0) and the k_x -> eps Jacobian combine into (2/pi) sqrt(hbar^2/2m_x) / sqrt(eps - E)).
-D depends on the structure only. It is a step at the band bottom, smooth inside the band, and
-diverges like log|eps - E_top| at the band top (the van Hove point eta = 1 of the resonant band).
+(the factor 1/(pi^2 N_0) and the k_x -> eps Jacobian combine into
+(2/pi) sqrt(hbar^2/2m_x) / sqrt(eps - E)). D depends on the structure only. It is a step at the
+band bottom, smooth inside the band, and diverges like log|eps - E_top| at the band top (the van
+Hove point eta = 1 of the resonant band).
 
-The basis: Lagrange polynomials in c = cos(q d) on Chebyshev points of the first kind, i.e. the
-even, zone-periodic functions of q (a cosine series), which is what Delta_n(q) is.
+The basis: Lagrange polynomials of degree P - 1 in q on the zone [0, pi/d], through P Chebyshev
+points of the first kind (x_j on [-1, 1], q_j = (pi/d)(1 + x_j)/2), evaluated with the
+barycentric formula (:func:`chebyshev_basis`, :func:`basis_values`). Delta_n(q) is smooth on the
+zone, so this interpolation converges spectrally in P; the basis does not impose the evenness
+of Delta in q (it is not a cosine series).
 
 D at one energy is an integral over q with an inverse-square-root end point at q*(eps) and, near the
 band top, a near-logarithmic pile-up. Measuring q from the top's q, p = |q - q_top|, with
 E_top - E ~ a p^2, the substitutions p = p* cosh t (eps inside the band) and
 p = sqrt((eps - E_top)/a) sinh t (above it) turn both into smooth integrands in t, integrated with
 composite Gauss-Legendre panels. The table stores D on Chebyshev nodes of panels graded
-geometrically towards each band top.
+geometrically towards each band's bottom and top (:func:`table_breaks`).
 
 Precision limit: q*(eps) = arccos(D(eps))/d is computed from the discriminant, whose distance to
 +-1 is known only to ~1e-16 absolute; within ~1e-6 meV of a band top that leaves D(eps) good to
@@ -34,7 +40,7 @@ import math
 import numpy as np
 
 from .bands import band_energy, discriminant
-from .config import njit
+from .jit import njit
 
 TINY_P = 1e-15
 """Smallest distance from the band top, in units of pi/d, used by the substitutions (avoids
@@ -42,17 +48,20 @@ log(0) exactly at the top; the region it cuts off carries a weight below 1e-14).
 
 
 @njit
-def basis_values(c, c_nodes, bary, out):
-    """Lagrange basis l_j(c) on the nodes c_nodes (barycentric weights bary), into out."""
+def basis_values(x, c_nodes, bary, out):
+    """Lagrange basis l_j(x) on the nodes c_nodes (barycentric weights bary), into out.
+
+    x in [-1, 1]; for the basis in q, x = 2 q / (pi/d) - 1.
+    """
     p = c_nodes.size
     for j in range(p):
-        if c == c_nodes[j]:
+        if x == c_nodes[j]:
             out[:] = 0.0
             out[j] = 1.0
             return
     s = 0.0
     for j in range(p):
-        out[j] = bary[j] / (c - c_nodes[j])
+        out[j] = bary[j] / (x - c_nodes[j])
         s += out[j]
     for j in range(p):
         out[j] /= s
@@ -82,7 +91,7 @@ def chebyshev_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit
-def top_curvature(odd, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
+def top_curvature(odd, e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b):
     """a in E_top - E(p) ~ a p^2 near the band top, from one point at p = 1e-3 pi/d (meV Å^2).
 
     Only a scale for the substitution: a rough value costs accuracy nowhere, only node placement.
@@ -90,14 +99,17 @@ def top_curvature(odd, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b):
     d = L + W
     p = 1e-3 * math.pi / d
     q = math.pi / d - p if odd else p
-    e = band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b)
+    e = band_energy(q, e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b)
     return max((e_top - e) / (p * p), 1e-300)
 
 
 @njit
-def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
+def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_well, m_barrier, f_w, f_b,
                  c_nodes, bary, pref, xt, wt, h_t, out):
-    """Add D_{ij}(eps) of one band to out (packed upper triangle, i <= j). pref = (2/pi) sqrt(hbar^2/2m_x), meV^1/2 Å.
+    """Add D_{ij}(eps) of one band to out (packed upper triangle, i <= j).
+
+    pref = (2/pi) sqrt(hbar^2/2m_x), meV^1/2 Å; a_top: the band top's curvature
+    (:func:`top_curvature`); c_nodes, bary: the basis (:func:`chebyshev_basis`).
 
     xt, wt: Gauss-Legendre nodes/weights on [-1, 1] for each t panel; h_t: largest t panel (the
     integrand carries l_i l_j, polynomials of degree 2P - 2 in q: callers shrink h_t as 1/P).
@@ -109,7 +121,7 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
     q_top = p_zone if odd else 0.0
     inside = eps < e_top
     if inside:
-        dd = discriminant(eps, L, W, V, m_w, m_b, f_w, f_b)
+        dd = discriminant(eps, L, W, V, m_well, m_barrier, f_w, f_b)
         dd = min(1.0, max(-1.0, dd))
         p_star = max(abs(math.acos(dd) / d - q_top), TINY_P * p_zone)
         t_max = math.acosh(p_zone / p_star) if p_zone > p_star else 0.0
@@ -136,7 +148,7 @@ def weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
                 jac = scale * math.cosh(t)
             p = min(p, p_zone)
             q = q_top - p if odd else p
-            e = band_energy(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b)
+            e = band_energy(q, e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b)
             gap = (e_top - e) - (e_top - eps) if inside else (eps - e_top) + (e_top - e)
             if gap <= 0.0:
                 continue
@@ -199,9 +211,9 @@ def table_breaks(*, e_bottom: float, e_top: float, lo: float, hi: float, depth: 
 
 
 @njit
-def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
-                c_nodes, bary, pref, xt, wt, h_t):
-    """D values at the Chebyshev nodes (cheb on [-1, 1]) of every panel: [panel, node, ij packed]."""
+def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_well, m_barrier, f_w,
+                f_b, c_nodes, bary, pref, xt, wt, h_t):
+    """D at the Chebyshev nodes (cheb on [-1, 1]) of every panel: [panel, node, ij packed]."""
     npan = breaks.size - 1
     p = c_nodes.size
     vals = np.zeros((max(npan, 0), cheb.size, p * (p + 1) // 2))
@@ -210,7 +222,7 @@ def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_
         b = breaks[k + 1]
         for m in range(cheb.size):
             eps = 0.5 * (a + b) + 0.5 * (b - a) * cheb[m]
-            weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_w, m_b, f_w, f_b,
+            weighted_dos(eps, odd, e_bottom, e_top, a_top, L, W, V, m_well, m_barrier, f_w, f_b,
                          c_nodes, bary, pref, xt, wt, h_t, vals[k, m])
     return vals
 

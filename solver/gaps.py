@@ -1,4 +1,4 @@
-"""The gaps below Tc: the non-linear multigap gap equation with the density equation (MODEL.md §5).
+"""The gaps below Tc (docs/model.md §5): the non-linear gap equation with the density equation.
 
 For T < Tc, with E = sqrt(xi^2 + Delta_n(q)^2) and xi = C k^2 + E_n(q) - mu (C = hbar^2/2m_x),
 
@@ -10,17 +10,18 @@ and the density equation fixes mu at the density n of the normal state at the sa
 
     n = (2/pi^2) sum_n int_0^{pi/d} dq int_0^inf dk <n_k>,   <n_k> = (1 - (xi/E) tanh(E/2T)) / 2.
 
-At T = 0, <n_k> is the v^2 of MODEL.md; at T > 0 it is its thermal generalisation (the occupation of
-a Bogoliubov state), so that with Delta = 0 the density is that of a Fermi gas at T. Delta is
-non-zero only inside the pairing window |xi| < w; outside it <n_k> is the Fermi function (whose
-tails beyond the window matter at strong coupling: w/k_B Tc ~ 5 on the paper's dome), so
+At T = 0, <n_k> is the v^2 of docs/model.md §5; at T > 0 it is its thermal generalisation (the
+occupation of a Bogoliubov state), so that with Delta = 0 the density is that of a Fermi gas at T.
+Delta is non-zero only inside the pairing window |xi| < w; outside it <n_k> is the Fermi function
+(whose tails beyond the window matter at strong coupling: w/k_B Tc ~ 5 on the paper's dome), so
 n = (2/pi^2) sum_n int dq [k_F(q) + int dk (<n_k> - theta(-xi))], the last integral over the
 window and the thermal tails around it.
 Taking the normal state at the same T (not at T = 0) keeps mu = mu0 at and above Tc, so the gaps
 close exactly at the Tc of the Tc kernel, which holds mu0 fixed; at T = 0 the two coincide.
 
-Numerics. As in the Tc kernel, Delta_n(q) = sum_j Delta_n(q_j) l_j(q) on the structure's basis
-nodes and I_nn'(q_i, q') = sum_k I[n, i, n', k] l_k(q'), so the gap equation is
+Numerics (docs/model.md §6). As in the Tc kernel (solver.tc), Delta_n(q) = sum_j Delta_n(q_j)
+l_j(q) on the structure's basis nodes and I_nn'(q_i, q') = sum_k I[n, i, n', k] l_k(q'), so the
+gap equation is
 Delta = A B(Delta) Delta with A = [g_nn' I_nn'(q_i, q_k)] and B_n,kj = int dq l_k l_j F_n(q; Delta).
 Below Tc the gap rounds the pair kernel off on the scale s = sqrt(Delta^2 + (pi T)^2) (its nearest
 complex singularities sit at xi = +-i s), so B is a plain two-dimensional quadrature:
@@ -45,13 +46,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .bands import band_edge, band_energy, discriminant
-from .config import njit
 from .constants import HBAR2_2ME, KB
 from .dos import basis_values
-from .status import STATUS_OK
-from .tc import Structure, _check_points, coupling_matrix, cutoff, prepare_structure, \
-    tc_on_structure
-from .validation import check_nonnegative
+from .jit import njit
+from .parameters import PARAMETERS as _P, STATUS_OK, Parameter
+from .structure import Structure, prepare_structure
+from .tc import _check_points, coupling_matrix, cutoff, tc_on_structure, warmup as _tc_warmup
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class GapResult:
     tc_K: float
     """Critical temperature of the Tc kernel (tc_on_structure), K; NaN if below its floor."""
     tc_status: int
-    """Status code of that Tc (solver.status)."""
+    """Status code of that Tc (:data:`solver.parameters.STATUS_NAMES`)."""
     q_nodes: np.ndarray
     """Basis nodes in q, 1/Å."""
     delta_nodes: np.ndarray
@@ -349,13 +349,13 @@ def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, v
 
 
 @njit
-def grid_values(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b, c_nodes, bary):
+def grid_values(q, e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b, c_nodes, bary):
     """E_n(q) (meV) and the basis values l_j(q) at the points q (1/Å)."""
     p_zone = math.pi / (L + W)
     e = np.empty(q.size)
     lq = np.empty((q.size, c_nodes.size))
     for a in range(q.size):
-        e[a] = band_energy(q[a], e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b)
+        e[a] = band_energy(q[a], e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b)
         basis_values(2.0 * q[a] / p_zone - 1.0, c_nodes, bary, lq[a])
     return e, lq
 
@@ -699,15 +699,26 @@ class _Problem:
 
 # ----------------------------------------------------------------------------- public API
 
+TEMPERATURE = Parameter("T", None, "K", "temperature", minimum=0.0)
+"""The temperatures of :func:`gaps_on_structure`, checked like the model's parameters."""
+TEMPERATURE_OVER_TC = Parameter("T_over_tc", None, "1", "temperature as a fraction of Tc",
+                                minimum=0.0)
+"""The same, as fractions of Tc."""
+
+
 def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=None,
-                      omega0: float = 230.0, g_lower: float = 0.1, g_inter: float = 0.1,
-                      softening: bool = True, t_floor: float = 1e-6, fixed_mu: bool = False,
+                      omega0: float = _P["omega0"].default,
+                      g_lower: float = _P["g_lower"].default,
+                      g_inter: float = _P["g_inter"].default,
+                      softening: bool = _P["softening"].default,
+                      t_floor: float = _P["t_floor"].default, fixed_mu: bool = False,
                       resolution: GapResolution = DEFAULT_GAP_RESOLUTION) -> GapResult:
     """Gaps Delta_n(q), mu and the partial densities below Tc at one (eta, g).
 
     Parameters (keyword-only)
     -------------------------
-    st : structure from :func:`solver.prepare_structure` (bands, basis, exchange integrals).
+    st : structure from :func:`solver.structure.prepare_structure` (bands, basis, exchange
+        integrals).
     eta : Lifshitz parameter (mu0 - E_L)/dE of the normal state at T = 0, dimensionless.
     g : coupling g_NN of the resonant subband, dimensionless.
     T : temperature(s), K (>= 0); or T_over_tc : temperature(s) as fractions of Tc (exactly one).
@@ -717,21 +728,25 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
     fixed_mu : keep mu = mu0 instead of solving the density equation.
     resolution : discretisation of the gap solver.
 
+    :class:`~solver.parameters.ParameterError` (a ValueError) names a bad parameter.
     Temperatures are solved from the highest down: the first from the leading eigenvector of the
     linearised equation scaled above a BCS-sized gap, each next from the gaps (and mu) found at
     the one above it. ``linear_eigenvalue`` is that of the linearised equation at (mu0, T).
     """
     if (T is None) == (T_over_tc is None):
         raise ValueError("give exactly one of T and T_over_tc")
-    eta_a, g_a, om_a = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
-                                     g_inter=g_inter, softening=softening, t_floor=t_floor)
+    eta_a, g_a, om_a, model = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
+                                            g_inter=g_inter, softening=softening,
+                                            t_floor=t_floor)
+    g_lower, g_inter = model["g_lower"], model["g_inter"]
+    softening, t_floor = model["softening"], model["t_floor"]
     if eta_a.size != 1 or g_a.size != 1 or om_a.size != 1:
         raise ValueError("eta, g and omega0 must be single numbers here")
     temps = np.atleast_1d(np.asarray(T if T is not None else T_over_tc, dtype=float))
     if temps.ndim != 1 or temps.size == 0:
         raise ValueError("T must be a number or a non-empty 1-D sequence")
     for v in temps:
-        check_nonnegative("T" if T is not None else "T_over_tc", float(v))
+        (TEMPERATURE if T is not None else TEMPERATURE_OVER_TC).check(float(v))
     eta, g, omega0 = float(eta_a[0]), float(g_a[0]), float(om_a[0])
     tcg = tc_on_structure(st, eta=[eta], g=[g], omega0=[omega0], g_lower=g_lower,
                           g_inter=g_inter, softening=softening, t_floor=t_floor)
@@ -852,15 +867,33 @@ def _start_vector(prob: _Problem, *, mu, T, tc, prev, lin):
     return START_FACTOR * size * v / np.max(np.abs(v)), False
 
 
-def gaps_point(*, eta: float, g: float, T=None, T_over_tc=None, omega0: float = 230.0,
-               L: float = 8.5, W: float = 5.5, V: float = 4160.0, m_well: float = 0.86,
-               m_barrier: float = 1.0, m_x: float = 0.86, nbands: int = 3,
-               g_lower: float = 0.1, g_inter: float = 0.1, softening: bool = True,
-               t_floor: float = 1e-6, ben_daniel_duke: bool = False, fixed_mu: bool = False,
+def gaps_point(*, eta: float, g: float, T=None, T_over_tc=None,
+               omega0: float = _P["omega0"].default, L: float = _P["L"].default,
+               W: float = _P["W"].default, V: float = _P["V"].default,
+               m_well: float = _P["m_well"].default, m_barrier: float = _P["m_barrier"].default,
+               m_x: float = _P["m_x"].default, nbands: int = _P["nbands"].default,
+               g_lower: float = _P["g_lower"].default, g_inter: float = _P["g_inter"].default,
+               softening: bool = _P["softening"].default, t_floor: float = _P["t_floor"].default,
+               ben_daniel_duke: bool = _P["ben_daniel_duke"].default, fixed_mu: bool = False,
                resolution: GapResolution = DEFAULT_GAP_RESOLUTION) -> GapResult:
-    """:func:`gaps_on_structure` on the structure given by its parameters (as :func:`tc_grid`)."""
+    """:func:`gaps_on_structure` on the structure given by its parameters.
+
+    Keywords and units as :func:`solver.tc.tc_grid` (structure) and :func:`gaps_on_structure`
+    (the point, the temperatures and the gap solver's options).
+    """
     st = prepare_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x,
                            nbands=nbands, ben_daniel_duke=ben_daniel_duke)
     return gaps_on_structure(st, eta=eta, g=g, T=T, T_over_tc=T_over_tc, omega0=omega0,
                              g_lower=g_lower, g_inter=g_inter, softening=softening,
                              t_floor=t_floor, fixed_mu=fixed_mu, resolution=resolution)
+
+
+def warmup() -> None:
+    """Compile (or load from the numba cache) every kernel of the solver: the Tc kernels
+    (:func:`solver.tc.warmup`) and the gap kernels, at T = 0 and T > 0.
+
+    A sweep's workers call it once at start, so no task pays the compile cost (with
+    ``[outputs] gaps = true`` the first chunk would otherwise pay ~10 s for the gap kernels).
+    """
+    _tc_warmup()
+    gaps_on_structure(prepare_structure(), eta=1.0, g=0.25, T_over_tc=[0.0, 0.5])

@@ -1,4 +1,4 @@
-"""Bloch functions of the superlattice and their exchange (overlap) integrals (MODEL.md section 2).
+"""Bloch functions of the superlattice and their exchange (overlap) integrals (docs/model.md §2).
 
 psi_{n,q}(z) is normalised over one period, int_0^d |psi|^2 dz = 1, and
 
@@ -16,15 +16,15 @@ import math
 import numpy as np
 
 from .bands import _ch_shc, band_energy, period_matrix_scaled
-from .config import njit
 from .constants import HBAR2_2ME
+from .jit import njit
 
 
 @njit
-def bloch_density(z, E, q, L, W, V, m_w, m_b, f_w, f_b):
+def bloch_density(z, E, q, L, W, V, m_well, m_barrier, f_w, f_b):
     """|psi_{E,q}(z)|^2 at the points z in [0, d], not yet normalised."""
     d = L + W
-    m11, m12, m21, m22, s = period_matrix_scaled(E, L, W, V, m_w, m_b, f_w, f_b)
+    m11, m12, m21, m22, s = period_matrix_scaled(E, L, W, V, m_well, m_barrier, f_w, f_b)
     lam = complex(math.cos(q * d), math.sin(q * d))
     lam_s = lam * math.exp(-s)
     # eigenvector of M for lam, from the better-conditioned row of (M - lam) v = 0
@@ -37,8 +37,8 @@ def bloch_density(z, E, q, L, W, V, m_w, m_b, f_w, f_b):
     norm = math.sqrt(abs(psi0) ** 2 + abs(u0) ** 2)
     psi0 /= norm
     u0 /= norm
-    q_w = -m_w * E / HBAR2_2ME
-    q_b = m_b * (V - E) / HBAR2_2ME
+    q_w = -m_well * E / HBAR2_2ME
+    q_b = m_barrier * (V - E) / HBAR2_2ME
     c_w, s_w, x_w = _ch_shc(q_w * L * L)
     g = math.exp(x_w)
     psi_l = (psi0 * c_w + f_w * L * s_w * u0) * g
@@ -70,7 +70,7 @@ def bloch_density(z, E, q, L, W, V, m_w, m_b, f_w, f_b):
 
 
 @njit
-def exchange_integrals(q_nodes, bottoms, tops, z, wz, L, W, V, m_w, m_b, f_w, f_b):
+def exchange_integrals(q_nodes, bottoms, tops, z, wz, L, W, V, m_well, m_barrier, f_w, f_b):
     """I[n, i, n', k] = I_{nn'}(q_i, q_k) for the bands given by their edges.
 
     z, wz: quadrature nodes and weights over one period [0, d] (exact for the smooth
@@ -83,9 +83,9 @@ def exchange_integrals(q_nodes, bottoms, tops, z, wz, L, W, V, m_w, m_b, f_w, f_
     energies = np.empty((nb, nq))
     for n in range(nb):
         for i in range(nq):
-            e = band_energy(q_nodes[i], bottoms[n], tops[n], L, W, V, m_w, m_b, f_w, f_b)
+            e = band_energy(q_nodes[i], bottoms[n], tops[n], L, W, V, m_well, m_barrier, f_w, f_b)
             energies[n, i] = e
-            rho = bloch_density(z, e, q_nodes[i], L, W, V, m_w, m_b, f_w, f_b)
+            rho = bloch_density(z, e, q_nodes[i], L, W, V, m_well, m_barrier, f_w, f_b)
             dens[n, i, :] = rho / np.sum(wz * rho)
     d = L + W
     out = np.empty((nb, nq, nb, nq))

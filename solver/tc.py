@@ -1,82 +1,250 @@
-"""Public Tc functions: validate, prepare a structure once, call the kernels per (omega0, g, eta)."""
+"""The critical temperature: the linearised multigap gap equation (docs/model.md §3).
+
+With Delta_n(q) = sum_j Delta_n(q_j) l_j(q) and I_{nn'}(q_i, q') interpolated on the same basis,
+
+    Delta_n(q_i) = sum_{n'} g_{nn'} sum_{k, j} I_{nn'}(q_i, q_k) B_{n',kj}(T) Delta_{n'}(q_j),
+
+i.e. the kernel is A B with A = [g_{nn'} I_{nn'}(q_i, q_k)] symmetric and B = blockdiag(B_n)
+positive semi-definite, so its eigenvalues are those of the symmetric B^1/2 A B^1/2. Lambda(T),
+the largest, falls monotonically with T; Tc solves Lambda(Tc) = 1, found in log T (where Lambda is
+nearly linear: Lambda ~ lambda ln(omega/T) in the BCS regime) by the Illinois method.
+
+B_n(T) is one energy integral over the window |eps - mu| < omega of the tabulated weighted DOS
+D_n(eps) against tanh((eps - mu)/2T)/(2 (eps - mu)). The integration panels are graded
+geometrically towards the band's bottom and top (the square-root and logarithmic edges of D) and
+towards mu down to x_lo, which resolves the kernel's peak of width T for every T above the floor
+with the same nodes, computed once per (mu, omega); the sliver |eps - mu| < x_lo
+(x_lo << k_B T_floor) is integrated analytically with D taken constant, and nodes with
+|eps - mu| < 0.05 T are summed from running sums with the kernel's Taylor series (numerics:
+docs/model.md §6).
+
+The numba kernels come first (arrays and floats only); then the public functions, which validate
+their keywords against :mod:`solver.parameters`, take a :class:`~solver.structure.Structure` from
+:func:`~solver.structure.prepare_structure` and call the kernels per (omega0, g, eta).
+"""
 from __future__ import annotations
 
-import logging
 import math
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from .bands import band_edges, check_structure, flux_factors
-from .constants import HBAR2_2ME, KB
-from .dos import basis_values, build_table, chebyshev_basis, table_breaks, top_curvature
-from .gap import critical_temperature, fill_window, window_edges
-from .overlaps import exchange_integrals
-from .status import STATUS_BELOW_FLOOR, STATUS_OK
-from .validation import check_finite, check_nonnegative, check_positive
-
-log = logging.getLogger(__name__)
-
-STATUS_NAMES = {STATUS_OK: "ok", STATUS_BELOW_FLOOR: "below_floor"}
+from .constants import KB
+from .dos import chebyshev_basis, subdivide, table_eval, unpack
+from .jit import njit
+from .parameters import (PARAMETERS as _P, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK, check,
+                         check_g)
+from .structure import DEFAULT_RESOLUTION, Resolution, Structure, _gauss, prepare_structure
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """Every discretisation parameter of the Tc calculation; ``doubled()`` refines all of them.
+# ------------------------------------------------------------------------------------ kernels
 
-    The defaults give Tc converged to better than 1e-4 relative on the paper's grid (checked by
-    tests/test_convergence.py against ``doubled()``).
+@njit
+def window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, parts):
+    """Panel boundaries of one band's energy window [lo, hi] (meV), sorted.
+
+    Graded geometrically (ratio) towards the band bottom (D jumps, then rises like a square root)
+    and both sides of the band top (D diverges logarithmically) down to depth * width, and towards
+    mu (the pair kernel's peak of width T) from x_lo up; ``bulk`` equal panels in between; each
+    panel then cut into ``parts`` (for the oscillations of D_ij with many basis functions).
     """
-
-    n_basis: int = 8
-    """Chebyshev nodes in q carrying Delta_n(q) and I(q, q'): the starting number; it grows by
-    half until I(q, q') is interpolated to overlap_tol (wide bands with Bragg mixing need more)."""
-    overlap_tol: float = 1e-5
-    """Largest interpolation error of I between the nodes, relative to max I. The error it leaves
-    in Tc was measured no larger than itself (L = 7 ... 10 Å, tests/test_convergence.py)."""
-    max_basis: int = 32
-    """Upper bound of the adaptive basis size (cost grows like its cube)."""
-    n_z: int = 48
-    """Gauss-Legendre nodes per region (well, barrier) for the exchange integrals."""
-    n_t: int = 12
-    """Gauss-Legendre nodes per panel of the q integral inside D(eps)."""
-    h_t: float = 1.0
-    """Largest panel of that integral in the substitution variable t, for 8 basis nodes; it
-    shrinks as 8/P for P > 8 nodes (the integrand carries polynomials of degree 2P - 2)."""
-    n_cheb: int = 10
-    """Chebyshev nodes per panel of the D(eps) table."""
-    bulk_panels: int = 4
-    """Equal table panels over the middle half of a band (every panel is cut in P/8 pieces)."""
-    depth: float = 1e-10
-    """Table grading towards a band top stops at depth * band width."""
-    n_gauss: int = 8
-    """Gauss-Legendre nodes per energy panel of B(T)."""
-    ratio: float = 4.0
-    """Geometric ratio of the energy panels graded towards mu and towards a band top."""
-    int_depth: float = 1e-7
-    """Energy panels graded towards a band top stop at int_depth * band width (the rest of the
-    log singularity carries a weight ~ int_depth * ln(int_depth) of the window)."""
-    int_bulk: int = 4
-    """Equal energy panels over the middle half of a band (every panel is cut in P/8 pieces)."""
-    x_lo_factor: float = 1e-3
-    """Innermost graded panel at x_lo = x_lo_factor * k_B T_floor from mu."""
-    u_tol: float = 1e-9
-    """Tolerance on ln Tc of the root search."""
-
-    def doubled(self) -> "Resolution":
-        """Twice the resolution in every parameter."""
-        return replace(self, n_basis=2 * self.n_basis, overlap_tol=self.overlap_tol / 100,
-                       max_basis=2 * self.max_basis, n_z=2 * self.n_z, n_t=2 * self.n_t,
-                       h_t=self.h_t / 2, n_cheb=2 * self.n_cheb, bulk_panels=2 * self.bulk_panels,
-                       depth=self.depth ** 1.25, n_gauss=2 * self.n_gauss,
-                       ratio=math.sqrt(self.ratio), int_depth=self.int_depth ** 1.5,
-                       int_bulk=2 * self.int_bulk, x_lo_factor=self.x_lo_factor / 10,
-                       u_tol=self.u_tol / 10)
+    pts = [lo, hi, e_bottom, e_top]
+    width = e_top - e_bottom
+    for k in range(bulk + 1):
+        pts.append(e_bottom + width * (0.25 + 0.5 * k / bulk))
+    h = 0.25 * width
+    while h > depth * width:
+        h /= ratio
+        pts.append(e_bottom + h)
+        pts.append(e_top - h)
+        pts.append(e_top + h)
+    h = width
+    while e_top + h < hi:
+        pts.append(e_top + h)
+        h *= ratio
+    x = x_lo
+    while x < omega:
+        pts.append(mu - x)
+        pts.append(mu + x)
+        x *= ratio
+    out = np.unique(np.array(pts))
+    return subdivide(out[(out >= lo) & (out <= hi)], parts)
 
 
-DEFAULT_RESOLUTION = Resolution()
+@njit
+def window_edges(mu, omega, breaks, e_bottom, e_top, x_lo, ratio, depth, bulk, parts):
+    """One band's window panels, clipped to its table, and how many lie outside the sliver."""
+    lo = mu - omega
+    hi = mu + omega
+    if breaks.size >= 2:
+        lo = max(lo, breaks[0])
+        hi = min(hi, breaks[-1])
+    if breaks.size < 2 or hi <= lo:
+        return np.empty(0), 0
+    edges = window_breaks(mu, omega, lo, hi, e_bottom, e_top, x_lo, ratio, depth, bulk, parts)
+    npan = 0
+    for k in range(edges.size - 1):
+        if edges[k + 1] <= mu - x_lo or edges[k] >= mu + x_lo:
+            npan += 1
+    return edges, npan
 
+
+@njit
+def fill_window(mu, edges, breaks, vals, cheb, cheb_bary, x_lo, xg, wg, ax, xs, ws, dv, c0, c2,
+                dmid):
+    """Quadrature of one band's window into the given buffers, sorted by |x| = |eps - mu|.
+
+    Writes ax = |x| (ascending), x, w, dv[k] (packed D at the nodes), the running sums
+    c0[k] = sum_{k' < k} w D and c2[k] = sum_{k' < k} w x^2 D (one row more than nodes) and
+    dmid = (D(mu - x_lo) + D(mu + x_lo)) / 2. The buffers are views of a workspace reused from
+    point to point: a sweep allocates nothing per point.
+    """
+    npk = dmid.size
+    lv = np.empty(cheb.size)
+    tmp = np.empty(npk)
+    m = 0
+    for k in range(edges.size - 1):
+        a = edges[k]
+        b = edges[k + 1]
+        if not (b <= mu - x_lo or a >= mu + x_lo):
+            continue
+        for j in range(xg.size):
+            xs[m] = 0.5 * (a + b) + 0.5 * (b - a) * xg[j] - mu
+            ws[m] = 0.5 * (b - a) * wg[j]
+            m += 1
+    order = np.argsort(np.abs(xs))
+    xs[:] = xs[order]
+    ws[:] = ws[order]
+    c0[0, :] = 0.0
+    c2[0, :] = 0.0
+    for k in range(xs.size):
+        ax[k] = abs(xs[k])
+        table_eval(mu + xs[k], breaks, vals, cheb, cheb_bary, lv, dv[k])
+        w0 = ws[k]
+        w2 = ws[k] * xs[k] * xs[k]
+        for j in range(npk):
+            c0[k + 1, j] = c0[k, j] + w0 * dv[k, j]
+            c2[k + 1, j] = c2[k, j] + w2 * dv[k, j]
+    table_eval(mu - x_lo, breaks, vals, cheb, cheb_bary, lv, tmp)
+    for j in range(npk):
+        dmid[j] = 0.5 * tmp[j]
+    table_eval(mu + x_lo, breaks, vals, cheb, cheb_bary, lv, tmp)
+    for j in range(npk):
+        dmid[j] += 0.5 * tmp[j]
+
+
+SERIES_X = 0.05
+"""Below |x| = SERIES_X * T the pair kernel is replaced by 1/(4T) - x^2/(48 T^3) and summed from the
+running sums: the next term is 2 (x/2T)^4 / 15 < 5e-8 relative there."""
+
+
+@njit
+def pair_kernel(x, T):
+    """tanh(x / 2T) / (2x), its limit 1/(4T) at x = 0."""
+    y = x / (2.0 * T)
+    if abs(y) < 1e-8:
+        return 1.0 / (4.0 * T)
+    return math.tanh(y) / (2.0 * x)
+
+
+@njit
+def inner_integral(a):
+    """F(a) = int_0^a tanh(y/2)/y dy for a <= 1e-2 (series; the sliver around mu)."""
+    a2 = a * a
+    return a * (0.5 - a2 / 72.0 + a2 * a2 / 1200.0)
+
+
+@njit
+def susceptibility(T, ax, xs, ws, dv, c0, c2, dmid, x_lo, out):
+    """Packed B_ij(T) = int K_T(eps - mu) D_ij(eps) d eps of one band, into out."""
+    kc = np.searchsorted(ax, SERIES_X * T)
+    f = inner_integral(x_lo / T)
+    a0 = 1.0 / (4.0 * T)
+    a2 = 1.0 / (48.0 * T * T * T)
+    npk = out.size
+    for j in range(npk):
+        out[j] = f * dmid[j] + a0 * c0[kc, j] - a2 * c2[kc, j]
+    for k in range(kc, xs.size):
+        w = ws[k] * pair_kernel(xs[k], T)
+        for j in range(npk):
+            out[j] += w * dv[k, j]
+
+
+@njit
+def leading_eigenvalue(T, a_mat, win, x_lo):
+    """Largest eigenvalue of the linearised gap equation at temperature T (meV).
+
+    a_mat: (nb*P, nb*P) matrix g_{nn'} I_{nn'}(q_i, q_k). win = (offsets, ax, xs, ws, dv, c0,
+    c0_off, c2, dmid): band n's window nodes are [offsets[n], offsets[n+1]) of ax, xs, ws, dv,
+    its running sums the rows [c0_off[n], c0_off[n+1]) of c0, c2, and dmid[n] its sliver value
+    (see fill_window).
+    """
+    offsets, ax, xs, ws, dv, c0, c0_off, c2, dmid = win
+    nb = offsets.size - 1
+    npk = dmid.shape[1]
+    p = int(round((math.sqrt(8 * npk + 1) - 1) / 2))
+    half = np.zeros((nb * p, nb * p))
+    bp = np.empty(npk)
+    b = np.empty((p, p))
+    for n in range(nb):
+        s = offsets[n]
+        e = offsets[n + 1]
+        cs = c0_off[n]
+        ce = c0_off[n + 1]
+        susceptibility(T, ax[s:e], xs[s:e], ws[s:e], dv[s:e], c0[cs:ce], c2[cs:ce], dmid[n],
+                       x_lo, bp)
+        unpack(bp, p, b)
+        lam, vec = np.linalg.eigh(b)
+        for i in range(p):
+            lam[i] = math.sqrt(lam[i]) if lam[i] > 0.0 else 0.0
+        half[n * p:(n + 1) * p, n * p:(n + 1) * p] = (vec * lam) @ vec.T
+    c = half @ a_mat @ half
+    return np.linalg.eigvalsh(0.5 * (c + c.T))[-1]
+
+
+@njit
+def critical_temperature(a_mat, win, x_lo, t_floor, t_start, u_tol):
+    """Tc (meV) with Lambda(Tc) = 1, or (t_floor, STATUS_BELOW_FLOOR).
+
+    t_floor: lowest temperature searched, meV; t_start: first upper guess, meV (the cut-off);
+    u_tol: tolerance on ln Tc.
+    """
+    f_lo = leading_eigenvalue(t_floor, a_mat, win, x_lo) - 1.0
+    if f_lo < 0.0:
+        return t_floor, STATUS_BELOW_FLOOR
+    u_lo = math.log(t_floor)
+    u_hi = math.log(max(t_start, 2.0 * t_floor))
+    f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
+    while f_hi >= 0.0:
+        u_lo, f_lo = u_hi, f_hi
+        u_hi += math.log(4.0)
+        f_hi = leading_eigenvalue(math.exp(u_hi), a_mat, win, x_lo) - 1.0
+    if f_lo == 0.0:
+        return math.exp(u_lo), STATUS_OK
+    side = 0
+    for _ in range(100):
+        u = u_hi - f_hi * (u_hi - u_lo) / (f_hi - f_lo)
+        if not (u_lo < u < u_hi):
+            u = 0.5 * (u_lo + u_hi)
+        f = leading_eigenvalue(math.exp(u), a_mat, win, x_lo) - 1.0
+        if f == 0.0:
+            return math.exp(u), STATUS_OK
+        if f > 0.0:
+            u_lo, f_lo = u, f
+            if side == 1:
+                f_hi *= 0.5
+            side = 1
+        else:
+            u_hi, f_hi = u, f
+            if side == -1:
+                f_lo *= 0.5
+            side = -1
+        if u_hi - u_lo < u_tol:
+            break
+    return math.exp(u_lo - f_lo * (u_hi - u_lo) / (f_hi - f_lo)), STATUS_OK
+
+
+# ----------------------------------------------------------------------------- public API
 
 @dataclass(frozen=True)
 class TcGrid:
@@ -85,7 +253,7 @@ class TcGrid:
     tc_K: np.ndarray
     """Critical temperature, K; NaN where status is not STATUS_OK."""
     status: np.ndarray
-    """int8 status codes (solver.status)."""
+    """int8 status codes (:data:`solver.parameters.STATUS_NAMES`)."""
     E_L: float
     """Lifshitz energy (bottom of the resonant subband), meV."""
     dE: float
@@ -93,145 +261,8 @@ class TcGrid:
 
     @staticmethod
     def status_name(code: int) -> str:
+        """The name of a status code: "ok" or "below_floor"."""
         return STATUS_NAMES[code]
-
-
-@dataclass(frozen=True)
-class Structure:
-    """Everything that depends only on the superlattice, computed once (arrays and floats)."""
-
-    args: tuple          # (L, W, V, m_w, m_b, f_w, f_b) for the kernels
-    m_x: float
-    bottoms: np.ndarray  # meV
-    tops: np.ndarray     # meV
-    overlaps: np.ndarray  # I[n, i, m, k]
-    curvatures: np.ndarray  # a_top per band, meV Å^2
-    res: Resolution
-    basis: tuple         # (nodes x_j on [-1, 1], barycentric weights); q_j = (pi/d)(1 + x_j)/2
-    overlap_error: float  # achieved interpolation error of I, relative to max I
-    _tables: list = field(default_factory=list, repr=False, compare=False)
-    """The last DOS tables built, as [(lo, hi, tables)]; reused when they cover a request."""
-    _workspaces: dict = field(default_factory=dict, repr=False, compare=False)
-    """Quadrature buffers per thread (see workspace)."""
-
-    def tables(self, *, lo: float, hi: float) -> list:
-        """Per band, (breaks, values) of the weighted DOS over at least [lo, hi] meV.
-
-        Reused across calls on this structure. A request outside the cached range rebuilds over
-        the union widened by the resonant band's width on both sides, so that the chunks of a
-        sweep, blocks of eta less than a band width apart, share one build. The panel lattice
-        does not depend on the range: every build gives the same values where they overlap.
-        """
-        if self._tables:
-            c_lo, c_hi, cached = self._tables[0]
-            if c_lo <= lo and hi <= c_hi:
-                return cached
-            lo, hi = min(lo, c_lo), max(hi, c_hi)
-        lo, hi = lo - self.dE, hi + self.dE
-        built = dos_tables(self, lo=lo, hi=hi)
-        self._tables[:] = [(lo, hi, built)]
-        return built
-
-    def workspace(self, n_nodes: int, npk: int) -> list:
-        """Buffers for the energy quadrature of all bands, grown as needed, reused per point.
-
-        Allocating them per point costs more than the arithmetic once the allocator returns
-        large blocks to the system (as dask workers make it do: MALLOC_TRIM_THRESHOLD_).
-        """
-        nb = self.bottoms.size
-        thread = threading.get_ident()  # one workspace per thread: a structure may be shared
-        ws = self._workspaces.get(thread)
-        if ws is None or ws[0].size < n_nodes:
-            cap = max(n_nodes, 2 * (ws[0].size if ws else 0), 1)
-            ws = [np.empty(cap), np.empty(cap), np.empty(cap), np.empty((cap, npk)),
-                  np.empty((cap + nb, npk)), np.empty((cap + nb, npk)), np.empty((nb, npk))]
-            self._workspaces[thread] = ws
-        return ws
-
-    @property
-    def n_basis(self) -> int:
-        return self.basis[0].size
-
-    @property
-    def parts(self) -> int:
-        """Pieces per energy panel: D_ij(eps) oscillates ~P times across a band for P nodes."""
-        return max(1, self.n_basis // 8)
-
-    @property
-    def E_L(self) -> float:
-        return float(self.bottoms[-1])
-
-    @property
-    def dE(self) -> float:
-        return float(self.tops[-1] - self.bottoms[-1])
-
-
-def _gauss(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.legendre.leggauss(n)
-
-
-def prepare_structure(*, L: float = 8.5, W: float = 5.5, V: float = 4160.0,
-                      m_well: float = 0.86, m_barrier: float = 1.0, m_x: float = 0.86,
-                      nbands: int = 3, ben_daniel_duke: bool = False,
-                      resolution: Resolution = DEFAULT_RESOLUTION) -> Structure:
-    """Bands, Bloch functions and exchange integrals of one structure, for :func:`tc_on_structure`.
-
-    Keywords and units as :func:`tc_grid`. Keep the result to reuse it for many (eta, g, omega0)
-    calls: it also caches the DOS tables.
-    """
-    res = resolution
-    check_structure(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier, m_x=m_x, nbands=nbands)
-    f_w, f_b = flux_factors(m_well=m_well, m_barrier=m_barrier, ben_daniel_duke=ben_daniel_duke)
-    args = (float(L), float(W), float(V), float(m_well), float(m_barrier), f_w, f_b)
-    bottoms, tops = band_edges(int(nbands), *args)
-    xz, wz = _gauss(res.n_z)
-    z = np.concatenate([(xz + 1) * L / 2, L + (xz + 1) * W / 2])
-    w = np.concatenate([wz * L / 2, wz * W / 2])
-    half_zone = 0.5 * math.pi / (L + W)
-    p = res.n_basis
-    while True:
-        nodes, bary = chebyshev_basis(p)
-        check, _ = chebyshev_basis(2 * p + 1)  # between the nodes, and nearer the zone ends
-        q = half_zone * (1.0 + np.concatenate([nodes, check]))
-        both, _ = exchange_integrals(q, bottoms, tops, z, w, *args)
-        overlaps = both[:, :p, :, :p]
-        lv = np.empty(p)
-        interp = np.empty((check.size, p))
-        for k, x in enumerate(check):
-            basis_values(x, nodes, bary, lv)
-            interp[k] = lv
-        approx = np.einsum("kj,nimj->nimk", interp, overlaps)
-        error = float(np.max(np.abs(approx - both[:, :p, :, p:])) / np.max(overlaps))
-        if error <= res.overlap_tol or p >= res.max_basis:
-            break
-        p = min(res.max_basis, math.ceil(1.5 * p))
-    if error > res.overlap_tol:
-        log.warning("exchange integrals interpolated only to %.1e (tolerance %.1e) with the "
-                    "largest basis, %d nodes: a Bragg gap much smaller than the band width; "
-                    "Tc converges more slowly here (check with Resolution().doubled())", error,
-                    res.overlap_tol, p)
-    curv = np.array([top_curvature(n % 2 == 0, bottoms[n], tops[n], *args)
-                     for n in range(nbands)])
-    return Structure(args, float(m_x), bottoms, tops, np.ascontiguousarray(overlaps), curv, res,
-                     (nodes, bary), error)
-
-
-def dos_tables(st: Structure, *, lo: float, hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per band, (breaks, values) of the weighted DOS table over [lo, hi] meV."""
-    res = st.res
-    c_nodes, bary = st.basis
-    h_t = res.h_t * min(1.0, 8.0 / st.n_basis)
-    pref = 2.0 / math.pi * math.sqrt(HBAR2_2ME / st.m_x)
-    xt, wt = _gauss(res.n_t)
-    cheb, _ = chebyshev_basis(res.n_cheb)
-    out = []
-    for n in range(st.bottoms.size):
-        breaks = table_breaks(e_bottom=st.bottoms[n], e_top=st.tops[n], lo=lo, hi=hi,
-                              depth=res.depth, bulk_panels=res.bulk_panels, parts=st.parts)
-        vals = build_table(breaks, cheb, n % 2 == 0, st.bottoms[n], st.tops[n], st.curvatures[n],
-                           *st.args, c_nodes, bary, pref, xt, wt, h_t)
-        out.append((breaks, vals))
-    return out
 
 
 def coupling_matrix(*, nbands: int, g: float, g_lower: float, g_inter: float) -> np.ndarray:
@@ -248,53 +279,60 @@ def cutoff(*, omega0: float, g: float, softening: bool) -> float:
 
 
 def _as_axis(name, values) -> np.ndarray:
+    """A number or a non-empty 1-D sequence as a float array; ValueError naming the parameter."""
     arr = np.atleast_1d(np.asarray(values, dtype=float))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a number or a non-empty 1-D sequence")
-    for v in arr:
-        check_finite(name, float(v))
     return arr
 
 
 def _check_points(*, eta, g, omega0, g_lower, g_inter, softening, t_floor):
-    """Validated (eta, g, omega0) arrays; ValueError naming the first bad parameter."""
+    """Validated (eta, g, omega0) arrays and model options, checked against the parameter table.
+
+    Returns (eta, g, omega0, model) with model = {g_lower, g_inter, softening, t_floor};
+    :class:`~solver.parameters.ParameterError` (a ValueError) names the first bad parameter.
+    """
+    softening = check("softening", softening)
     eta = _as_axis("eta", eta)
     g = _as_axis("g", g)
     omega0 = _as_axis("omega0", omega0)
-    for v in omega0:
-        check_positive("omega0", float(v))
+    for v in eta:
+        check("eta", float(v))
     for v in g:
-        check_nonnegative("g", float(v))
-        if softening and v >= 0.5:
-            raise ValueError(f"g must be < 1/2 with softening (cut-off omega0*sqrt(1-2g)), got {v}")
-    check_nonnegative("g_lower", g_lower)
-    check_nonnegative("g_inter", g_inter)
-    check_positive("t_floor", t_floor)
-    return eta, g, omega0
+        check_g(float(v), softening=softening)
+    for v in omega0:
+        check("omega0", float(v))
+    model = dict(g_lower=check("g_lower", g_lower), g_inter=check("g_inter", g_inter),
+                 softening=softening, t_floor=check("t_floor", t_floor))
+    return eta, g, omega0, model
 
 
-def tc_grid(*, eta, g, omega0=230.0, L: float = 8.5, W: float = 5.5, V: float = 4160.0,
-            m_well: float = 0.86, m_barrier: float = 1.0, m_x: float = 0.86, nbands: int = 3,
-            g_lower: float = 0.1, g_inter: float = 0.1, softening: bool = True,
-            t_floor: float = 1e-6, ben_daniel_duke: bool = False,
+def tc_grid(*, eta, g, omega0=_P["omega0"].default, L: float = _P["L"].default,
+            W: float = _P["W"].default, V: float = _P["V"].default,
+            m_well: float = _P["m_well"].default, m_barrier: float = _P["m_barrier"].default,
+            m_x: float = _P["m_x"].default, nbands: int = _P["nbands"].default,
+            g_lower: float = _P["g_lower"].default, g_inter: float = _P["g_inter"].default,
+            softening: bool = _P["softening"].default, t_floor: float = _P["t_floor"].default,
+            ben_daniel_duke: bool = _P["ben_daniel_duke"].default,
             resolution: Resolution = DEFAULT_RESOLUTION) -> TcGrid:
     """Critical temperature over a grid of (omega0, g, eta) for one structure.
 
-    Parameters (keyword-only)
-    -------------------------
+    Parameters (keyword-only; defaults are the paper's, from :data:`solver.PARAMETERS`)
+    ---------------------------------------------------------------------------------
     eta : Lifshitz parameter(s) (mu - E_L) / dE, dimensionless.
-    g : coupling(s) g_{N N} of the resonant subband, dimensionless.
+    g : coupling(s) g_{N N} of the resonant subband, dimensionless (>= 0).
     omega0 : pairing cut-off(s) before softening, meV.
-    L, W : well and barrier widths, Å.  V : barrier height, meV.
+    L, W : well and barrier widths, Å.  V : barrier height, meV (>= 0).
     m_well, m_barrier : masses along z, m_e.  m_x : mass along the wires, m_e.
     nbands : subbands kept; the highest is the resonant one.
     g_lower : intraband coupling of the lower subbands.  g_inter : coupling between subbands.
-    softening : cut-off omega0 sqrt(1 - 2g) (requires g < 1/2); else omega0.
+    softening : cut-off omega0 sqrt(1 - 2g) (requires g < G_SOFTENING_LIMIT = 1/2); else omega0.
     t_floor : lowest temperature searched, K; below it the status is STATUS_BELOW_FLOOR.
     ben_daniel_duke : psi'/m continuous at the interfaces instead of psi'.
     resolution : discretisation (tests refine it; users keep the default).
 
     Bands, wavefunctions, overlaps and the DOS tables are computed once for all points.
+    :class:`~solver.parameters.ParameterError` (a ValueError) names a bad parameter.
     """
     _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower, g_inter=g_inter,
                   softening=softening, t_floor=t_floor)  # before the structure's cost
@@ -304,16 +342,18 @@ def tc_grid(*, eta, g, omega0=230.0, L: float = 8.5, W: float = 5.5, V: float = 
                            softening=softening, t_floor=t_floor)
 
 
-def tc_on_structure(st: Structure, *, eta, g, omega0=230.0, g_lower: float = 0.1,
-                    g_inter: float = 0.1, softening: bool = True,
-                    t_floor: float = 1e-6) -> TcGrid:
-    """Tc over (omega0, g, eta) on a structure from :func:`prepare_structure`.
+def tc_on_structure(st: Structure, *, eta, g, omega0=_P["omega0"].default,
+                    g_lower: float = _P["g_lower"].default, g_inter: float = _P["g_inter"].default,
+                    softening: bool = _P["softening"].default,
+                    t_floor: float = _P["t_floor"].default) -> TcGrid:
+    """Tc over (omega0, g, eta) on a structure from :func:`~solver.structure.prepare_structure`.
 
     Keywords and units as :func:`tc_grid`.
     """
-    eta, g, omega0 = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
-                                   g_inter=g_inter, softening=softening, t_floor=t_floor)
-    g_lower, g_inter, t_floor = float(g_lower), float(g_inter), float(t_floor)
+    eta, g, omega0, model = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
+                                          g_inter=g_inter, softening=softening, t_floor=t_floor)
+    g_lower, g_inter = model["g_lower"], model["g_inter"]
+    softening, t_floor = model["softening"], model["t_floor"]
     res = st.res
     nb, p = st.bottoms.size, st.n_basis
     cuts = np.array([[cutoff(omega0=w, g=gg, softening=softening) for gg in g] for w in omega0])
@@ -370,5 +410,8 @@ def tc_point(*, eta: float, g: float, **kwargs) -> tuple[float, str]:
 
 
 def warmup() -> None:
-    """Compile (or load from the numba cache) every kernel that tc_grid uses."""
+    """Compile (or load from the numba cache) every kernel that :func:`tc_grid` uses.
+
+    A sweep's workers call it once at start, so no task pays the compile cost.
+    """
     tc_grid(eta=[1.0], g=[0.25])

@@ -25,6 +25,9 @@ Top of the dome (per L, W, V, omega0)
     The g whose refined maximum is highest, with its eta_max and Tc; not refined in g (the top often
     sits on the edge of the g range, since Tc grows with g).
 Fano fit (per curve at a fixed g): see :func:`fano_line` and :func:`fit_fano`.
+
+Words: a *structure* is (L, W, V), as in :mod:`sweep.grid`; a *dome* is Tc over (g, eta) at one
+(L, W, V, omega0) (:data:`sweep.grid.DOME_AXES`); a *curve* is Tc(eta) at one g of a dome.
 """
 from __future__ import annotations
 
@@ -37,13 +40,12 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from solver import STATUS_BELOW_FLOOR, STATUS_OK
+from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK
 from solver.constants import KB
 
 from . import store as store_mod
-
-STRUCTURE_DIMS = ("L", "W", "V", "omega0")
-"""Dimensions that pick one dome (Tc over g and eta)."""
+from .grid import DOME_AXES
+from .store import VAR_DELTA, VAR_STATUS, VAR_TC
 
 DOME_FLAGS = ("refined", "at_grid_edge", "none")
 """``dome_flag``: 0 vertex of the parabola; 1 grid maximum, not refined; 2 no ok point."""
@@ -135,7 +137,7 @@ def curve_extrema(tc: np.ndarray, status: np.ndarray, eta: np.ndarray) -> np.nda
 
 
 def _attrs(ds: xr.Dataset) -> dict[str, dict]:
-    tcu, etau = ds["tc"].attrs.get("units", "K"), ds["eta"].attrs.get("units", "1")
+    tcu, etau = ds[VAR_TC].attrs.get("units", "K"), ds["eta"].attrs.get("units", "1")
     return {
         "eta_max": {"units": etau, "long_name": "eta of the dome maximum (refined)"},
         "tc_max": {"units": tcu, "long_name": "maximum Tc over eta (refined)"},
@@ -176,7 +178,7 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
     ``antiresonance_depth`` (decades), each with ``units`` and ``long_name``.
     """
     floor = t_floor_of(ds) if t_floor is None else float(t_floor)
-    tc, status = ds["tc"], ds["status"]
+    tc, status = ds[VAR_TC], ds[VAR_STATUS]
     if tc.chunks is not None:
         tc, status = tc.chunk({"eta": -1}), status.chunk({"eta": -1})
     out = xr.apply_ufunc(
@@ -257,12 +259,12 @@ def gaps_at_top(ds: xr.Dataset, *, g_top: float | None) -> dict:
     if g_top is None:
         return {"gap_ratios": [None] * nb, "gap_point": None}
     row = ds.sel(g=g_top)
-    tc = np.asarray(row["tc"].values, dtype=float)
+    tc = np.asarray(row[VAR_TC].values, dtype=float)
     if np.all(np.isnan(tc)):
         return {"gap_ratios": [None] * nb, "gap_point": None}
     k = int(np.nanargmax(tc))
     r = float(ds["T_over_tc"].min())
-    delta = np.asarray(row["delta"].isel(eta=k).sel(T_over_tc=r).values, dtype=float)
+    delta = np.asarray(row[VAR_DELTA].isel(eta=k).sel(T_over_tc=r).values, dtype=float)
     ratios = 2.0 * delta / (KB * tc[k])
     return {"gap_ratios": [_num(x) for x in ratios],
             "gap_point": {"g": float(g_top), "eta": float(ds["eta"][k]), "T_over_tc": r,
@@ -270,7 +272,7 @@ def gaps_at_top(ds: xr.Dataset, *, g_top: float | None) -> dict:
 
 
 def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterator[dict]:
-    """The dome report one (L, W, V, omega0) at a time; memory is one structure's slab.
+    """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K"}}``
     (Å, Å, meV, meV; Tc in K). Values that do not exist are None; see :func:`dome` for the flags.
@@ -288,20 +290,20 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
                    "per_g": [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])],
                    "top": {"g": _num(tt["g_top"]), "eta": _num(tt["eta_top"]),
                            "tc_K": _num(tt["tc_top"])}}
-            if "delta" in ds:
-                one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[["tc", "delta"]]
+            if VAR_DELTA in ds:
+                one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]
                 rec["top"].update(gaps_at_top(one, g_top=rec["top"]["g"]))
             yield rec
 
 
 def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:
-    """``{"structures": [...]}``: :func:`iter_dome_records` gathered (what ``fanodome dome``
-    prints)."""
+    """``{"structures": [...]}``, one entry per dome (the key keeps its first name for the
+    readers of ``fanodome dome --json``): :func:`iter_dome_records` gathered."""
     return {"structures": list(iter_dome_records(ds, t_floor=t_floor)),
             "units": {"L": ds["L"].attrs.get("units"), "W": ds["W"].attrs.get("units"),
                       "V": ds["V"].attrs.get("units"),
                       "omega0": ds["omega0"].attrs.get("units"),
-                      "tc": ds["tc"].attrs.get("units"), "eta": ds["eta"].attrs.get("units")}}
+                      "tc": ds[VAR_TC].attrs.get("units"), "eta": ds["eta"].attrs.get("units")}}
 
 
 DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
@@ -310,15 +312,15 @@ DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
 
 def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
                  g_targets: Sequence[tuple[float, str]] = DOME_G_TARGETS) -> list[dict]:
-    """Per (L, W, V, omega0), at most ``max_rows`` of them: the highest Tc (K) with its g and
+    """Per dome, at most ``max_rows`` of them: the highest Tc (K) with its g and
     eta, and the highest Tc over eta at each target g (nearest grid g): grid values, as
     ``fanodome run`` prints them."""
     g = ds["g"].values
     eta = ds["eta"].values
     rows = []
-    combos = itertools.product(*(range(ds.sizes[a]) for a in STRUCTURE_DIMS))
+    combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
     for iL, iW, iV, io in itertools.islice(combos, max_rows):
-        tc = np.asarray(ds["tc"].isel(L=iL, W=iW, V=iV, omega0=io).values, dtype=float)
+        tc = np.asarray(ds[VAR_TC].isel(L=iL, W=iW, V=iV, omega0=io).values, dtype=float)
         row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
                "omega0": float(ds["omega0"][io])}
         if np.all(np.isnan(tc)):
@@ -473,7 +475,7 @@ def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = Fa
     """Fano fits of Tc(eta) at the grid g nearest each of ``g`` (default: every g), per (L, W,
     V, omega0): lazy where ``ds`` is. Returns the parameters of :func:`fano_line` and their
     1-sigma errors (``*_err``), ``rms`` and ``n_points``, with units."""
-    tc = ds["tc"]
+    tc = ds[VAR_TC]
     if g is not None:
         tc = tc.sel(g=list(g), method="nearest")
     if tc.chunks is not None:
@@ -485,7 +487,7 @@ def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = Fa
         output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"quantity": n_out}})
     names = [*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "n_points"]
     res = xr.Dataset({name: out.isel(quantity=i, drop=True) for i, name in enumerate(names)})
-    etau, tcu = ds["eta"].attrs.get("units", "1"), ds["tc"].attrs.get("units", "K")
+    etau, tcu = ds["eta"].attrs.get("units", "1"), ds[VAR_TC].attrs.get("units", "K")
     yu = "1" if log else tcu
     units = {"eta_res": etau, "width": etau, "q": "1", "amplitude": yu, "offset": yu}
     long = {"eta_res": "Fano resonance position", "width": "Fano full width Gamma",

@@ -35,7 +35,7 @@ from dask.utils import parse_bytes
 
 from . import store as store_mod
 from .config import ClusterConfig
-from .runner import SolverWarmup
+from .tasks import SolverWarmup
 
 log = logging.getLogger(__name__)
 

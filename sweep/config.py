@@ -1,12 +1,14 @@
 """Sweep configs: TOML in, a validated :class:`SweepConfig` out (no Dask, no I/O beyond reading).
 
-A config has three tables::
+A config has five tables (``[grid]`` and ``[model]`` define the sweep, the other three how it
+is stored and run)::
 
     [grid]    eta, g, L (Å), W (Å), V (meV), omega0 (meV): each a list of values, a single
               number, {start, stop, step} (stop included) or {start, stop, num}; an axis left
               out takes the paper's value (for eta and g: the Fig. 4 ranges).
-    [model]   solver options (masses in m_e, nbands, g_lower, g_inter, softening, t_floor in K,
-              ben_daniel_duke), paper defaults.
+    [model]   solver options: every parameter of :data:`solver.parameters.PARAMETERS` that is
+              fixed for a sweep (:data:`MODEL_KEYS`: masses in m_e, nbands, ben_daniel_duke,
+              g_lower, g_inter, softening, t_floor in K), paper defaults.
     [outputs] optional: gaps (true: also the gaps below Tc, see :mod:`solver.gaps`),
               gap_T_over_tc (temperatures of the gaps as fractions of Tc, each in [0, 1);
               default [0.0]). Part of the sweep's identity only when gaps are on.
@@ -16,6 +18,8 @@ A config has three tables::
               see :class:`ClusterConfig`. Not part of the sweep's identity.
 
 Every error is a :class:`ConfigError` (a ``ValueError``) whose message starts with the key.
+Values of the model's parameters (grid axes and ``[model]``) are checked by the parameter table,
+:mod:`solver.parameters`, so a config accepts exactly what the solver accepts.
 """
 from __future__ import annotations
 
@@ -30,32 +34,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-from solver import defaults
+from solver.parameters import MODEL, PARAMETERS, STRUCTURE, ParameterError, check, check_g
 
-from .grid import AXES, BLOCK_AXES, ChunkPlan, inclusive_range, linspace_values
+from .grid import AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range, linspace_values
 
-AXIS_UNITS = MappingProxyType({
-    "L": "Å", "W": "Å", "V": "meV", "omega0": "meV", "g": "1", "eta": "1",
-})
-AXIS_LONG_NAMES = MappingProxyType({
-    "L": "well (wire) width",
-    "W": "barrier (spacer) width",
-    "V": "barrier height",
-    "omega0": "pairing cut-off before softening",
-    "g": "coupling of the resonant subband",
-    "eta": "Lifshitz parameter (mu - E_L)/dE",
-})
-
-MODEL_OPTIONS = ("m_well", "m_barrier", "m_x", "nbands", "g_lower", "g_inter", "softening",
-                 "t_floor", "ben_daniel_duke")
-"""Keys of ``[model]``; each is passed to :func:`solver.tc_grid` under the same name."""
-
-_POSITIVE_AXES = ("L", "W", "V", "omega0")
-_POSITIVE_MODEL = ("m_well", "m_barrier", "m_x", "t_floor")
-_BOOL_MODEL = ("softening", "ben_daniel_duke")
-
-G_SOFTENING_LIMIT = 0.5
-"""With Migdal softening the cut-off is omega0*sqrt(1 - 2g): g must stay below 1/2."""
+MODEL_KEYS = tuple(k for k in STRUCTURE if k not in STRUCTURE_AXES) + MODEL
+"""Keys of ``[model]``: the parameters fixed for a whole sweep (the structure's materials and
+subbands, the pairing and Tc-search options); each goes to the solver under the same name."""
 
 TARGET_CHUNK_POINTS = 512
 """Default points per chunk (whole eta rows). Each task pays the solver's per-structure setup
@@ -88,10 +73,11 @@ class ConfigError(ValueError):
 class SweepConfig:
     """A validated sweep.
 
-    ``axes``: values of each axis of :data:`sweep.grid.AXES` (units in :data:`AXIS_UNITS`).
-    ``model``: every key of :data:`MODEL_OPTIONS`. ``chunk``: points per chunk along omega0, g
-    and eta. ``retries``, ``batch_size``: how it runs (``batch_size`` None: chosen from the
-    number of workers). ``document``: the config as a TOML-able mapping, defaults filled in.
+    ``axes``: values of each axis of :data:`sweep.grid.AXES` (units in
+    :data:`solver.parameters.PARAMETERS`). ``model``: every key of :data:`MODEL_KEYS`.
+    ``chunk``: points per chunk along omega0, g and eta. ``retries``, ``batch_size``: how it
+    runs (``batch_size`` None: chosen from the number of workers). ``document``: the config as
+    a TOML-able mapping, defaults filled in.
     ``gap_T_over_tc``: temperatures of the stored gaps as fractions of Tc (``[outputs]``).
     """
 
@@ -150,6 +136,17 @@ def _integer(v: object, key: str, *, minimum: int) -> int:
     if v < minimum:
         raise ConfigError(f"{key}: must be at least {minimum}, got {v}")
     return v
+
+
+def _checked(name: str, value: object, *, key: str, softening: bool | None = None):
+    """``value`` checked by the parameter table (``check_g`` for g given ``softening``); a
+    :class:`ConfigError` starting with ``key`` otherwise."""
+    try:
+        if softening is not None:
+            return check_g(value, softening=softening)
+        return check(name, value)
+    except ParameterError as err:
+        raise ConfigError(f"{key}: {err.reason}") from None
 
 
 def _table(doc: Mapping, name: str) -> Mapping:
@@ -214,28 +211,15 @@ def parse_config(doc: Mapping) -> SweepConfig:
         if k not in AXES:
             raise ConfigError(f"grid.{k}: unknown axis (expected one of {', '.join(AXES)})")
     for k in model_t:
-        if k not in MODEL_OPTIONS:
+        if k not in MODEL_KEYS:
             raise ConfigError(f"model.{k}: unknown option "
-                              f"(expected one of {', '.join(MODEL_OPTIONS)})")
+                              f"(expected one of {', '.join(MODEL_KEYS)})")
     for k in run_t:
         if k not in RUN_KEYS:
             raise ConfigError(f"run.{k}: unknown option (expected one of {', '.join(RUN_KEYS)})")
 
-    model: dict[str, object] = {}
-    for k in MODEL_OPTIONS:
-        v = model_t.get(k, defaults.PAPER[k])
-        if k in _BOOL_MODEL:
-            if not isinstance(v, bool):
-                raise ConfigError(f"model.{k}: expected true or false, got {v!r}")
-            model[k] = v
-        elif k == "nbands":
-            model[k] = _integer(v, f"model.{k}", minimum=1)
-        else:
-            model[k] = _number(v, f"model.{k}")
-            if k in _POSITIVE_MODEL and model[k] <= 0:
-                raise ConfigError(f"model.{k}: must be positive, got {v!r}")
-            if k in ("g_lower", "g_inter") and model[k] < 0:
-                raise ConfigError(f"model.{k}: must not be negative, got {v!r}")
+    model = {k: _checked(k, model_t.get(k, PARAMETERS[k].default), key=f"model.{k}")
+             for k in MODEL_KEYS}
 
     grid_doc: dict[str, object] = {}
     axes: dict[str, tuple[float, ...]] = {}
@@ -245,16 +229,12 @@ def parse_config(doc: Mapping) -> SweepConfig:
         elif a in PAPER_GRID:  # eta and g: the paper's Fig. 4 ranges
             spec = dict(PAPER_GRID[a])
         else:
-            spec = [float(defaults.PAPER[a])]
+            spec = [float(PARAMETERS[a].default)]
         axes[a] = axis_values(spec, key=f"grid.{a}")
         grid_doc[a] = spec
-        if a in _POSITIVE_AXES and min(axes[a]) <= 0:
-            raise ConfigError(f"grid.{a}: must be positive, got {min(axes[a])!r}")
-    if min(axes["g"]) < 0:
-        raise ConfigError(f"grid.g: must not be negative, got {min(axes['g'])!r}")
-    if model["softening"] and max(axes["g"]) >= G_SOFTENING_LIMIT:
-        raise ConfigError(f"grid.g: must stay below 1/2 with model.softening = true "
-                          f"(cut-off omega0*sqrt(1 - 2g)), got {max(axes['g'])!r}")
+        softening = model["softening"] if a == "g" else None
+        for v in axes[a]:
+            _checked(a, v, key=f"grid.{a}", softening=softening)
 
     shape = {a: len(axes[a]) for a in AXES}
     block = _default_block(shape)
@@ -538,7 +518,7 @@ def to_toml(document: Mapping[str, Mapping[str, object]]) -> str:
     for table, entries in document.items():
         lines.append(f"[{table}]")
         for k, v in entries.items():
-            unit = AXIS_UNITS.get(k) if table == "grid" else None
+            unit = PARAMETERS[k].unit if table == "grid" else None
             comment = f"  # {unit}" if unit and unit != "1" else ""
             lines.append(f"{k} = {_toml_value(v)}{comment}")
         lines.append("")

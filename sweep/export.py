@@ -6,6 +6,8 @@ from pathlib import Path
 
 import xarray as xr
 
+from .store import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
+
 log = logging.getLogger(__name__)
 
 NETCDF_ENGINE = "h5netcdf"
@@ -30,7 +32,7 @@ def to_netcdf(ds: xr.Dataset, *, path: str | Path) -> Path:
     data are written chunk by chunk."""
     path = Path(path)
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
-    log.info("wrote %s (%d points)", path, ds["tc"].size)
+    log.info("wrote %s (%d points)", path, ds[VAR_TC].size)
     return path
 
 
@@ -42,12 +44,12 @@ def csv_header(ds: xr.Dataset, name: str) -> str:
 def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS) -> Path:
     """One row per point: the six coordinates, tc, status, E_L and dE (headers ``name [units]``;
     tc empty where there is no value). Raises ValueError above ``max_points`` points."""
-    n = int(ds["tc"].size)
+    n = int(ds[VAR_TC].size)
     if n > max_points:
         raise ValueError(f"{n} points is too many for CSV (limit {max_points}, --max-points); "
                          f"use --netcdf")
     path = Path(path)
-    names = [v for v in ("tc", "status", "E_L", "dE") if v in ds]
+    names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
     frame = ds[names].load().to_dataframe()[names]
     frame = frame.reset_index()
     frame.columns = [csv_header(ds, c) for c in frame.columns]

@@ -65,6 +65,9 @@ STRUCTURE_AXES = ("L", "W", "V")
 BLOCK_AXES = ("omega0", "g", "eta")
 """Axes that one solver call evaluates together for a fixed structure."""
 
+DOME_AXES = STRUCTURE_AXES + ("omega0",)
+"""Axes that pick one dome, Tc over (g, eta): a structure and a pairing cut-off."""
+
 
 def linspace_values(start: float, stop: float, num: int) -> np.ndarray:
     """``num`` evenly spaced values from start to stop (both included), rounded like

@@ -2,7 +2,7 @@
 
 Matplotlib through :class:`matplotlib.figure.Figure` (Agg canvas, no pyplot state, no backend
 switch at import). Axis labels come from the store's ``long_name`` and ``units`` attributes. The
-functions take a Dataset over (g, eta) -- one structure of a sweep -- and return a Figure; the
+functions take a Dataset over (g, eta) -- one dome of a sweep -- and return a Figure; the
 caller saves it (``fig.savefig(path, dpi=...)`` gives ``figsize * dpi`` pixels).
 """
 from __future__ import annotations
@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .analysis import ANTI_FLAGS, dome, dome_top
+from .grid import DOME_AXES
+from .store import VAR_TC
 
 DOME_FIGSIZE = (8.0, 6.0)
 """Inches of :func:`dome_figure`."""
@@ -31,9 +33,9 @@ def label(var: xr.DataArray, symbol: str | None = None) -> str:
     return f"{name}{', ' + symbol if symbol else ''} [{units}]"
 
 
-def _structure_title(ds: xr.Dataset) -> str:
+def _dome_title(ds: xr.Dataset) -> str:
     parts = []
-    for a in ("L", "W", "V", "omega0"):
+    for a in DOME_AXES:
         if a in ds.coords and ds[a].ndim == 0:
             parts.append(f"{a} = {float(ds[a]):g} {ds[a].attrs.get('units', '')}".rstrip())
     return ", ".join(parts)
@@ -53,16 +55,16 @@ def _cut_indices(ds: xr.Dataset, g_cuts: Sequence[float]) -> list[int]:
 def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None) -> Figure:
     """Fig. 4: Tc over (eta, g) as a colour map, the ridge eta_max(g), the top of the dome and
-    the cuts at ``g_cuts`` (nearest grid g) marked. ``ds``: one structure (dims g, eta)."""
+    the cuts at ``g_cuts`` (nearest grid g) marked. ``ds``: one dome (dims g, eta)."""
     ds = ds.load()
     d = dome(ds, t_floor=t_floor)
     top = dome_top(d)
     fig = _new_figure(DOME_FIGSIZE)
     ax = fig.add_subplot()
-    tc = ds["tc"].transpose("g", "eta")
+    tc = ds[VAR_TC].transpose("g", "eta")
     mesh = ax.pcolormesh(ds["eta"].values, ds["g"].values, tc.values, shading="nearest",
                          cmap="viridis")
-    fig.colorbar(mesh, ax=ax, label=label(ds["tc"], "Tc"))
+    fig.colorbar(mesh, ax=ax, label=label(ds[VAR_TC], "Tc"))
     ax.plot(d["eta_max"].values, ds["g"].values, color="w", lw=1.5, label="maximum over eta")
     for j in _cut_indices(ds, g_cuts):
         ax.axhline(float(ds["g"][j]), color="tab:red", ls="--", lw=1)
@@ -73,7 +75,7 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 ls="none", label=f"top: {float(top['tc_top']):.4g} {ds['tc'].attrs['units']}")
     ax.set_xlabel(label(ds["eta"], "η"))
     ax.set_ylabel(label(ds["g"], "g"))
-    ax.set_title(f"Tc dome ({_structure_title(ds)})")
+    ax.set_title(f"Tc dome ({_dome_title(ds)})")
     ax.legend(loc="upper right")
     return fig
 
@@ -82,14 +84,14 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None) -> Figure:
     """Fig. 5: Tc(eta) at the grid g nearest each of ``g_cuts``, linear (left) and log (right),
     refined maxima (circles) and antiresonances (triangles; open triangles at the temperature
-    floor where the dip is below it) marked. ``ds``: one structure (dims g, eta)."""
+    floor where the dip is below it) marked. ``ds``: one dome (dims g, eta)."""
     ds = ds.load()
     d = dome(ds, t_floor=t_floor)
     fig = _new_figure(CUTS_FIGSIZE)
     lin, log = fig.subplots(1, 2)
-    units = ds["tc"].attrs.get("units", "K")
+    units = ds[VAR_TC].attrs.get("units", "K")
     for j in _cut_indices(ds, g_cuts):
-        c = ds["tc"].isel(g=j)
+        c = ds[VAR_TC].isel(g=j)
         dd = d.isel(g=j)
         gl = f"g = {float(ds['g'][j]):.4g}"
         for ax in (lin, log):
@@ -111,13 +113,13 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     log.set_yscale("log")
     for ax, scale in ((lin, "linear"), (log, "log scale")):
         ax.set_xlabel(label(ds["eta"], "η"))
-        ax.set_ylabel(label(ds["tc"], "Tc") + ("" if scale == "linear" else ", log scale"))
+        ax.set_ylabel(label(ds[VAR_TC], "Tc") + ("" if scale == "linear" else ", log scale"))
         ax.grid(True, alpha=0.3)
     lin.legend(title="○ maximum, ▽ antiresonance")
-    positive = ds["tc"].where(ds["tc"] > 0)
+    positive = ds[VAR_TC].where(ds[VAR_TC] > 0)
     if positive.notnull().any():
         log.set_ylim(bottom=0.5 * min(float(positive.min()),
                                       float(d["tc_antiresonance_bound"].min(skipna=True))
                                       if d["tc_antiresonance_bound"].notnull().any() else np.inf))
-    fig.suptitle(f"Tc(η) cuts ({_structure_title(ds)})")
+    fig.suptitle(f"Tc(η) cuts ({_dome_title(ds)})")
     return fig

@@ -1,6 +1,11 @@
 """The zarr store of a sweep: layout, chunk writes, progress counts and metadata.
 
-This is the only module that knows variable names, attribute names and zarr options.
+This is the only module that knows zarr paths and options, attribute names and how each
+variable is encoded. The names of the data variables are exported as constants
+(:data:`VAR_TC`, :data:`VAR_STATUS`, :data:`VAR_E_L`, :data:`VAR_DE`, :data:`VAR_DELTA`,
+:data:`VAR_MU_SHIFT`) and the other sweep modules read a Dataset through them; the dimensions
+are the parameter names of :mod:`solver.parameters` (:data:`sweep.grid.AXES`) plus
+:data:`GAP_DIMS`, used by name throughout, as xarray users do.
 
 Layout (zarr format 3, consolidated metadata; opens with ``xr.open_zarr``)::
 
@@ -36,13 +41,15 @@ import warnings
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
 
-from solver import STATUS_BELOW_FLOOR, STATUS_OK, defaults
+import solver.parameters
+from solver.parameters import PARAMETERS, STATUS_BELOW_FLOOR, STATUS_OK
 
 from .grid import AXES, STRUCTURE_AXES, ChunkPlan
 
@@ -52,8 +59,17 @@ STATUS_FAILED = 2
 """The chunk holding this point raised on every try."""
 STATUS_PENDING = 3
 """Not computed yet (the fill value of a fresh store)."""
-FLAG_MEANINGS = "ok below_floor failed pending"
-FLAG_VALUES = (STATUS_OK, STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_PENDING)
+STATUS_NAMES = MappingProxyType({**solver.parameters.STATUS_NAMES, STATUS_FAILED: "failed",
+                                 STATUS_PENDING: "pending"})
+"""Name of each value of ``status``: the solver's (ok, below_floor) and the sweep's own."""
+
+VAR_TC = "tc"
+VAR_STATUS = "status"
+VAR_E_L = "E_L"
+VAR_DE = "dE"
+VAR_DELTA = "delta"
+VAR_MU_SHIFT = "mu_shift"
+"""Names of the data variables (see the layout above)."""
 
 MAX_FAILURE_RECORDS = 1000
 """Failure records kept in the root attributes; beyond that only the status array tells (a
@@ -63,29 +79,23 @@ MAX_TRACEBACK_CHARS = 8000
 
 _CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
 
-_COORD_ATTRS = {
-    "L": {"units": "Å", "long_name": "well (wire) width"},
-    "W": {"units": "Å", "long_name": "barrier (spacer) width"},
-    "V": {"units": "meV", "long_name": "barrier height"},
-    "omega0": {"units": "meV", "long_name": "pairing cut-off before softening"},
-    "g": {"units": "1", "long_name": "coupling of the resonant subband"},
-    "eta": {"units": "1", "long_name": "Lifshitz parameter (mu - E_L)/dE"},
-}
+_COORD_ATTRS = {a: {"units": PARAMETERS[a].unit, "long_name": PARAMETERS[a].long_name}
+                for a in AXES}
 _VAR_ATTRS = {
-    "tc": {"units": "K", "long_name": "critical temperature"},
-    "status": {"units": "1", "long_name": "status of the point",
-               "flag_values": np.array(FLAG_VALUES, dtype=np.int8),
-               "flag_meanings": FLAG_MEANINGS},
-    "E_L": {"units": "meV", "long_name": "Lifshitz energy (bottom of the resonant subband)"},
-    "dE": {"units": "meV", "long_name": "width of the resonant subband"},
+    VAR_TC: {"units": "K", "long_name": "critical temperature"},
+    VAR_STATUS: {"units": "1", "long_name": "status of the point",
+                 "flag_values": np.array(list(STATUS_NAMES), dtype=np.int8),
+                 "flag_meanings": " ".join(STATUS_NAMES.values())},
+    VAR_E_L: {"units": "meV", "long_name": "Lifshitz energy (bottom of the resonant subband)"},
+    VAR_DE: {"units": "meV", "long_name": "width of the resonant subband"},
 }
 _GAP_COORD_ATTRS = {
     "subband": {"units": "1", "long_name": "subband index (the highest is the resonant one)"},
     "T_over_tc": {"units": "1", "long_name": "temperature as a fraction of Tc"},
 }
 _GAP_VAR_ATTRS = {
-    "delta": {"units": "meV", "long_name": "Fermi-surface average of the gap Delta_n"},
-    "mu_shift": {"units": "meV", "long_name": "shift of the chemical potential below Tc "
+    VAR_DELTA: {"units": "meV", "long_name": "Fermi-surface average of the gap Delta_n"},
+    VAR_MU_SHIFT: {"units": "meV", "long_name": "shift of the chemical potential below Tc "
                                               "(density equation)"},
 }
 GAP_DIMS = ("subband", "T_over_tc")
@@ -150,16 +160,16 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
     # One dask chunk per variable: only metadata is written (compute=False), and the graph
     # stays one task whatever the grid size; zarr chunks come from the encoding.
     data = {
-        "tc": (AXES, da.full(shape, np.nan, dtype=np.float64, chunks=-1)),
-        "status": (AXES, da.full(shape, STATUS_PENDING, dtype=np.int8, chunks=-1)),
-        "E_L": (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
-        "dE": (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
+        VAR_TC: (AXES, da.full(shape, np.nan, dtype=np.float64, chunks=-1)),
+        VAR_STATUS: (AXES, da.full(shape, STATUS_PENDING, dtype=np.int8, chunks=-1)),
+        VAR_E_L: (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
+        VAR_DE: (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
     }
     encoding = {
-        "tc": {"chunks": chunks, "fill_value": np.nan},
-        "status": {"chunks": chunks, "fill_value": np.int8(STATUS_PENDING)},
-        "E_L": {"chunks": (1, 1, 1), "fill_value": np.nan},
-        "dE": {"chunks": (1, 1, 1), "fill_value": np.nan},
+        VAR_TC: {"chunks": chunks, "fill_value": np.nan},
+        VAR_STATUS: {"chunks": chunks, "fill_value": np.int8(STATUS_PENDING)},
+        VAR_E_L: {"chunks": (1, 1, 1), "fill_value": np.nan},
+        VAR_DE: {"chunks": (1, 1, 1), "fill_value": np.nan},
     }
     var_attrs = dict(_VAR_ATTRS)
     if gap_T_over_tc:
@@ -170,12 +180,12 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         for d, v in gap.items():
             coords[d] = xr.Variable(d, v, _GAP_COORD_ATTRS[d])
         nb, nt = gap["subband"].size, gap["T_over_tc"].size
-        data["delta"] = (AXES + GAP_DIMS,
+        data[VAR_DELTA] = (AXES + GAP_DIMS,
                          da.full(shape + (nb, nt), np.nan, dtype=np.float64, chunks=-1))
-        data["mu_shift"] = (AXES + ("T_over_tc",),
+        data[VAR_MU_SHIFT] = (AXES + ("T_over_tc",),
                             da.full(shape + (nt,), np.nan, dtype=np.float64, chunks=-1))
-        encoding["delta"] = {"chunks": chunks + (nb, nt), "fill_value": np.nan}
-        encoding["mu_shift"] = {"chunks": chunks + (nt,), "fill_value": np.nan}
+        encoding[VAR_DELTA] = {"chunks": chunks + (nb, nt), "fill_value": np.nan}
+        encoding[VAR_MU_SHIFT] = {"chunks": chunks + (nt,), "fill_value": np.nan}
         var_attrs.update(_GAP_VAR_ATTRS)
     ds = xr.Dataset(data, coords=coords)
     for name, attrs in var_attrs.items():
@@ -185,7 +195,7 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         "Conventions": "CF-1.10",
         "config_toml": config_toml,
         "config_json": config_json,
-        "model_defaults": json.dumps(dict(defaults.PAPER), sort_keys=True),
+        "model_defaults": json.dumps(solver.parameters.defaults(), sort_keys=True),
         "fanodome_version": package_version(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "failures": "[]",
@@ -238,7 +248,7 @@ def check_resumable(store: str, *, config_json: str,
 def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
     """The chunk plan the store was laid out with."""
     g = _group(store, mode="r", storage_options=storage_options)
-    status = g["status"]
+    status = g[VAR_STATUS]
     return ChunkPlan(shape=dict(zip(AXES, status.shape)),
                      block=dict(zip(AXES[3:], status.chunks[3:])))
 
@@ -256,18 +266,19 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
     pending (or failed) and is redone on resume.
     """
     shape6 = tuple(region[a].stop - region[a].start for a in AXES)
-    ds = xr.Dataset({"tc": (AXES, np.asarray(tc, dtype=np.float64).reshape(shape6))})
+    ds = xr.Dataset({VAR_TC: (AXES, np.asarray(tc, dtype=np.float64).reshape(shape6))})
     if delta is not None:
         delta = np.asarray(delta, dtype=np.float64)
-        ds["delta"] = (AXES + GAP_DIMS, delta.reshape(shape6 + delta.shape[-2:]))
+        ds[VAR_DELTA] = (AXES + GAP_DIMS, delta.reshape(shape6 + delta.shape[-2:]))
         mu_shift = np.asarray(mu_shift, dtype=np.float64)
-        ds["mu_shift"] = (AXES + ("T_over_tc",), mu_shift.reshape(shape6 + mu_shift.shape[-1:]))
-    ds["E_L"] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
-    ds["dE"] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
+        ds[VAR_MU_SHIFT] = (AXES + ("T_over_tc",),
+                            mu_shift.reshape(shape6 + mu_shift.shape[-1:]))
+    ds[VAR_E_L] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
+    ds[VAR_DE] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
     kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
           "storage_options": storage_options}
     ds.to_zarr(store, region=dict(region), **kw)
-    st = xr.Dataset({"status": (AXES, np.asarray(status, dtype=np.int8).reshape(shape6))})
+    st = xr.Dataset({VAR_STATUS: (AXES, np.asarray(status, dtype=np.int8).reshape(shape6))})
     st.to_zarr(store, region=dict(region), **kw)
 
 
@@ -277,8 +288,8 @@ def write_failed(*, store: str, region: Mapping[str, slice],
     shape3 = tuple(region[a].stop - region[a].start for a in AXES[3:])
     g = _group(store, mode="r", storage_options=storage_options)
     gaps = {}
-    if "delta" in g:
-        nb, nt = g["delta"].shape[-2:]
+    if VAR_DELTA in g:
+        nb, nt = g[VAR_DELTA].shape[-2:]
         gaps = {"delta": np.full(shape3 + (nb, nt), np.nan),
                 "mu_shift": np.full(shape3 + (nt,), np.nan)}
     write_chunk(store=store, region=region, tc=np.full(shape3, np.nan),
@@ -292,7 +303,7 @@ def chunks_to_do(store: str, plan: ChunkPlan, *,
 
     Reads the status array one structure at a time, so memory is one structure's slab.
     """
-    status = _group(store, mode="r", storage_options=storage_options)["status"]
+    status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
     c = plan.chunk
     for s in plan.structures():
         slab = np.asarray(status[s[0], s[1], s[2]])
@@ -306,10 +317,11 @@ def chunks_to_do(store: str, plan: ChunkPlan, *,
 
 def status_counts(store: str, *, storage_options: Mapping | None = None) -> dict[str, int]:
     """Points by state: total, done (ok or below_floor), failed, pending."""
-    status = _group(store, mode="r", storage_options=storage_options)["status"]
-    counts = np.zeros(len(FLAG_VALUES), dtype=np.int64)
+    status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
+    n = max(STATUS_NAMES) + 1
+    counts = np.zeros(n, dtype=np.int64)
     for slab in _slabs(status):
-        counts += np.bincount(slab.ravel(), minlength=len(FLAG_VALUES))[:len(FLAG_VALUES)]
+        counts += np.bincount(slab.ravel(), minlength=n)[:n]
     return {"total": int(counts.sum()), "done": int(counts[STATUS_OK] + counts[STATUS_BELOW_FLOOR]),
             "failed": int(counts[STATUS_FAILED]), "pending": int(counts[STATUS_PENDING])}
 

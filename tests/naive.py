@@ -1,8 +1,9 @@
 """Slow, obviously correct NumPy/SciPy versions of the solver's kernels (stumpy's naive.py).
 
-Nothing here shares code with solver/ except the constants: the Kronig-Penney discriminant is the
-textbook formula in complex arithmetic, band edges come from a dense scan plus brentq, Bloch
-functions from scipy's ODE integrator, D(eps) and chi from scipy.integrate.quad.
+Nothing here shares code with solver/ except the constants (solver.constants): the Kronig-Penney
+discriminant is the textbook formula in complex arithmetic, band edges come from a dense scan plus
+brentq, Bloch functions from scipy's ODE integrator, D(eps) and chi from scipy.integrate.quad, the
+coupling matrix and the cut-off from their definitions (docs/model.md section 2).
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from scipy import integrate, optimize
 from solver.constants import HBAR2_2ME
 
 
-def discriminant(E, *, L, W, V, m_w, m_b, f_w=1.0, f_b=1.0):
+def discriminant(E, *, L, W, V, m_well, m_barrier, f_w=1.0, f_b=1.0):
     """cos(k L) cos(k_b W) - (1/2)(r + 1/r) sin(k L) sin(k_b W), r = (f_b k)/(f_w k_b), complex k_b."""
-    k = np.sqrt(complex(m_w * E / HBAR2_2ME))
-    kb = np.sqrt(complex(m_b * (E - V) / HBAR2_2ME))
+    k = np.sqrt(complex(m_well * E / HBAR2_2ME))
+    kb = np.sqrt(complex(m_barrier * (E - V) / HBAR2_2ME))
     if abs(kb) == 0:
         kb = 1e-300
     if abs(k) == 0:
@@ -50,14 +51,14 @@ def band_energy(q, e_bottom, e_top, **s):
                            e_top + pad, xtol=1e-13, rtol=1e-15)
 
 
-def bloch_density(z, E, q, *, L, W, V, m_w, m_b, f_w=1.0, f_b=1.0):
+def bloch_density(z, E, q, *, L, W, V, m_well, m_barrier, f_w=1.0, f_b=1.0):
     """|psi|^2 at the sorted points z in [0, d], normalised on one period (Simpson on z).
 
     Integrates psi'' = m (U - E)/(hbar^2/2m_e) psi region by region with scipy (rtol 1e-12),
     carrying psi and psi'/f across the interfaces.
     """
     d = L + W
-    regions = ((0.0, L, m_w, 0.0, f_w), (L, d, m_b, V, f_b))
+    regions = ((0.0, L, m_well, 0.0, f_w), (L, d, m_barrier, V, f_b))
 
     def rhs(_, y, m, u):
         k2 = m * (u - E) / HBAR2_2ME
@@ -123,6 +124,18 @@ def weighted_dos_total(eps, e_bottom, e_top, *, m_x, **s):
     return pref * (head + tail)
 
 
+def coupling_matrix(nbands, *, g, g_lower, g_inter):
+    """g_nn' of docs/model.md section 2: g_inter off the diagonal, g_lower on it, g last."""
+    gm = [[g_lower if n == m else g_inter for m in range(nbands)] for n in range(nbands)]
+    gm[-1][-1] = g
+    return np.array(gm, dtype=float)
+
+
+def cutoff(*, omega0, g, softening=True):
+    """The pairing cut-off, meV: Migdal-softened omega0 sqrt(1 - 2g), or omega0."""
+    return omega0 * np.sqrt(1.0 - 2.0 * g) if softening else omega0
+
+
 def bcs_tc(*, lam, omega):
     """Tc (meV) from 1/lam = int_0^omega tanh(x/2T)/x dx."""
     def f_int(a):
@@ -152,15 +165,19 @@ class NaiveTc:
     """The linearised gap equation by the book: Nystrom on n_q Gauss-Legendre nodes in q, chi by
     quad over k_x at every node, the largest eigenvalue by numpy, the root by brentq in log T.
 
-    What a straightforward NumPy/SciPy implementation of MODEL.md section 3 looks like; slow,
-    and (because chi is sharply peaked in q) only good to ~1e-2 at this n_q.
+    What a straightforward NumPy/SciPy implementation of docs/model.md section 3 looks like:
+    slow. At n_q = 48 it agrees with fanodome to ~1e-5 where Tc is high and chi(q)
+    is smooth on the scale of the nodes (test_naive_tc.py asserts 1e-5 at two dome points;
+    2e-7 measured). It is less accurate where chi(q) is sharply peaked in q: at the van Hove
+    point eta = 1 it moves by ~1e-4 between 48 and 96 nodes, and at low Tc a fixed q rule like
+    this one converges slowly.
     """
 
-    def __init__(self, *, L, W, V, m_w, m_b, m_x, nbands, n_q=48):
-        self.s = dict(L=L, W=W, V=V, m_w=m_w, m_b=m_b)
+    def __init__(self, *, L, W, V, m_well, m_barrier, m_x, nbands, n_q=48):
+        self.s = dict(L=L, W=W, V=V, m_well=m_well, m_barrier=m_barrier)
         self.m_x = m_x
         d = L + W
-        e_max = V + HBAR2_2ME * ((nbands + 1) * np.pi / L) ** 2 / min(m_w, m_b)
+        e_max = V + HBAR2_2ME * ((nbands + 1) * np.pi / L) ** 2 / min(m_well, m_barrier)
         self.lo, self.hi = band_edges(nbands, e_max=e_max, **self.s)
         x, w = np.polynomial.legendre.leggauss(n_q)
         self.q = (x + 1) * np.pi / (2 * d)

@@ -50,13 +50,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from solver.bands import band_energy, discriminant
-from solver.config import njit
+from solver.jit import njit
 from solver.constants import HBAR2_2ME, KB
 from solver.dos import basis_values
-from solver.status import STATUS_OK
-from solver.tc import Structure, _check_points, coupling_matrix, cutoff, prepare_structure, \
-    tc_on_structure
-from solver.validation import check_nonnegative
+from solver.parameters import STATUS_OK
+from solver.structure import Structure, prepare_structure
+from solver.tc import _check_points, coupling_matrix, cutoff, tc_on_structure
 
 log = logging.getLogger(__name__)
 
@@ -284,13 +283,13 @@ def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, a
 
 
 @njit
-def grid_values(q, e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b, c_nodes, bary):
+def grid_values(q, e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b, c_nodes, bary):
     """E_n(q) (meV) and the basis values l_j(q) at the points q (1/Å)."""
     p_zone = math.pi / (L + W)
     e = np.empty(q.size)
     lq = np.empty((q.size, c_nodes.size))
     for a in range(q.size):
-        e[a] = band_energy(q[a], e_bottom, e_top, L, W, V, m_w, m_b, f_w, f_b)
+        e[a] = band_energy(q[a], e_bottom, e_top, L, W, V, m_well, m_barrier, f_w, f_b)
         basis_values(2.0 * q[a] / p_zone - 1.0, c_nodes, bary, lq[a])
     return e, lq
 
@@ -530,15 +529,15 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
     """
     if (T is None) == (T_over_tc is None):
         raise ValueError("give exactly one of T and T_over_tc")
-    eta_a, g_a, om_a = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
-                                     g_inter=g_inter, softening=softening, t_floor=t_floor)
+    eta_a, g_a, om_a, _ = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
+                                        g_inter=g_inter, softening=softening, t_floor=t_floor)
     if eta_a.size != 1 or g_a.size != 1 or om_a.size != 1:
         raise ValueError("eta, g and omega0 must be single numbers here")
     temps = np.atleast_1d(np.asarray(T if T is not None else T_over_tc, dtype=float))
     if temps.ndim != 1 or temps.size == 0:
         raise ValueError("T must be a number or a non-empty 1-D sequence")
-    for v in temps:
-        check_nonnegative("T" if T is not None else "T_over_tc", float(v))
+    if np.any(temps < 0):
+        raise ValueError("T must be >= 0")
     eta, g, omega0 = float(eta_a[0]), float(g_a[0]), float(om_a[0])
     tcg = tc_on_structure(st, eta=[eta], g=[g], omega0=[omega0], g_lower=g_lower,
                           g_inter=g_inter, softening=softening, t_floor=t_floor)

@@ -13,7 +13,7 @@ from solver.constants import HBAR2_2ME
 
 def test_paper_structure_matches_model():
     bs = band_structure()
-    # MODEL.md section 4: dE = 142.2 +- 0.1 meV, three subbands below 3.4 eV, lower two nearly flat
+    # docs/model.md §4: dE = 142.2 +- 0.1 meV, three subbands below 3.4 eV, lower two nearly flat
     assert bs.dE == pytest.approx(142.2, abs=0.1)
     assert np.all(bs.E_max < 3400.0)
     widths = bs.E_max - bs.E_min
@@ -24,18 +24,18 @@ def test_paper_structure_matches_model():
 
 
 def test_ben_daniel_duke_width():
-    # MODEL.md: BenDaniel-Duke gives dE ~ 124 meV on the paper structure
+    # docs/model.md §1, §4: BenDaniel-Duke gives dE ~ 124 meV on the paper structure
     assert band_structure(ben_daniel_duke=True).dE == pytest.approx(124.0, abs=0.5)
 
 
 @pytest.mark.parametrize("s", [
-    dict(L=8.5, W=5.5, V=4160.0, m_w=0.86, m_b=1.0),
-    dict(L=8.5, W=5.5, V=4160.0, m_w=0.86, m_b=1.0, f_w=0.86, f_b=1.0),
-    dict(L=6.0, W=2.0, V=800.0, m_w=0.7, m_b=1.3),
+    dict(L=8.5, W=5.5, V=4160.0, m_well=0.86, m_barrier=1.0),
+    dict(L=8.5, W=5.5, V=4160.0, m_well=0.86, m_barrier=1.0, f_w=0.86, f_b=1.0),
+    dict(L=6.0, W=2.0, V=800.0, m_well=0.7, m_barrier=1.3),
 ])
 def test_edges_match_naive_scan(s):
     f_w, f_b = s.pop("f_w", 1.0), s.pop("f_b", 1.0)
-    lo, hi = band_edges(3, s["L"], s["W"], s["V"], s["m_w"], s["m_b"], f_w, f_b)
+    lo, hi = band_edges(3, s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], f_w, f_b)
     lo_n, hi_n = naive.band_edges(3, e_max=hi[-1] * 1.2, f_w=f_w, f_b=f_b, **s)
     np.testing.assert_allclose(lo, lo_n, rtol=1e-12)
     np.testing.assert_allclose(hi, hi_n, rtol=1e-12)
@@ -43,7 +43,7 @@ def test_edges_match_naive_scan(s):
 
 def test_edges_satisfy_half_trace_one(paper_structure):
     s = paper_structure
-    args = (s["L"], s["W"], s["V"], s["m_w"], s["m_b"], 1.0, 1.0)
+    args = (s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], 1.0, 1.0)
     lo, hi = band_edges(3, *args)
     for n in range(3):
         sign = 1 if n % 2 == 0 else -1  # odd bands start at q = 0 (D = +1)
@@ -53,7 +53,7 @@ def test_edges_satisfy_half_trace_one(paper_structure):
 
 def test_band_energy_matches_naive_and_is_monotone(paper_structure):
     s = paper_structure
-    args = (s["L"], s["W"], s["V"], s["m_w"], s["m_b"], 1.0, 1.0)
+    args = (s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], 1.0, 1.0)
     lo, hi = band_edges(3, *args)
     d = s["L"] + s["W"]
     q = np.linspace(0, math.pi / d, 9)[1:-1]
@@ -108,7 +108,8 @@ def test_wide_high_barrier_gives_isolated_wells_without_overflow():
 
 
 def test_infinite_barrier_limit_gives_infinite_well_levels():
-    # V -> infinity: E_n -> C (n pi / L)^2 / m_w; the error falls like the penetration 1/(kappa L)
+    # V -> infinity: E_n -> C (n pi / L)^2 / m_well; the error falls like the penetration
+    # 1/(kappa L)
     L, W, m = 8.5, 5.5, 0.86
     exact = HBAR2_2ME * (np.arange(1, 4) * math.pi / L) ** 2 / m
     errors = []

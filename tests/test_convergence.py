@@ -1,4 +1,6 @@
-"""Tc converged: doubling every resolution parameter changes it by < 1e-4 relative (MODEL.md 3).
+"""Tc converged: doubling every resolution parameter changes it by < 1e-4 relative.
+
+The requirement is docs/model.md §4; the resolution parameters are described in §6.
 
 The points cover the paper grid's regimes: the antiresonance (Tc ~ mK), the Lifshitz point
 eta = 0, the van Hove point eta = 1 (mu on the log singularity of the resonant band's DOS), the

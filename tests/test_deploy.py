@@ -173,7 +173,7 @@ def _check_worker(cmd: list[str], address: str) -> None:
     assert option(cmd, "--interface") == "lo" if "--interface" in cmd else True
     # The job runs this Python, which has fanodome: its workers can run the chunk tasks.
     assert cmd[0] == sys.executable
-    subprocess.run([cmd[0], "-c", "import distributed.cli.dask_worker, sweep.runner"],
+    subprocess.run([cmd[0], "-c", "import distributed.cli.dask_worker, sweep.tasks"],
                    check=True, cwd="/", timeout=60)
 
 

@@ -35,7 +35,7 @@ def test_free_gas_has_unit_dos(eps):
 @pytest.mark.parametrize("offset", [-100.0, -30.0, -0.5, 0.5, 20.0, 300.0])
 def test_resonant_band_dos_matches_quad(paper_structure, offset):
     s = paper_structure
-    args = (s["L"], s["W"], s["V"], s["m_w"], s["m_b"], 1.0, 1.0)
+    args = (s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], 1.0, 1.0)
     lo, hi = band_edges(3, *args)
     eps = hi[2] + offset
     ref = naive.weighted_dos_total(eps, lo[2], hi[2], m_x=0.86, **s)
@@ -46,7 +46,7 @@ def test_table_interpolates_direct_evaluation(paper_structure):
     # within ~1e-6 meV of the band top q*(eps) = arccos(D(eps))/d itself is only good to ~1e-8,
     # and D to ~1e-4 there; that sliver has no weight in B (see solver/dos.py), so it is not tested
     s = paper_structure
-    args = (s["L"], s["W"], s["V"], s["m_w"], s["m_b"], 1.0, 1.0)
+    args = (s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], 1.0, 1.0)
     lo, hi = band_edges(3, *args)
     p = 5
     c, b = chebyshev_basis(p)

@@ -1,4 +1,4 @@
-"""The gaps below Tc (MODEL.md section 5) against limits whose answer is known independently.
+"""The gaps below Tc (docs/model.md §5) against limits whose answer is known independently.
 
 The BCS limits use the nearly free 2D gas of test_tc_limits.py (I = 1 and free bands to ~1e-7);
 every reference value is computed here with scipy from the BCS integrals, not assumed.

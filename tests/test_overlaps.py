@@ -32,8 +32,8 @@ def test_plane_waves_give_unit_overlaps():
 @pytest.mark.parametrize("bdd", [False, True])
 def test_overlaps_symmetric_and_match_ode_reference(paper_structure, bdd):
     s = paper_structure
-    f = (s["m_w"], s["m_b"]) if bdd else (1.0, 1.0)
-    args = (s["L"], s["W"], s["V"], s["m_w"], s["m_b"], *f)
+    f = (s["m_well"], s["m_barrier"]) if bdd else (1.0, 1.0)
+    args = (s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], *f)
     d = s["L"] + s["W"]
     lo, hi = band_edges(3, *args)
     q = _q_nodes(d, 3)
@@ -51,15 +51,27 @@ def test_overlaps_symmetric_and_match_ode_reference(paper_structure, bdd):
             assert I[n, i, m, k] == pytest.approx(ref, rel=1e-7)
 
 
-def test_density_is_periodic_and_normalised(paper_structure):
+@pytest.mark.parametrize("bdd", [False, True])
+def test_cell_normalised_density_matches_ode_reference(paper_structure, bdd):
+    # The kernel's |psi_{n,q}(z)|^2, normalised over one period with the Gauss-Legendre rule that
+    # exchange_integrals uses, against scipy's ODE integration (tests/naive.py, normalised by
+    # Simpson's rule on its own fine grid): the shape, the normalisation and the periodicity.
     s = paper_structure
-    args = (s["L"], s["W"], s["V"], s["m_w"], s["m_b"], 1.0, 1.0)
+    f = (s["m_well"], s["m_barrier"]) if bdd else (1.0, 1.0)
+    args = (s["L"], s["W"], s["V"], s["m_well"], s["m_barrier"], *f)
     d = s["L"] + s["W"]
     lo, hi = band_edges(3, *args)
-    q = 0.37 * math.pi / d
-    e = band_energy(q, lo[2], hi[2], *args)
-    z = np.linspace(0.0, d, 2001)
-    rho = bloch_density(z, e, q, *args)
-    assert rho[0] == pytest.approx(rho[-1], rel=1e-10)  # |psi(d)| = |psi(0)|
-    assert np.all(rho > 0)
-    assert integrate.simpson(rho / integrate.simpson(rho, x=z), x=z) == pytest.approx(1.0)
+    z_gl, w_gl = _grid(s["L"], s["W"])
+    zz = np.unique(np.concatenate([np.linspace(0.0, d, 4001), [s["L"]]]))
+    for n in (0, 2):
+        for q in (0.37 * math.pi / d, 0.9 * math.pi / d):
+            e = band_energy(q, lo[n], hi[n], *args)
+            rho = bloch_density(zz, e, q, *args) / np.sum(w_gl * bloch_density(z_gl, e, q, *args))
+            ref = naive.bloch_density(zz, e, q, f_w=f[0], f_b=f[1], **s)
+            np.testing.assert_allclose(rho, ref, rtol=0, atol=1e-7 * ref.max())
+            well, barrier = zz <= s["L"], zz >= s["L"]  # Simpson on each side of the kink
+            norm = integrate.simpson(rho[well], x=zz[well]) + integrate.simpson(rho[barrier],
+                                                                                x=zz[barrier])
+            assert norm == pytest.approx(1.0, rel=1e-9)
+            assert rho[0] == pytest.approx(rho[-1], rel=1e-10)  # |psi(d)| = |psi(0)|
+            assert np.all(rho > 0)

@@ -1,4 +1,4 @@
-"""The paper's published numbers (MODEL.md section 4): the Fano profile of Tc(eta)."""
+"""The paper's published numbers (docs/model.md §4): the Fano profile of Tc(eta)."""
 import numpy as np
 import pytest
 

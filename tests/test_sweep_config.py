@@ -4,7 +4,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from solver import defaults
+from solver.parameters import PARAMETERS, ParameterError, check, check_g
 from sweep.cli import main
 from sweep.config import ConfigError, load_config, paper_config, parse_config
 from sweep_support import write_toml
@@ -16,8 +16,8 @@ def test_paper_config_is_fig4():
     assert c.axes["eta"][0] == -0.5 and c.axes["eta"][-1] == 3.0
     assert c.axes["g"][0] == 0.1 and c.axes["g"][-1] == 0.49
     for a in ("L", "W", "V", "omega0"):
-        assert c.axes[a] == (defaults.PAPER[a],)
-    assert dict(c.model) == {k: defaults.PAPER[k] for k in c.model}
+        assert c.axes[a] == (PARAMETERS[a].default,)
+    assert dict(c.model) == {k: PARAMETERS[k].default for k in c.model}
 
 
 def test_config_paper_command_prints_a_config_that_parses_back(capsys):
@@ -48,7 +48,7 @@ def test_axis_forms_and_defaults():
     np.testing.assert_allclose(c.axes["eta"], [0, 0.25, 0.5, 0.75, 1])
     assert c.axes["g"] == (0.1, 0.2, 0.3)
     assert c.axes["L"] == (9.0,) and c.axes["W"] == (5.0, 6.0)
-    assert c.axes["V"] == (defaults.PAPER["V"],)
+    assert c.axes["V"] == (PARAMETERS["V"].default,)
     assert c.model["nbands"] == 2 and c.model["softening"] is False
     assert c.chunk["eta"] == 5  # clamped to the axis length
     assert c.retries == 2 and c.batch_size is None
@@ -57,6 +57,26 @@ def test_axis_forms_and_defaults():
 def test_g_above_half_is_fine_without_softening():
     c = parse_config({"grid": {"g": [0.6]}, "model": {"softening": False}})
     assert c.axes["g"] == (0.6,)
+
+
+def test_zero_barrier_is_accepted_as_by_the_solver():
+    c = parse_config({"grid": {"V": [0, 100.0]}})
+    assert c.axes["V"] == (0.0, 100.0)
+
+
+@pytest.mark.parametrize("table, name, value", [
+    ("model", "m_well", -1),
+    ("model", "nbands", 0),
+    ("model", "softening", 1),
+    ("grid", "V", -1.0),
+    ("grid", "g", 0.5),  # softening is on by default
+])
+def test_a_bad_value_is_refused_by_the_parameter_table_naming_the_key(table, name, value):
+    with pytest.raises(ParameterError) as why:
+        check_g(value, softening=True) if name == "g" else check(name, value)
+    with pytest.raises(ConfigError) as err:
+        parse_config({table: {name: [value] if table == "grid" else value}})
+    assert str(err.value) == f"{table}.{name}: {why.value.reason}"
 
 
 def test_identity_ignores_how_it_runs_but_not_what():
@@ -82,7 +102,7 @@ BAD = {
     "negative g": ("[grid]\ng = [-0.1]\n", "grid.g"),
     "zero width": ("[grid]\nW = [0.0]\n", "grid.W"),
     "negative well": ("[grid]\nL = [8.5, -1.0]\n", "grid.L"),
-    "zero barrier": ("[grid]\nV = [0]\n", "grid.V"),
+    "negative barrier": ("[grid]\nV = [0, -1]\n", "grid.V"),
     "non-positive mass": ("[model]\nm_well = 0.0\n", "model.m_well"),
     "non-positive t_floor": ("[model]\nt_floor = -1e-6\n", "model.t_floor"),
     "non-finite": ("[grid]\neta = [nan]\n", "grid.eta[0]"),

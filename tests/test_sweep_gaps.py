@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
-import solver
+import solver.parameters
 from solver.constants import KB
 from solver.gaps import gaps_on_structure
 from sweep import store as store_mod
@@ -50,8 +50,8 @@ def test_delta_and_mu_shift_are_the_gap_solver_s_values(gap_store):
     _, ds = gap_store
     cfg = gaps_config()
     st = solver.prepare_structure(**{k: v for k, v in cfg.model.items()
-                                     if k in solver.defaults.STRUCTURE_KEYS})
-    model = {k: cfg.model[k] for k in solver.defaults.MODEL_KEYS}
+                                     if k in solver.parameters.STRUCTURE})
+    model = {k: cfg.model[k] for k in solver.parameters.MODEL}
     point = ds.isel(L=0, W=0, V=0, omega0=0)
     assert (point["status"].sel(g=0.3) == solver.STATUS_OK).all()
     assert (point["status"].sel(g=1e-3) == solver.STATUS_BELOW_FLOOR).all()
@@ -160,7 +160,7 @@ def test_bad_outputs_is_exit_2_naming_the_key(case, tmp_path, capsys):
 
 
 def test_a_failed_chunk_leaves_its_gaps_nan(tmp_path):
-    from sweep.runner import compute_chunk
+    from sweep.tasks import compute_chunk
 
     bad = (0, 0, 0, 0, 0, 1)  # g = 0.3, eta = 1.0
 

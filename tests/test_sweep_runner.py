@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from sweep import store as store_mod
-from sweep.runner import ChunkTask, InProcessExecutor, compute_chunk, run_chunks, tasks_for
+from sweep.runner import InProcessExecutor, run_chunks
+from sweep.tasks import ChunkTask, compute_chunk, tasks_for
 from sweep.service import run_sweep
 from sweep_support import assert_same_sweep, roundtrip, small_config
 
@@ -123,3 +124,25 @@ def test_in_flight_tasks_stay_within_the_window(tmp_path):
                             window=3)
     assert report.chunks_done == cfg.plan().n_chunks == pulled["n"]
     assert state["max"] <= 3
+
+
+def test_in_process_runs_prepare_each_structure_once(tmp_path, monkeypatch, reference):
+    import solver
+    from sweep import tasks
+
+    built = []
+    prepare = solver.prepare_structure
+
+    def counting(**params):
+        built.append(params["L"])
+        return prepare(**params)
+
+    monkeypatch.setattr(solver, "prepare_structure", counting)
+    monkeypatch.setattr(tasks, "STRUCTURES", tasks.StructureCache())
+    cfg = small_config()
+    with cf.ThreadPoolExecutor(2) as pool:
+        result = run_sweep(cfg, store=str(tmp_path / "c.zarr"), executor=pool)
+    assert result.complete and cfg.plan().n_chunks > len(cfg.axes["L"])
+    # Two threads may build the same structure at once; never once per chunk.
+    assert sorted(set(built)) == sorted(cfg.axes["L"]) and len(built) <= 2 * len(cfg.axes["L"])
+    assert_same_sweep(tmp_path / "c.zarr", reference)

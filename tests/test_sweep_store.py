@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import solver
+import solver.parameters
 from sweep import store as store_mod
 from sweep.cli import main
 from sweep.config import parse_config
@@ -54,7 +54,7 @@ def test_root_attrs_roundtrip(small_store):
     cfg = small_config()
     assert parse_config(tomllib.loads(ds.attrs["config_toml"])).identity() == cfg.identity()
     assert ds.attrs["config_json"] == cfg.identity()
-    assert json.loads(ds.attrs["model_defaults"]) == dict(solver.defaults.PAPER)
+    assert json.loads(ds.attrs["model_defaults"]) == solver.parameters.defaults()
     assert ds.attrs["fanodome_version"] == store_mod.package_version() != "unknown"
     assert ds.attrs["created"].endswith("+00:00")
     assert json.loads(ds.attrs["failures"]) == []

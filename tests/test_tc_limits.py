@@ -1,4 +1,4 @@
-"""Tc against limits whose answer is known independently (MODEL.md section 4)."""
+"""Tc against limits whose answer is known independently (docs/model.md §4)."""
 import math
 
 import numpy as np

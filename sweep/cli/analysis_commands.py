@@ -2,42 +2,24 @@
 
 STORE is a path or an fsspec URL (``file://``, ``http(s)://`` read-only, ``s3://``, ``gs://``);
 credentials come from ``--storage-option KEY=VALUE`` (passed to fsspec, e.g. ``endpoint_url``,
-``key``, ``secret``, ``anon``) or the usual environment variables and config files. Same
-conventions as :mod:`sweep.cli`: each ``_cmd_x`` returns a JSON-able result (printed by its
-``show``) or an exit code; ValueError exits 2. Heavy imports happen inside the commands.
+``key``, ``secret``, ``anon``) or the usual environment variables and config files. Each
+``_cmd_x`` returns a JSON-able result (printed by its ``show``) or an exit code; ValueError
+exits 2. Heavy imports happen inside the commands.
+
+Each of these commands works on *domes*: Tc over (g, eta) at one (L, W, V, omega0) (see
+:mod:`sweep.analysis`); the JSON keys ``structures`` (``dome``) and ``structure`` (``plot``)
+name one dome each and keep their names for the documents' readers.
 """
 from __future__ import annotations
 
 import argparse
-import json
 
-STORAGE_OPTION_HELP = ("fsspec storage option for a URL store, KEY=VALUE (VALUE read as JSON "
-                       "when it parses, else as text), e.g. endpoint_url=http://host:9000; "
-                       "repeatable")
-
-
-def add_storage_option(p: argparse.ArgumentParser) -> None:
-    """Add ``--storage-option KEY=VALUE`` (repeatable) to a sub-command."""
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help=STORAGE_OPTION_HELP)
-
-
-def storage_options(a: argparse.Namespace) -> dict | None:
-    """The ``--storage-option`` values as a dict (None when there are none)."""
-    out = {}
-    for item in getattr(a, "storage_option", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--storage-option: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out or None
+from ..grid import DOME_AXES
+from .options import add_storage_option, fmt, json_number, storage_options
 
 
 def _open(a: argparse.Namespace):
-    from . import store as store_mod
+    from .. import store as store_mod
     so = storage_options(a)
     try:
         present = store_mod.exists(a.store, storage_options=so)
@@ -50,23 +32,19 @@ def _open(a: argparse.Namespace):
 
 
 def _cmd_dome(a: argparse.Namespace) -> dict:
-    from .analysis import dome_report
+    from ..analysis import dome_report
     return dome_report(_open(a))
-
-
-def _f(x, spec: str = ".4g") -> str:
-    return "-" if x is None else format(x, spec)
 
 
 def _print_dome(doc: dict) -> None:
     for s in doc["structures"]:
         t = s["top"]
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
-              f"{s['omega0']:g} meV: top Tc = {_f(t['tc_K'])} K at g = {_f(t['g'])}, "
-              f"eta = {_f(t['eta'])}")
+              f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'])} K at g = {fmt(t['g'])}, "
+              f"eta = {fmt(t['eta'])}")
         if t.get("gap_point"):
             gp = t["gap_point"]
-            ratios = ", ".join(f"{n}: {_f(x)}" for n, x in enumerate(t["gap_ratios"], 1))
+            ratios = ", ".join(f"{n}: {fmt(x)}" for n, x in enumerate(t["gap_ratios"], 1))
             print(f"  2 Delta_n/(k_B Tc) at g = {gp['g']:g}, eta = {gp['eta']:g}, "
                   f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
         print(f"  {'g':>8} {'eta_max':>8} {'Tc_max (K)':>11} {'eta_anti':>9} "
@@ -74,30 +52,29 @@ def _print_dome(doc: dict) -> None:
         for r in s["per_g"]:
             if r["antiresonance"] == "below_floor":
                 lo, hi = r["eta_antiresonance_range"]
-                anti = f"{'< ' + _f(r['tc_antiresonance_upper_bound_K']):>12}"
+                anti = f"{'< ' + fmt(r['tc_antiresonance_upper_bound_K']):>12}"
                 note = f"below the floor for eta in [{lo:g}, {hi:g}]"
             else:
-                anti = f"{_f(r['tc_antiresonance_K']):>12}"
+                anti = f"{fmt(r['tc_antiresonance_K']):>12}"
                 note = r["antiresonance"]
             missing = f", {r['missing_points']} points missing" if r["missing_points"] else ""
-            print(f"  {r['g']:8.4g} {_f(r['eta_max']):>8} {_f(r['tc_max_K']):>11} "
-                  f"{_f(r['eta_antiresonance']):>9} {anti}  {note}{missing}")
+            print(f"  {r['g']:8.4g} {fmt(r['eta_max']):>8} {fmt(r['tc_max_K']):>11} "
+                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {note}{missing}")
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:
     import numpy as np
 
-    from .analysis import FANO_PARAMS, fano_fit
+    from ..analysis import FANO_PARAMS, fano_fit
     ds = _open(a)
     fits = fano_fit(ds, g=a.g, log=a.log).compute()
-    dims = ("L", "W", "V", "omega0", "g")
+    dims = DOME_AXES + ("g",)
     rows = []
     for idx in fits["q"].stack(curve=dims)["curve"].values:
         f = fits.sel(dict(zip(dims, idx)))
         rec = {d: float(v) for d, v in zip(dims, idx)}
         for p in (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms"):
-            v = float(f[p])
-            rec[p] = v if v == v else None
+            rec[p] = json_number(f[p])
         rec["n_points"] = int(np.nan_to_num(float(f["n_points"])))
         rows.append(rec)
     return {"form": fits.attrs["form"], "fits": rows}
@@ -107,17 +84,18 @@ def _print_fano(doc: dict) -> None:
     print(doc["form"])
     for r in doc["fits"]:
         print(f"L = {r['L']:g}, W = {r['W']:g}, V = {r['V']:g}, omega0 = {r['omega0']:g}, "
-              f"g = {r['g']:.4g}: eta_res = {_f(r['eta_res'])} ± {_f(r['eta_res_err'], '.2g')}, "
-              f"width = {_f(r['width'])} ± {_f(r['width_err'], '.2g')}, q = {_f(r['q'])} ± "
-              f"{_f(r['q_err'], '.2g')} (rms {_f(r['rms'], '.3g')}, {r['n_points']} points)")
+              f"g = {r['g']:.4g}: eta_res = {fmt(r['eta_res'])} ± "
+              f"{fmt(r['eta_res_err'], '.2g')}, width = {fmt(r['width'])} ± "
+              f"{fmt(r['width_err'], '.2g')}, q = {fmt(r['q'])} ± "
+              f"{fmt(r['q_err'], '.2g')} (rms {fmt(r['rms'], '.3g')}, {r['n_points']} points)")
 
 
 def _select(ds, items: list[str]):
-    """One structure: ``AXIS=VALUE`` picks the nearest value, every other axis its first."""
+    """One dome: ``AXIS=VALUE`` picks the nearest value, every other axis its first."""
     sel = {}
     for item in items:
         axis, sep, value = item.partition("=")
-        if not sep or axis not in ("L", "W", "V", "omega0"):
+        if not sep or axis not in DOME_AXES:
             raise ValueError(f"--select: expected AXIS=VALUE with AXIS one of L, W, V, omega0, "
                              f"got {item!r}")
         try:
@@ -125,12 +103,12 @@ def _select(ds, items: list[str]):
         except ValueError:
             raise ValueError(f"--select: {value!r} is not a number") from None
     one = ds.sel(sel, method="nearest") if sel else ds
-    return one.isel({a: 0 for a in ("L", "W", "V", "omega0") if a not in sel})
+    return one.isel({a: 0 for a in DOME_AXES if a not in sel})
 
 
 def _cmd_plot(a: argparse.Namespace) -> dict:
-    from .analysis import t_floor_of
-    from .plots import cuts_figure, dome_figure
+    from ..analysis import t_floor_of
+    from ..plots import cuts_figure, dome_figure
     if a.dpi <= 0:
         raise ValueError(f"--dpi must be positive, got {a.dpi}")
     ds = _open(a)
@@ -141,7 +119,7 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
     w, h = fig.get_size_inches() * a.dpi
     return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
             "height_px": int(round(h)),
-            "structure": {k: float(one[k]) for k in ("L", "W", "V", "omega0")}}
+            "structure": {k: float(one[k]) for k in DOME_AXES}}
 
 
 def _print_plot(doc: dict) -> None:
@@ -149,7 +127,8 @@ def _print_plot(doc: dict) -> None:
 
 
 def _cmd_export(a: argparse.Namespace) -> dict:
-    from .export import CSV_MAX_POINTS, to_csv, to_netcdf
+    from .. import store as store_mod
+    from ..export import CSV_MAX_POINTS, to_csv, to_netcdf
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
     ds = _open(a)
@@ -158,7 +137,7 @@ def _cmd_export(a: argparse.Namespace) -> dict:
         written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS)))
     if a.netcdf:
         written.append(str(to_netcdf(ds, path=a.netcdf)))
-    return {"store": a.store, "points": int(ds["tc"].size), "files": written}
+    return {"store": a.store, "points": int(ds[store_mod.VAR_TC].size), "files": written}
 
 
 def _print_export(doc: dict) -> None:
@@ -186,7 +165,7 @@ def add_commands(sub) -> None:
     f = sub.add_parser("fano", help="Fano fits of Tc(eta) at fixed g",
                        description="Fit F = A (q + e)^2/(1 + e^2) + B, e = 2 (eta - eta_res)/"
                                    "width, to Tc(eta) (or log F to log Tc with --log) per "
-                                   "structure at the grid g nearest each --g; parameters with "
+                                   "dome at the grid g nearest each --g; parameters with "
                                    "1-sigma errors.")
     f.add_argument("store", metavar="STORE", help="zarr store path or URL")
     f.add_argument("--g", type=float, nargs="+", default=[0.25, 1 / 3],
@@ -199,7 +178,7 @@ def add_commands(sub) -> None:
     p = sub.add_parser("plot", help="draw the dome (Fig. 4) or Tc(eta) cuts (Fig. 5) to a file",
                        description="dome: Tc over (eta, g) with the ridge, the top and the cuts "
                                    "marked; cuts: Tc(eta) at each --g, linear and log, maxima and "
-                                   "antiresonances marked. One structure: the first L, W, V, "
+                                   "antiresonances marked. One dome: the first L, W, V, "
                                    "omega0 unless --select picks others.")
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
@@ -208,7 +187,7 @@ def add_commands(sub) -> None:
     p.add_argument("--g", type=float, nargs="+", default=[0.25, 1 / 3],
                    help="couplings of the cuts (nearest grid g) [0.25 1/3]")
     p.add_argument("--select", action="append", default=[], metavar="AXIS=VALUE",
-                   help="structure to draw: nearest value of L, W (Å), V or omega0 (meV); "
+                   help="dome to draw: nearest value of L, W (Å), V or omega0 (meV); "
                         "repeatable")
     p.add_argument("--dpi", type=float, default=100.0, help="pixels per inch [%(default)s]")
     add_storage_option(p)

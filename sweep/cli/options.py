@@ -1,0 +1,174 @@
+"""What the ``fanodome`` commands share: bad input, the model's options, storage and cluster
+options, and output.
+
+The structure and model options are generated from the parameter table
+(:data:`solver.parameters.PARAMETERS`): flag ``--name-with-dashes``, type and default from the
+table, help = long name, unit and default. A boolean that is off by default is switched on by
+``--name``; one that is on by default is switched off by ``--no-name``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from solver.parameters import MODEL, PARAMETERS, STRUCTURE
+
+from ..config import CLUSTER_KEYS, CLUSTER_KINDS, ClusterConfig, SweepConfig, \
+    with_cluster_overrides
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(Exception):
+    """Raised for input errors that the CLI reports with exit code 2."""
+
+
+# ------------------------------------------------------------------ the model's parameters
+
+def add_parameter_option(group, name: str, **overrides) -> None:
+    """Add the option of parameter ``name`` to ``group`` (``overrides``: argparse keywords that
+    replace the table's, e.g. ``nargs``)."""
+    p = PARAMETERS[name]
+    flag = "--" + name.replace("_", "-")
+    if p.kind is bool:
+        if p.default:
+            group.add_argument(f"--no-{flag[2:]}", dest=name, action="store_false",
+                               help=f"switch off: {p.long_name} [on]", **overrides)
+        else:
+            group.add_argument(flag, dest=name, action="store_true",
+                               help=f"{p.long_name} [off]", **overrides)
+        return
+    kw = {"type": p.kind, "default": p.default, "help": f"{p.description} [%(default)s]"}
+    kw.update(overrides)
+    group.add_argument(flag, dest=name, **kw)
+
+
+def add_structure_options(p: argparse.ArgumentParser) -> None:
+    """The structure's parameters (:data:`solver.parameters.STRUCTURE`), paper defaults."""
+    g = p.add_argument_group("structure (paper defaults)")
+    for name in STRUCTURE:
+        add_parameter_option(g, name)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The couplings, softening and temperature floor (:data:`solver.parameters.MODEL`, paper
+    defaults); returns the group."""
+    m = p.add_argument_group("model (paper defaults)")
+    for name in MODEL:
+        add_parameter_option(m, name)
+    return m
+
+
+def structure_kwargs(a: argparse.Namespace) -> dict:
+    """The structure's parameters as given, by name."""
+    return {name: getattr(a, name) for name in STRUCTURE}
+
+
+def model_kwargs(a: argparse.Namespace) -> dict:
+    """The model's options as given, by name."""
+    return {name: getattr(a, name) for name in MODEL}
+
+
+# ------------------------------------------------------------------------- storage options
+
+STORAGE_OPTION_HELP = ("fsspec storage option for a URL store, KEY=VALUE (VALUE read as JSON "
+                       "when it parses, else as text), e.g. endpoint_url=http://host:9000; "
+                       "repeatable")
+
+
+def add_storage_option(p: argparse.ArgumentParser) -> None:
+    """Add ``--storage-option KEY=VALUE`` (repeatable) to a sub-command."""
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help=STORAGE_OPTION_HELP)
+
+
+def storage_options(a: argparse.Namespace) -> dict | None:
+    """The ``--storage-option`` values as a dict (None when there are none)."""
+    out = {}
+    for item in getattr(a, "storage_option", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--storage-option: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out or None
+
+
+# ------------------------------------------------------------------------- cluster options
+
+# option dest -> [cluster] key
+_OVERRIDES = {
+    "cluster": "kind", "workers": "workers", "jobs": "jobs", "cores": "cores",
+    "processes": "processes", "memory": "memory", "walltime": "walltime", "queue": "queue",
+    "account": "account", "interface": "interface", "adaptive_minimum": "adaptive_minimum",
+    "adaptive_maximum": "adaptive_maximum", "image": "image", "namespace": "namespace",
+}
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """Options that override the config's ``[cluster]`` keys (``--workers`` is each command's
+    own: its help differs)."""
+    g = p.add_argument_group("cluster (each overrides the same key of CONFIG's [cluster])")
+    g.add_argument("--cluster", choices=CLUSTER_KINDS, metavar="KIND",
+                   help=f"where workers run: {', '.join(CLUSTER_KINDS)} [config's, else local]")
+    g.add_argument("--jobs", type=int, metavar="N", help="batch jobs to submit (slurm, pbs)")
+    g.add_argument("--cores", type=int, metavar="N",
+                   help="CPU cores per job (slurm, pbs) or per pod (kubernetes)")
+    g.add_argument("--processes", type=int, metavar="N",
+                   help="single-threaded worker processes per job [cores]")
+    g.add_argument("--memory", metavar="SIZE",
+                   help="memory per job or pod, or per local worker, e.g. 4GiB")
+    g.add_argument("--walltime", metavar="HH:MM:SS", help="walltime per job")
+    g.add_argument("--queue", metavar="NAME", help="SLURM partition or PBS queue")
+    g.add_argument("--account", metavar="NAME", help="SLURM account or PBS project")
+    g.add_argument("--interface", metavar="NAME",
+                   help="network interface of scheduler and workers, e.g. ib0")
+    g.add_argument("--adaptive-minimum", type=int, metavar="N",
+                   help="scale adaptively from N jobs (slurm, pbs) or workers ...")
+    g.add_argument("--adaptive-maximum", type=int, metavar="N", help="... up to N")
+    g.add_argument("--image", metavar="IMAGE", help="container image of the pods (kubernetes)")
+    g.add_argument("--namespace", metavar="NAME", help="Kubernetes namespace")
+    g.add_argument("--shared-fs", action="store_true",
+                   help="the store path is on a file system that every node mounts at the "
+                        "same path (else a non-local cluster needs an s3://... URL)")
+
+
+def cluster_config(cfg: SweepConfig, a: argparse.Namespace) -> ClusterConfig:
+    """``cfg``'s ``[cluster]`` with the options given on the command line."""
+    overrides = {key: getattr(a, dest) for dest, key in _OVERRIDES.items()
+                 if getattr(a, dest, None) is not None}
+    if getattr(a, "shared_fs", False):
+        overrides["shared_filesystem"] = True
+    spec = with_cluster_overrides(cfg, overrides)
+    for dest, key in _OVERRIDES.items():
+        if key in overrides and spec.kind not in CLUSTER_KEYS[key][1]:
+            flag = "--" + dest.replace("_", "-")
+            raise ValueError(f"{flag}: not used by a {spec.kind} cluster (used by "
+                             f"{', '.join(CLUSTER_KEYS[key][1])})")
+    return spec
+
+
+# ---------------------------------------------------------------------------------- output
+
+def fmt(x, spec: str = ".4g") -> str:
+    """A number of a human-readable table, ``-`` where there is none (None)."""
+    return "-" if x is None else format(x, spec)
+
+
+def json_number(x) -> float | None:
+    """A float for a JSON document: None where it is not finite (no value)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def emit(a: argparse.Namespace, doc) -> None:
+    """Print a result: one JSON document with ``--json``, else through the command's ``show``."""
+    if getattr(a, "json", False):
+        json.dump(doc, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        a.show(doc)

@@ -1,0 +1,138 @@
+"""``fanodome config | run | status``: sweeps into zarr stores.
+
+The sweep modules pull in xarray, zarr and distributed; they are imported by the commands that
+use them so that ``fanodome bands`` and ``fanodome tc`` start fast. ``run`` only parses, builds
+the cluster, calls :mod:`sweep.service` and prints: checks, lock and window are the service's.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .options import (BadInput, add_cluster_options, add_storage_option, cluster_config, emit,
+                      fmt, storage_options)
+
+PAPER_STORE = "fanodome-paper.zarr"
+
+
+def _cmd_config(a: argparse.Namespace) -> str:
+    from ..config import load_config, paper_config
+    cfg = paper_config() if a.name == "paper" else load_config(a.name)
+    return cfg.to_toml()
+
+
+def _print_text(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .. import store as store_mod
+    from ..analysis import dome_summary
+    from ..clusters import cluster_client
+    from ..config import load_config, paper_config
+    from ..service import reserve, run_sweep
+
+    if a.workers is not None and a.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {a.workers}")
+    if a.scheduler and a.cluster:
+        raise ValueError("--cluster and --scheduler exclude each other")
+    cfg = load_config(a.config) if a.config else paper_config()
+    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
+    spec = cluster_config(cfg, a)
+    so = storage_options(a)
+    # Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
+    logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
+    if a.verbose == 0:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    where = {"cluster": spec, "scheduler": a.scheduler}
+    mode = {"resume": a.resume, "overwrite": a.overwrite, "storage_options": so}
+    with reserve(cfg, store=store, **where, **mode) as run, \
+            cluster_client(**where, store=run.store) as client:
+        if client.dashboard_link:
+            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+        result = run_sweep(run.config, store=run.store, executor=client, locked=True,
+                           **where, **mode)
+    doc = {"store": result.store, **result.counts,
+           "computed_points": result.report.points_done + result.report.points_failed,
+           "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
+           "task_s": round(result.report.task_seconds, 3),
+           "dome": dome_summary(store_mod.open_dataset(result.store, storage_options=so))}
+    emit(a, doc)
+    return 0 if result.complete else 1
+
+
+def _print_run(doc: dict) -> None:
+    print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
+          f"failed, {doc['pending']} pending; computed {doc['computed_points']} in "
+          f"{doc['wall_s']:.1f} s")
+    if doc["failed"]:
+        print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
+              f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
+    for r in doc["dome"]:
+        print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
+              f"omega0 = {r['omega0']:g} meV:")
+        print(f"  highest Tc = {fmt(r['tc_max_K'])} K at g = {fmt(r['g_at_max'], 'g')}, "
+              f"eta = {fmt(r['eta_at_max'], 'g')}")
+        for t in r["at_g"]:
+            print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
+                  f"{fmt(t['tc_max_K'])} K at eta = {fmt(t['eta'], 'g')}")
+
+
+def _cmd_status(a: argparse.Namespace) -> dict:
+    from .. import store as store_mod
+    if not store_mod.exists(a.store):
+        raise BadInput(f"{a.store}: no such store")
+    counts = store_mod.status_counts(a.store)
+    if not a.json:
+        counts = {**counts, "failures": store_mod.read_failures(a.store)}
+    return counts
+
+
+def _print_status(doc: dict) -> None:
+    print(f"total {doc['total']}, done {doc['done']}, failed {doc['failed']}, "
+          f"pending {doc['pending']}")
+    for f in doc.get("failures", []):
+        print(f"failed chunk {f['chunk']} after {f['attempts']} tries: {f['error']}")
+
+
+def add_commands(sub) -> None:
+    """Add ``config``, ``run`` and ``status`` to the ``fanodome`` sub-parsers ``sub``."""
+    c = sub.add_parser("config", help="print a sweep config as TOML",
+                       description="Print the paper's Fig. 4 sweep config (NAME = paper) as "
+                                   "TOML to start from, or check a config file (NAME = its "
+                                   "path) and print it with every default filled in.")
+    c.add_argument("name", metavar="NAME", help="'paper' or a config file")
+    c.set_defaults(func=_cmd_config, show=_print_text)
+
+    r = sub.add_parser("run", help="run a sweep into a zarr store",
+                       description="Run the sweep of CONFIG (default: the paper's Fig. 4 grid "
+                                   f"into ./{PAPER_STORE}) on a Dask cluster, writing each "
+                                   "chunk into the store as it finishes; then print the dome "
+                                   "summary. Exit 0: every point done; 1: some points failed; "
+                                   "2: bad input.")
+    r.add_argument("config", nargs="?", metavar="CONFIG", help="TOML sweep config")
+    r.add_argument("--store", metavar="PATH_OR_URL",
+                   help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use an existing Dask cluster (tcp://host:port)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="N single-threaded worker processes (local cluster; one per core) or "
+                            "pods (kubernetes)")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="finish an existing store of the same config (pending/failed chunks)")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_cluster_options(r)
+    add_storage_option(r)
+    r.set_defaults(func=_cmd_run, show=_print_run)
+
+    s = sub.add_parser("status", help="points done, failed and pending in a store")
+    s.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    s.add_argument("--json", action="store_true",
+                   help='one JSON document {"total", "done", "failed", "pending"} on stdout')
+    s.set_defaults(func=_cmd_status, show=_print_status)

@@ -1,0 +1,184 @@
+"""What one chunk computes: the chunk task, the structure cache and the worker warm-up.
+
+A task is one structure (L, W in Å, V in meV) times a block of (omega0, g, eta): one
+:func:`solver.tc_on_structure` call on the structure's prepared work (and, with gaps on, one
+:func:`solver.gaps.gaps_on_structure` per point whose Tc is ok), then a region write into the
+store, done where the task runs so that results never travel through the client. How tasks run
+is :mod:`sweep.runner`'s job; this module knows nothing of executors.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import distributed
+import numpy as np
+
+import solver
+from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK, STRUCTURE
+
+from . import store as store_mod
+from .grid import AXES, ChunkPlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk: a structure (L, W in Å, V in meV) and a block of omega0 (meV), g, eta.
+
+    ``index``: block index per axis of :data:`sweep.grid.AXES`; ``region``: (start, stop) per
+    axis; ``model``: the ``[model]`` options; ``store``: where the result goes.
+    ``gap_T_over_tc``: temperatures (fractions of Tc) of the gaps to store; empty: none.
+    """
+
+    store: str
+    index: tuple[int, ...]
+    region: tuple[tuple[int, int], ...]
+    L: float
+    W: float
+    V: float
+    omega0: tuple[float, ...]
+    g: tuple[float, ...]
+    eta: tuple[float, ...]
+    model: tuple[tuple[str, object], ...]
+    storage_options: tuple[tuple[str, object], ...] = ()
+    gap_T_over_tc: tuple[float, ...] = ()
+
+    @property
+    def n_points(self) -> int:
+        return len(self.omega0) * len(self.g) * len(self.eta)
+
+    def region_slices(self) -> dict[str, slice]:
+        return {a: slice(lo, hi) for a, (lo, hi) in zip(AXES, self.region)}
+
+    def structure_params(self) -> dict[str, object]:
+        """Keyword arguments of :func:`solver.prepare_structure` for this chunk."""
+        params = {k: v for k, v in self.model if k in STRUCTURE}
+        params.update(L=self.L, W=self.W, V=self.V)
+        return params
+
+    def model_params(self) -> dict[str, object]:
+        """The ``[model]`` options that are not the structure's (pairing, Tc search)."""
+        return {k: v for k, v in self.model if k not in STRUCTURE}
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """What a finished task sends back: counts only, never the values."""
+
+    index: tuple[int, ...]
+    n_points: int
+    n_ok: int
+    n_below_floor: int
+    seconds: float
+
+
+STRUCTURES_PER_PROCESS = 8
+"""Prepared structures a process keeps (~1 MB each): chunks of one structure usually arrive
+together, so a few suffice to avoid recomputing bands, overlaps and DOS tables per chunk."""
+
+
+class StructureCache:
+    """The most recently used prepared structures (bands, overlaps, DOS tables), by parameters.
+
+    Thread-safe: the lock guards the mapping only, so two threads may build the same structure
+    at once (both results are equal; the later one is kept) but never wait on each other's
+    builds.
+    """
+
+    def __init__(self, size: int = STRUCTURES_PER_PROCESS):
+        self.size = size
+        self._structures: OrderedDict[tuple, solver.Structure] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, params: Mapping[str, object]) -> solver.Structure:
+        """The prepared structure of ``params`` (keyword arguments of
+        :func:`solver.prepare_structure`), built on a miss."""
+        key = tuple(sorted(params.items()))
+        with self._lock:
+            st = self._structures.get(key)
+            if st is not None:
+                self._structures.move_to_end(key)
+                return st
+        st = solver.prepare_structure(**params)
+        with self._lock:
+            self._structures[key] = st
+            while len(self._structures) > self.size:
+                self._structures.popitem(last=False)
+        return st
+
+    def __len__(self) -> int:
+        return len(self._structures)
+
+
+STRUCTURES = StructureCache()
+"""This process's cache: shared by every task that runs here (the calling thread, a thread
+pool, a process-pool or Dask worker process). A cache, not a setting: it changes no result."""
+
+
+def compute_chunk(task: ChunkTask) -> ChunkOutcome:
+    """Run the solver on one chunk and write it into the store (runs where the task runs)."""
+    t0 = time.perf_counter()
+    model = task.model_params()
+    st = STRUCTURES.get(task.structure_params())
+    r = solver.tc_on_structure(st, eta=np.asarray(task.eta), g=np.asarray(task.g),
+                               omega0=np.asarray(task.omega0), **model)
+    gaps = _chunk_gaps(st, task, status=r.status, model=model) if task.gap_T_over_tc else {}
+    store_mod.write_chunk(store=task.store, region=task.region_slices(), tc=r.tc_K,
+                          status=r.status, E_L=float(r.E_L), dE=float(r.dE),
+                          storage_options=dict(task.storage_options) or None, **gaps)
+    n_ok = int(np.count_nonzero(r.status == STATUS_OK))
+    n_below = int(np.count_nonzero(r.status == STATUS_BELOW_FLOOR))
+    return ChunkOutcome(task.index, task.n_points, n_ok, n_below, time.perf_counter() - t0)
+
+
+def _chunk_gaps(st: solver.Structure, task: ChunkTask, *, status: np.ndarray,
+                model: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """``delta`` (meV; omega0, g, eta, subband, T_over_tc) and ``mu_shift`` (meV; omega0, g,
+    eta, T_over_tc) of a chunk: one gap solve per point whose Tc is ok, NaN elsewhere."""
+    from solver.gaps import gaps_on_structure
+
+    nb, nt = st.bottoms.size, len(task.gap_T_over_tc)
+    delta = np.full(status.shape + (nb, nt), np.nan)
+    mu_shift = np.full(status.shape + (nt,), np.nan)
+    for i, j, k in zip(*np.nonzero(status == STATUS_OK)):
+        gr = gaps_on_structure(st, eta=task.eta[k], g=task.g[j], omega0=task.omega0[i],
+                               T_over_tc=list(task.gap_T_over_tc), **model)
+        delta[i, j, k] = gr.delta_fermi.T
+        mu_shift[i, j, k] = gr.mu_shift_meV
+    return {"delta": delta, "mu_shift": mu_shift}
+
+
+def tasks_for(*, store: str, plan: ChunkPlan, axes: Mapping[str, tuple[float, ...]],
+              model: Mapping[str, object], chunks: Iterable[tuple[int, ...]],
+              storage_options: Mapping | None = None,
+              gap_T_over_tc: tuple[float, ...] = ()) -> Iterable[ChunkTask]:
+    """ChunkTasks for the given block indices, lazily (only the chunk's axis values are held)."""
+    model_items = tuple(sorted(model.items()))
+    so = tuple(sorted((storage_options or {}).items()))
+    for index in chunks:
+        reg = plan.region(index)
+        values = {a: tuple(axes[a][reg[a]]) for a in AXES}
+        yield ChunkTask(store=store, index=tuple(index),
+                        region=tuple((reg[a].start, reg[a].stop) for a in AXES),
+                        L=values["L"][0], W=values["W"][0], V=values["V"][0],
+                        omega0=values["omega0"], g=values["g"], eta=values["eta"],
+                        model=model_items, storage_options=so,
+                        gap_T_over_tc=tuple(gap_T_over_tc))
+
+
+class SolverWarmup(distributed.WorkerPlugin):
+    """Compiles (or loads from the numba cache) the solver kernels once per worker, when it
+    starts, so that no chunk pays for it."""
+
+    name = "fanodome-solver-warmup"
+
+    def setup(self, worker):
+        t0 = time.perf_counter()
+        solver.warmup()
+        log.info("solver warm on %s in %.1f s", worker.address, time.perf_counter() - t0)
