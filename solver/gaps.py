@@ -403,8 +403,8 @@ def _bragg_gaps(st: Structure, n: int) -> tuple[float, float]:
 def _feature_radius(st: Structure, n: int, b: float, *, mu, omega, s, zone, bragg,
                     crossing) -> float:
     """Distance (1/Å) from the break point b to the nearest singularity of the q integrands
-    that b itself does not carry: where E_n(q) - mu = +-i s (the paired Fermi line, width s) or
-    +-omega (the window edges). At the Fermi crossing E_n is linear, at a zone end quadratic,
+    that b itself does not carry: where E_n(q) - mu = +-i s (the paired Fermi line, width s),
+    0 (k_F of the Fermi sea) or +-omega (the window edges). At the Fermi crossing E_n is linear, at a zone end quadratic,
     E_n(q) - mu ~ e_b + a (q - b)^2, up to the branch points of E_n itself at |q - b| ~
     sqrt(G/4a), G the Bragg gap to the neighbouring subband there (the avoided crossing)."""
     h = 1e-6 * zone
@@ -421,7 +421,8 @@ def _feature_radius(st: Structure, n: int, b: float, *, mu, omega, s, zone, brag
         return math.inf
     below, above = bragg
     bragg = below if e_end - st.bottoms[n] < st.tops[n] - e_end else above
-    dist = min(math.hypot(e_b, s), abs(e_b - omega), abs(e_b + omega), 0.25 * bragg)
+    # e = 0 itself: k_F = sqrt(-e/C) of the Fermi sea terms (a band edge just below mu)
+    dist = min(abs(e_b), abs(e_b - omega), abs(e_b + omega), 0.25 * bragg)
     return math.sqrt(dist / a)
 
 
@@ -616,7 +617,7 @@ class _Problem:
         return out
 
     def scales(self, x, T):
-        """The width s_n = sqrt((Delta_n/resolve_gap)^2 + (pi T)^2) the q grids resolve, from a
+        """The width s_n = sqrt((Delta_n/gap_margin)^2 + (pi T)^2) the q grids resolve, from a
         gap estimate x (meV): finer than the gap by GapResolution.gap_margin."""
         dx = np.max(np.abs(x.reshape(self.nb, self.p)), axis=1) / self.res.gap_margin
         return [float(math.hypot(d, math.pi * T)) for d in dx]
