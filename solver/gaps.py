@@ -84,6 +84,10 @@ class GapResolution:
     met (at T = 0: a margin, at no cost beyond a few panels, as the grading is logarithmic)."""
     q_bulk: int = 8
     """Equal q panels across the zone, before grading."""
+    q_bulk_far: int = 2
+    """The same for a subband whose energies all lie outside the window mu +- omega (the lower
+    subbands on the paper's dome): its integrands are then as smooth in q as E_n(q) and the
+    basis polynomials (degree 2P - 2 <= 2 * 8 - 1 per panel of 8 nodes), 1e-13 measured."""
     n_gauss_k: int = 8
     """Gauss-Legendre nodes per panel of the k integral (in u, k = k_c + w sinh u)."""
     h_u: float = 1.0
@@ -102,6 +106,7 @@ class GapResolution:
         return replace(self, n_gauss_q=2 * self.n_gauss_q, q_ratio=math.sqrt(self.q_ratio),
                        q_resolve=self.q_resolve / 2, q_depth=self.q_depth ** 1.25,
                        gap_margin=2 * self.gap_margin, q_bulk=2 * self.q_bulk,
+                       q_bulk_far=2 * self.q_bulk_far,
                        n_gauss_k=2 * self.n_gauss_k, h_u=self.h_u / 2)
 
 
@@ -161,6 +166,10 @@ class GapResult:
 
 # ------------------------------------------------------------------------------------ kernels
 
+BOLTZMANN_CUT = 40.0
+"""Beyond E = BOLTZMANN_CUT * T the thermal factors e^{-E/T} < 4e-18 are dropped (tanh = 1)."""
+
+
 @njit
 def pair_terms(xi, delta, T):
     """At one k: (f, df/dE, E, <n_k> - theta(-xi), grand-potential density term).
@@ -174,13 +183,14 @@ def pair_terms(xi, delta, T):
     ax = abs(xi)
     d2 = delta * delta
     e = math.sqrt(xi * xi + d2)
-    if T > 0.0:
-        em = math.exp(-e / T)
-        t = -math.expm1(-e / T) / (1.0 + em)
+    if T > 0.0 and e < BOLTZMANN_CUT * T:
+        emx = math.expm1(-e / T)
+        em = 1.0 + emx
+        t = -emx / (1.0 + em)
         omt = 2.0 * em / (1.0 + em)
         sech2 = 4.0 * em / ((1.0 + em) * (1.0 + em))
         lg = -2.0 * T * (math.log1p(em) - math.log1p(math.exp(-ax / T)))
-    else:
+    else:  # T = 0, or e^{-E/T} below 1e-17: the thermal terms vanish in double precision
         t = 1.0
         omt = 0.0
         sech2 = 0.0
@@ -209,13 +219,17 @@ singularities at u_m (rho > 6 there)."""
 
 
 @njit
-def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, vmu, nx, acc):
+def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, vmu, nx, fl, ox,
+              acc):
     """Quadrature over (q, k) of one subband at the gap values dnodes (meV) on the basis nodes.
 
     e_q: E_n(q) - mu at the q nodes (meV), w_q their weights (1/Å), lq[a, j] = l_j(q_a).
     Adds to B, Bp (P x P, dimensionless) int dq l_k l_j F and int dq l_k l_j (F + Delta dF/dDelta);
     to vmu (P, dimensionless) int dq l_k Delta dF/dmu and to nx (P, 1/(meV Å^2))
     int dq l_j int dk d<n_k>/dDelta, the derivatives the joint Newton step on (Delta, mu) needs;
+    to fl (P, 1/(meV Å^2)) int dq l_j/(2 C k_F), acc[3] per unit Delta_j, and to ox (P, 1/Å^2)
+    int dq l_j int_window dk Delta^3/E df/dE, acc[2] per unit Delta_j (d/dDelta of the
+    grand-potential term is Delta^3/E df/dE);
     to acc: [0] int dq int dk (<n_k> - theta(-xi)) (1/Å^2; Delta inside the window, the Fermi
     function in the thermal tails THERMAL_TAIL * T beyond it), [1] int dq k_F (1/Å^2),
     [2] int dq int_window dk (grand-potential term) (meV/Å^2), [3] int dq Delta/(2 C k_F)
@@ -240,6 +254,8 @@ def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, v
             nf = wq / (2.0 * cx * kf)
             acc[3] += nf * dl
             acc[4] += nf
+            for j in range(p):
+                fl[j] += nf * lq[a, j]
         if e >= ext:
             continue
         # pieces in k: lower tail, window below k_F, window above k_F, upper tail
@@ -336,10 +352,12 @@ def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, v
         gw = wq * pref * (f_sum + g_sum)
         mw = wq * pref * fm_sum * dl
         dw = wq * nd_sum
+        ow = wq * dl * g_sum
         for i in range(p):
             li = lq[a, i]
             vmu[i] += mw * li
             nx[i] += dw * li
+            ox[i] += ow * li
             for j in range(p):
                 B[i, j] += fw * li * lq[a, j]
                 Bp[i, j] += gw * li * lq[a, j]
@@ -445,7 +463,9 @@ def _band_panels(st: Structure, n: int, *, mu: float, omega: float, s: float, br
     sqrt_breaks = [b for b in (_crossing(st, n, mu - omega), q_f, _crossing(st, n, mu + omega))
                    if not math.isnan(b)]
     breaks = sorted(set([0.0, zone] + sqrt_breaks))
-    pts = list(np.linspace(0.0, zone, res.q_bulk + 1))
+    far = st.tops[n] < mu - omega or st.bottoms[n] > mu + omega
+    bulk = res.q_bulk_far if far else res.q_bulk
+    pts = list(np.linspace(0.0, zone, bulk + 1))
     inner = []  # (break, its innermost panel): no other point may fall inside
     for b in breaks:
         rho = min([abs(b - c) for c in breaks if c != b] + [zone])
@@ -468,7 +488,7 @@ def _band_panels(st: Structure, n: int, *, mu: float, omega: float, s: float, br
         edges = edges[~near]
     # Delta and I carry polynomials of degree P - 1 in q: panels no wider than the bulk ones,
     # cut in P/8 pieces for P > 8 basis nodes (as the Tc kernel's energy panels)
-    h_max = zone / (res.q_bulk * max(1.0, st.n_basis / 8.0))
+    h_max = zone / (bulk * max(1.0, st.n_basis / 8.0))
     width = np.diff(edges)
     pieces = np.ceil(width / h_max * (1.0 - 1e-12)).astype(int)
     if pieces.max() > 1:
@@ -516,6 +536,8 @@ class _Eval:
     Bp: list
     vmu: np.ndarray   # (nbands, P), see band_sums
     nx: np.ndarray    # (nbands, P)
+    fl: np.ndarray    # (nbands, P)
+    ox: np.ndarray    # (nbands, P)
     acc: np.ndarray   # (nbands, 6)
     grids: list       # the q grids it used
 
@@ -525,12 +547,14 @@ def _evaluate(grids, delta: np.ndarray, *, mu, T, omega, cx, res, s_floor) -> _E
     (meV)."""
     nb, p = delta.shape
     xg, wg = _gauss(res.n_gauss_k)
-    out = _Eval([], [], np.zeros((nb, p)), np.zeros((nb, p)), np.zeros((nb, 6)), grids)
+    out = _Eval([], [], np.zeros((nb, p)), np.zeros((nb, p)), np.zeros((nb, p)),
+                np.zeros((nb, p)), np.zeros((nb, 6)), grids)
     for n, gr in enumerate(grids):
         B = np.zeros((p, p))
         Bp = np.zeros((p, p))
         band_sums(gr.e - mu, gr.w, gr.lq, np.ascontiguousarray(delta[n]), T, omega, cx, xg, wg,
-                  res.h_u, s_floor, B, Bp, out.vmu[n], out.nx[n], out.acc[n])
+                  res.h_u, s_floor, B, Bp, out.vmu[n], out.nx[n], out.fl[n], out.ox[n],
+                  out.acc[n])
         out.B.append(B)
         out.Bp.append(Bp)
     return out
@@ -540,7 +564,8 @@ def _normal_eval(grids, *, mu, cx, p) -> _Eval:
     """The sums of band_sums with Delta = 0 at T = 0: only the Fermi-sea terms are non-zero."""
     nb = len(grids)
     out = _Eval([np.zeros((p, p))] * nb, [np.zeros((p, p))] * nb, np.zeros((nb, p)),
-                np.zeros((nb, p)), np.zeros((nb, 6)), grids)
+                np.zeros((nb, p)), np.zeros((nb, p)), np.zeros((nb, p)), np.zeros((nb, 6)),
+                grids)
     for n, gr in enumerate(grids):
         e = gr.e - mu
         occ = e < 0.0
@@ -578,6 +603,23 @@ def _leading(a_mat, blocks):
 def _density(ev: _Eval) -> np.ndarray:
     """Partial densities (1/Å^2) from an evaluation."""
     return 2.0 / math.pi ** 2 * (ev.acc[:, 1] + ev.acc[:, 0])
+
+
+FINISH_STEP = 1e-4
+"""A Newton step below FINISH_STEP times the gap, whose successor the quadratic rate predicts
+below gap_tol, is the last: the outputs follow it to first order (their error is second order
+in the step, < 1e-8 of themselves), which saves the evaluation that would only confirm it."""
+
+
+def _moved(ev: _Eval, dx: np.ndarray, dmu: float) -> _Eval:
+    """The evaluation's density, Fermi-line and grand-potential sums carried to (x + dx,
+    mu + dmu) to first order (the last two in dx only: dmu is ~1e-9 meV there); B, B' as they
+    are."""
+    acc = ev.acc.copy()
+    acc[:, 0] += np.einsum("nj,nj->n", ev.nx, dx) + ev.acc[:, 5] * dmu
+    acc[:, 3] += np.einsum("nj,nj->n", ev.fl, dx)
+    acc[:, 2] += np.einsum("nj,nj->n", ev.ox, dx)
+    return replace(ev, acc=acc)
 
 
 MU_ROUNDING = 1e-15
@@ -660,6 +702,7 @@ class _Problem:
         r, gd, dndmu = residual(x, mu, ev)
         merit = max(np.max(np.abs(r)), 0.0 if fixed_mu else abs(gd) / dndmu)
         frozen = fixed_mu  # mu held: asked for, or its steps lost to rounding
+        last = None  # the previous full Newton step (max norm), meV
         for step in range(1, res.max_newton + 1):
             jxx = np.eye(nbp) - self.a_mat @ _blockdiag(ev.Bp)
             if frozen:
@@ -677,9 +720,14 @@ class _Problem:
                     frozen = True  # mu is as near the root as rounding allows: finish in x
                     dx, dmu = np.linalg.solve(jxx, -r), 0.0
                     merit = np.max(np.abs(r))
-            if np.max(np.abs(dx)) <= res.gap_tol * np.max(np.abs(x)) and \
-                    (frozen or abs(gd) <= n_tol):
+            size, step_x = np.max(np.abs(x)), np.max(np.abs(dx))
+            if step_x <= res.gap_tol * size and (frozen or abs(gd) <= n_tol):
                 return x, ev, mu, step
+            if last is not None and step_x <= FINISH_STEP * size and \
+                    step_x ** 3 / last ** 2 <= res.gap_tol * size:
+                # quadratic convergence: the step after this one would be below gap_tol, so take
+                # this one and carry the evaluation's outputs along it to first order
+                return x + dx, _moved(ev, dx.reshape(self.nb, self.p), dmu), mu + dmu, step
             alpha = 1.0
             while True:
                 xn, mun = x + alpha * dx, mu + alpha * dmu
@@ -690,6 +738,7 @@ class _Problem:
                     break
                 alpha *= 0.5
             x, mu, ev, r, gd, dndmu, merit = xn, mun, evn, rn, gdn, dndmun, meritn
+            last = step_x if alpha == 1.0 else None
             if np.max(np.abs(x)) < 1e-9 * np.max(np.abs(x0)):
                 log.warning("the gap iteration fell to the normal state at T = %g meV", T)
                 zero = np.zeros(nbp)
