@@ -464,9 +464,7 @@ def _band_panels(st: Structure, n: int, *, mu: float, omega: float, s: float, br
                    if not math.isnan(b)]
     breaks = sorted(set([0.0, zone] + sqrt_breaks))
     far = st.tops[n] < mu - omega or st.bottoms[n] > mu + omega
-    bulk = res.q_bulk_far if far else res.q_bulk
-    pts = list(np.linspace(0.0, zone, bulk + 1))
-    inner = []  # (break, its innermost panel): no other point may fall inside
+    levels = []
     for b in breaks:
         rho = min([abs(b - c) for c in breaks if c != b] + [zone])
         if b == q_f:
@@ -476,19 +474,38 @@ def _band_panels(st: Structure, n: int, *, mu: float, omega: float, s: float, br
             rho = min(rho, _feature_radius(st, n, b, mu=mu, omega=omega, s=s, zone=zone,
                                            bragg=bragg, crossing=False))
         depth = max(res.q_depth * zone, res.q_resolve * rho)
-        h = 0.25 * zone
+        h, m = 0.25 * zone, 0
         while h > depth:
+            h /= res.q_ratio
+            m += 1
+        levels.append(m)
+    edges, at_lo, at_hi = _panel_edges(zone, tuple(breaks), tuple(sqrt_breaks), tuple(levels),
+                                       res.q_bulk_far if far else res.q_bulk, st.n_basis, res)
+    return edges, at_lo, at_hi, q_f
+
+
+@functools.lru_cache(maxsize=256)
+def _panel_edges(zone, breaks, sqrt_breaks, levels, bulk, n_basis, res) -> tuple:
+    """Panel edges (1/Å) and which panels carry the t^2 substitution at their lower / upper end:
+    bulk equal panels, and levels[i] panels graded towards breaks[i] on each side (read-only
+    arrays, cached: the lower subbands' panels do not move with mu)."""
+    pts = list(np.linspace(0.0, zone, bulk + 1))
+    inner = []  # (break, its innermost panel): no other point may fall inside
+    for b, m in zip(breaks, levels):
+        h = 0.25 * zone
+        for _ in range(m):
             pts += [b - h, b + h]
             h /= res.q_ratio
         pts.append(b)
-        inner.append((b, h * res.q_ratio))
+        if m:
+            inner.append((b, h * res.q_ratio))
     edges = np.unique(np.clip(np.array(pts), 0.0, zone))
     for b, h in inner:  # a bulk point just beside a break would leave a panel far wider than
         near = (np.abs(edges - b) < h * (1.0 - 1e-9)) & (edges != b)  # its distance to it
         edges = edges[~near]
     # Delta and I carry polynomials of degree P - 1 in q: panels no wider than the bulk ones,
     # cut in P/8 pieces for P > 8 basis nodes (as the Tc kernel's energy panels)
-    h_max = zone / (bulk * max(1.0, st.n_basis / 8.0))
+    h_max = zone / (bulk * max(1.0, n_basis / 8.0))
     width = np.diff(edges)
     pieces = np.ceil(width / h_max * (1.0 - 1e-12)).astype(int)
     if pieces.max() > 1:
@@ -500,10 +517,11 @@ def _band_panels(st: Structure, n: int, *, mu: float, omega: float, s: float, br
     both = np.isin(edges[:-1], sq) & np.isin(edges[1:], sq)
     if both.any():  # a panel between two crossings: split it, one substitution per half
         edges = np.sort(np.concatenate([edges, 0.5 * (edges[:-1] + edges[1:])[both]]))
-    lo, hi = edges[:-1], edges[1:]
-    at_lo = np.isin(lo, sq)
-    at_hi = np.isin(hi, sq) & ~at_lo
-    return edges, at_lo, at_hi, q_f
+    at_lo = np.isin(edges[:-1], sq)
+    at_hi = np.isin(edges[1:], sq) & ~at_lo
+    for arr in (edges, at_lo, at_hi):
+        arr.flags.writeable = False
+    return edges, at_lo, at_hi
 
 
 def _band_nodes(st: Structure, n: int, edges, at_lo, at_hi, *, res: GapResolution) -> tuple:
