@@ -422,9 +422,10 @@ def _feature_radius(st: Structure, n: int, b: float, *, mu, omega, s, zone, brag
                     crossing) -> float:
     """Distance (1/Å) from the break point b to the nearest singularity of the q integrands
     that b itself does not carry: where E_n(q) - mu = +-i s (the paired Fermi line, width s),
-    0 (k_F of the Fermi sea) or +-omega (the window edges). At the Fermi crossing E_n is linear, at a zone end quadratic,
-    E_n(q) - mu ~ e_b + a (q - b)^2, up to the branch points of E_n itself at |q - b| ~
-    sqrt(G/4a), G the Bragg gap to the neighbouring subband there (the avoided crossing)."""
+    0 (k_F of the Fermi sea) or +-omega (the window edges). At the Fermi crossing E_n is
+    linear, at a zone end quadratic, E_n(q) - mu ~ e_b + a (q - b)^2, up to the branch points
+    of E_n itself at |q - b| ~ sqrt(G/4a), G the Bragg gap to the neighbouring subband there
+    (the avoided crossing)."""
     h = 1e-6 * zone
     if crossing:  # E_n(q) - mu ~ E' (q - b): the points +-i s / E'
         lo, hi = max(b - h, 0.0), min(b + h, zone)
