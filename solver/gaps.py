@@ -154,7 +154,8 @@ class GapResult:
     condensation_energy: np.ndarray
     """Omega_S - Omega_N at the final mu and T (grand potential per area), meV/Å^2 (< 0)."""
     linear_eigenvalue: np.ndarray
-    """Largest eigenvalue of the linearised gap equation at T (NaN at T = 0); <= 1: normal."""
+    """Largest eigenvalue of the linearised gap equation at (mu0, T) (NaN at T = 0); <= 1:
+    normal."""
     newton_steps: np.ndarray
     """Newton steps of the last gap solve at each T."""
 
