@@ -1,7 +1,7 @@
 """Sweep configs: TOML in, a validated :class:`SweepConfig` out (no Dask, no I/O beyond reading).
 
-A config has five tables (``[grid]`` and ``[model]`` define the sweep, the other three how it
-is stored and run)::
+A config has six tables (``[grid]`` and ``[model]`` define the sweep, the others what else is
+computed and how it is stored and run)::
 
     [grid]    eta, g, L (Å), W (Å), V (meV), omega0 (meV): each a list of values, a single
               number, {start, stop, step} (stop included) or {start, stop, num}; an axis left
@@ -16,6 +16,10 @@ is stored and run)::
               retries (extra tries of a chunk that raised), batch_size (chunks in flight).
     [cluster] optional: where it runs (local, slurm, pbs, kubernetes) and with what resources;
               see :class:`ClusterConfig`. Not part of the sweep's identity.
+    [refine]  optional: refine the store after the grid (:mod:`sweep.refine`): thresholds
+              (temperatures T* of the windows Tc >= T*, K), the tolerances of
+              :class:`sweep.refine.RefineSettings`, curves_per_task. The paper config has it.
+              Not part of the sweep's identity (the store keeps the refine settings apart).
 
 Every error is a :class:`ConfigError` (a ``ValueError``) whose message starts with the key.
 Values of the model's parameters (grid axes and ``[model]``) are checked by the parameter table,
@@ -37,6 +41,7 @@ import numpy as np
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE, ParameterError, check, check_g
 
 from .grid import AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range, linspace_values
+from .refine import RefineSettings
 
 MODEL_KEYS = tuple(k for k in STRUCTURE if k not in STRUCTURE_AXES) + MODEL
 """Keys of ``[model]``: the parameters fixed for a whole sweep (the structure's materials and
@@ -97,6 +102,10 @@ class SweepConfig:
     cluster: ClusterConfig = field(default_factory=lambda: ClusterConfig())
     gap_T_over_tc: tuple[float, ...] = ()
     """Temperatures (fractions of Tc) of the gaps the sweep stores; empty: gaps off."""
+    refine: RefineSettings | None = None
+    """``[refine]``: refine the store after the grid with these settings; None: no."""
+    curves_per_task: int = 0
+    """Curves per refine task (``[refine] curves_per_task``)."""
 
     @property
     def shape(self) -> dict[str, int]:
@@ -214,10 +223,10 @@ def parse_config(doc: Mapping) -> SweepConfig:
     """Validate a config document (as read by ``tomllib``) and fill in the defaults."""
     if not isinstance(doc, Mapping):
         raise ConfigError("config: expected a table")
-    unknown = set(doc) - {"grid", "model", "run", "outputs", "cluster"}
+    unknown = set(doc) - {"grid", "model", "run", "outputs", "cluster", "refine"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown table "
-                          f"(expected grid, model, run, outputs, cluster)")
+                          f"(expected grid, model, run, outputs, cluster, refine)")
     cluster = parse_cluster(_table(doc, "cluster"))
     grid, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
 
@@ -279,10 +288,13 @@ def parse_config(doc: Mapping) -> SweepConfig:
         document["outputs"] = {"gaps": True, "gap_T_over_tc": list(gap_ratios)}
     if cluster.document:
         document["cluster"] = dict(cluster.document)
+    refine, curves_per_task = None, REFINE_CURVES_PER_TASK
+    if "refine" in doc:
+        refine, curves_per_task, document["refine"] = parse_refine(_table(doc, "refine"))
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
                        document=MappingProxyType(document), cluster=cluster,
-                       gap_T_over_tc=gap_ratios)
+                       gap_T_over_tc=gap_ratios, refine=refine, curves_per_task=curves_per_task)
 
 
 def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
@@ -309,6 +321,53 @@ def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
     return tuple(ratios) if gaps else ()
 
 
+# ----------------------------------------------------------------------------- [refine]
+
+REFINE_KEYS = ("thresholds", "eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol",
+               "follow_margin", "max_evaluations", "curves_per_task")
+"""Keys of ``[refine]``: the windows' temperatures (K), the tolerances of
+:class:`sweep.refine.RefineSettings` and the curves per task. Not part of the sweep's identity:
+the refined numbers keep their own settings in the store."""
+
+REFINE_CURVES_PER_TASK = 10
+"""Curves per refine task: each costs ~0.05-0.3 s of solver time (tens to hundreds of
+evaluations at ~1.5 ms), against ~0.1 s of fixed cost per task (store read, region writes); ten
+keep that fixed part small and still give the paper store (40 curves) four tasks for two
+workers."""
+
+PAPER_REFINE = MappingProxyType({"thresholds": [273.15, 293.15]})
+"""The paper config refines, with windows at 0 °C and 20 °C (room temperature, its title)."""
+
+
+def parse_refine(table: Mapping[str, object]) -> tuple[RefineSettings, int, dict]:
+    """Validate a ``[refine]`` table: (RefineSettings, curves per task, document)."""
+    for k in table:
+        if k not in REFINE_KEYS:
+            raise ConfigError(f"refine.{k}: unknown option "
+                              f"(expected one of {', '.join(REFINE_KEYS)})")
+    spec = table.get("thresholds", [])
+    if not isinstance(spec, list):
+        raise ConfigError(f"refine.thresholds: expected a list of temperatures in K, "
+                          f"got {type(spec).__name__} {spec!r}")
+    kw: dict[str, object] = {"thresholds": tuple(_number(v, f"refine.thresholds[{i}]")
+                                                 for i, v in enumerate(spec))}
+    for k in ("eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol", "follow_margin"):
+        if k in table:
+            kw[k] = _number(table[k], f"refine.{k}")
+    if "max_evaluations" in table:
+        kw["max_evaluations"] = _integer(table["max_evaluations"], "refine.max_evaluations",
+                                         minimum=10)
+    cpt = _integer(table.get("curves_per_task", REFINE_CURVES_PER_TASK), "refine.curves_per_task",
+                   minimum=1)
+    try:
+        settings = RefineSettings(**kw)
+    except ValueError as err:
+        raise ConfigError(f"refine.{err}") from None
+    document = dict(table)
+    document["thresholds"] = list(settings.thresholds)
+    return settings, cpt, document
+
+
 def load_config(path: str | Path) -> SweepConfig:
     """Read and validate a TOML config file."""
     try:
@@ -323,7 +382,8 @@ def load_config(path: str | Path) -> SweepConfig:
 
 def paper_config() -> SweepConfig:
     """The paper's Fig. 4 grid on the paper's structure and model."""
-    return parse_config({"grid": {k: dict(v) for k, v in PAPER_GRID.items()}})
+    return parse_config({"grid": {k: dict(v) for k, v in PAPER_GRID.items()},
+                         "refine": dict(PAPER_REFINE)})
 
 
 # ---------------------------------------------------------------------------- [cluster]

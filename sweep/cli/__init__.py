@@ -5,7 +5,8 @@ by default; ``--json`` prints exactly one JSON document on stdout. Bad input exi
 and a one-line message on stderr.
 
 The commands live in one module per group (:mod:`~sweep.cli.solver_commands`,
-:mod:`~sweep.cli.run_commands`, :mod:`~sweep.cli.analysis_commands`,
+:mod:`~sweep.cli.run_commands`, :mod:`~sweep.cli.refine_commands`,
+:mod:`~sweep.cli.analysis_commands`,
 :mod:`~sweep.cli.deploy_commands`); what they share is in :mod:`~sweep.cli.options`.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ import logging
 import re
 import sys
 
-from . import analysis_commands, deploy_commands, run_commands, solver_commands
+from . import (analysis_commands, deploy_commands, refine_commands, run_commands,
+               solver_commands)
 from .options import EXIT_BAD_INPUT, BadInput, emit
 
 
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The order ``fanodome --help`` lists them in.
     solver_commands.add_commands(sub)
     run_commands.add_commands(sub)
+    refine_commands.add_commands(sub)
     deploy_commands.add_commands(sub)
     analysis_commands.add_commands(sub)
     solver_commands.add_gaps_command(sub)

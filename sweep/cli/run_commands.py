@@ -36,8 +36,10 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from ..analysis import dome_summary
     from ..clusters import cluster_client
     from ..config import load_config, paper_config
+    from ..refine_service import refine_store
     from ..runner import Stalled
     from ..service import reserve, run_sweep
+    from .refine_commands import refine_document
 
     if a.workers is not None and a.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
@@ -63,6 +65,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
             result = run_sweep(run.config, store=run.store, executor=client, locked=True,
                                **stall, **where, **mode)
+            refined = None
+            if cfg.refine is not None and result.complete:
+                refined = refine_store(run.store, settings=cfg.refine, executor=client,
+                                       curves_per_task=cfg.curves_per_task,
+                                       retries=cfg.retries, storage_options=so)
     except Stalled as err:
         print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
               file=sys.stderr)
@@ -72,8 +79,10 @@ def _cmd_run(a: argparse.Namespace) -> int:
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
            "dome": dome_summary(store_mod.open_dataset(result.store, storage_options=so))}
+    if refined is not None:
+        doc["refine"] = refine_document(refined)
     emit(a, doc)
-    return 0 if result.complete else 1
+    return 0 if result.complete and (refined is None or refined.complete) else 1
 
 
 def _print_run(doc: dict) -> None:
@@ -83,14 +92,24 @@ def _print_run(doc: dict) -> None:
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
               f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
+    if "refine" in doc:
+        rf = doc["refine"]
+        print(f"refined {rf['curves']} curves and {rf['domes']} dome tops with "
+              f"{rf['evaluations']} solver evaluations in {rf['wall_s']:.1f} s"
+              + (f"; {rf['failed_tasks']} tasks failed" if rf["failed_tasks"] else ""))
     for r in doc["dome"]:
+        how = "refined" if r.get("refined") else "grid"
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
-              f"omega0 = {r['omega0']:g} meV:")
-        print(f"  highest Tc = {fmt(r['tc_max_K'])} K at g = {fmt(r['g_at_max'], 'g')}, "
-              f"eta = {fmt(r['eta_at_max'], 'g')}")
+              f"omega0 = {r['omega0']:g} meV ({how} values):")
+        print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
+              f"eta = {fmt(r['eta_at_max'], '.5g')}")
         for t in r["at_g"]:
             print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
-                  f"{fmt(t['tc_max_K'])} K at eta = {fmt(t['eta'], 'g')}")
+                  f"{fmt(t['tc_max_K'], '.5g')} K at eta = {fmt(t['eta'], '.5g')}")
+            for w in t.get("windows", []):
+                if w["eta_lo"] is not None:
+                    print(f"    Tc >= {w['threshold_K']:g} K for eta in "
+                          f"[{w['eta_lo']:.5f}, {w['eta_hi']:.5f}]")
 
 
 def _cmd_status(a: argparse.Namespace) -> dict:
@@ -125,10 +144,14 @@ def add_commands(sub) -> None:
     r = sub.add_parser("run", help="run a sweep into a zarr store",
                        description="Run the sweep of CONFIG (default: the paper's Fig. 4 grid "
                                    f"into ./{PAPER_STORE}) on a Dask cluster, writing each "
-                                   "chunk into the store as it finishes; then print the dome "
-                                   "summary. Exit 0: every point done; 1: some points failed; "
-                                   "2: bad input; 3: stalled (no running worker for "
-                                   "--stall-timeout seconds; the store is resumable).")
+                                   "chunk into the store as it finishes; with a [refine] "
+                                   "table (the paper config has one) refine the maxima, "
+                                   "antiresonances, windows and dome tops with the solver "
+                                   "(see fanodome refine); then print the dome summary. "
+                                   "Exit 0: every point done (and refined); 1: some points "
+                                   "or refine tasks failed; 2: bad input; 3: stalled (no "
+                                   "running worker for --stall-timeout seconds; the store is "
+                                   "resumable).")
     r.add_argument("config", nargs="?", metavar="CONFIG", help="TOML sweep config")
     r.add_argument("--store", metavar="PATH_OR_URL",
                    help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")
