@@ -280,11 +280,14 @@ def check_replaceable(store: str) -> None:
         raise StoreError(f"{store}: not a fanodome sweep store (no config_json attribute); "
                          f"--overwrite only replaces sweep stores")
     # The store's own entries: its nodes (as the consolidated metadata lists them, or, for a
-    # layout cut short, folders that are zarr nodes) and the root's zarr.json.
+    # layout cut short, folders that are zarr nodes or bear the layout's names) and the root's
+    # zarr.json.
     nodes = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
     ours = {name.split("/")[0] for name in nodes} | {"zarr.json"}
     if not nodes:
         ours |= {p.name for p in root.iterdir() if (p / "zarr.json").is_file()}
+        ours |= set(AXES + GAP_DIMS) | {VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE, VAR_DELTA,
+                                        VAR_MU_SHIFT}
     foreign = sorted(p.name for p in root.iterdir() if p.name not in ours)
     if foreign:
         raise StoreError(f"{store}: holds files that are not the sweep's ({', '.join(foreign[:3])}"

@@ -533,10 +533,20 @@ def test_workers_beyond_available_memory_are_refused(tmp_path, capsys):
 
 # ------------------------------------------------------------------- 6 the scheduler's door
 
-def test_clusters_the_service_starts_speak_tls_and_refuse_strangers(caplog):
-    import distributed
-    from distributed.security import Security
+STRANGER = """
+import sys
+import distributed
+from distributed.security import Security
+security = Security.temporary() if sys.argv[2] == "True" else None
+try:
+    distributed.Client(sys.argv[1], security=security, timeout=3).close()
+    print("connected")
+except Exception:
+    print("refused")
+"""
 
+
+def test_clusters_the_service_starts_speak_tls_and_refuse_strangers():
     from sweep.clusters import cluster_client
     from sweep.config import parse_cluster
     with cluster_client(cluster=parse_cluster({"workers": 1})) as client:
@@ -544,10 +554,11 @@ def test_clusters_the_service_starts_speak_tls_and_refuse_strangers(caplog):
         assert address.startswith("tls://127.0.0.1:")
         assert client.submit(int, "41").result() == 41
         # Another local process: without credentials, with its own, or in the clear.
-        for addr, security in ((address, None), (address, Security.temporary()),
-                               (address.replace("tls://", "tcp://"), None)):
-            with pytest.raises((OSError, TypeError)):
-                distributed.Client(addr, security=security, timeout=3)
+        for addr, own in ((address, False), (address, True),
+                          (address.replace("tls://", "tcp://"), False)):
+            out = subprocess.run([sys.executable, "-c", STRANGER, addr, str(own)], env=ENV,
+                                 capture_output=True, text=True, timeout=60)
+            assert out.stdout.strip() == "refused", (addr, own, out.stdout, out.stderr[-500:])
 
 
 def test_a_scheduler_beyond_loopback_without_tls_warns(caplog):
