@@ -73,11 +73,15 @@ class Parameter:
                 raise ParameterError(self.name, f"must be {bound}, got {value!r}")
             if not self.exclusive and value < self.minimum:
                 raise ParameterError(self.name, f"must be >= {self.minimum:g}, got {value!r}"
-                                                f" ({BOUNDS_WHY[self.name]})")
+                                                f"{self._why()}")
         if self.maximum is not None and value > self.maximum:
-            raise ParameterError(self.name, f"must be <= {self.maximum:g}, got {value!r} "
-                                            f"({BOUNDS_WHY[self.name]})")
+            raise ParameterError(self.name, f"must be <= {self.maximum:g}, got {value!r}"
+                                            f"{self._why()}")
         return value
+
+    def _why(self) -> str:
+        why = BOUNDS_WHY.get(self.name)
+        return f" ({why})" if why else ""
 
     @property
     def description(self) -> str:
