@@ -59,6 +59,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
+           "tasks_wall_s": round(result.report.seconds, 3), **result.accounting(),
            "dome": dome_summary(store_mod.open_dataset(result.store, storage_options=so))}
     emit(a, doc)
     return 0 if result.complete else 1
