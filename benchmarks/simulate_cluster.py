@@ -146,8 +146,15 @@ class SimCluster:
             p.wait(timeout=30)
 
 
+def idle_scheduler_cpu(scheduler: psutil.Process, seconds: float = 5.0) -> float:
+    """Scheduler CPU (fraction of a core) with every worker connected and no task: heartbeats."""
+    c0 = _cpu(scheduler)
+    time.sleep(seconds)
+    return (_cpu(scheduler) - c0) / seconds
+
+
 def run_scenario(client, *, workers: int, point_s: float, task_s: float, seconds: float,
-                 scheduler: psutil.Process) -> dict:
+                 scheduler: psutil.Process, heartbeat_s: float) -> dict:
     """One simulated sweep of about ``seconds`` wall on ``workers`` workers, tasks of about
     ``task_s`` seconds (probe tasks of one store chunk first, as in a real run)."""
     points = int(seconds * workers / point_s)
@@ -174,6 +181,7 @@ def run_scenario(client, *, workers: int, point_s: float, task_s: float, seconds
     wall = report.seconds
     threads = report.threads
     idle = wall * threads - accounts.busy_s
+    tasks = report.chunks_done
     return {
         "workers": threads, "points": plan.n_points, "structures": n_structures,
         "task_s_target": round(task_s, 4),
@@ -185,13 +193,20 @@ def run_scenario(client, *, workers: int, point_s: float, task_s: float, seconds
         "structure_builds": accounts.structure_builds,
         "scheduler_cpu": round(cpu_s / wall, 3),
         "client_cpu": round(cpu_c / wall, 3),
+        "scheduler_cpu_per_task_ms": round(1e3 * (cpu_s - heartbeat_s * wall) / tasks, 3),
+        "client_cpu_per_task_ms": round(1e3 * cpu_c / tasks, 3),
         "client_rss_mib": round(me.memory_info().rss / 2**20, 1),
         "client_rss_growth_mib": round((me.memory_info().rss - rss0) / 2**20, 1),
     }
 
 
-def projection(*, point_s: float, idle_per_task_s: float, max_tasks_per_s: float) -> dict:
-    """Efficiency of TARGET_POINTS on TARGET_WORKERS under the default sizing (README model)."""
+def projection(*, point_s: float, idle_per_task_s: float, scheduler_task_s: float,
+               scheduler_worker_s: float, client_task_s: float) -> dict:
+    """Efficiency of TARGET_POINTS on TARGET_WORKERS under the default sizing (README model).
+
+    ``idle_per_task_s``: a worker's idle time per task (measured); ``scheduler_task_s``,
+    ``client_task_s``: CPU seconds per task; ``scheduler_worker_s``: scheduler CPU per worker
+    per second with no task (heartbeats)."""
     P, N = TARGET_WORKERS, TARGET_POINTS
     sizing = TaskSizing()
     left, n_tasks, sizes = N, 0, []
@@ -209,14 +224,18 @@ def projection(*, point_s: float, idle_per_task_s: float, max_tasks_per_s: float
     tail_s = sizes[-1] * point_s  # the last wave: at most one smallest task idle per worker
     builds_s = (TARGET_STRUCTURES / P + 1) * BUILD_S
     eff = work_s / (work_s + tasks_per_worker * idle_per_task_s + tail_s + builds_s)
-    if rate > max_tasks_per_s:  # the scheduler sets the pace
-        eff = min(eff, max_tasks_per_s / rate)
+    sched_load = rate * scheduler_task_s + P * scheduler_worker_s
+    client_load = rate * client_task_s
+    busiest = max(sched_load, client_load)
+    if busiest > 1:  # one core cannot keep up: the scheduler or the client sets the pace
+        eff = min(eff, 1 / busiest)
     return {"workers": P, "points": N, "structures": TARGET_STRUCTURES,
             "point_ms": round(point_s * 1e3, 4), "work_per_worker_s": round(work_s, 1),
-            "task_s": round(task_s, 2), "tasks": n_tasks, "tasks_per_s": round(rate, 1),
-            "scheduler_load": round(rate / max_tasks_per_s, 3),
-            "idle_per_task_s": idle_per_task_s, "tail_s": round(tail_s, 3),
-            "builds_s": round(builds_s, 2), "efficiency": round(eff, 4)}
+            "task_s": round(task_s, 2), "last_task_s": round(tail_s, 3), "tasks": n_tasks,
+            "tasks_per_worker": round(tasks_per_worker, 1), "tasks_per_s": round(rate, 1),
+            "scheduler_load": round(sched_load, 3), "client_load": round(client_load, 3),
+            "idle_per_task_s": idle_per_task_s, "builds_s": round(builds_s, 2),
+            "efficiency": round(eff, 4)}
 
 
 def main() -> None:
@@ -244,28 +263,35 @@ def main() -> None:
                 with Client(cluster.address) as client:
                     client.wait_for_workers(n, timeout=300)
                     sched = psutil.Process(cluster.scheduler.pid)
-                    for name, task_s in (("rate-matched", n / target_rate),
-                                         ("stress", n / target_rate / 10)):
+                    heartbeat = idle_scheduler_cpu(sched)
+                    for name, task_s, seconds in (
+                            ("rate-matched", n / target_rate, a.seconds),
+                            ("stress", n / target_rate / 10, a.seconds / 4)):
                         r = run_scenario(client, workers=n, point_s=point_s, task_s=task_s,
-                                         seconds=a.seconds, scheduler=sched)
+                                         seconds=seconds, scheduler=sched,
+                                         heartbeat_s=heartbeat)
                         r["scenario"] = name
+                        r["scheduler_idle_cpu"] = round(heartbeat, 3)
                         runs.append(r)
                         print(json.dumps(r), file=sys.stderr)
             finally:
                 cluster.close()
     matched = [r for r in runs if r["scenario"] == "rate-matched"]
-    worst_idle = max(r["idle_per_task_s"] for r in matched)
-    max_rate = max(r["tasks_per_s"] for r in runs)
+    worst = {k: max(r[k] for r in runs) for k in ("scheduler_cpu_per_task_ms",
+                                                   "client_cpu_per_task_ms")}
+    per_worker = max(r["scheduler_idle_cpu"] / r["workers"] for r in runs)
     print(json.dumps({
         "command": " ".join(["python", "benchmarks/simulate_cluster.py", *sys.argv[1:]]),
         "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
         "point_ms": round(point_s * 1e3, 4), "build_s": BUILD_S,
-        "scheduler_tasks_per_s_assumed": SCHEDULER_TASKS_PER_S,
+        "scheduler_tasks_per_s": SCHEDULER_TASKS_PER_S,
         "tail_tasks_per_worker": TAIL_TASKS_PER_WORKER,
         "client_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "runs": runs,
-        "projection": projection(point_s=point_s, idle_per_task_s=worst_idle,
-                                 max_tasks_per_s=max_rate),
+        "projection": projection(
+            point_s=point_s, idle_per_task_s=max(r["idle_per_task_s"] for r in matched),
+            scheduler_task_s=worst["scheduler_cpu_per_task_ms"] / 1e3,
+            scheduler_worker_s=per_worker, client_task_s=worst["client_cpu_per_task_ms"] / 1e3),
     }, indent=2))
 
 

@@ -111,7 +111,9 @@ class _ClientPool:
     def __init__(self, client):
         self.client = client
         self.run_id = uuid.uuid4().hex[:8]
-        self.completed = distributed.as_completed()
+        # Results are gathered in the client's event loop, many at once: one blocking
+        # ``fut.result()`` per task would cap a run at one scheduler round trip per task.
+        self.completed = distributed.as_completed(with_results=True, raise_errors=False)
         self.caps: dict[str, int] = {}
         self.load: Counter = Counter()
         self.threads = 0
@@ -148,7 +150,14 @@ class _ClientPool:
                     yield w
 
     def next_done(self):
-        return next(self.completed)
+        """The next finished future, its result and its exception (one of them None)."""
+        fut, result = next(self.completed)
+        if fut.status == "error":
+            _, err, tb = result
+            return fut, None, err.with_traceback(tb)
+        if isinstance(result, BaseException):  # cancelled
+            return fut, None, result
+        return fut, result, None
 
     def default_window(self) -> int:
         threads = sum(self.client.nthreads().values())
@@ -180,7 +189,9 @@ class _ExecutorPool:
         if not self.done:
             done, self.pending = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
             self.done.extend(done)
-        return self.done.pop()
+        fut = self.done.pop()
+        err = fut.exception()
+        return fut, (None if err is not None else fut.result()), err
 
     def default_window(self) -> int:
         return max(1, getattr(self.executor, "_max_workers", 1)) * WINDOW_PER_WORKER
@@ -260,12 +271,10 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
 
     refill()
     while inflight:
-        fut = pool.next_done()
+        fut, outcome, err = pool.next_done()
         task, worker = inflight.pop(fut)
         pool.release_slot(worker)
-        err = fut.exception()
         if err is None:
-            outcome = fut.result()
             attempts.pop(task.index, None)
             source.finished(outcome)
             report.chunks_done += 1

@@ -23,9 +23,9 @@ import math
 from dataclasses import dataclass
 
 DEFAULT_TASK_SECONDS = 5.0
-"""Target duration of a task. On 1000 workers that is 200 tasks a second, a fifth of what one
-scheduler and client sustain here (``benchmarks/simulate_cluster.py``), and a lost worker or the
-last wave costs a few seconds per worker."""
+"""Target duration of a task: the scheduler's and client's cost per task (a few ms) is then
+~0.1 % of it, and a lost worker or the last wave costs a few seconds per worker. Large clusters
+get longer tasks from :data:`SCHEDULER_TASKS_PER_S`."""
 
 DEFAULT_MIN_POINTS = 1
 """Smallest task, in points: one store chunk is the real floor (a task is whole store chunks)."""
@@ -34,10 +34,10 @@ DEFAULT_MAX_POINTS = 1_000_000
 """Largest task, in points: bounds a task's memory (tc, status and the solver's work arrays are
 a few tens of bytes a point) and the work a lost worker takes with it."""
 
-SCHEDULER_TASKS_PER_S = 1000.0
-"""Tasks a second the whole cluster may ask for: about a fifth of the rate one scheduler and the
-client's runner reached in ``benchmarks/simulate_cluster.py`` on a loaded 2-core machine, so the
-scheduler stays mostly idle whatever the cluster's size."""
+SCHEDULER_TASKS_PER_S = 100.0
+"""Tasks a second the whole cluster may ask for: ``benchmarks/simulate_cluster.py`` measured
+about 4 ms of scheduler CPU per task (a loaded 2-core machine), so 100 tasks/s keeps the
+scheduler under half a core whatever the cluster's size (1000 workers: tasks of 10 s or more)."""
 
 TAIL_TASKS_PER_WORKER = 4
 """Tasks per worker that the remaining points are cut into at least (guided self-scheduling):

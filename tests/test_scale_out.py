@@ -1,4 +1,5 @@
 """Scale-out: tasks sized from the measured cost, structure affinity, per-worker accounting."""
+import functools
 import itertools
 import tomllib
 from dataclasses import dataclass
@@ -83,11 +84,15 @@ def test_cheap_points_get_fewer_larger_tasks_within_the_bounds():
 
 def test_task_points_follow_cost_cluster_and_bounds():
     s = TaskSizing(task_seconds=2.0, min_points=10, max_points=10_000)
-    assert task_points(s, point_s=1e-3, workers=4, points_left=10**9) == 2000
+    size = functools.partial(task_points, s, workers=4, scheduler_tasks_per_s=1000)
+    assert size(point_s=1e-3, points_left=10**9) == 2000
     # the tail: tasks shrink as the run ends, never below the bound
-    assert task_points(s, point_s=1e-3, workers=4, points_left=8000) == 500
-    assert task_points(s, point_s=1e-3, workers=4, points_left=10) == 10
-    assert task_points(s, point_s=1e-6, workers=4, points_left=10**9) == 10_000
+    assert size(point_s=1e-3, points_left=8000) == 500
+    assert size(point_s=1e-3, points_left=10) == 10
+    assert size(point_s=1e-6, points_left=10**9) == 10_000
+    # nor below what the scheduler's rate allows: 4 workers at 100 tasks/s, tasks >= 40 ms
+    assert task_points(s, point_s=1e-3, workers=4, points_left=10,
+                       scheduler_tasks_per_s=100) == 40
     # a large cluster: tasks grow so that the scheduler is not asked for more than its rate
     big = task_points(TaskSizing(task_seconds=0.1, max_points=10**9), point_s=1e-3,
                       workers=10_000, points_left=10**12, scheduler_tasks_per_s=1000)
