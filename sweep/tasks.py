@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 class ChunkTask:
     """One chunk: a structure (L, W in Å, V in meV) and a block of omega0 (meV), g, eta.
 
-    ``index``: block index per axis of :data:`sweep.grid.AXES`; ``region``: (start, stop) per
-    axis; ``model``: the ``[model]`` options; ``store``: where the result goes.
+    ``index``: block index per axis of :data:`sweep.grid.AXES` (of the first store chunk when
+    the task spans several, see :mod:`sweep.affinity`); ``region``: (start, stop) per axis;
+    ``model``: the ``[model]`` options; ``store``: where the result goes.
     ``gap_T_over_tc``: temperatures (fractions of Tc) of the gaps to store; empty: none.
     """
 

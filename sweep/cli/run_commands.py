@@ -69,6 +69,9 @@ def _print_run(doc: dict) -> None:
     print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
           f"failed, {doc['pending']} pending; computed {doc['computed_points']} in "
           f"{doc['wall_s']:.1f} s")
+    if doc.get("efficiency") is not None:
+        print(f"{len(doc['workers'])} workers, {doc['structure_builds']} structure builds, "
+              f"efficiency {doc['efficiency']:.2f}")
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
               f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
