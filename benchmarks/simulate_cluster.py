@@ -19,8 +19,9 @@ or, e.g., ``--workers 64 128 256 --seconds 30 --point-ms 0.5``. What runs:
 
 Each scenario runs about ``--seconds`` of wall time. ``rate-matched``: tasks as long as they
 must be for the simulated cluster to ask the scheduler for as many tasks a second as 1000
-workers would under the default sizing on 10^9 points; ``stress``: tasks ten times shorter, to
-see the scheduler's and client's ceiling. Reported per scenario: tasks/s, efficiency
+workers would under the default sizing on 10^9 points; ``stress``: a target ten times shorter,
+which the sizing's scheduler floor (:data:`sweep.sizing.SCHEDULER_TASKS_PER_S`) must hold back
+near the rate-matched length. Reported per scenario: tasks/s, efficiency
 (Σ busy / (wall × workers)), idle per task, scheduler and client CPU (fraction of one core),
 client memory. Then the projection for 1000 workers and 10^9 points (model and assumptions in
 the README, "Scale-out"). Prints one JSON document; report ``uptime`` next to it.
