@@ -12,8 +12,12 @@ computed and how it is stored and run)::
     [outputs] optional: gaps (true: also the gaps below Tc, see :mod:`solver.gaps`),
               gap_T_over_tc (temperatures of the gaps as fractions of Tc, each in [0, 1);
               default [0.0]). Part of the sweep's identity only when gaps are on.
-    [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per chunk along each axis),
-              retries (extra tries of a chunk that raised), batch_size (chunks in flight).
+    [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per store chunk along each
+              axis), task_seconds (target duration of a task, s), task_points_min,
+              task_points_max (bounds of a task, points), retries (extra tries of a chunk that
+              raised), batch_size (chunks in flight). Tasks are rectangles of whole store
+              chunks sized from the measured cost (:mod:`sweep.sizing`), unless chunk_* keys
+              are given without any task_* key: then each task is exactly one store chunk.
     [cluster] optional: where it runs (local, slurm, pbs, kubernetes) and with what resources;
               see :class:`ClusterConfig`. Not part of the sweep's identity.
     [refine]  optional: refine the store after the grid (:mod:`sweep.refine`): thresholds
@@ -42,6 +46,7 @@ from solver.parameters import MODEL, PARAMETERS, STRUCTURE, ParameterError, chec
 
 from .grid import AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range, linspace_values
 from .refine import RefineSettings
+from .sizing import DEFAULT_MAX_POINTS, DEFAULT_MIN_POINTS, DEFAULT_TASK_SECONDS, TaskSizing
 
 MODEL_KEYS = tuple(k for k in STRUCTURE if k not in STRUCTURE_AXES) + MODEL
 """Keys of ``[model]``: the parameters fixed for a whole sweep (the structure's materials and
@@ -57,7 +62,9 @@ for 16 workers) and little work to redo after a lost worker."""
 DEFAULT_RETRIES = 2
 """Extra tries of a chunk that raised before its points are marked failed."""
 
-RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size", "max_points")
+RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size", "task_seconds",
+            "task_points_min", "task_points_max", "max_points")
+SIZING_KEYS = ("task_seconds", "task_points_min", "task_points_max")
 
 MAX_POINTS = 10**9
 """Largest grid run without ``[run] max_points``: a billion points are ~9 GB of tc and status and
@@ -91,6 +98,7 @@ class SweepConfig:
     runs (``batch_size`` None: chosen from the number of workers). ``document``: the config as
     a TOML-able mapping, defaults filled in.
     ``gap_T_over_tc``: temperatures of the stored gaps as fractions of Tc (``[outputs]``).
+    ``sizing``: how tasks are sized from the measured cost; None: one store chunk a task.
     """
 
     axes: Mapping[str, tuple[float, ...]]
@@ -106,6 +114,7 @@ class SweepConfig:
     """``[refine]``: refine the store after the grid with these settings; None: no."""
     curves_per_task: int = 0
     """Curves per refine task (``[refine] curves_per_task``)."""
+    sizing: TaskSizing | None = TaskSizing()
 
     @property
     def shape(self) -> dict[str, int]:
@@ -276,7 +285,11 @@ def parse_config(doc: Mapping) -> SweepConfig:
     batch_size = (_integer(run_t["batch_size"], "run.batch_size", minimum=1)
                   if "batch_size" in run_t else None)
 
+    sizing = _sizing(run_t)
     run_doc: dict[str, object] = {f"chunk_{a}": block[a] for a in BLOCK_AXES}
+    if sizing is not None:  # written out, so that the printed config sizes tasks as well
+        run_doc.update(task_seconds=sizing.task_seconds, task_points_min=sizing.min_points,
+                       task_points_max=sizing.max_points)
     run_doc["retries"] = retries
     if batch_size is not None:
         run_doc["batch_size"] = batch_size
@@ -294,7 +307,24 @@ def parse_config(doc: Mapping) -> SweepConfig:
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
                        document=MappingProxyType(document), cluster=cluster,
-                       gap_T_over_tc=gap_ratios, refine=refine, curves_per_task=curves_per_task)
+                       gap_T_over_tc=gap_ratios, refine=refine, curves_per_task=curves_per_task,
+                       sizing=sizing)
+
+
+def _sizing(run_t: Mapping[str, object]) -> TaskSizing | None:
+    """The task sizing of a ``[run]`` table: None (one store chunk a task) when it sets chunk
+    sizes and none of :data:`SIZING_KEYS`."""
+    explicit_chunks = any(f"chunk_{a}" in run_t for a in BLOCK_AXES)
+    if explicit_chunks and not any(k in run_t for k in SIZING_KEYS):
+        return None
+    seconds = _number(run_t.get("task_seconds", DEFAULT_TASK_SECONDS), "run.task_seconds")
+    if seconds <= 0:
+        raise ConfigError(f"run.task_seconds: must be positive, got {seconds!r}")
+    lo = _integer(run_t.get("task_points_min", DEFAULT_MIN_POINTS), "run.task_points_min",
+                  minimum=1)
+    hi = _integer(run_t.get("task_points_max", max(lo, DEFAULT_MAX_POINTS)),
+                  "run.task_points_max", minimum=lo)
+    return TaskSizing(task_seconds=seconds, min_points=lo, max_points=hi)
 
 
 def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:

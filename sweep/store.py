@@ -378,6 +378,13 @@ def chunks_to_do(store: str, plan: ChunkPlan, *,
                 yield index
 
 
+def region_complete(store: str, *, region: Mapping[str, slice],
+                    storage_options: Mapping | None = None) -> bool:
+    """Whether every point of ``region`` (a slice per axis) is done (ok or below_floor)."""
+    status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
+    return bool((np.asarray(status[tuple(region[a] for a in AXES)]) < STATUS_FAILED).all())
+
+
 def status_counts(store: str, *, storage_options: Mapping | None = None) -> dict[str, int]:
     """Points by state: total, done (ok with a value, or below_floor), failed, pending, and of
     the pending, ``missing``: marked ok whose value is gone (a lost ``tc`` chunk; a resume

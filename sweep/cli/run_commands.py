@@ -78,6 +78,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
+           "tasks_wall_s": round(result.report.seconds, 3), **result.accounting(),
            "dome": dome_summary(store_mod.open_dataset(result.store, storage_options=so))}
     if refined is not None:
         doc["refine"] = refine_document(refined)
@@ -89,6 +90,9 @@ def _print_run(doc: dict) -> None:
     print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
           f"failed, {doc['pending']} pending; computed {doc['computed_points']} in "
           f"{doc['wall_s']:.1f} s")
+    if doc.get("efficiency") is not None:
+        print(f"{len(doc['workers'])} workers, {doc['structure_builds']} structure builds, "
+              f"efficiency {doc['efficiency']:.2f}")
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
               f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
