@@ -569,3 +569,15 @@ def test_a_scheduler_beyond_loopback_without_tls_warns(caplog):
     assert warn_if_exposed(parse_cluster({"host": "0.0.0.0", "tls": False}))
     assert "without TLS" in caplog.text
     assert warn_if_exposed(parse_cluster({"kind": "slurm", "tls": False}))
+
+
+def test_credentials_for_a_scheduler_in_the_clear_are_warned_about(dask_cluster, caplog):
+    import distributed
+
+    from sweep.service import _warn_clear_secrets
+    with distributed.Client(dask_cluster.address) as client:  # tcp://127.0.0.1: no TLS
+        _warn_clear_secrets(client, {"endpoint_url": "http://127.0.0.1:1"})
+        assert "without TLS" not in caplog.text
+        _warn_clear_secrets(client, {"key": "AKIA", "secret": "s3cr3t"})
+    assert "key, secret travels in the task specs" in caplog.text
+    assert "s3cr3t" not in caplog.text
