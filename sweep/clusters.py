@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -277,6 +278,37 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
             f"system all nodes share, and say so with --shared-fs")
 
 
+class _CompileHere:
+    """Compiles (or loads) the solver's kernels in this process, in a daemon thread, into the
+    on-disk numba cache that workers on this machine then load. A thread, so that the compile
+    (one core, ~20 s on a fresh install) overlaps the start of the cluster (worker processes
+    importing on the other cores); a daemon, so that Ctrl-C does not wait for it."""
+
+    def __init__(self):
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._compile, name="fanodome-compile",
+                                        daemon=True)
+        self._thread.start()
+
+    def _compile(self) -> None:
+        import solver
+
+        t0 = time.perf_counter()
+        try:
+            solver.warmup()
+        except BaseException as err:  # noqa: BLE001 - raised again by wait() in the caller
+            self.error = err
+        self.seconds = time.perf_counter() - t0
+
+    def wait(self) -> None:
+        while self._thread.is_alive():  # short joins: a signal handler can still run
+            self._thread.join(0.2)
+        if self.error is not None:
+            raise self.error
+        log.info("solver kernels ready in the numba cache in %.1f s", self.seconds)
+
+
 @contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
                    store: str | None = None) -> Iterator[distributed.Client]:
@@ -287,8 +319,14 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
     :func:`check_workers_reach_store`). Otherwise a cluster of ``cluster`` (default: a local
     one), closed on exit. For a new cluster the client waits until at least one worker has
     joined.
+
+    Workers on this machine (a local cluster, a scheduler on loopback) share its numba cache:
+    the kernels are compiled here first, once, so that they only load them instead of all
+    compiling the same kernels at once on the same cores (:class:`_CompileHere`).
     """
     spec = cluster or ClusterConfig()
+    here = (scheduler is None and spec.kind == "local") or (scheduler and _loopback(scheduler))
+    compiling = _CompileHere() if here else None
     with contextlib.ExitStack() as stack:
         if scheduler:
             client = stack.enter_context(distributed.Client(scheduler))
@@ -298,6 +336,8 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
             c = stack.enter_context(make_cluster(spec))
             client = stack.enter_context(distributed.Client(c))
             _wait_for_first_worker(client, kind=spec.kind)
+        if compiling is not None:
+            compiling.wait()
         t0 = time.perf_counter()
         client.register_plugin(SolverWarmup())
         log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
