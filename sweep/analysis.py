@@ -312,33 +312,47 @@ DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
 
 def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
                  g_targets: Sequence[tuple[float, str]] = DOME_G_TARGETS) -> list[dict]:
-    """Per dome, at most ``max_rows`` of them: the highest Tc (K) with its g and
-    eta, and the highest Tc over eta at each target g (nearest grid g): grid values, as
-    ``fanodome run`` prints them."""
+    """The ``max_rows`` domes with the highest grid Tc, highest first, as ``fanodome run``
+    prints them: per dome the highest Tc (K) with its g and eta, and the highest Tc over eta
+    at each target g (nearest grid g). ``value`` says where the numbers come from: ``"grid"``
+    (sampled values; ``fanodome dome`` refines them). Reads one structure (L, W, V) at a time."""
     g = ds["g"].values
     eta = ds["eta"].values
-    rows = []
-    combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
-    for iL, iW, iV, io in itertools.islice(combos, max_rows):
-        tc = np.asarray(ds[VAR_TC].isel(L=iL, W=iW, V=iV, omega0=io).values, dtype=float)
-        row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
-               "omega0": float(ds["omega0"][io])}
-        if np.all(np.isnan(tc)):
-            row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
+    ranked: list[tuple[float, int, dict]] = []
+    for iL, iW, iV in itertools.product(*(range(ds.sizes[a]) for a in ("L", "W", "V"))):
+        slab = np.asarray(ds[VAR_TC].isel(L=iL, W=iW, V=iV).transpose("omega0", "g", "eta")
+                          .values, dtype=float)
+        for io in range(slab.shape[0]):
+            rank = len(ranked)
+            row = _summary_row(slab[io], g=g, eta=eta, g_targets=g_targets)
+            row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
+                   "omega0": float(ds["omega0"][io]), **row}
+            top = -np.inf if row["tc_max_K"] is None else row["tc_max_K"]
+            ranked.append((-top, rank, row))
+            if len(ranked) > 4 * max_rows:  # keep memory bounded on stores of many domes
+                ranked = sorted(ranked)[:max_rows]
+    return [row for _, _, row in sorted(ranked)[:max_rows]]
+
+
+def _summary_row(tc: np.ndarray, *, g: np.ndarray, eta: np.ndarray,
+                 g_targets: Sequence[tuple[float, str]]) -> dict:
+    """One dome's summary (``tc``: K over (g, eta)); see :func:`dome_summary`."""
+    row: dict = {"value": "grid"}
+    if np.all(np.isnan(tc)):
+        row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
+    else:
+        j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
+        row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
+    row["at_g"] = []
+    for target, label in g_targets:
+        j = int(np.argmin(np.abs(g - target)))
+        if np.all(np.isnan(tc[j])):
+            t = e = None
         else:
-            j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
-            row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
-        row["at_g"] = []
-        for target, label in g_targets:
-            j = int(np.argmin(np.abs(g - target)))
-            if np.all(np.isnan(tc[j])):
-                t = e = None
-            else:
-                k = int(np.nanargmax(tc[j]))
-                t, e = float(tc[j, k]), float(eta[k])
-            row["at_g"].append({"g_target": label, "g": float(g[j]), "tc_max_K": t, "eta": e})
-        rows.append(row)
-    return rows
+            k = int(np.nanargmax(tc[j]))
+            t, e = float(tc[j, k]), float(eta[k])
+        row["at_g"].append({"g_target": label, "g": float(g[j]), "tc_max_K": t, "eta": e})
+    return row
 
 
 # ------------------------------------------------------------------------------ Fano fits

@@ -23,6 +23,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -53,6 +54,11 @@ WORKER_JOB_NAME = "fanodome"
 KUBERNETES_SCHEDULER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 """The scheduler pod's share: it only routes a few thousand small tasks, whatever the workers
 ask for."""
+
+
+SCHEDULER_TIMEOUT_S = 10.0
+"""Seconds to connect to an existing scheduler: it answers in milliseconds when it is up;
+distributed's default (30 s) only delays the error."""
 
 
 class ClusterError(ValueError):
@@ -170,13 +176,47 @@ def kubernetes_spec(spec: ClusterConfig) -> dict:
 
 # ------------------------------------------------------------------------------- the cluster
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Worker processes started inside ignore SIGINT (the disposition survives their exec, and
+    Python then installs no KeyboardInterrupt handler): a Ctrl-C at the terminal reaches the
+    whole process group, and it is the client's to stop the run, not each worker's (each would
+    print a traceback). Only from the main thread (signals are set there); a Ctrl-C while the
+    workers start is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
     host = spec.host or LOCAL_HOST
-    return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                    host=host, dashboard_address=PRIVATE_DASHBOARD,
-                                    memory_limit=spec.memory or "auto",
-                                    security=True if spec.tls else None)
+    with _children_ignore_sigint():
+        return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        host=host, dashboard_address=PRIVATE_DASHBOARD,
+                                        memory_limit=spec.memory or "auto",
+                                        security=True if spec.tls else None)
+
+
+DASHBOARD_NEEDS = "bokeh>=3.1"
+"""What distributed's dashboard needs (``pip install 'fanodome[dashboard]'``)."""
+
+
+def dashboard_link(client: distributed.Client) -> str | None:
+    """The dashboard's address, or None where it does not work: without bokeh 3.1 or later
+    the scheduler serves only an error page there."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major_minor = tuple(int(x) for x in version("bokeh").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return None
+    return client.dashboard_link if major_minor >= (3, 1) else None
 
 
 @contextlib.contextmanager
@@ -329,7 +369,12 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
     compiling = _CompileHere() if here else None
     with contextlib.ExitStack() as stack:
         if scheduler:
-            client = stack.enter_context(distributed.Client(scheduler))
+            try:
+                client = stack.enter_context(
+                    distributed.Client(scheduler, timeout=SCHEDULER_TIMEOUT_S))
+            except OSError as err:  # includes TimeoutError: nothing answers there
+                raise ClusterError(f"--scheduler: cannot connect to {scheduler} within "
+                                   f"{SCHEDULER_TIMEOUT_S:g} s ({err})") from None
             if store is not None:
                 check_workers_reach_store(client, store, spec=spec)
         else:
@@ -341,4 +386,15 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
         t0 = time.perf_counter()
         client.register_plugin(SolverWarmup())
         log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
-        yield client
+        try:
+            yield client
+        except BaseException:  # an error or an interruption: the workers' tasks get cancelled
+            with contextlib.suppress(Exception):
+                client.run(_quiet_shutdown, wait=True)
+            raise
+
+
+def _quiet_shutdown() -> None:
+    """On a worker, before a cluster closes under running tasks: their cancellation is
+    expected, not worth a warning per task on the user's terminal."""
+    logging.getLogger("distributed").setLevel(logging.ERROR)

@@ -35,6 +35,7 @@ def parse_values(tokens: list[str], *, name: str) -> np.ndarray:
     """Parse command-line values: each token a number or an inclusive range START:STOP:STEP."""
     out: list[float] = []
     for token in tokens:
+        token = token.strip()  # the CLI keeps negative values from argparse with a space
         parts = token.split(":")
         try:
             numbers = [float(p) for p in parts]

@@ -149,19 +149,23 @@ def _error_text(fut, err: BaseException) -> tuple[str, str]:
 def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
                total_points: int, window: int | None = None,
                on_failed: Callable[[Failure], None] | None = None,
-               on_done: Callable[[object], None] | None = None) -> RunReport:
+               on_done: Callable[[object], None] | None = None,
+               progress: Callable[..., Progress] | None = None) -> RunReport:
     """Run ``compute(task)`` for every task on ``executor`` (a distributed.Client or
     concurrent.futures.Executor).
 
     At most ``window`` tasks are in flight (default: two per worker thread), so memory and
     scheduler load do not grow with the number of tasks. A task that raises is resubmitted up
     to ``retries`` more times; then ``on_failed`` gets its :class:`Failure` (the caller records
-    it) and it is listed in the report. ``total_points`` is only for the progress log.
+    it) and it is listed in the report. ``total_points`` is only for the progress report:
+    ``progress(total_points=...)`` makes it (default :class:`Progress`, log lines; the CLI
+    passes a live bar on a terminal), and gets ``add(points)`` per finished task and
+    ``add(0, final=True)`` at the end.
     """
     pool = _ClientPool(executor) if _is_client(executor) else _ExecutorPool(executor)
     window = window or pool.default_window()
     report = RunReport()
-    progress = Progress(total_points=total_points)
+    progress = (progress or Progress)(total_points=total_points)
     attempts: dict[tuple[int, ...], int] = {}
     inflight: dict[object, object] = {}
     t0 = time.perf_counter()

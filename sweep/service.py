@@ -55,6 +55,10 @@ def check_can_start(config: SweepConfig, *, store: str, resume: bool, overwrite:
     """Refuse a store conflict early: before any cluster starts, without writing anything."""
     if resume and overwrite:
         raise store_mod.StoreError("--resume and --overwrite exclude each other")
+    if store_mod.is_read_only_url(store):
+        raise store_mod.StoreError(
+            f"{store}: http(s):// stores are read-only; run into a local path or an s3:// URL "
+            f"and publish that folder over HTTP")
     present = store_mod.exists(store, storage_options=storage_options)
     if present and resume:
         store_mod.check_resumable(store, config_json=config.identity(),
@@ -112,7 +116,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
               compute: Callable[[ChunkTask], ChunkOutcome] = compute_chunk,
               storage_options: Mapping | None = None, locked: bool = False,
               cluster: ClusterConfig | None = None,
-              scheduler: str | None = None) -> SweepResult:
+              scheduler: str | None = None,
+              progress: Callable | None = None) -> SweepResult:
     """Fill ``store`` with ``config``'s sweep, running chunks on ``executor``.
 
     ``executor``: a distributed.Client or a concurrent.futures.Executor. ``resume``: the store
@@ -121,13 +126,15 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
     the caller already holds :class:`~sweep.lock.StoreLock` for ``store`` (as inside
     :func:`reserve`). ``cluster``, ``scheduler``: where ``executor``'s workers run, when that
     is not this machine (see :func:`for_cluster`); ``SweepResult.store`` is the store as used.
+    ``progress``: how progress is shown (see :func:`sweep.runner.run_chunks`).
     """
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
     with reserve(config, store=store, resume=resume, overwrite=overwrite, storage_options=so,
                  cluster=cluster, scheduler=scheduler, locked=locked) as r:
         report, counts, resumed = _fill(r.config, store=r.store, executor=executor,
-                                        resume=resume, compute=compute, storage_options=so)
+                                        resume=resume, compute=compute, storage_options=so,
+                                        progress=progress)
     wall = time.perf_counter() - t0
     log.info("%s: %d points done, %d failed, %d pending (%.1f s)", r.store, counts["done"],
              counts["failed"], counts["pending"], wall)
@@ -137,7 +144,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
 
 def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
           compute: Callable[[ChunkTask], ChunkOutcome],
-          storage_options: Mapping | None) -> tuple[RunReport, dict[str, int], bool]:
+          storage_options: Mapping | None,
+          progress: Callable | None = None) -> tuple[RunReport, dict[str, int], bool]:
     """Lay out or resume ``store`` (held and checked by the caller), run the missing chunks,
     record failures; returns the report, the status counts and whether it resumed."""
     so = storage_options
@@ -182,7 +190,7 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
                       chunks=chunks, storage_options=so, gap_T_over_tc=config.gap_T_over_tc)
     report = run_chunks(tasks, executor=executor, retries=config.retries, total_points=total,
                         compute=compute, window=config.batch_size, on_failed=on_failed,
-                        on_done=on_done)
+                        on_done=on_done, progress=progress)
     if dirty:
         store_mod.write_failures(store, list(records.values()), storage_options=so)
     counts = store_mod.status_counts(store, storage_options=so)

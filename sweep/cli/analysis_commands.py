@@ -13,6 +13,7 @@ name one dome each and keep their names for the documents' readers.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..grid import DOME_AXES
 from .options import add_storage_option, fmt, json_number, storage_options
@@ -111,6 +112,9 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
     from ..plots import cuts_figure, dome_figure
     if a.dpi <= 0:
         raise ValueError(f"--dpi must be positive, got {a.dpi}")
+    folder = Path(a.output).absolute().parent
+    if not folder.is_dir():
+        raise ValueError(f"-o {a.output}: folder {folder} does not exist")
     ds = _open(a)
     one = _select(ds, a.select)
     make = dome_figure if a.kind == "dome" else cuts_figure

@@ -7,11 +7,14 @@ the cluster, calls :mod:`sweep.service` and prints: checks, lock and window are 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import shlex
 import sys
 
-from .options import (BadInput, add_cluster_options, add_storage_option, cluster_config, emit,
-                      fmt, storage_options)
+from .options import (EXIT_FAILED_POINTS, BadInput, Interrupted, add_cluster_options,
+                      add_storage_option, check_scheduler, cluster_config, emit, fmt,
+                      storage_options)
 
 PAPER_STORE = "fanodome-paper.zarr"
 
@@ -29,11 +32,15 @@ def _print_text(text: str) -> None:
 def _cmd_run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if a.scheduler:  # first: a wrong address is told before the seconds of imports below
+        check_scheduler(a.scheduler)
+
     from .. import store as store_mod
     from ..analysis import dome_summary
-    from ..clusters import cluster_client
+    from ..clusters import cluster_client, dashboard_link
     from ..config import load_config, paper_config
     from ..service import reserve, run_sweep
+    from .progress import progress_for
 
     if a.workers is not None and a.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
@@ -49,19 +56,95 @@ def _cmd_run(a: argparse.Namespace) -> int:
         logging.getLogger("distributed").setLevel(logging.WARNING)
     where = {"cluster": spec, "scheduler": a.scheduler}
     mode = {"resume": a.resume, "overwrite": a.overwrite, "storage_options": so}
-    with reserve(cfg, store=store, **where, **mode) as run, \
-            cluster_client(**where, store=run.store) as client:
-        if client.dashboard_link:
-            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-        result = run_sweep(run.config, store=run.store, executor=client, locked=True,
-                           **where, **mode)
+    bars: list = []
+
+    def progress(**kw):
+        bars.append(progress_for()(**kw))
+        return bars[-1]
+
+    try:
+        with interruptible(), reserve(cfg, store=store, **where, **mode) as run:
+            if a.resume and _complete(run.store, storage_options=so):
+                counts = store_mod.status_counts(run.store, storage_options=so)
+                print(f"{run.store}: all {counts['total']} points done; nothing to do",
+                      file=sys.stderr)
+                return 0
+            with cluster_client(**where, store=run.store) as client:
+                link = dashboard_link(client)
+                if link:
+                    print(f"dashboard: {link}", file=sys.stderr)
+                result = run_sweep(run.config, store=run.store, executor=client, locked=True,
+                                   progress=progress, **where, **mode)
+    except Interrupted as err:
+        for bar in bars:
+            getattr(bar, "close", lambda: None)()
+        print(_interrupted_line(a, store=store, storage_options=so), file=sys.stderr)
+        return err.exit_code
+    ds = store_mod.open_dataset(result.store, storage_options=so)
     doc = {"store": result.store, **result.counts,
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
-           "dome": dome_summary(store_mod.open_dataset(result.store, storage_options=so))}
+           "n_domes": dome_count(ds), "dome": dome_summary(ds)}
     emit(a, doc)
-    return 0 if result.complete else 1
+    return 0 if result.complete else EXIT_FAILED_POINTS
+
+
+def dome_count(ds) -> int:
+    """Domes in a store: one per (L, W, V, omega0)."""
+    from ..grid import DOME_AXES
+    n = 1
+    for axis in DOME_AXES:
+        n *= ds.sizes[axis]
+    return n
+
+
+def _complete(store: str, *, storage_options) -> bool:
+    from .. import store as store_mod
+    if not store_mod.exists(store, storage_options=storage_options):
+        return False
+    counts = store_mod.status_counts(store, storage_options=storage_options)
+    return counts["pending"] == 0 and counts["failed"] == 0
+
+
+def resume_command(a: argparse.Namespace) -> str:
+    """The command line that finishes the run of ``a``: the same one with ``--resume``."""
+    argv = [t.strip() for t in getattr(a, "argv", None) or ["run"]
+            if t not in ("--resume", "--overwrite")]
+    return shlex.join(["fanodome", *argv, "--resume"])
+
+
+def _interrupted_line(a: argparse.Namespace, *, store: str, storage_options) -> str:
+    from .. import store as store_mod
+    try:
+        counts = store_mod.status_counts(store, storage_options=storage_options)
+        done = f"{counts['done']} of {counts['total']} points done"
+    except (ValueError, OSError, KeyError):  # interrupted before the store was laid out
+        done = "no points done"
+    return f"interrupted: {done}; resume with: {resume_command(a)}"
+
+
+@contextlib.contextmanager
+def interruptible():
+    """SIGINT (Ctrl-C) and SIGTERM raise :class:`Interrupted` in the main thread, so that every
+    ``with`` on the way out runs: the cluster closes, the store lock is released. The first
+    signal also quiets distributed's logging (its shutdown chatter) and makes further signals
+    wait for that shutdown, which takes seconds. The previous handlers come back on exit."""
+    import signal
+
+    def handler(signum, frame):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _print_run(doc: dict) -> None:
@@ -71,11 +154,15 @@ def _print_run(doc: dict) -> None:
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
               f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
+    shown, n = len(doc["dome"]), doc["n_domes"]
+    which = (f"the {'dome' if n == 1 else f'{n} domes'}" if shown == n
+             else f"{shown} of {n} domes, highest Tc first")
+    print(f"{which} (grid values; every dome, refined: fanodome dome {doc['store']}):")
     for r in doc["dome"]:
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
               f"omega0 = {r['omega0']:g} meV:")
-        print(f"  highest Tc = {fmt(r['tc_max_K'])} K at g = {fmt(r['g_at_max'], 'g')}, "
-              f"eta = {fmt(r['eta_at_max'], 'g')}")
+        print(f"  highest Tc = {fmt(r['tc_max_K'])} K ({r['value']} value) at "
+              f"g = {fmt(r['g_at_max'], 'g')}, eta = {fmt(r['eta_at_max'], 'g')}")
         for t in r["at_g"]:
             print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
                   f"{fmt(t['tc_max_K'])} K at eta = {fmt(t['eta'], 'g')}")
