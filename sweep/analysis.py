@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,15 +206,16 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
 
 def dome_top(d: xr.Dataset) -> xr.Dataset:
     """The top of each dome over (g, eta): from :func:`dome`'s result, the g with the highest
-    ``tc_max``. Returns ``g_top``, ``eta_top``, ``tc_top`` over the remaining dimensions."""
-    filled = d["tc_max"].fillna(-1.0)
-    j = filled.argmax("g")
-    top = d[["eta_max", "tc_max"]].isel(g=j)
-    found = top["tc_max"].notnull()
-    g_top = d["g"].isel(g=j).where(found)
+    ``tc_max``. Returns ``g_top``, ``eta_top``, ``tc_top`` over the remaining dimensions; lazy
+    where ``d`` is (no indexing with computed positions, which dask cannot do)."""
+    g_best = d["tc_max"].fillna(-1.0).idxmax("g")  # the first g of the highest tc_max
+    at = d["g"] == g_best
+    tc_top = d["tc_max"].where(at).sum("g", min_count=1)  # one value, or NaN (none found)
+    eta_top = d["eta_max"].where(at).sum("g", min_count=1)
+    g_top = g_best.where(tc_top.notnull())
     out = xr.Dataset({"g_top": g_top.drop_vars("g", errors="ignore"),
-                      "eta_top": top["eta_max"].drop_vars("g", errors="ignore"),
-                      "tc_top": top["tc_max"].drop_vars("g", errors="ignore")})
+                      "eta_top": eta_top.drop_vars("g", errors="ignore"),
+                      "tc_top": tc_top.drop_vars("g", errors="ignore")})
     out["g_top"].attrs = {"units": d["g"].attrs.get("units", "1"),
                           "long_name": "g at the top of the dome"}
     out["eta_top"].attrs = {"units": d["eta_max"].attrs.get("units", "1"),
@@ -471,6 +472,40 @@ def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
     return FanoFit(*map(float, popt), *map(float, err), rms=rms, n_points=n, converged=True)
 
 
+FANO_Q_MAX = 100.0
+"""Largest |q| of a fit reported as a Fano line: beyond it the profile is a plain Lorentzian
+over any finite data (its zero at e = -q lies hundreds of widths away), q and the amplitude
+trade off freely and their errors mean nothing."""
+
+FANO_QUALITY = ("good", "not_converged", "degenerate", "resonance_outside_data",
+                "undetermined")
+"""Fano fit quality flags, in the order :func:`fano_quality` checks them."""
+
+
+def fano_quality(fit: Mapping[str, float], *, eta_lo: float, eta_hi: float,
+                 q_max: float = FANO_Q_MAX) -> tuple[str, str]:
+    """A flag from :data:`FANO_QUALITY` and a one-line reason for one fit (``fit``: the
+    parameters of :data:`FANO_PARAMS`, their ``*_err`` and ``n_points``; ``eta_lo``,
+    ``eta_hi``: the eta range of the data). Only ``good`` fits describe the curve by a Fano
+    line; the others say why not."""
+    values = [fit.get(p) for p in FANO_PARAMS]
+    if any(v is None or not np.isfinite(v) for v in values):
+        return "not_converged", "the least-squares fit did not converge"
+    if abs(fit["q"]) > q_max:
+        return "degenerate", (f"|q| = {abs(fit['q']):.3g} > {q_max:g}: a Lorentzian, not a "
+                              f"Fano line; q and the amplitude are not determined")
+    if not eta_lo <= fit["eta_res"] <= eta_hi:
+        return "resonance_outside_data", (f"eta_res = {fit['eta_res']:.4g} outside the data "
+                                          f"[{eta_lo:g}, {eta_hi:g}]")
+    loose = [p for p in ("eta_res", "width", "q")
+             if not (np.isfinite(fit.get(p + "_err", np.nan))
+                     and fit[p + "_err"] < abs(fit[p]))]
+    if loose:
+        return "undetermined", (f"1-sigma error of {', '.join(loose)} not smaller than the "
+                                f"value (or not estimable)")
+    return "good", "Fano line with determined parameters"
+
+
 def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
     """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., 2 * 5 + 2)."""
     flat = tc.reshape(-1, tc.shape[-1])
@@ -490,8 +525,9 @@ def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = Fa
     V, omega0): lazy where ``ds`` is. Returns the parameters of :func:`fano_line` and their
     1-sigma errors (``*_err``), ``rms`` and ``n_points``, with units."""
     tc = ds[VAR_TC]
-    if g is not None:
-        tc = tc.sel(g=list(g), method="nearest")
+    if g is not None:  # nearest by position: the g axis need not be sorted
+        gv = ds["g"].values
+        tc = tc.isel(g=[int(np.argmin(np.abs(gv - x))) for x in g])
     if tc.chunks is not None:
         tc = tc.chunk({"eta": -1})
     n_out = 2 * len(FANO_PARAMS) + 2

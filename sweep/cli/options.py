@@ -123,6 +123,19 @@ def storage_options(a: argparse.Namespace) -> dict | None:
     return out or None
 
 
+def store_exists(store: str, storage_options: dict | None) -> bool:
+    """Whether ``store`` exists; a store at a URL whose server does not answer is bad input
+    that names the store (ValueError), not a traceback."""
+    from .. import store as store_mod
+    try:
+        return store_mod.exists(store, storage_options=storage_options)
+    except PermissionError:
+        raise
+    except OSError as err:  # aiohttp's connection errors are OSErrors
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(f"{store}: cannot be reached ({reason})") from None
+
+
 # ------------------------------------------------------------------------- cluster options
 
 # option dest -> [cluster] key

@@ -14,7 +14,7 @@ import sys
 
 from .options import (EXIT_FAILED_POINTS, BadInput, Interrupted, add_cluster_options,
                       add_storage_option, check_scheduler, cluster_config, emit, fmt,
-                      storage_options)
+                      storage_options, store_exists)
 
 PAPER_STORE = "fanodome-paper.zarr"
 
@@ -170,11 +170,12 @@ def _print_run(doc: dict) -> None:
 
 def _cmd_status(a: argparse.Namespace) -> dict:
     from .. import store as store_mod
-    if not store_mod.exists(a.store):
+    so = storage_options(a)
+    if not store_exists(a.store, so):
         raise BadInput(f"{a.store}: no such store")
-    counts = store_mod.status_counts(a.store)
+    counts = store_mod.status_counts(a.store, storage_options=so)
     if not a.json:
-        counts = {**counts, "failures": store_mod.read_failures(a.store)}
+        counts = {**counts, "failures": store_mod.read_failures(a.store, storage_options=so)}
     return counts
 
 
@@ -222,4 +223,5 @@ def add_commands(sub) -> None:
     s.add_argument("store", metavar="STORE", help="zarr store path or URL")
     s.add_argument("--json", action="store_true",
                    help='one JSON document {"total", "done", "failed", "pending"} on stdout')
+    add_storage_option(s)
     s.set_defaults(func=_cmd_status, show=_print_status)
