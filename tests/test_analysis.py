@@ -160,7 +160,7 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert len(doc["structures"]) == 2
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
-    assert set(s["top"]) == {"g", "eta", "tc_K"}
+    assert set(s["top"]) == {"g", "eta", "tc_K", "value"}  # value: refined or grid (issue 13)
     keys = {"g", "eta_max", "tc_max_K", "eta_antiresonance", "tc_antiresonance_K"}
     assert all(keys <= set(r) for r in s["per_g"])
     below = s["per_g"][1]

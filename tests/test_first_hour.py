@@ -169,6 +169,15 @@ def test_run_summary_says_how_many_domes_sorted_by_top_tc(small_store, capsys):
     assert f"fanodome dome {small_store}" in out and "grid value" in out
 
 
+def test_dome_says_whether_the_top_is_refined_or_a_grid_value(small_store, capsys):
+    assert main(["dome", str(small_store), "--json"]) == 0
+    tops = [s["top"] for s in json.loads(capsys.readouterr().out)["structures"]]
+    assert {t["value"] for t in tops} <= {"refined", "grid"} and len(tops) == 4
+    assert main(["dome", str(small_store)]) == 0
+    out = capsys.readouterr().out
+    assert "(refined in eta, g on the grid)" in out or "(grid value)" in out
+
+
 # -------------------------------------------------------------------- no silent snapping
 
 def test_values_off_the_grid_are_refused_naming_the_nearest(small_store, tmp_path, capsys):

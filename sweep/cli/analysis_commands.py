@@ -37,18 +37,21 @@ def _cmd_dome(a: argparse.Namespace) -> dict:
     return dome_report(_open(a))
 
 
+_VALUE_WORDS = {"refined": "refined in eta, g on the grid", "grid": "grid value"}
+
+
 def _print_dome(doc: dict) -> None:
     for s in doc["structures"]:
         t = s["top"]
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
-              f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'])} K at g = {fmt(t['g'])}, "
-              f"eta = {fmt(t['eta'])}")
+              f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'])} K "
+              f"({_VALUE_WORDS[t['value']]}) at g = {fmt(t['g'])}, eta = {fmt(t['eta'])}")
         if t.get("gap_point"):
             gp = t["gap_point"]
             ratios = ", ".join(f"{n}: {fmt(x)}" for n, x in enumerate(t["gap_ratios"], 1))
             print(f"  2 Delta_n/(k_B Tc) at g = {gp['g']:g}, eta = {gp['eta']:g}, "
                   f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
-        print(f"  {'g':>8} {'eta_max':>8} {'Tc_max (K)':>11} {'eta_anti':>9} "
+        print(f"  {'g':>8} {'eta_max':>8} {'Tc_max (K)':>11} {'maximum':>12} {'eta_anti':>9} "
               f"{'Tc_anti (K)':>12}  antiresonance")
         for r in s["per_g"]:
             if r["antiresonance"] == "below_floor":
@@ -60,7 +63,7 @@ def _print_dome(doc: dict) -> None:
                 note = r["antiresonance"]
             missing = f", {r['missing_points']} points missing" if r["missing_points"] else ""
             print(f"  {r['g']:8.4g} {fmt(r['eta_max']):>8} {fmt(r['tc_max_K']):>11} "
-                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {note}{missing}")
+                  f"{r['dome']:>12} {fmt(r['eta_antiresonance']):>9} {anti}  {note}{missing}")
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:

@@ -131,6 +131,11 @@ def interruptible():
     signal also quiets distributed's logging (its shutdown chatter) and makes further signals
     wait for that shutdown, which takes seconds. The previous handlers come back on exit."""
     import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals are the main's
+        yield
+        return
 
     def handler(signum, frame):
         for s in (signal.SIGINT, signal.SIGTERM):
