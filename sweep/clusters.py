@@ -38,6 +38,8 @@ from dask.utils import parse_bytes
 from . import store as store_mod
 from .config import ClusterConfig
 from .tasks import SolverWarmup
+from .warmup import BackgroundCompile, workers_share_this_cache
+from .warmup import on_loopback as _loopback
 
 log = logging.getLogger(__name__)
 
@@ -248,16 +250,6 @@ def make_cluster(spec: ClusterConfig) -> Iterator[object]:
         cluster.close()
 
 
-def _loopback(address: str) -> bool:
-    host = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}").hostname
-    if host in (None, "localhost"):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_store_reachable(store: str, *, spec: ClusterConfig,
                           scheduler: str | None = None) -> None:
     """Refuse a store that workers on other machines could not write.
@@ -318,40 +310,10 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
             f"system all nodes share, and say so with --shared-fs")
 
 
-class _CompileHere:
-    """Compiles (or loads) the solver's kernels in this process, in a daemon thread, into the
-    on-disk numba cache that workers on this machine then load. A thread, so that the compile
-    (one core, ~20 s on a fresh install) overlaps the start of the cluster (worker processes
-    importing on the other cores); a daemon, so that Ctrl-C does not wait for it."""
-
-    def __init__(self):
-        self.error: BaseException | None = None
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._compile, name="fanodome-compile",
-                                        daemon=True)
-        self._thread.start()
-
-    def _compile(self) -> None:
-        import solver
-
-        t0 = time.perf_counter()
-        try:
-            solver.warmup()
-        except BaseException as err:  # noqa: BLE001 - raised again by wait() in the caller
-            self.error = err
-        self.seconds = time.perf_counter() - t0
-
-    def wait(self) -> None:
-        while self._thread.is_alive():  # short joins: a signal handler can still run
-            self._thread.join(0.2)
-        if self.error is not None:
-            raise self.error
-        log.info("solver kernels ready in the numba cache in %.1f s", self.seconds)
-
-
 @contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
-                   store: str | None = None) -> Iterator[distributed.Client]:
+                   store: str | None = None,
+                   compiling: BackgroundCompile | None = None) -> Iterator[distributed.Client]:
     """A client with the solver warm on every worker, present and future.
 
     ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
@@ -362,11 +324,12 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
 
     Workers on this machine (a local cluster, a scheduler on loopback) share its numba cache:
     the kernels are compiled here first, once, so that they only load them instead of all
-    compiling the same kernels at once on the same cores (:class:`_CompileHere`).
+    compiling the same kernels at once on the same cores (:class:`BackgroundCompile`;
+    ``compiling``: one the caller started earlier, to overlap its own imports too).
     """
     spec = cluster or ClusterConfig()
-    here = (scheduler is None and spec.kind == "local") or (scheduler and _loopback(scheduler))
-    compiling = _CompileHere() if here else None
+    if compiling is None and workers_share_this_cache(spec, scheduler):
+        compiling = BackgroundCompile()
     with contextlib.ExitStack() as stack:
         if scheduler:
             try:

@@ -32,23 +32,27 @@ def _print_text(text: str) -> None:
 def _cmd_run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..config import load_config, paper_config
+    from ..warmup import BackgroundCompile, workers_share_this_cache
+
     if a.scheduler:  # first: a wrong address is told before the seconds of imports below
         check_scheduler(a.scheduler)
-
-    from .. import store as store_mod
-    from ..analysis import dome_summary
-    from ..clusters import cluster_client, dashboard_link
-    from ..config import load_config, paper_config
-    from ..service import reserve, run_sweep
-    from .progress import progress_for
-
     if a.workers is not None and a.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
     if a.scheduler and a.cluster:
         raise ValueError("--cluster and --scheduler exclude each other")
     cfg = load_config(a.config) if a.config else paper_config()
-    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
     spec = cluster_config(cfg, a)
+    # Workers on this machine load what this process compiles: start now, beside the imports.
+    compiling = BackgroundCompile() if workers_share_this_cache(spec, a.scheduler) else None
+
+    from .. import store as store_mod
+    from ..analysis import dome_summary
+    from ..clusters import cluster_client, dashboard_link
+    from ..service import reserve, run_sweep
+    from .progress import progress_for
+
+    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
     so = storage_options(a)
     # Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
     logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
@@ -69,7 +73,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 print(f"{run.store}: all {counts['total']} points done; nothing to do",
                       file=sys.stderr)
                 return 0
-            with cluster_client(**where, store=run.store) as client:
+            with cluster_client(**where, store=run.store, compiling=compiling) as client:
                 link = dashboard_link(client)
                 if link:
                     print(f"dashboard: {link}", file=sys.stderr)
