@@ -122,10 +122,12 @@ def _interrupted_line(a: argparse.Namespace, *, store: str, storage_options) -> 
     from .. import store as store_mod
     try:
         counts = store_mod.status_counts(store, storage_options=storage_options)
-        done = f"{counts['done']} of {counts['total']} points done"
     except (ValueError, OSError, KeyError):  # interrupted before the store was laid out
-        done = "no points done"
-    return f"interrupted: {done}; resume with: {resume_command(a)}"
+        again = shlex.join(["fanodome", *(t.strip() for t in getattr(a, "argv", None) or
+                                          ["run"])])
+        return f"interrupted: no points done (no store yet); start again with: {again}"
+    return (f"interrupted: {counts['done']} of {counts['total']} points done; resume with: "
+            f"{resume_command(a)}")
 
 
 @contextlib.contextmanager
