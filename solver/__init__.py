@@ -22,16 +22,16 @@ Public functions (keyword-only arguments, units in their docstrings):
 - :func:`prepare_structure` / :func:`tc_on_structure` -- the same, with the structure's work
   (bands, overlaps, DOS tables) kept for reuse across calls.
 - :func:`gaps_on_structure` / :func:`gaps_point` -- the gaps below Tc with the density equation.
-- :func:`warmup` -- compile (or load from numba's cache) the kernels once per process.
+- :func:`warmup` -- compile (or load from numba's cache) the Tc and gap kernels once per process.
 
 A bad parameter raises :class:`solver.parameters.ParameterError`, a ValueError that names it.
 """
 from . import parameters
 from .bands import BandStructure, band_structure
-from .gaps import GapResolution, GapResult, gaps_on_structure, gaps_point
+from .gaps import GapResolution, GapResult, gaps_on_structure, gaps_point, warmup
 from .parameters import PARAMETERS, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK
 from .structure import Resolution, Structure, prepare_structure
-from .tc import TcGrid, tc_grid, tc_on_structure, tc_point, warmup
+from .tc import TcGrid, tc_grid, tc_on_structure, tc_point
 
 __all__ = [
     "PARAMETERS",
