@@ -44,7 +44,6 @@ from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK
 from solver.constants import KB
 
 from . import store as store_mod
-from .grid import DOME_AXES
 from .store import VAR_DELTA, VAR_STATUS, VAR_TC
 
 DOME_FLAGS = ("refined", "at_grid_edge", "none")

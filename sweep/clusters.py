@@ -20,7 +20,6 @@ worker plugin registered on the client: the scheduler hands it to workers that j
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import signal

@@ -209,6 +209,6 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
                 ax.set_ylabel(label(ds["L"]))
             ax.margins(0.15)
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes, label="top of the dome, " + label(ds[VAR_TC]))
+        fig.colorbar(mesh, ax=axes, label=f"top of the dome, {SYMBOLS[VAR_TC]} [{units}]")
     fig.suptitle(r"Top $T_c$ of each structure (maximum over $g$ and $\eta$)")
     return fig

@@ -15,11 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
 from matplotlib.colors import LogNorm
-from sweep_support import REPO, cli, roundtrip, small_config, write_toml, SMALL_TOML
+from sweep_support import REPO, SMALL_TOML, cli, roundtrip, small_config, write_toml
 
 from sweep import store as store_mod
 from sweep.analysis import dome, dome_summary, dome_top, fano_quality
@@ -122,12 +121,12 @@ def test_exit_codes_are_documented(capsys):
 
 # ----------------------------------------------------------------------------- run and status
 
-def test_resume_of_a_complete_store_does_nothing(small_store, tmp_path, capsys):
+def test_resume_of_a_complete_store_does_nothing(small_store, tmp_path, capfd):
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
     t0 = time.monotonic()
     assert main(["run", str(cfg), "--store", str(small_store), "--resume"]) == 0
     assert time.monotonic() - t0 < 10  # no cluster started
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert "nothing to do" in err and "dashboard" not in err and "warm" not in err
 
 
