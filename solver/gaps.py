@@ -50,7 +50,7 @@ from .constants import HBAR2_2ME, KB
 from .dos import basis_values
 from .jit import njit
 from .parameters import PARAMETERS as _P, STATUS_OK, Parameter
-from .structure import Structure, prepare_structure
+from .structure import Structure, _gauss, prepare_structure
 from .tc import _check_points, coupling_matrix, cutoff, tc_on_structure, warmup as _tc_warmup
 
 log = logging.getLogger(__name__)
@@ -389,13 +389,6 @@ class _BandGrid:
     q_fermi: float     # q with E_n(q) = mu, or NaN
 
 
-@functools.lru_cache(maxsize=8)
-def _gauss(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [-1, 1] (read-only, shared)."""
-    x, w = np.polynomial.legendre.leggauss(n)
-    x.flags.writeable = False
-    w.flags.writeable = False
-    return x, w
 
 
 def _crossing(st: Structure, n: int, energy: float) -> float:

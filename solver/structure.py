@@ -8,6 +8,7 @@ sweep. :class:`Resolution` gathers every discretisation parameter of the Tc calc
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -159,9 +160,13 @@ class Structure:
         return self.bands.dE
 
 
+@functools.lru_cache(maxsize=8)
 def _gauss(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [-1, 1]."""
-    return np.polynomial.legendre.leggauss(n)
+    """Gauss-Legendre nodes and weights on [-1, 1] (read-only, shared: computed once per n)."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
 
 
 def prepare_structure(*, L: float = _P["L"].default, W: float = _P["W"].default,

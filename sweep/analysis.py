@@ -44,6 +44,7 @@ from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK
 from solver.constants import KB
 
 from . import store as store_mod
+from .grid import DOME_AXES
 from .store import VAR_DELTA, VAR_STATUS, VAR_TC
 
 DOME_FLAGS = ("refined", "at_grid_edge", "none")
@@ -189,17 +190,26 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
     for name in ("dome_flag", "antiresonance_flag"):
         res[name] = res[name].astype(np.int8)
     res["n_missing"] = res["n_missing"].astype(np.int64)
+    attrs = _attrs(ds)
+    for name in _OUT:
+        res[name].attrs = attrs[name]
+    refined = "refine_status" in ds
+    if refined:
+        res = apply_refined(res, ds)
     flag = res["antiresonance_flag"]
     res["tc_antiresonance_bound"] = xr.where(
         flag == ANTI_FLAGS.index("below_floor"), floor,
         xr.where(flag <= ANTI_FLAGS.index("at_grid_edge"), res["tc_antiresonance"], np.nan))
     res["antiresonance_depth"] = np.log10(res["tc_max"] / res["tc_antiresonance_bound"])
-    attrs = _attrs(ds)
-    for name in res.data_vars:
+    for name in ("tc_antiresonance_bound", "antiresonance_depth"):
         res[name].attrs = attrs[name]
     res.attrs["t_floor_K"] = floor
     res.attrs["method"] = ("maxima and antiresonance minima: vertex of the parabola in log Tc "
                            "through the grid extremum and its two neighbours")
+    if refined:
+        how = ds.attrs.get("refine_method", "fanodome refine")
+        res.attrs["method"] = f"where refined (variable refined): {how}; elsewhere " + \
+            res.attrs["method"]
     return res
 
 
@@ -224,6 +234,75 @@ def dome_top(d: xr.Dataset) -> xr.Dataset:
     return out
 
 
+# ------------------------------------------------------------------------ refined numbers
+
+_REFINED_VALUES = ("eta_max", "tc_max", "eta_antiresonance", "tc_antiresonance",
+                   "eta_antiresonance_lo", "eta_antiresonance_hi")
+
+
+def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
+    """:func:`dome`'s grid values replaced by the store's refined numbers (``fanodome refine``,
+    :mod:`sweep.refine`) on every refined curve. Adds ``refined`` (bool) and, where the store has
+    thresholds, ``eta_window_lo``, ``eta_window_hi`` and ``window_status`` (dims ..., threshold).
+    The flags keep their meanings: a refined maximum on the grid's edge is ``at_grid_edge``; an
+    antiresonance followed to its bound ``at_grid_edge`` (an upper bound); below the floor
+    ``below_floor`` with the refined interval."""
+    from . import refine as rf
+
+    flags = ds["refine_status"].astype(np.int64)
+    done = (flags & rf.DONE) != 0
+    out = res.copy()
+    for name in _REFINED_VALUES:
+        out[name] = xr.where(done, ds[name], res[name]).assign_attrs(res[name].attrs)
+    dome_flag = xr.where((flags & rf.NO_MAXIMUM) != 0, DOME_FLAGS.index("none"),
+                         xr.where((flags & rf.MAX_AT_GRID_EDGE) != 0,
+                                  DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined")))
+    anti_flag = xr.where(
+        (flags & rf.ANTI_BELOW_FLOOR) != 0, ANTI_FLAGS.index("below_floor"),
+        xr.where((flags & (rf.NO_ANTIRESONANCE | rf.NO_MAXIMUM)) != 0, ANTI_FLAGS.index("none"),
+                 xr.where((flags & rf.ANTI_AT_BOUND) != 0, ANTI_FLAGS.index("at_grid_edge"),
+                          ANTI_FLAGS.index("refined"))))
+    out["dome_flag"] = xr.where(done, dome_flag, res["dome_flag"]).astype(np.int8).assign_attrs(
+        res["dome_flag"].attrs)
+    out["antiresonance_flag"] = xr.where(done, anti_flag, res["antiresonance_flag"]).astype(
+        np.int8).assign_attrs(res["antiresonance_flag"].attrs)
+    out["refined"] = done.assign_attrs(units="1", long_name="refined with the solver "
+                                                             "(else grid values)")
+    if "threshold" in ds.dims:
+        for name in ("eta_window_lo", "eta_window_hi", "window_status"):
+            out[name] = ds[name].where(done) if name != "window_status" else ds[name]
+            out[name].attrs = dict(ds[name].attrs)
+    return out
+
+
+def refined_top(ds: xr.Dataset) -> xr.Dataset | None:
+    """The store's refined top of each dome (``top_g``, ``top_eta``, ``top_tc``, ``top_status``)
+    or None when the store has none."""
+    if "top_status" not in ds:
+        return None
+    return ds[["top_g", "top_eta", "top_tc", "top_status"]]
+
+
+def _windows_record(d: xr.Dataset) -> list[dict]:
+    if "eta_window_lo" not in d:
+        return []
+    return [{"threshold_K": float(t), "eta_lo": _num(lo), "eta_hi": _num(hi)}
+            for t, lo, hi in zip(d["threshold"].values, d["eta_window_lo"].values,
+                                 d["eta_window_hi"].values)]
+
+
+def _top_record(tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
+    """``top`` of a dome record: the refined top where there is one, else the grid's."""
+    from . import refine as rf
+
+    if rt is not None and int(rt["top_status"]) & rf.TOP_DONE and \
+            np.isfinite(float(rt["top_tc"])):
+        return {"g": _num(rt["top_g"]), "eta": _num(rt["top_eta"]), "tc_K": _num(rt["top_tc"]),
+                "refined": True, "at_g_edge": bool(int(rt["top_status"]) & rf.TOP_AT_G_EDGE)}
+    return {"g": _num(tt["g_top"]), "eta": _num(tt["eta_top"]), "tc_K": _num(tt["tc_top"]),
+            "refined": False}
+
+
 # ------------------------------------------------------------------------------- reports
 
 def _num(x) -> float | None:
@@ -240,7 +319,9 @@ def _per_g_record(d: xr.Dataset) -> dict:
            "dome": DOME_FLAGS[int(d["dome_flag"])], "antiresonance": flag,
            "tc_antiresonance_upper_bound_K": _num(d["tc_antiresonance_bound"]),
            "antiresonance_depth_decades": _num(d["antiresonance_depth"]),
-           "missing_points": int(d["n_missing"])}
+           "missing_points": int(d["n_missing"]),
+           "refined": bool(d["refined"]) if "refined" in d else False,
+           "windows": _windows_record(d)}
     if flag == "below_floor":
         rec["eta_antiresonance_range"] = [_num(d["eta_antiresonance_lo"]),
                                           _num(d["eta_antiresonance_hi"])]
@@ -274,28 +355,33 @@ def gaps_at_top(ds: xr.Dataset, *, g_top: float | None) -> dict:
 def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterator[dict]:
     """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
-    Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K"}}``
-    (Å, Å, meV, meV; Tc in K). Values that do not exist are None; see :func:`dome` for the flags.
-    With gaps in the store, ``top`` also holds :func:`gaps_at_top`'s ``gap_ratios`` and
-    ``gap_point``.
+    Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
+    "refined"}}`` (Å, Å, meV, meV; Tc in K). Values that do not exist are None; see :func:`dome`
+    for the flags. Each ``per_g`` entry says whether it is ``refined`` (the store's refined
+    numbers, ``fanodome refine``) and lists its ``windows`` ``{"threshold_K", "eta_lo",
+    "eta_hi"}`` (None below the threshold); ``top`` is the refined top over (eta, g) where the
+    store has one (then with ``at_g_edge``), else the best grid g's maximum. With gaps in the
+    store, ``top`` also holds :func:`gaps_at_top`'s ``gap_ratios`` and ``gap_point`` (at the
+    grid g of the top).
     """
     floor = t_floor_of(ds) if t_floor is None else float(t_floor)
+    tops = refined_top(ds)
     for iL, iW, iV in itertools.product(*(range(ds.sizes[a]) for a in ("L", "W", "V"))):
         d = dome(ds.isel(L=iL, W=iW, V=iV), t_floor=floor).compute()
         top = dome_top(d)
+        rtop = None if tops is None else tops.isel(L=iL, W=iW, V=iV).compute()
         for io in range(d.sizes["omega0"]):
             dd, tt = d.isel(omega0=io), top.isel(omega0=io)
             per_g = [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])]
             g_top = _num(tt["g_top"])
             flag = next((r["dome"] for r in per_g if r["g"] == g_top), "none")
             rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
-                   "omega0": float(dd["omega0"]), "per_g": per_g,
-                   "top": {"g": g_top, "eta": _num(tt["eta_top"]), "tc_K": _num(tt["tc_top"]),
-                           # "refined": vertex of the parabola in eta; "grid": a grid value
-                           "value": "refined" if flag == "refined" else "grid"}}
+                   "omega0": float(dd["omega0"]),
+                   "per_g": [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])],
+                   "top": _top_record(tt, None if rtop is None else rtop.isel(omega0=io))}
             if VAR_DELTA in ds:
                 one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]
-                rec["top"].update(gaps_at_top(one, g_top=rec["top"]["g"]))
+                rec["top"].update(gaps_at_top(one, g_top=_num(tt["g_top"])))
             yield rec
 
 
@@ -315,33 +401,44 @@ DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
 
 def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
                  g_targets: Sequence[tuple[float, str]] = DOME_G_TARGETS) -> list[dict]:
-    """The ``max_rows`` domes with the highest grid Tc, highest first, as ``fanodome run``
-    prints them: per dome the highest Tc (K) with its g and eta, and the highest Tc over eta
-    at each target g (nearest grid g). ``value`` says where the numbers come from: ``"grid"``
-    (sampled values; ``fanodome dome`` refines them). Reads one structure (L, W, V) at a time."""
+    """The ``max_rows`` domes with the highest Tc, highest first, as ``fanodome run`` prints
+    them: per dome the highest Tc (K) with its g and eta, and the highest Tc over eta at each
+    target g (nearest grid g). Reads one dome at a time; keeps ``max_rows`` of them.
+
+    Refined numbers where the store has them (``"refined": true``: the refined top over
+    (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi"}``),
+    else grid values (``"refined": false``).
+    """
+    ranked: list[tuple[float, int, dict]] = []
+    combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
+    for rank, (iL, iW, iV, io) in enumerate(combos):
+        row = _summary_row(ds, iL=iL, iW=iW, iV=iV, io=io, g_targets=g_targets)
+        top = -np.inf if row["tc_max_K"] is None else row["tc_max_K"]
+        ranked.append((-top, rank, row))
+        if len(ranked) > 4 * max_rows:  # memory bounded on stores of many domes
+            ranked = sorted(ranked, key=lambda r: r[:2])[:max_rows]
+    return [row for _, _, row in sorted(ranked, key=lambda r: r[:2])[:max_rows]]
+
+
+def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
+                 g_targets: Sequence[tuple[float, str]]) -> dict:
+    """One dome's entry of :func:`dome_summary`."""
+    from . import refine as rf
+
     g = ds["g"].values
     eta = ds["eta"].values
-    ranked: list[tuple[float, int, dict]] = []
-    for iL, iW, iV in itertools.product(*(range(ds.sizes[a]) for a in ("L", "W", "V"))):
-        slab = np.asarray(ds[VAR_TC].isel(L=iL, W=iW, V=iV).transpose("omega0", "g", "eta")
-                          .values, dtype=float)
-        for io in range(slab.shape[0]):
-            rank = len(ranked)
-            row = _summary_row(slab[io], g=g, eta=eta, g_targets=g_targets)
-            row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
-                   "omega0": float(ds["omega0"][io]), **row}
-            top = -np.inf if row["tc_max_K"] is None else row["tc_max_K"]
-            ranked.append((-top, rank, row))
-            if len(ranked) > 4 * max_rows:  # keep memory bounded on stores of many domes
-                ranked = sorted(ranked)[:max_rows]
-    return [row for _, _, row in sorted(ranked)[:max_rows]]
-
-
-def _summary_row(tc: np.ndarray, *, g: np.ndarray, eta: np.ndarray,
-                 g_targets: Sequence[tuple[float, str]]) -> dict:
-    """One dome's summary (``tc``: K over (g, eta)); see :func:`dome_summary`."""
-    row: dict = {"value": "grid"}
-    if np.all(np.isnan(tc)):
+    has_refined = "refine_status" in ds and "top_status" in ds
+    one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
+    tc = np.asarray(one[VAR_TC].values, dtype=float)
+    row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
+           "omega0": float(ds["omega0"][io])}
+    refined = has_refined and bool(int(one["top_status"]) & rf.TOP_DONE) and \
+        bool(np.all(np.asarray(one["refine_status"].values) & rf.DONE))
+    row["refined"] = refined
+    if refined:
+        row.update(tc_max_K=_num(one["top_tc"]), g_at_max=_num(one["top_g"]),
+                   eta_at_max=_num(one["top_eta"]))
+    elif np.all(np.isnan(tc)):
         row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
     else:
         j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
@@ -349,12 +446,17 @@ def _summary_row(tc: np.ndarray, *, g: np.ndarray, eta: np.ndarray,
     row["at_g"] = []
     for target, label in g_targets:
         j = int(np.argmin(np.abs(g - target)))
-        if np.all(np.isnan(tc[j])):
-            t = e = None
+        rec = {"g_target": label, "g": float(g[j])}
+        if refined:
+            c = one.isel(g=j)
+            rec.update(tc_max_K=_num(c["tc_max"]), eta=_num(c["eta_max"]),
+                       windows=_windows_record(c.compute()))
+        elif np.all(np.isnan(tc[j])):
+            rec.update(tc_max_K=None, eta=None)
         else:
             k = int(np.nanargmax(tc[j]))
-            t, e = float(tc[j, k]), float(eta[k])
-        row["at_g"].append({"g_target": label, "g": float(g[j]), "tc_max_K": t, "eta": e})
+            rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]))
+        row["at_g"].append(rec)
     return row
 
 

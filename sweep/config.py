@@ -1,7 +1,7 @@
 """Sweep configs: TOML in, a validated :class:`SweepConfig` out (no Dask, no I/O beyond reading).
 
-A config has five tables (``[grid]`` and ``[model]`` define the sweep, the other three how it
-is stored and run)::
+A config has six tables (``[grid]`` and ``[model]`` define the sweep, the others what else is
+computed and how it is stored and run)::
 
     [grid]    eta, g, L (Å), W (Å), V (meV), omega0 (meV): each a list of values, a single
               number, {start, stop, step} (stop included) or {start, stop, num}; an axis left
@@ -12,10 +12,18 @@ is stored and run)::
     [outputs] optional: gaps (true: also the gaps below Tc, see :mod:`solver.gaps`),
               gap_T_over_tc (temperatures of the gaps as fractions of Tc, each in [0, 1);
               default [0.0]). Part of the sweep's identity only when gaps are on.
-    [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per chunk along each axis),
-              retries (extra tries of a chunk that raised), batch_size (chunks in flight).
+    [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per store chunk along each
+              axis), task_seconds (target duration of a task, s), task_points_min,
+              task_points_max (bounds of a task, points), retries (extra tries of a chunk that
+              raised), batch_size (chunks in flight). Tasks are rectangles of whole store
+              chunks sized from the measured cost (:mod:`sweep.sizing`), unless chunk_* keys
+              are given without any task_* key: then each task is exactly one store chunk.
     [cluster] optional: where it runs (local, slurm, pbs, kubernetes) and with what resources;
               see :class:`ClusterConfig`. Not part of the sweep's identity.
+    [refine]  optional: refine the store after the grid (:mod:`sweep.refine`): thresholds
+              (temperatures T* of the windows Tc >= T*, K), the tolerances of
+              :class:`sweep.refine.RefineSettings`, curves_per_task. The paper config has it.
+              Not part of the sweep's identity (the store keeps the refine settings apart).
 
 Every error is a :class:`ConfigError` (a ``ValueError``) whose message starts with the key.
 Values of the model's parameters (grid axes and ``[model]``) are checked by the parameter table,
@@ -37,6 +45,8 @@ import numpy as np
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE, ParameterError, check, check_g
 
 from .grid import AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range, linspace_values
+from .refine import RefineSettings
+from .sizing import DEFAULT_MAX_POINTS, DEFAULT_MIN_POINTS, DEFAULT_TASK_SECONDS, TaskSizing
 
 MODEL_KEYS = tuple(k for k in STRUCTURE if k not in STRUCTURE_AXES) + MODEL
 """Keys of ``[model]``: the parameters fixed for a whole sweep (the structure's materials and
@@ -52,7 +62,9 @@ for 16 workers) and little work to redo after a lost worker."""
 DEFAULT_RETRIES = 2
 """Extra tries of a chunk that raised before its points are marked failed."""
 
-RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size")
+RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size", "task_seconds",
+            "task_points_min", "task_points_max")
+SIZING_KEYS = ("task_seconds", "task_points_min", "task_points_max")
 
 OUTPUT_KEYS = ("gaps", "gap_T_over_tc")
 DEFAULT_GAP_T_OVER_TC = (0.0,)
@@ -79,6 +91,7 @@ class SweepConfig:
     runs (``batch_size`` None: chosen from the number of workers). ``document``: the config as
     a TOML-able mapping, defaults filled in.
     ``gap_T_over_tc``: temperatures of the stored gaps as fractions of Tc (``[outputs]``).
+    ``sizing``: how tasks are sized from the measured cost; None: one store chunk a task.
     """
 
     axes: Mapping[str, tuple[float, ...]]
@@ -90,6 +103,11 @@ class SweepConfig:
     cluster: ClusterConfig = field(default_factory=lambda: ClusterConfig())
     gap_T_over_tc: tuple[float, ...] = ()
     """Temperatures (fractions of Tc) of the gaps the sweep stores; empty: gaps off."""
+    refine: RefineSettings | None = None
+    """``[refine]``: refine the store after the grid with these settings; None: no."""
+    curves_per_task: int = 0
+    """Curves per refine task (``[refine] curves_per_task``)."""
+    sizing: TaskSizing | None = TaskSizing()
 
     @property
     def shape(self) -> dict[str, int]:
@@ -200,10 +218,10 @@ def parse_config(doc: Mapping) -> SweepConfig:
     """Validate a config document (as read by ``tomllib``) and fill in the defaults."""
     if not isinstance(doc, Mapping):
         raise ConfigError("config: expected a table")
-    unknown = set(doc) - {"grid", "model", "run", "outputs", "cluster"}
+    unknown = set(doc) - {"grid", "model", "run", "outputs", "cluster", "refine"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown table "
-                          f"(expected grid, model, run, outputs, cluster)")
+                          f"(expected grid, model, run, outputs, cluster, refine)")
     cluster = parse_cluster(_table(doc, "cluster"))
     grid, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
 
@@ -246,7 +264,11 @@ def parse_config(doc: Mapping) -> SweepConfig:
     batch_size = (_integer(run_t["batch_size"], "run.batch_size", minimum=1)
                   if "batch_size" in run_t else None)
 
+    sizing = _sizing(run_t)
     run_doc: dict[str, object] = {f"chunk_{a}": block[a] for a in BLOCK_AXES}
+    if sizing is not None:  # written out, so that the printed config sizes tasks as well
+        run_doc.update(task_seconds=sizing.task_seconds, task_points_min=sizing.min_points,
+                       task_points_max=sizing.max_points)
     run_doc["retries"] = retries
     if batch_size is not None:
         run_doc["batch_size"] = batch_size
@@ -256,10 +278,30 @@ def parse_config(doc: Mapping) -> SweepConfig:
         document["outputs"] = {"gaps": True, "gap_T_over_tc": list(gap_ratios)}
     if cluster.document:
         document["cluster"] = dict(cluster.document)
+    refine, curves_per_task = None, REFINE_CURVES_PER_TASK
+    if "refine" in doc:
+        refine, curves_per_task, document["refine"] = parse_refine(_table(doc, "refine"))
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
                        document=MappingProxyType(document), cluster=cluster,
-                       gap_T_over_tc=gap_ratios)
+                       gap_T_over_tc=gap_ratios, refine=refine, curves_per_task=curves_per_task,
+                       sizing=sizing)
+
+
+def _sizing(run_t: Mapping[str, object]) -> TaskSizing | None:
+    """The task sizing of a ``[run]`` table: None (one store chunk a task) when it sets chunk
+    sizes and none of :data:`SIZING_KEYS`."""
+    explicit_chunks = any(f"chunk_{a}" in run_t for a in BLOCK_AXES)
+    if explicit_chunks and not any(k in run_t for k in SIZING_KEYS):
+        return None
+    seconds = _number(run_t.get("task_seconds", DEFAULT_TASK_SECONDS), "run.task_seconds")
+    if seconds <= 0:
+        raise ConfigError(f"run.task_seconds: must be positive, got {seconds!r}")
+    lo = _integer(run_t.get("task_points_min", DEFAULT_MIN_POINTS), "run.task_points_min",
+                  minimum=1)
+    hi = _integer(run_t.get("task_points_max", max(lo, DEFAULT_MAX_POINTS)),
+                  "run.task_points_max", minimum=lo)
+    return TaskSizing(task_seconds=seconds, min_points=lo, max_points=hi)
 
 
 def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
@@ -286,6 +328,53 @@ def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
     return tuple(ratios) if gaps else ()
 
 
+# ----------------------------------------------------------------------------- [refine]
+
+REFINE_KEYS = ("thresholds", "eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol",
+               "follow_margin", "max_evaluations", "curves_per_task")
+"""Keys of ``[refine]``: the windows' temperatures (K), the tolerances of
+:class:`sweep.refine.RefineSettings` and the curves per task. Not part of the sweep's identity:
+the refined numbers keep their own settings in the store."""
+
+REFINE_CURVES_PER_TASK = 10
+"""Curves per refine task: each costs ~0.05-0.3 s of solver time (tens to hundreds of
+evaluations at ~1.5 ms), against ~0.1 s of fixed cost per task (store read, region writes); ten
+keep that fixed part small and still give the paper store (40 curves) four tasks for two
+workers."""
+
+PAPER_REFINE = MappingProxyType({"thresholds": [273.15, 293.15]})
+"""The paper config refines, with windows at 0 °C and 20 °C (room temperature, its title)."""
+
+
+def parse_refine(table: Mapping[str, object]) -> tuple[RefineSettings, int, dict]:
+    """Validate a ``[refine]`` table: (RefineSettings, curves per task, document)."""
+    for k in table:
+        if k not in REFINE_KEYS:
+            raise ConfigError(f"refine.{k}: unknown option "
+                              f"(expected one of {', '.join(REFINE_KEYS)})")
+    spec = table.get("thresholds", [])
+    if not isinstance(spec, list):
+        raise ConfigError(f"refine.thresholds: expected a list of temperatures in K, "
+                          f"got {type(spec).__name__} {spec!r}")
+    kw: dict[str, object] = {"thresholds": tuple(_number(v, f"refine.thresholds[{i}]")
+                                                 for i, v in enumerate(spec))}
+    for k in ("eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol", "follow_margin"):
+        if k in table:
+            kw[k] = _number(table[k], f"refine.{k}")
+    if "max_evaluations" in table:
+        kw["max_evaluations"] = _integer(table["max_evaluations"], "refine.max_evaluations",
+                                         minimum=10)
+    cpt = _integer(table.get("curves_per_task", REFINE_CURVES_PER_TASK), "refine.curves_per_task",
+                   minimum=1)
+    try:
+        settings = RefineSettings(**kw)
+    except ValueError as err:
+        raise ConfigError(f"refine.{err}") from None
+    document = dict(table)
+    document["thresholds"] = list(settings.thresholds)
+    return settings, cpt, document
+
+
 def load_config(path: str | Path) -> SweepConfig:
     """Read and validate a TOML config file."""
     try:
@@ -305,7 +394,8 @@ def load_config(path: str | Path) -> SweepConfig:
 
 def paper_config() -> SweepConfig:
     """The paper's Fig. 4 grid on the paper's structure and model."""
-    return parse_config({"grid": {k: dict(v) for k, v in PAPER_GRID.items()}})
+    return parse_config({"grid": {k: dict(v) for k, v in PAPER_GRID.items()},
+                         "refine": dict(PAPER_REFINE)})
 
 
 # ---------------------------------------------------------------------------- [cluster]

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from .analysis import ANTI_FLAGS, dome, dome_top
+from .analysis import ANTI_FLAGS, dome, dome_top, refined_top
 from .grid import DOME_AXES
 from .store import VAR_TC
 
@@ -75,9 +75,11 @@ def _cut_indices(ds: xr.Dataset, g_cuts: Sequence[float]) -> list[int]:
 def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None, log_color: bool = False) -> Figure:
     """Fig. 4: Tc over (eta, g) as a colour map, the ridge eta_max(g), the top of the dome and
-    the cuts at ``g_cuts`` (nearest grid g) marked. ``ds``: one dome (dims g, eta).
-    ``log_color``: a logarithmic colour scale (the dip and the dome in one picture), from the
-    smallest positive Tc (at least ``t_floor``) up."""
+    the cuts at ``g_cuts`` (nearest grid g) marked; with refined numbers in the store the ridge
+    is the refined one (dots), the top the refined top over (eta, g) and the windows'
+    edges are drawn. ``ds``: one dome (dims g, eta). ``log_color``: a logarithmic colour scale
+    (the dip and the dome in one picture), from the smallest positive Tc (at least
+    ``t_floor``) up."""
     ds = ds.load().sortby("g")  # a colour map needs monotonic axes; a config need not sort g
     d = dome(ds, t_floor=t_floor)
     top = dome_top(d)
@@ -92,8 +94,18 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     mesh = ax.pcolormesh(ds["eta"].values, ds["g"].values, tc.values, shading="nearest",
                          cmap="viridis", norm=norm)
     fig.colorbar(mesh, ax=ax, label=label(ds[VAR_TC]) + (", log scale" if log_color else ""))
+    refined = d["refined"].values if "refined" in d else np.zeros(ds.sizes["g"], dtype=bool)
     ax.plot(d["eta_max"].values, ds["g"].values, color="w", lw=1.5,
-            label=r"maximum over $\eta$")
+            label=r"maximum over $\eta$" + (" (refined: dots)" if refined.any() else ""))
+    if refined.any():
+        ax.plot(d["eta_max"].values[refined], ds["g"].values[refined], ".", color="w", ms=4)
+        if "eta_window_lo" in d:
+            for k, t in enumerate(d["threshold"].values):
+                for edge in ("eta_window_lo", "eta_window_hi"):
+                    ax.plot(d[edge].isel(threshold=k).values, ds["g"].values, color="tab:pink",
+                            lw=1, ls=(0, (1, 1 + k)),
+                            label=rf"$T_c \geq$ {t:g} K (window edges)"
+                            if edge.endswith("lo") else None)
     for j in _cut_indices(ds, g_cuts):
         ax.axhline(float(ds["g"][j]), color="tab:red", ls="--", lw=1,
                    label="cut" if j == _cut_indices(ds, g_cuts)[0] else None)
@@ -101,7 +113,12 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                     xycoords=("axes fraction", "data"), xytext=(4, 0),
                     textcoords="offset points", color="tab:red", va="center",
                     annotation_clip=False)
-    if np.isfinite(float(top["tc_top"])):
+    rt = refined_top(ds)
+    if rt is not None and int(rt["top_status"]) & 1 and np.isfinite(float(rt["top_tc"])):
+        ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
+                color="tab:orange", ls="none",
+                label=f"top (refined): {float(rt['top_tc']):.5g} {ds['tc'].attrs['units']}")
+    elif np.isfinite(float(top["tc_top"])):
         ax.plot(float(top["eta_top"]), float(top["g_top"]), marker="*", ms=14, color="tab:orange",
                 ls="none", label=f"top: {float(top['tc_top']):.4g} {ds['tc'].attrs['units']}")
     ax.set_xlabel(label(ds["eta"]))
@@ -115,8 +132,10 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
 def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None) -> Figure:
     """Fig. 5: Tc(eta) at the grid g nearest each of ``g_cuts``, linear (left) and log (right),
-    refined maxima (circles) and antiresonances (triangles; open triangles at the temperature
-    floor where the dip is below it) marked. ``ds``: one dome (dims g, eta)."""
+    maxima (circles: filled where refined with the solver, open from the grid) and
+    antiresonances (triangles; open triangles at the temperature floor where the dip is below
+    it) marked, and where the store has refined windows, each window Tc >= T* as a bar at T*.
+    ``ds``: one dome (dims g, eta)."""
     ds = ds.load()
     d = dome(ds, t_floor=t_floor)
     fig = _new_figure(CUTS_FIGSIZE)
@@ -130,9 +149,17 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
             line, = ax.plot(ds["eta"].values, c.values, marker=".", ms=3,
                             label=gl if ax is lin else None)
             color = line.get_color()
+            is_refined = "refined" in dd and bool(dd["refined"])
             if np.isfinite(float(dd["tc_max"])):
-                ax.plot(float(dd["eta_max"]), float(dd["tc_max"]), "o", color=color, mfc="none",
-                        ms=9)
+                ax.plot(float(dd["eta_max"]), float(dd["tc_max"]), "o", color=color,
+                        mfc=color if is_refined else "none", ms=9 if not is_refined else 6)
+            if is_refined and "eta_window_lo" in dd:
+                for k, t in enumerate(dd["threshold"].values):
+                    lo = float(dd["eta_window_lo"].isel(threshold=k))
+                    hi = float(dd["eta_window_hi"].isel(threshold=k))
+                    if np.isfinite(lo) and np.isfinite(hi):
+                        ax.plot([lo, hi], [t, t], color=color, lw=2.5, alpha=0.6)
+                        ax.plot([lo, hi], [t, t], "|", color=color, ms=10)
             flag = ANTI_FLAGS[int(dd["antiresonance_flag"])]
             if flag == "below_floor":
                 ax.plot(float(dd["eta_antiresonance"]), float(dd["tc_antiresonance_bound"]), "v",
@@ -152,7 +179,7 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
         ax.grid(True, alpha=0.3)
     # Outside the axes: never over a curve's maximum label.
     fig.legend(loc="outside lower center", ncols=len(_cut_indices(ds, g_cuts)) + 1,
-               title="○ maximum, ▽ antiresonance")
+               title=r"○ maximum (● refined), ▽ antiresonance, ├┤ window $T_c \geq T^*$")
     positive = ds[VAR_TC].where(ds[VAR_TC] > 0)
     if positive.notnull().any():
         log.set_ylim(bottom=0.5 * min(float(positive.min()),

@@ -5,6 +5,12 @@ a sweep, :class:`sweep.tasks.ChunkTask` and :func:`sweep.tasks.compute_chunk`). 
 submits them in a bounded window, retries the ones that raise, and reports each outcome; it knows
 nothing of the solver or the store. A task needs only ``index`` (a hashable identity) and
 ``n_points``; an outcome only ``n_points`` and ``seconds``.
+
+Tasks come from an iterable, or from a source that places them (:class:`TaskSource`, e.g.
+:class:`sweep.affinity.StructureDealer`): on a ``distributed.Client`` every worker thread has
+:data:`WINDOW_PER_WORKER` slots, and a freed slot is filled with ``source.take(worker)``,
+submitted to that worker with ``allow_other_workers=True`` (a loose restriction: the scheduler
+still moves it if the worker dies, and its work stealing may move it to an idle worker).
 """
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ import logging
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import distributed
 
@@ -26,6 +34,33 @@ PROGRESS_INTERVAL_S = 2.0
 WINDOW_PER_WORKER = 2
 """Chunks in flight per worker thread: one running, one queued so no worker waits on the
 client's round trip; more only adds client memory and scheduler load."""
+
+WORKERS_REFRESH_S = 1.0
+"""Seconds between looks at the cluster's workers (one scheduler round trip): workers that join
+get slots within this time, and a 1000-worker cluster costs no scan per task."""
+
+
+class TaskSource(Protocol):
+    """Where tasks come from when they are placed: ``take`` the next task for ``worker`` (None:
+    anywhere) on a cluster of ``workers`` threads, None when all are handed out; ``finished``
+    hears every outcome."""
+
+    def take(self, worker: object = None, *, workers: int = 1): ...
+
+    def finished(self, outcome) -> None: ...
+
+
+class _Iterated:
+    """An iterable of tasks as a :class:`TaskSource` (no placement)."""
+
+    def __init__(self, tasks: Iterable):
+        self.tasks = iter(tasks)
+
+    def take(self, worker: object = None, *, workers: int = 1):
+        return next(self.tasks, None)
+
+    def finished(self, outcome) -> None:
+        pass
 
 
 @dataclass
@@ -47,6 +82,7 @@ class RunReport:
     retried: int = 0
     seconds: float = 0.0
     task_seconds: float = 0.0  # summed over finished tasks (their outcomes' ``seconds``)
+    threads: int = 0  # most worker threads seen during the run
 
     @property
     def points_failed(self) -> int:
@@ -75,16 +111,53 @@ class _ClientPool:
     def __init__(self, client):
         self.client = client
         self.run_id = uuid.uuid4().hex[:8]
-        self.completed = distributed.as_completed()
+        # Results are gathered in the client's event loop, many at once: one blocking
+        # ``fut.result()`` per task would cap a run at one scheduler round trip per task.
+        self.completed = distributed.as_completed(with_results=True, raise_errors=False)
+        self.caps: dict[str, int] = {}
+        self.load: Counter = Counter()
+        self.threads = 0
+        self.refreshed = -float("inf")
 
-    def submit(self, fn, task, attempt: int):
+    def submit(self, fn, task, attempt: int, worker: str | None = None):
         key = f"fanodome-chunk-{self.run_id}-{'.'.join(map(str, task.index))}-{attempt}"
-        fut = self.client.submit(fn, task, key=key, pure=False)
+        place = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
+        fut = self.client.submit(fn, task, key=key, pure=False, **place)
         self.completed.add(fut)
+        self.load[worker] += 1
         return fut
 
+    def release_slot(self, worker: str | None) -> None:
+        self.load[worker] -= 1
+
+    def slots(self, prefer: object):
+        """Workers with a free slot, one entry per slot: ``prefer`` first (the worker that just
+        finished a task), every worker after each :data:`WORKERS_REFRESH_S`."""
+        now = time.monotonic()
+        full_scan = now - self.refreshed >= WORKERS_REFRESH_S
+        if full_scan:
+            self.refreshed = now
+            nthreads = self.client.nthreads()
+            self.threads = max(self.threads, sum(nthreads.values()))
+            self.caps = {w: WINDOW_PER_WORKER * n for w, n in nthreads.items()}
+        caps = self.caps or {None: WINDOW_PER_WORKER}  # no worker yet: let the scheduler queue
+        if prefer in caps:
+            while self.load[prefer] < caps[prefer]:
+                yield prefer
+        if full_scan or prefer not in caps:
+            for w, cap in caps.items():
+                while self.load[w] < cap:
+                    yield w
+
     def next_done(self):
-        return next(self.completed)
+        """The next finished future, its result and its exception (one of them None)."""
+        fut, result = next(self.completed)
+        if fut.status == "error":
+            _, err, tb = result
+            return fut, None, err.with_traceback(tb)
+        if isinstance(result, BaseException):  # cancelled
+            return fut, None, result
+        return fut, result, None
 
     def default_window(self) -> int:
         threads = sum(self.client.nthreads().values())
@@ -98,17 +171,27 @@ class _ExecutorPool:
         self.executor = executor
         self.pending: set[cf.Future] = set()
         self.done: list[cf.Future] = []
+        self.threads = max(1, getattr(executor, "_max_workers", 1))
 
-    def submit(self, fn, task, attempt: int):
+    def submit(self, fn, task, attempt: int, worker: str | None = None):
         fut = self.executor.submit(fn, task)
         self.pending.add(fut)
         return fut
+
+    def release_slot(self, worker: str | None) -> None:
+        pass
+
+    def slots(self, prefer: object):
+        while True:  # no placement: the window alone bounds what is in flight
+            yield None
 
     def next_done(self):
         if not self.done:
             done, self.pending = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
             self.done.extend(done)
-        return self.done.pop()
+        fut = self.done.pop()
+        err = fut.exception()
+        return fut, (None if err is not None else fut.result()), err
 
     def default_window(self) -> int:
         return max(1, getattr(self.executor, "_max_workers", 1)) * WINDOW_PER_WORKER
@@ -146,13 +229,14 @@ def _error_text(fut, err: BaseException) -> tuple[str, str]:
     return f"{type(err).__name__}: {err}", text
 
 
-def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
+def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retries: int,
                total_points: int, window: int | None = None,
                on_failed: Callable[[Failure], None] | None = None,
                on_done: Callable[[object], None] | None = None,
                progress: Callable[..., Progress] | None = None) -> RunReport:
     """Run ``compute(task)`` for every task on ``executor`` (a distributed.Client or
-    concurrent.futures.Executor).
+    concurrent.futures.Executor). ``tasks``: an iterable, or a :class:`TaskSource` that places
+    them on workers and hears their outcomes.
 
     At most ``window`` tasks are in flight (default: two per worker thread), so memory and
     scheduler load do not grow with the number of tasks. A task that raises is resubmitted up
@@ -164,34 +248,39 @@ def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
     """
     pool = _ClientPool(executor) if _is_client(executor) else _ExecutorPool(executor)
     window = window or pool.default_window()
+    source = tasks if hasattr(tasks, "take") else _Iterated(tasks)
     report = RunReport()
     progress = (progress or Progress)(total_points=total_points)
     attempts: dict[tuple[int, ...], int] = {}
-    inflight: dict[object, object] = {}
+    inflight: dict[object, tuple[object, object]] = {}  # future: (task, worker)
     t0 = time.perf_counter()
-    source = iter(tasks)
     retry_queue: list = []
+    drained = False
 
-    def refill() -> None:
-        while len(inflight) < window:
+    def refill(prefer: object = None) -> None:
+        nonlocal drained
+        for worker in pool.slots(prefer):
+            if len(inflight) >= window:
+                return
             if retry_queue:
                 task = retry_queue.pop()
             else:
-                task = next(source, None)
+                task = None if drained else source.take(worker, workers=pool.threads)
                 if task is None:
+                    drained = True
                     return
             attempts[task.index] = attempts.get(task.index, 0) + 1
-            fut = pool.submit(compute, task, attempts[task.index])
-            inflight[fut] = task
+            fut = pool.submit(compute, task, attempts[task.index], worker)
+            inflight[fut] = (task, worker)
 
     refill()
     while inflight:
-        fut = pool.next_done()
-        task = inflight.pop(fut)
-        err = fut.exception()
+        fut, outcome, err = pool.next_done()
+        task, worker = inflight.pop(fut)
+        pool.release_slot(worker)
         if err is None:
-            outcome = fut.result()
             attempts.pop(task.index, None)
+            source.finished(outcome)
             report.chunks_done += 1
             report.points_done += outcome.n_points
             report.task_seconds += outcome.seconds
@@ -216,7 +305,8 @@ def run_chunks(tasks: Iterable, *, executor, compute: Callable, retries: int,
                     on_failed(failure)
         if hasattr(fut, "release"):
             fut.release()
-        refill()
+        refill(worker)
     progress.add(0, final=True)
     report.seconds = time.perf_counter() - t0
+    report.threads = pool.threads
     return report

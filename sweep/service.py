@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from . import store as store_mod
+from .accounting import Accounts
+from .affinity import StructureDealer
 from .clusters import check_store_reachable
 from .config import ClusterConfig, SweepConfig
 from .lock import StoreLock
 from .runner import WINDOW_PER_WORKER, Failure, RunReport, run_chunks
-from .tasks import ChunkOutcome, ChunkTask, compute_chunk, tasks_for
+from .tasks import ChunkOutcome, ChunkTask, compute_chunk, task_for_region
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,12 @@ class SweepResult:
     report: RunReport
     wall_s: float
     resumed: bool
+    accounts: Accounts = dataclasses.field(default_factory=Accounts)
+
+    def accounting(self) -> dict:
+        """Per-worker accounting and efficiency over the task phase (see
+        :meth:`sweep.accounting.Accounts.summary`)."""
+        return self.accounts.summary(wall_s=self.report.seconds, threads=self.report.threads)
 
     @property
     def complete(self) -> bool:
@@ -132,19 +140,21 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
     so = dict(storage_options or {}) or None
     with reserve(config, store=store, resume=resume, overwrite=overwrite, storage_options=so,
                  cluster=cluster, scheduler=scheduler, locked=locked) as r:
+        accounts = Accounts()
         report, counts, resumed = _fill(r.config, store=r.store, executor=executor,
                                         resume=resume, compute=compute, storage_options=so,
-                                        progress=progress)
+                                        accounts=accounts, progress=progress)
     wall = time.perf_counter() - t0
     log.info("%s: %d points done, %d failed, %d pending (%.1f s)", r.store, counts["done"],
              counts["failed"], counts["pending"], wall)
+    accounts.log_summary(wall_s=report.seconds, threads=report.threads)
     return SweepResult(store=r.store, counts=counts, report=report, wall_s=wall,
-                       resumed=resumed)
+                       resumed=resumed, accounts=accounts)
 
 
 def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
-          compute: Callable[[ChunkTask], ChunkOutcome],
-          storage_options: Mapping | None,
+          compute: Callable[[ChunkTask], ChunkOutcome], storage_options: Mapping | None,
+          accounts: Accounts,
           progress: Callable | None = None) -> tuple[RunReport, dict[str, int], bool]:
     """Lay out or resume ``store`` (held and checked by the caller), run the missing chunks,
     record failures; returns the report, the status counts and whether it resumed."""
@@ -183,14 +193,26 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
 
     def on_done(o: ChunkOutcome) -> None:
         nonlocal dirty
+        accounts.add(o)
         if records.pop(o.index, None) is not None:
             dirty = True
 
-    tasks = tasks_for(store=store, plan=plan, axes=config.axes, model=config.model,
-                      chunks=chunks, storage_options=so, gap_T_over_tc=config.gap_T_over_tc)
+    def make_task(index, region) -> ChunkTask:
+        return task_for_region(store=store, index=index, region=region, axes=config.axes,
+                               model=config.model, storage_options=so,
+                               gap_T_over_tc=config.gap_T_over_tc)
+
+    tasks = StructureDealer(plan=plan, chunks=chunks, make_task=make_task, points=total,
+                            sizing=config.sizing)
     report = run_chunks(tasks, executor=executor, retries=config.retries, total_points=total,
                         compute=compute, window=config.batch_size, on_failed=on_failed,
                         on_done=on_done, progress=progress)
+    # A resumed record whose chunk ran inside a larger task was not matched by index above.
+    for index, r in list(records.items()):
+        region = {a: slice(*r["region"][a]) for a in r["region"]}
+        if store_mod.region_complete(store, region=region, storage_options=so):
+            del records[index]
+            dirty = True
     if dirty:
         store_mod.write_failures(store, list(records.values()), storage_options=so)
     counts = store_mod.status_counts(store, storage_options=so)

@@ -25,6 +25,10 @@ Layout (zarr format 3, consolidated metadata; opens with ``xr.open_zarr``)::
     root attrs: config_toml, config_json (what --resume compares), model_defaults (JSON),
              fanodome_version, created (ISO 8601, UTC), failures (JSON list, see below)
 
+With refined numbers (``fanodome refine``, :mod:`sweep.refine_service`), see "refined numbers"
+below: per curve, per window and per dome variables, and the root attributes refine_settings,
+refine_method, refine_failures.
+
 ``failures`` holds one record per chunk whose points are currently marked failed:
 ``{"chunk": [block indices], "region": {axis: [start, stop]}, "attempts": n,
 "error": "...", "traceback": "...", "time": "..."}``; the ``status`` array is authoritative.
@@ -320,6 +324,13 @@ def chunks_to_do(store: str, plan: ChunkPlan, *,
                 yield index
 
 
+def region_complete(store: str, *, region: Mapping[str, slice],
+                    storage_options: Mapping | None = None) -> bool:
+    """Whether every point of ``region`` (a slice per axis) is done (ok or below_floor)."""
+    status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
+    return bool((np.asarray(status[tuple(region[a] for a in AXES)]) < STATUS_FAILED).all())
+
+
 def status_counts(store: str, *, storage_options: Mapping | None = None) -> dict[str, int]:
     """Points by state: total, done (ok or below_floor), failed, pending."""
     status = _group(store, mode="r", storage_options=storage_options)[VAR_STATUS]
@@ -367,3 +378,234 @@ def write_failures(store: str, records: list[dict], *,
         g.attrs["failures_not_recorded"] = len(records) - len(kept)
     with _Quiet():
         zarr.consolidate_metadata(g.store, zarr_format=3)
+
+
+# ------------------------------------------------------------------------- refined numbers
+# Added to a sweep store by ``fanodome refine`` (sweep.refine_service), next to the grid:
+#
+#   coordinate  threshold (K)                        when [refine] thresholds are given
+#   per curve   (L, W, V, omega0, g): eta_max, tc_max (K), eta_antiresonance,
+#               tc_antiresonance (K), eta_antiresonance_lo/hi, refine_status (int16, CF
+#               flag_masks of sweep.refine.CURVE_FLAGS; 0 = pending), refine_evaluations,
+#               refine_evaluations_max (solver evaluations: all searches / the maximum's)
+#   per window  (L, W, V, omega0, g, threshold): eta_window_lo, eta_window_hi, window_status
+#               (int8, CF flag_masks of sweep.refine.WINDOW_FLAGS)
+#   per dome    (L, W, V, omega0): top_g, top_eta, top_tc (K), top_status (int8, CF flag_masks
+#               of sweep.refine.TOP_FLAGS; 0 = pending), top_evaluations
+#   root attrs  refine_settings (JSON of RefineSettings.to_dict() plus curves_per_task),
+#               refine_failures (JSON list, like ``failures``)
+# Chunks: one block of ``curves_per_task`` g per (L, W, V, omega0), whole along threshold; a
+# top per chunk. Every task writes its own region, statuses last.
+
+CURVE_DIMS = STRUCTURE_AXES + ("omega0", "g")
+DOME_DIMS = STRUCTURE_AXES + ("omega0",)
+_REFINE_CURVE_VARS = {
+    "eta_max": ("f8", {"units": "1", "long_name": "eta of the maximum of Tc(eta) (refined)"}),
+    "tc_max": ("f8", {"units": "K", "long_name": "maximum of Tc over eta (refined)"}),
+    "eta_antiresonance": ("f8", {"units": "1", "long_name": "eta of the antiresonance "
+                                 "(refined; centre of the interval if below the floor)"}),
+    "tc_antiresonance": ("f8", {"units": "K", "long_name": "Tc at the antiresonance (refined; "
+                                "NaN if below the floor)"}),
+    "eta_antiresonance_lo": ("f8", {"units": "1", "long_name": "lowest eta of the interval "
+                                    "below the temperature floor"}),
+    "eta_antiresonance_hi": ("f8", {"units": "1", "long_name": "highest eta of the interval "
+                                    "below the temperature floor"}),
+    "refine_evaluations": ("i4", {"units": "1", "long_name": "solver evaluations of the "
+                                  "refinement of the curve"}),
+    "refine_evaluations_max": ("i4", {"units": "1", "long_name": "solver evaluations of the "
+                                      "search for the maximum"}),
+    "refine_status": ("i2", {"units": "1", "long_name": "refinement of the curve"}),
+}
+_REFINE_WINDOW_VARS = {
+    "eta_window_lo": ("f8", {"units": "1", "long_name": "lowest eta of the window Tc >= T*"}),
+    "eta_window_hi": ("f8", {"units": "1", "long_name": "highest eta of the window Tc >= T*"}),
+    "window_status": ("i1", {"units": "1", "long_name": "window Tc >= T*"}),
+}
+_REFINE_TOP_VARS = {
+    "top_g": ("f8", {"units": "1", "long_name": "g at the top of the dome (refined, within "
+                     "the store's g range)"}),
+    "top_eta": ("f8", {"units": "1", "long_name": "eta at the top of the dome (refined)"}),
+    "top_tc": ("f8", {"units": "K", "long_name": "Tc at the top of the dome (refined)"}),
+    "top_evaluations": ("i4", {"units": "1", "long_name": "solver evaluations of the top"}),
+    "top_status": ("i1", {"units": "1", "long_name": "refinement of the top of the dome"}),
+}
+REFINE_VARS = (tuple(_REFINE_CURVE_VARS) + tuple(_REFINE_WINDOW_VARS) + tuple(_REFINE_TOP_VARS)
+               + ("threshold",))
+
+
+def _fill(dtype: str):
+    return np.nan if dtype == "f8" else np.dtype(dtype).type(0)
+
+
+def has_refine(store: str, *, storage_options: Mapping | None = None) -> bool:
+    return "refine_settings" in read_attrs(store, storage_options=storage_options)
+
+
+def refine_settings_of(attrs: Mapping) -> dict | None:
+    """The refine settings a store's refined numbers were made with (None: not refined)."""
+    text = attrs.get("refine_settings")
+    return None if text is None else json.loads(text)
+
+
+def layout_refine(*, store: str, settings: Mapping, curves_per_task: int,
+                  curve_flags: Mapping[str, int], window_flags: Mapping[str, int],
+                  top_flags: Mapping[str, int], method: str,
+                  storage_options: Mapping | None = None) -> None:
+    """Add the refined numbers' variables (all pending) to a sweep store, replacing any from
+    other settings. ``settings``: JSON-able, with ``thresholds`` (K).
+
+    ``refine_settings`` is removed first and written last: a store that has it holds the whole
+    layout, whatever moment a killed process stopped at (:func:`repair_consolidated` then
+    restores the metadata index).
+    """
+    g = _group(store, mode="r+", storage_options=storage_options)
+    with _Quiet():
+        for key in ("refine_settings", "refine_failures", "refine_method"):
+            if key in g.attrs:
+                del g.attrs[key]
+        zarr.consolidate_metadata(g.store, zarr_format=3)
+        for name in REFINE_VARS:
+            if name in g:
+                del g[name]
+        zarr.consolidate_metadata(g.store, zarr_format=3)
+    ds = open_dataset(store, storage_options=storage_options)
+    sizes = {d: ds.sizes[d] for d in CURVE_DIMS}
+    thresholds = np.asarray(settings["thresholds"], dtype=float)
+    coords = {d: ds[d].variable for d in CURVE_DIMS}
+    cpt = max(1, min(int(curves_per_task), sizes["g"]))
+    data, encoding = {}, {}
+
+    def add(name, dims, dtype, attrs, chunks, flags=None):
+        shape = tuple(sizes[d] for d in dims)
+        data[name] = xr.Variable(dims, da.full(shape, _fill(dtype), dtype=dtype, chunks=-1),
+                                 dict(attrs))
+        if flags is not None:
+            data[name].attrs.update(flag_masks=np.array(list(flags.values()), dtype=dtype),
+                                    flag_meanings=" ".join(flags))
+        encoding[name] = {"chunks": chunks, "fill_value": _fill(dtype)}
+
+    curve_chunks = (1, 1, 1, 1, cpt)
+    for name, (dtype, attrs) in _REFINE_CURVE_VARS.items():
+        add(name, CURVE_DIMS, dtype, attrs, curve_chunks,
+            curve_flags if name == "refine_status" else None)
+    if thresholds.size:
+        coords["threshold"] = xr.Variable("threshold", thresholds, {
+            "units": "K", "long_name": "temperature T* of the window Tc >= T*"})
+        sizes["threshold"] = thresholds.size
+        for name, (dtype, attrs) in _REFINE_WINDOW_VARS.items():
+            add(name, CURVE_DIMS + ("threshold",), dtype, attrs,
+                curve_chunks + (thresholds.size,),
+                window_flags if name == "window_status" else None)
+    for name, (dtype, attrs) in _REFINE_TOP_VARS.items():
+        add(name, DOME_DIMS, dtype, attrs, (1, 1, 1, 1),
+            top_flags if name == "top_status" else None)
+    template = xr.Dataset(data, coords=coords)
+    template.attrs.update(dict(g.attrs))  # an append rewrites the root attributes: carry them
+    with _Quiet():
+        template.to_zarr(store, mode="a", compute=False, zarr_format=3, consolidated=True,
+                         encoding=encoding, storage_options=storage_options)
+        g = _group(store, mode="r+", storage_options=storage_options)
+        g.attrs.update({"refine_failures": "[]", "refine_method": method})
+        g.attrs["refine_settings"] = json.dumps(dict(settings, curves_per_task=cpt),
+                                                sort_keys=True)
+        zarr.consolidate_metadata(g.store, zarr_format=3)
+    log.info("laid out the refined numbers in %s", store)
+
+
+def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -> bool:
+    """Restore the consolidated metadata of a store whose metadata a killed process was
+    changing (adding the refined numbers); returns whether it had to."""
+    try:
+        _group(store, mode="r", storage_options=storage_options)
+        return False
+    except ValueError as err:  # zarr: "Consolidated metadata requested ... but not found"
+        if "onsolidated" not in str(err):
+            raise
+    g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
+                        storage_options=storage_options)
+    with _Quiet():
+        zarr.consolidate_metadata(g.store, zarr_format=3)
+    log.warning("%s: metadata index restored (a process was cut short while changing it)",
+                store)
+    return True
+
+
+def refine_plan(store: str, *, storage_options: Mapping | None = None) -> dict:
+    """What is left to refine: ``{"curves": [(iL, iW, iV, io, g_start, g_stop)], "domes":
+    [(iL, iW, iV, io)], "block": curves per task}``; blocks with a pending or failed curve, domes
+    whose top is pending or failed and whose curves are all done."""
+    g = _group(store, mode="r", storage_options=storage_options)
+    status = np.asarray(g["refine_status"][...])
+    top = np.asarray(g["top_status"][...])
+    block = int(g["refine_status"].chunks[-1])
+    curves, domes = [], []
+    n_g = status.shape[-1]
+    for idx in np.ndindex(*status.shape[:-1]):
+        row = status[idx]
+        blocks = [(s, min(s + block, n_g)) for s in range(0, n_g, block)]
+        todo = [(s, e) for s, e in blocks if np.any((row[s:e] & 1) == 0)]
+        curves.extend(idx + b for b in todo)
+        if not todo and (top[idx] & 1) == 0:
+            domes.append(idx)
+    return {"curves": curves, "domes": domes, "block": block}
+
+
+def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Mapping,
+                         storage_options: Mapping | None = None) -> None:
+    """Write a block of refined curves (arrays of the region's shape, plus threshold for the
+    window variables); ``refine_status`` last, so a cut write reads as pending."""
+    dims5 = CURVE_DIMS
+    ds = xr.Dataset({k: ((dims5 + ("threshold",)) if k in _REFINE_WINDOW_VARS else dims5,
+                         np.asarray(v)) for k, v in values.items() if k != "refine_status"})
+    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
+          "storage_options": storage_options}
+    reg = dict(region)
+    if any(k in _REFINE_WINDOW_VARS for k in values):
+        n = next(np.asarray(v).shape[-1] for k, v in values.items() if k in _REFINE_WINDOW_VARS)
+        reg["threshold"] = slice(0, n)
+    ds.to_zarr(store, region=reg, **kw)
+    st = xr.Dataset({"refine_status": (dims5, np.asarray(values["refine_status"],
+                                                         dtype=np.int16))})
+    st.to_zarr(store, region=dict(region), **kw)
+
+
+def write_top(*, store: str, region: Mapping[str, slice], values: Mapping,
+              storage_options: Mapping | None = None) -> None:
+    """Write the top of one dome (scalars); ``top_status`` last."""
+    ds = xr.Dataset({k: (DOME_DIMS, np.full((1, 1, 1, 1), v,
+                                            dtype=_REFINE_TOP_VARS[k][0]))
+                     for k, v in values.items() if k != "top_status"})
+    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
+          "storage_options": storage_options}
+    if ds.data_vars:
+        ds.to_zarr(store, region=dict(region), **kw)
+    st = xr.Dataset({"top_status": (DOME_DIMS, np.full((1, 1, 1, 1), values["top_status"],
+                                                       dtype=np.int8))})
+    st.to_zarr(store, region=dict(region), **kw)
+
+
+def write_refine_failures(store: str, records: list[dict], *,
+                          storage_options: Mapping | None = None) -> None:
+    """Replace the refine failure records (root attribute) and re-consolidate."""
+    kept = [dict(r, traceback=r.get("traceback", "")[-MAX_TRACEBACK_CHARS:])
+            for r in records[:MAX_FAILURE_RECORDS]]
+    g = _group(store, mode="r+", storage_options=storage_options)
+    g.attrs["refine_failures"] = json.dumps(kept)
+    with _Quiet():
+        zarr.consolidate_metadata(g.store, zarr_format=3)
+
+
+def write_refine_failed(*, store: str, region: Mapping[str, slice], flag: int,
+                        storage_options: Mapping | None = None) -> None:
+    """Mark a block of curves failed (``flag``), its refined numbers NaN."""
+    n = region["g"].stop - region["g"].start
+    g = _group(store, mode="r", storage_options=storage_options)
+    values = {k: np.full((1, 1, 1, 1, n), _fill(dt), dtype=dt)
+              for k, (dt, _) in _REFINE_CURVE_VARS.items()}
+    values["refine_status"] = np.full((1, 1, 1, 1, n), flag, dtype=np.int16)
+    if "threshold" in g:
+        nt = g["threshold"].shape[0]
+        values.update({k: np.full((1, 1, 1, 1, n, nt), _fill(dt), dtype=dt)
+                       for k, (dt, _) in _REFINE_WINDOW_VARS.items()})
+    write_refined_curves(store=store, region=region, values=values,
+                         storage_options=storage_options)

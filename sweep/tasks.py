@@ -9,6 +9,7 @@ is :mod:`sweep.runner`'s job; this module knows nothing of executors.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 class ChunkTask:
     """One chunk: a structure (L, W in Å, V in meV) and a block of omega0 (meV), g, eta.
 
-    ``index``: block index per axis of :data:`sweep.grid.AXES`; ``region``: (start, stop) per
-    axis; ``model``: the ``[model]`` options; ``store``: where the result goes.
+    ``index``: block index per axis of :data:`sweep.grid.AXES` (of the first store chunk when
+    the task spans several, see :mod:`sweep.affinity`); ``region``: (start, stop) per axis;
+    ``model``: the ``[model]`` options; ``store``: where the result goes.
     ``gap_T_over_tc``: temperatures (fractions of Tc) of the gaps to store; empty: none.
     """
 
@@ -76,6 +78,12 @@ class ChunkOutcome:
     n_ok: int
     n_below_floor: int
     seconds: float
+    worker: str = ""
+    """Where it ran: the Dask worker's address, else ``pid N``."""
+    structure_builds: int = 0
+    """Structures this task prepared (0: its structure was in the worker's cache)."""
+    build_s: float = 0.0
+    """Seconds of ``seconds`` spent preparing structures."""
 
 
 STRUCTURES_PER_PROCESS = 8
@@ -99,18 +107,24 @@ class StructureCache:
     def get(self, params: Mapping[str, object]) -> solver.Structure:
         """The prepared structure of ``params`` (keyword arguments of
         :func:`solver.prepare_structure`), built on a miss."""
+        return self.get_timed(params)[0]
+
+    def get_timed(self, params: Mapping[str, object]) -> tuple[solver.Structure, float | None]:
+        """Like :meth:`get`, and the seconds spent building it (None: it was cached)."""
         key = tuple(sorted(params.items()))
         with self._lock:
             st = self._structures.get(key)
             if st is not None:
                 self._structures.move_to_end(key)
-                return st
+                return st, None
+        t0 = time.perf_counter()
         st = solver.prepare_structure(**params)
+        seconds = time.perf_counter() - t0
         with self._lock:
             self._structures[key] = st
             while len(self._structures) > self.size:
                 self._structures.popitem(last=False)
-        return st
+        return st, seconds
 
     def __len__(self) -> int:
         return len(self._structures)
@@ -125,7 +139,7 @@ def compute_chunk(task: ChunkTask) -> ChunkOutcome:
     """Run the solver on one chunk and write it into the store (runs where the task runs)."""
     t0 = time.perf_counter()
     model = task.model_params()
-    st = STRUCTURES.get(task.structure_params())
+    st, build_s = STRUCTURES.get_timed(task.structure_params())
     r = solver.tc_on_structure(st, eta=np.asarray(task.eta), g=np.asarray(task.g),
                                omega0=np.asarray(task.omega0), **model)
     gaps = _chunk_gaps(st, task, status=r.status, model=model) if task.gap_T_over_tc else {}
@@ -134,7 +148,17 @@ def compute_chunk(task: ChunkTask) -> ChunkOutcome:
                           storage_options=dict(task.storage_options) or None, **gaps)
     n_ok = int(np.count_nonzero(r.status == STATUS_OK))
     n_below = int(np.count_nonzero(r.status == STATUS_BELOW_FLOOR))
-    return ChunkOutcome(task.index, task.n_points, n_ok, n_below, time.perf_counter() - t0)
+    return ChunkOutcome(task.index, task.n_points, n_ok, n_below, time.perf_counter() - t0,
+                        worker=worker_name(), structure_builds=int(build_s is not None),
+                        build_s=build_s or 0.0)
+
+
+def worker_name() -> str:
+    """The Dask worker this runs on (its address), else this process (``pid N``)."""
+    try:
+        return distributed.get_worker().address
+    except ValueError:
+        return f"pid {os.getpid()}"
 
 
 def _chunk_gaps(st: solver.Structure, task: ChunkTask, *, status: np.ndarray,
@@ -159,17 +183,26 @@ def tasks_for(*, store: str, plan: ChunkPlan, axes: Mapping[str, tuple[float, ..
               storage_options: Mapping | None = None,
               gap_T_over_tc: tuple[float, ...] = ()) -> Iterable[ChunkTask]:
     """ChunkTasks for the given block indices, lazily (only the chunk's axis values are held)."""
-    model_items = tuple(sorted(model.items()))
-    so = tuple(sorted((storage_options or {}).items()))
     for index in chunks:
-        reg = plan.region(index)
-        values = {a: tuple(axes[a][reg[a]]) for a in AXES}
-        yield ChunkTask(store=store, index=tuple(index),
-                        region=tuple((reg[a].start, reg[a].stop) for a in AXES),
-                        L=values["L"][0], W=values["W"][0], V=values["V"][0],
-                        omega0=values["omega0"], g=values["g"], eta=values["eta"],
-                        model=model_items, storage_options=so,
-                        gap_T_over_tc=tuple(gap_T_over_tc))
+        yield task_for_region(store=store, index=index, region=plan.region(index), axes=axes,
+                              model=model, storage_options=storage_options,
+                              gap_T_over_tc=gap_T_over_tc)
+
+
+def task_for_region(*, store: str, index: tuple[int, ...], region: Mapping[str, slice],
+                    axes: Mapping[str, tuple[float, ...]], model: Mapping[str, object],
+                    storage_options: Mapping | None = None,
+                    gap_T_over_tc: tuple[float, ...] = ()) -> ChunkTask:
+    """The ChunkTask of one region (a slice per axis, one structure; whole store chunks),
+    named ``index`` (the block index of its first store chunk)."""
+    values = {a: tuple(axes[a][region[a]]) for a in AXES}
+    return ChunkTask(store=store, index=tuple(index),
+                     region=tuple((region[a].start, region[a].stop) for a in AXES),
+                     L=values["L"][0], W=values["W"][0], V=values["V"][0],
+                     omega0=values["omega0"], g=values["g"], eta=values["eta"],
+                     model=tuple(sorted(model.items())),
+                     storage_options=tuple(sorted((storage_options or {}).items())),
+                     gap_T_over_tc=tuple(gap_T_over_tc))
 
 
 class SolverWarmup(distributed.WorkerPlugin):

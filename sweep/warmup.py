@@ -2,8 +2,8 @@
 
 Workers on the same machine share its numba cache: compiled once here (a daemon thread, its LLVM
 work outside the GIL), the kernels are only loaded by each worker, instead of every worker
-compiling the same kernels at once on the same cores. Light on purpose (no distributed, no
-xarray), so that ``fanodome run`` starts it before its own heavy imports.
+compiling the same kernels at once on the same cores. Light (no distributed, no xarray): the
+CLI decides with :func:`workers_share_this_cache` before it builds a cluster.
 """
 from __future__ import annotations
 

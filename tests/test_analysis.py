@@ -160,9 +160,11 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert len(doc["structures"]) == 2
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
-    assert set(s["top"]) == {"g", "eta", "tc_K", "value"}  # value: refined or grid (issue 13)
-    keys = {"g", "eta_max", "tc_max_K", "eta_antiresonance", "tc_antiresonance_K"}
+    assert set(s["top"]) == {"g", "eta", "tc_K", "refined"} and s["top"]["refined"] is False
+    keys = {"g", "eta_max", "tc_max_K", "eta_antiresonance", "tc_antiresonance_K", "refined",
+            "windows"}
     assert all(keys <= set(r) for r in s["per_g"])
+    assert not any(r["refined"] or r["windows"] for r in s["per_g"])  # not refined: the grid
     below = s["per_g"][1]
     assert below["antiresonance"] == "below_floor" and below["tc_antiresonance_K"] is None
     assert below["tc_antiresonance_upper_bound_K"] == T_FLOOR

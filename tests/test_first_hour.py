@@ -159,22 +159,13 @@ def test_run_summary_says_how_many_domes_sorted_by_top_tc(small_store, capsys):
     assert len(rows) == 3 and tops == sorted(tops, reverse=True)
     everything = dome_summary(ds, max_rows=100)
     assert len(everything) == 4 and everything[0]["tc_max_K"] == float(ds["tc"].max())
-    assert {r["value"] for r in everything} == {"grid"}
+    assert {r["refined"] for r in everything} == {False}  # no [refine] in this config
     doc = {"store": str(small_store), **store_mod.status_counts(str(small_store)),
            "computed_points": 0, "wall_s": 1.0, "n_domes": 4, "dome": rows}
     _print_run(doc)
     out = capsys.readouterr().out
     assert "3 of 4 domes, highest Tc first" in out
-    assert f"fanodome dome {small_store}" in out and "grid value" in out
-
-
-def test_dome_says_whether_the_top_is_refined_or_a_grid_value(small_store, capsys):
-    assert main(["dome", str(small_store), "--json"]) == 0
-    tops = [s["top"] for s in json.loads(capsys.readouterr().out)["structures"]]
-    assert {t["value"] for t in tops} <= {"refined", "grid"} and len(tops) == 4
-    assert main(["dome", str(small_store)]) == 0
-    out = capsys.readouterr().out
-    assert "(refined in eta, g on the grid)" in out or "(grid value)" in out
+    assert f"fanodome dome {small_store}" in out and "(grid values)" in out
 
 
 # -------------------------------------------------------------------- no silent snapping

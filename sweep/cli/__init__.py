@@ -5,7 +5,8 @@ by default; ``--json`` prints exactly one JSON document on stdout. Every failure
 cause is one line on stderr and an exit code (:data:`EXIT_CODES`), never a traceback.
 
 The commands live in one module per group (:mod:`~sweep.cli.solver_commands`,
-:mod:`~sweep.cli.run_commands`, :mod:`~sweep.cli.analysis_commands`,
+:mod:`~sweep.cli.run_commands`, :mod:`~sweep.cli.refine_commands`,
+:mod:`~sweep.cli.analysis_commands`,
 :mod:`~sweep.cli.deploy_commands`); what they share is in :mod:`~sweep.cli.options`.
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ import os
 import re
 import sys
 
-from . import analysis_commands, deploy_commands, run_commands, solver_commands
+from . import (analysis_commands, deploy_commands, refine_commands, run_commands,
+               solver_commands)
 from .options import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, BadInput,
                       Interrupted, emit)
 
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The order ``fanodome --help`` lists them in.
     solver_commands.add_commands(sub)
     run_commands.add_commands(sub)
+    refine_commands.add_commands(sub)
     deploy_commands.add_commands(sub)
     analysis_commands.add_commands(sub)
     solver_commands.add_gaps_command(sub)

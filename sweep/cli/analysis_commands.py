@@ -37,33 +37,36 @@ def _cmd_dome(a: argparse.Namespace) -> dict:
     return dome_report(_open(a))
 
 
-_VALUE_WORDS = {"refined": "refined in eta, g on the grid", "grid": "grid value"}
-
-
 def _print_dome(doc: dict) -> None:
     for s in doc["structures"]:
         t = s["top"]
+        how = "refined" if t.get("refined") else "grid"
+        edge = ", on the edge of the g range" if t.get("at_g_edge") else ""
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
-              f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'])} K "
-              f"({_VALUE_WORDS[t['value']]}) at g = {fmt(t['g'])}, eta = {fmt(t['eta'])}")
+              f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
+              f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
         if t.get("gap_point"):
             gp = t["gap_point"]
             ratios = ", ".join(f"{n}: {fmt(x)}" for n, x in enumerate(t["gap_ratios"], 1))
             print(f"  2 Delta_n/(k_B Tc) at g = {gp['g']:g}, eta = {gp['eta']:g}, "
                   f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
-        print(f"  {'g':>8} {'eta_max':>8} {'Tc_max (K)':>11} {'maximum':>12} {'eta_anti':>9} "
-              f"{'Tc_anti (K)':>12}  antiresonance")
+        print(f"  {'g':>8} {'eta_max':>9} {'Tc_max (K)':>11} {'eta_anti':>9} "
+              f"{'Tc_anti (K)':>12}  {'values':7} antiresonance")
         for r in s["per_g"]:
             if r["antiresonance"] == "below_floor":
                 lo, hi = r["eta_antiresonance_range"]
                 anti = f"{'< ' + fmt(r['tc_antiresonance_upper_bound_K']):>12}"
-                note = f"below the floor for eta in [{lo:g}, {hi:g}]"
+                note = f"below the floor for eta in [{lo:.6g}, {hi:.6g}]"
             else:
                 anti = f"{fmt(r['tc_antiresonance_K']):>12}"
                 note = r["antiresonance"]
             missing = f", {r['missing_points']} points missing" if r["missing_points"] else ""
-            print(f"  {r['g']:8.4g} {fmt(r['eta_max']):>8} {fmt(r['tc_max_K']):>11} "
-                  f"{r['dome']:>12} {fmt(r['eta_antiresonance']):>9} {anti}  {note}{missing}")
+            values = "refined" if r.get("refined") else "grid"
+            windows = "".join(
+                f"; Tc >= {w['threshold_K']:g} K: eta in [{w['eta_lo']:.6f}, {w['eta_hi']:.6f}]"
+                for w in r.get("windows", []) if w["eta_lo"] is not None)
+            print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
+                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {note}{missing}{windows}")
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:

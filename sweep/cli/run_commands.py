@@ -43,13 +43,13 @@ def _cmd_run(a: argparse.Namespace) -> int:
         raise ValueError("--cluster and --scheduler exclude each other")
     cfg = load_config(a.config) if a.config else paper_config()
     spec = cluster_config(cfg, a)
-    # Workers on this machine load what this process compiles: start now, beside the imports.
-    compiling = BackgroundCompile() if workers_share_this_cache(spec, a.scheduler) else None
 
     from .. import store as store_mod
     from ..analysis import dome_summary
     from ..clusters import cluster_client, dashboard_link
+    from ..refine_service import refine_store
     from ..service import reserve, run_sweep
+    from .refine_commands import refine_document
     from .progress import progress_for
 
     store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
@@ -68,17 +68,26 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
     try:
         with interruptible(), reserve(cfg, store=store, **where, **mode) as run:
-            if a.resume and _complete(run.store, storage_options=so):
+            if a.resume and _complete(run.store, refine=cfg.refine, storage_options=so):
                 counts = store_mod.status_counts(run.store, storage_options=so)
                 print(f"{run.store}: all {counts['total']} points done; nothing to do",
                       file=sys.stderr)
                 return 0
+            # Nothing can refuse the run now: workers on this machine will load what this
+            # process compiles, so start compiling, beside the cluster's start.
+            compiling = (BackgroundCompile() if workers_share_this_cache(spec, a.scheduler)
+                         else None)
             with cluster_client(**where, store=run.store, compiling=compiling) as client:
                 link = dashboard_link(client)
                 if link:
                     print(f"dashboard: {link}", file=sys.stderr)
                 result = run_sweep(run.config, store=run.store, executor=client, locked=True,
                                    progress=progress, **where, **mode)
+                refined = None
+                if cfg.refine is not None and result.complete:
+                    refined = refine_store(run.store, settings=cfg.refine, executor=client,
+                                           curves_per_task=cfg.curves_per_task,
+                                           retries=cfg.retries, storage_options=so)
     except Interrupted as err:
         for bar in bars:
             getattr(bar, "close", lambda: None)()
@@ -89,9 +98,13 @@ def _cmd_run(a: argparse.Namespace) -> int:
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
+           "tasks_wall_s": round(result.report.seconds, 3), **result.accounting(),
            "n_domes": dome_count(ds), "dome": dome_summary(ds)}
+    if refined is not None:
+        doc["refine"] = refine_document(refined)
     emit(a, doc)
-    return 0 if result.complete else EXIT_FAILED_POINTS
+    complete = result.complete and (refined is None or refined.complete)
+    return 0 if complete else EXIT_FAILED_POINTS
 
 
 def dome_count(ds) -> int:
@@ -103,12 +116,17 @@ def dome_count(ds) -> int:
     return n
 
 
-def _complete(store: str, *, storage_options) -> bool:
+def _complete(store: str, *, refine, storage_options) -> bool:
+    """Whether ``store`` holds every point (and, with ``refine`` settings, every refinement)."""
     from .. import store as store_mod
+    from ..refine_service import pending_work
     if not store_mod.exists(store, storage_options=storage_options):
         return False
     counts = store_mod.status_counts(store, storage_options=storage_options)
-    return counts["pending"] == 0 and counts["failed"] == 0
+    if counts["pending"] or counts["failed"]:
+        return False
+    return refine is None or pending_work(store, settings=refine,
+                                          storage_options=storage_options) == 0
 
 
 def resume_command(a: argparse.Namespace) -> str:
@@ -162,21 +180,34 @@ def _print_run(doc: dict) -> None:
     print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
           f"failed, {doc['pending']} pending; computed {doc['computed_points']} in "
           f"{doc['wall_s']:.1f} s")
+    if doc.get("efficiency") is not None:
+        print(f"{len(doc['workers'])} workers, {doc['structure_builds']} structure builds, "
+              f"efficiency {doc['efficiency']:.2f}")
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
               f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
+    if "refine" in doc:
+        rf = doc["refine"]
+        print(f"refined {rf['curves']} curves and {rf['domes']} dome tops with "
+              f"{rf['evaluations']} solver evaluations in {rf['wall_s']:.1f} s"
+              + (f"; {rf['failed_tasks']} tasks failed" if rf["failed_tasks"] else ""))
     shown, n = len(doc["dome"]), doc["n_domes"]
     which = (f"the {'dome' if n == 1 else f'{n} domes'}" if shown == n
              else f"{shown} of {n} domes, highest Tc first")
-    print(f"{which} (grid values; every dome, refined: fanodome dome {doc['store']}):")
+    print(f"{which}; every dome in full: fanodome dome {doc['store']}")
     for r in doc["dome"]:
+        how = "refined" if r.get("refined") else "grid"
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
-              f"omega0 = {r['omega0']:g} meV:")
-        print(f"  highest Tc = {fmt(r['tc_max_K'])} K ({r['value']} value) at "
-              f"g = {fmt(r['g_at_max'], 'g')}, eta = {fmt(r['eta_at_max'], 'g')}")
+              f"omega0 = {r['omega0']:g} meV ({how} values):")
+        print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
+              f"eta = {fmt(r['eta_at_max'], '.5g')}")
         for t in r["at_g"]:
             print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
-                  f"{fmt(t['tc_max_K'])} K at eta = {fmt(t['eta'], 'g')}")
+                  f"{fmt(t['tc_max_K'], '.5g')} K at eta = {fmt(t['eta'], '.5g')}")
+            for w in t.get("windows", []):
+                if w["eta_lo"] is not None:
+                    print(f"    Tc >= {w['threshold_K']:g} K for eta in "
+                          f"[{w['eta_lo']:.5f}, {w['eta_hi']:.5f}]")
 
 
 def _cmd_status(a: argparse.Namespace) -> dict:
@@ -209,9 +240,12 @@ def add_commands(sub) -> None:
     r = sub.add_parser("run", help="run a sweep into a zarr store",
                        description="Run the sweep of CONFIG (default: the paper's Fig. 4 grid "
                                    f"into ./{PAPER_STORE}) on a Dask cluster, writing each "
-                                   "chunk into the store as it finishes; then print the dome "
-                                   "summary. Exit 0: every point done; 1: some points failed; "
-                                   "2: bad input.")
+                                   "chunk into the store as it finishes; with a [refine] "
+                                   "table (the paper config has one) refine the maxima, "
+                                   "antiresonances, windows and dome tops with the solver "
+                                   "(see fanodome refine); then print the dome summary. "
+                                   "Exit 0: every point done (and refined); 1: some points "
+                                   "or refine tasks failed; 2: bad input.")
     r.add_argument("config", nargs="?", metavar="CONFIG", help="TOML sweep config")
     r.add_argument("--store", metavar="PATH_OR_URL",
                    help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")

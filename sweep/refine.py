@@ -1,0 +1,601 @@
+"""Refinement of the numbers a sweep is read for, on a callable Tc(eta) (no Dask, no store).
+
+A grid gives the picture; the numbers come from the solver itself, started from the grid's
+brackets. Everything here works on a :class:`Curve`: a callable eta -> Tc (K) at fixed
+(structure, omega0, g) that returns ``0.0`` below the solver's temperature floor and counts its
+evaluations. :func:`solver_curve` makes one from a prepared structure; tests pass closed-form
+functions with known answers.
+
+Methods
+-------
+Maximum of Tc(eta)
+    Brent's method for a minimum (golden section with parabolic steps, Brent 1973, ch. 5) on
+    -Tc, started from the grid maximum and its two neighbours. It keeps a bracket that always
+    contains the best point, and falls back to golden steps whenever a parabolic step does not
+    shrink it fast enough, so it converges on kinks (the maxima of the paper's curves sit where
+    the pairing window mu +- omega meets a band edge) at the golden-section rate at worst. It
+    stops when the bracket is ``eta_tol`` wide on either side of the best point, or when the
+    values at both bracket ends are within ``tc_rtol`` of the best (Tc is flat there to the
+    solver's own precision, 1e-9 on ln Tc). The result is a solver value, never an
+    interpolation, and never lower than the grid maximum.
+Antiresonance
+    The same method on ln Tc over eta below the maximum, from the lowest grid point there. When
+    that point is the grid's first eta the search walks outward (steps growing by the golden
+    ratio) until Tc rises again, down to the bound ``antiresonance_bound`` (below, per curve): past
+    eta = -omega~/dE the pairing window no longer reaches the resonant subband and Tc(eta) is
+    that of the lower subbands alone, so the Fano minimum cannot lie further out. A point below
+    the temperature floor makes the minimum unmeasurable: the result is then the eta interval
+    where Tc is below the floor, its edges bisected to ``floor_tol``.
+Windows Tc >= T*
+    For each threshold, the connected interval around the maximum where Tc >= T*: each edge is
+    the root of Tc - T* between the nearest known points on either side of the crossing (grid and
+    every evaluation so far), by scipy's ``brentq`` to ``root_tol``. Not followed outside the
+    grid: an edge the grid does not close is reported at the last known eta, flagged open.
+Top of the dome
+    Brent's method over g within the store's g range (never beyond), on F(g) = the maximum of
+    Tc(eta) at g (the method above, bracketed from the grid maxima of the neighbouring g).
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+
+log = logging.getLogger(__name__)
+
+METHOD = ("maximum of Tc(eta): Brent's method (golden section with parabolic steps) from the "
+          "grid maximum and its neighbours; antiresonance: the same on ln Tc below eta_max, "
+          "followed outward past the grid's first eta to -omega~/dE - follow_margin; below "
+          "the temperature floor: the interval, edges bisected; windows Tc >= T*: brentq "
+          "between the known points around each crossing; top of the dome: Brent's method "
+          "over g within the store's g range on the refined maximum over eta")
+"""One paragraph on the methods, stored with the results (``refine_method``)."""
+
+CGOLD = 0.5 * (3.0 - math.sqrt(5.0))
+"""Golden-section fraction of Brent's method, 0.381966..."""
+GROWTH = 0.5 * (1.0 + math.sqrt(5.0))
+"""Ratio of successive steps when a search walks outward past the grid."""
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """Tolerances and thresholds of a refinement (stored with the results)."""
+
+    thresholds: tuple[float, ...] = ()
+    """Temperatures T* (K) of the windows Tc >= T*."""
+    eta_tol: float = 1e-6
+    """Largest |eta - eta*| of maxima and minima: far below any grid step and above the eta
+    resolution at which the solver's own 1e-9 on ln Tc makes Tc flat."""
+    tc_rtol: float = 1e-9
+    """A search also stops when Tc at both bracket ends is within this of the best value: the
+    solver's precision on ln Tc (Resolution.u_tol); going on would chase its noise."""
+    root_tol: float = 1e-8
+    """Largest |eta - eta_edge| of a window edge."""
+    floor_tol: float = 1e-6
+    """Largest error of the edges of an interval below the temperature floor, in eta."""
+    g_tol: float = 1e-6
+    """Largest |g - g*| of the top of the dome."""
+    follow_margin: float = 0.5
+    """An antiresonance is followed outward down to eta = -omega~/dE - follow_margin (omega~ the
+    softened cut-off, dE the resonant subband's width): half a band width past the point where
+    the pairing window leaves the resonant subband, beyond which no Fano minimum can lie."""
+    max_evaluations: int = 200
+    """Cap on the solver evaluations of one search (a safety net: a search that hits it is
+    flagged ``not_converged``)."""
+
+    def __post_init__(self):
+        for name in ("eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name}: must be a positive number, got {v!r}")
+        if not (math.isfinite(self.follow_margin) and self.follow_margin >= 0):
+            raise ValueError(f"follow_margin: must be >= 0, got {self.follow_margin!r}")
+        if int(self.max_evaluations) < 10:
+            raise ValueError(f"max_evaluations: must be >= 10, got {self.max_evaluations!r}")
+        th = tuple(float(t) for t in self.thresholds)
+        for t in th:
+            if not (math.isfinite(t) and t > 0):
+                raise ValueError(f"thresholds: must be positive temperatures in K, got {t!r}")
+        if len(set(th)) != len(th):
+            raise ValueError(f"thresholds: must be distinct, got {list(th)}")
+        object.__setattr__(self, "thresholds", tuple(sorted(th)))
+
+    def to_dict(self) -> dict:
+        return {"thresholds": list(self.thresholds), "eta_tol": self.eta_tol,
+                "tc_rtol": self.tc_rtol, "root_tol": self.root_tol, "floor_tol": self.floor_tol,
+                "g_tol": self.g_tol, "follow_margin": self.follow_margin,
+                "max_evaluations": int(self.max_evaluations)}
+
+
+# Flags of one curve (CF flag_masks of ``refine_status``) ---------------------------------------
+DONE = 1
+"""The curve was refined (0: pending)."""
+FAILED = 2
+"""Its task raised; the traceback is in the store's ``refine_failures``."""
+MAX_AT_GRID_EDGE = 4
+"""The grid maximum is on the first or last eta: refined between it and its neighbour only."""
+ANTI_BELOW_FLOOR = 8
+"""Tc drops under the temperature floor below eta_max: the antiresonance is an interval."""
+ANTI_OUTSIDE_GRID = 16
+"""The antiresonance was followed past the grid's first eta."""
+ANTI_AT_BOUND = 32
+"""The outward search reached its bound (the minimum, or the floor interval, may lie beyond)."""
+NO_ANTIRESONANCE = 64
+"""No point below eta_max: no antiresonance."""
+NO_MAXIMUM = 128
+"""No point with a Tc on the curve."""
+NOT_CONVERGED = 256
+"""A search hit max_evaluations before its tolerance."""
+CURVE_FLAGS = {"done": DONE, "failed": FAILED, "max_at_grid_edge": MAX_AT_GRID_EDGE,
+               "antiresonance_below_floor": ANTI_BELOW_FLOOR,
+               "antiresonance_outside_grid": ANTI_OUTSIDE_GRID,
+               "antiresonance_at_bound": ANTI_AT_BOUND, "no_antiresonance": NO_ANTIRESONANCE,
+               "no_maximum": NO_MAXIMUM, "not_converged": NOT_CONVERGED}
+
+# Flags of one window (CF flag_masks of ``window_status``) ---------------------------------------
+BELOW_THRESHOLD = 1
+"""The maximum is below T*: no window."""
+OPEN_BELOW = 2
+"""Tc >= T* down to the grid's first known eta: eta_window_lo is that eta (an upper bound)."""
+OPEN_ABOVE = 4
+"""Tc >= T* up to the grid's last known eta: eta_window_hi is that eta (a lower bound)."""
+WINDOW_FLAGS = {"below_threshold": BELOW_THRESHOLD, "open_below": OPEN_BELOW,
+                "open_above": OPEN_ABOVE}
+
+# Flags of the top of a dome ---------------------------------------------------------------------
+TOP_DONE = 1
+TOP_AT_G_EDGE = 2
+"""The top sits on the edge of the store's g range (Tc may grow beyond it)."""
+TOP_NONE = 4
+"""No refined maximum in the structure."""
+TOP_FAILED = 8
+TOP_FLAGS = {"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
+             "failed": TOP_FAILED}
+
+
+class Curve:
+    """Tc(eta) in K at fixed (structure, omega0, g), ``0.0`` below the temperature floor.
+
+    Remembers every value it knows (grid points given at the start, free) and counts the calls
+    of ``tc`` it makes (``evaluations``). ``tc`` must return a finite number >= 0.
+    """
+
+    def __init__(self, tc: Callable[[float], float], *, eta: Sequence[float] = (),
+                 values: Sequence[float] = ()):
+        self._tc = tc
+        self.evaluations = 0
+        self._x: list[float] = []
+        self._y: list[float] = []
+        for x, y in zip(eta, values):
+            if math.isfinite(x) and math.isfinite(y):
+                self._store(float(x), max(float(y), 0.0))
+
+    def _store(self, x: float, y: float) -> None:
+        i = bisect.bisect_left(self._x, x)
+        if i < len(self._x) and self._x[i] == x:
+            return
+        self._x.insert(i, x)
+        self._y.insert(i, y)
+
+    def __call__(self, x: float) -> float:
+        x = float(x)
+        i = bisect.bisect_left(self._x, x)
+        if i < len(self._x) and self._x[i] == x:
+            return self._y[i]
+        y = float(self._tc(x))
+        if not (math.isfinite(y) and y >= 0.0):
+            raise ValueError(f"Tc({x}) = {y}: not a temperature")
+        self.evaluations += 1
+        self._store(x, y)
+        return y
+
+    @property
+    def known(self) -> tuple[np.ndarray, np.ndarray]:
+        """(eta, Tc) of every known point, eta increasing."""
+        return np.array(self._x), np.array(self._y)
+
+
+def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[float] = (),
+                 values: Sequence[float] = ()) -> Curve:
+    """A :class:`Curve` on a prepared structure (``solver.prepare_structure``).
+
+    ``g``: coupling of the resonant subband; ``omega0``: cut-off, meV; ``model``: the keywords
+    g_lower, g_inter, softening, t_floor (K) of ``solver.tc_on_structure``; ``eta``, ``values``:
+    known grid points (Tc in K, 0 below the floor).
+    """
+    import solver
+
+    kw = {k: model[k] for k in solver.parameters.MODEL if k in model}
+
+    def tc(x: float) -> float:
+        r = solver.tc_on_structure(st, eta=[x], g=[g], omega0=[omega0], **kw)
+        code = int(r.status[0, 0, 0])
+        if code == solver.STATUS_OK:
+            return float(r.tc_K[0, 0, 0])
+        if code == solver.STATUS_BELOW_FLOOR:
+            return 0.0
+        raise RuntimeError(f"solver status {code} at eta = {x}, g = {g}")
+
+    return Curve(tc, eta=eta, values=values)
+
+
+class BelowFloor(Exception):
+    """A minimisation met a point below the temperature floor."""
+
+
+@dataclass
+class Extremum:
+    x: float
+    value: float
+    converged: bool
+
+
+def brent_minimize(h: Callable[[float], float], a: float, b: float, x: float, *,
+                   ha: float, hb: float, hx: float, xtol: float, ftol: float,
+                   max_evaluations: int) -> Extremum:
+    """Minimum of ``h`` in [a, b] by Brent's method, from a point x inside with known values.
+
+    Keeps a < b with the best point x in [a, b]; stops when max(x - a, b - x) <= xtol, or when
+    h(a) and h(b) are both within ``ftol`` (absolute) of h(x). ``ha``/``hb`` may be +inf when the
+    ends are not evaluated (then only the first criterion applies there).
+    """
+    w = v = x
+    hw = hv = hx
+    d = e = 0.0
+    tol1 = 0.5 * xtol  # the stop test below bounds max(x - a, b - x) by 2 tol1
+    for _ in range(max_evaluations):
+        xm = 0.5 * (a + b)
+        if abs(x - xm) <= 2 * tol1 - 0.5 * (b - a):
+            return Extremum(x, hx, True)
+        if ha - hx <= ftol and hb - hx <= ftol:
+            return Extremum(x, hx, True)
+        golden = True
+        if abs(e) > tol1:  # try a parabola through x, w, v
+            r = (x - w) * (hx - hv)
+            q = (x - v) * (hx - hw)
+            p = (x - v) * q - (x - w) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                p = -p
+            q = abs(q)
+            e_old, e = e, d
+            if abs(p) < abs(0.5 * q * e_old) and q * (a - x) < p < q * (b - x):
+                d = p / q
+                u = x + d
+                if u - a < 2 * tol1 or b - u < 2 * tol1:
+                    d = tol1 if xm >= x else -tol1
+                golden = False
+        if golden:
+            e = (a - x) if x >= xm else (b - x)
+            d = CGOLD * e
+        u = x + (d if abs(d) >= tol1 else math.copysign(tol1, d))
+        hu = h(u)
+        if hu <= hx:
+            if u >= x:
+                a, ha = x, hx
+            else:
+                b, hb = x, hx
+            v, hv, w, hw, x, hx = w, hw, x, hx, u, hu
+        else:
+            if u < x:
+                a, ha = u, hu
+            else:
+                b, hb = u, hu
+            if hu <= hw or w == x:
+                v, hv, w, hw = w, hw, u, hu
+            elif hu <= hv or v == x or v == w:
+                v, hv = u, hu
+    return Extremum(x, hx, False)
+
+
+# ----------------------------------------------------------------------------------- maximum
+
+@dataclass
+class Maximum:
+    eta: float
+    tc: float
+    flags: int
+    evaluations: int
+
+
+def curve_maximum(curve: Curve, *, settings: RefineSettings) -> Maximum:
+    """The maximum of Tc(eta), from the best known point and its known neighbours."""
+    start = curve.evaluations
+    xs, ys = curve.known
+    if xs.size == 0 or not np.any(ys > 0):
+        return Maximum(math.nan, math.nan, NO_MAXIMUM, 0)
+    k = int(np.argmax(ys))
+    flags = 0
+    if xs.size == 1:
+        return Maximum(float(xs[0]), float(ys[0]), MAX_AT_GRID_EDGE, 0)
+    if k == 0 or k == xs.size - 1:
+        flags |= MAX_AT_GRID_EDGE
+    lo, hi = max(k - 1, 0), min(k + 1, xs.size - 1)
+    res = brent_minimize(lambda x: -curve(x), float(xs[lo]), float(xs[hi]), float(xs[k]),
+                         ha=-float(ys[lo]), hb=-float(ys[hi]), hx=-float(ys[k]),
+                         xtol=settings.eta_tol, ftol=settings.tc_rtol * float(ys[k]),
+                         max_evaluations=settings.max_evaluations)
+    if not res.converged:
+        flags |= NOT_CONVERGED
+    return Maximum(res.x, -res.value, flags, curve.evaluations - start)
+
+
+# ----------------------------------------------------------------------------- antiresonance
+
+@dataclass
+class Antiresonance:
+    eta: float
+    """Location of the minimum; the centre of the below-floor interval if ANTI_BELOW_FLOOR."""
+    tc: float
+    """Tc at the minimum, K; NaN below the floor."""
+    lo: float
+    """Lowest eta of the below-floor interval (eta itself otherwise)."""
+    hi: float
+    flags: int
+    evaluations: int
+
+
+def _log_or_floor(curve: Curve, x: float) -> float:
+    y = curve(x)
+    if y <= 0.0:
+        raise BelowFloor(x)
+    return math.log(y)
+
+
+def _floor_edge(curve: Curve, inside: float, outside: float, *, tol: float) -> float:
+    """Bisect between a below-floor point ``inside`` and an ok point ``outside``; returns the
+    below-floor side of the final interval (within ``tol`` of the edge)."""
+    while abs(outside - inside) > tol:
+        mid = 0.5 * (inside + outside)
+        if curve(mid) <= 0.0:
+            inside = mid
+        else:
+            outside = mid
+    return inside
+
+
+def _follow_down(curve: Curve, *, start: float, step: float, bound: float,
+                 stop: Callable[[float, float], bool], max_evaluations: int
+                 ) -> tuple[float, bool]:
+    """Walk from ``start`` towards ``bound`` with steps growing by GROWTH until
+    ``stop(x, Tc(x))``; returns (last x, whether it stopped before the bound)."""
+    x = start
+    for _ in range(max_evaluations):
+        if x <= bound:
+            return x, False
+        x = max(x - step, bound)
+        if stop(x, curve(x)):
+            return x, True
+        step *= GROWTH
+    return x, False
+
+
+def curve_antiresonance(curve: Curve, *, eta_max: float, bound: float,
+                        settings: RefineSettings) -> Antiresonance:
+    """The minimum of ln Tc on eta < eta_max (see the module's Methods), followed outward past
+    the known points down to ``bound`` (eta)."""
+    start = curve.evaluations
+    flags = 0
+    xs, ys = curve.known
+    side = xs < eta_max
+    if not side.any():
+        return Antiresonance(math.nan, math.nan, math.nan, math.nan, NO_ANTIRESONANCE, 0)
+    first = float(xs[0])
+    step = float(xs[1] - xs[0]) if xs.size > 1 else 0.05
+    try:
+        if np.any(ys[side] <= 0.0):
+            raise BelowFloor(float(xs[side][ys[side] <= 0.0][0]))
+        m = int(np.argmin(np.where(side, ys, np.inf)))
+        if m == 0:  # the lowest known point is the first: walk outward until Tc rises
+            prev = [float(xs[0])]
+
+            def rises(x, y):
+                if y <= 0.0:
+                    raise BelowFloor(x)
+                if y > curve(prev[-1]):
+                    return True
+                prev.append(x)
+                return False
+
+            _, found = _follow_down(curve, start=first, step=step, bound=bound, stop=rises,
+                                    max_evaluations=settings.max_evaluations)
+            if prev[-1] < first:
+                flags |= ANTI_OUTSIDE_GRID
+            if not found:
+                flags |= ANTI_AT_BOUND
+                xb = prev[-1]
+                return Antiresonance(xb, curve(xb), xb, xb, flags, curve.evaluations - start)
+            xs, ys = curve.known
+            m = int(np.searchsorted(xs, prev[-1]))
+        a, x, b = float(xs[m - 1]), float(xs[m]), float(xs[m + 1])
+        res = brent_minimize(lambda u: _log_or_floor(curve, u), a, b, x,
+                             ha=math.log(ys[m - 1]), hb=math.log(ys[m + 1]),
+                             hx=math.log(ys[m]), xtol=settings.eta_tol, ftol=settings.tc_rtol,
+                             max_evaluations=settings.max_evaluations)
+        if not res.converged:
+            flags |= NOT_CONVERGED
+        if res.x < first:
+            flags |= ANTI_OUTSIDE_GRID
+        return Antiresonance(res.x, math.exp(res.value), res.x, res.x, flags,
+                             curve.evaluations - start)
+    except BelowFloor:
+        pass
+    # below the floor somewhere under eta_max: the interval of the below-floor points
+    flags |= ANTI_BELOW_FLOOR
+    xs, ys = curve.known
+    below = np.flatnonzero((xs < eta_max) & (ys <= 0.0))
+    i_lo, i_hi = int(below[0]), int(below[-1])
+    hi = _floor_edge(curve, float(xs[i_hi]), float(xs[i_hi + 1]), tol=settings.floor_tol)
+    if i_lo > 0:
+        lo = _floor_edge(curve, float(xs[i_lo]), float(xs[i_lo - 1]), tol=settings.floor_tol)
+    else:
+        last = [float(xs[0])]
+
+        def surfaces(x, y):
+            if y > 0.0:
+                return True
+            last.append(x)
+            return False
+
+        x_out, found = _follow_down(curve, start=float(xs[0]), step=step, bound=bound,
+                                    stop=surfaces, max_evaluations=settings.max_evaluations)
+        if last[-1] < first:
+            flags |= ANTI_OUTSIDE_GRID
+        if found:
+            lo = _floor_edge(curve, last[-1], x_out, tol=settings.floor_tol)
+        else:
+            flags |= ANTI_AT_BOUND
+            lo = last[-1]
+    return Antiresonance(0.5 * (lo + hi), math.nan, lo, hi, flags, curve.evaluations - start)
+
+
+def antiresonance_bound(*, omega0: float, g: float, softening: bool, dE: float,
+                        settings: RefineSettings) -> float:
+    """Lowest eta an antiresonance is followed to: -omega~/dE - follow_margin (RefineSettings)."""
+    omega = omega0 * math.sqrt(1.0 - 2.0 * g) if softening else omega0
+    return -omega / dE - settings.follow_margin
+
+
+# ------------------------------------------------------------------------------------ windows
+
+@dataclass
+class Window:
+    lo: float
+    hi: float
+    flags: int
+    evaluations: int
+
+
+def curve_window(curve: Curve, *, eta_max: float, tc_max: float, threshold: float,
+                 settings: RefineSettings) -> Window:
+    """The interval around eta_max where Tc >= ``threshold`` (K); see the module's Methods."""
+    start = curve.evaluations
+    if not (tc_max >= threshold):
+        return Window(math.nan, math.nan, BELOW_THRESHOLD, 0)
+    flags = 0
+    edges = []
+    for direction in (-1, 1):
+        xs, ys = curve.known
+        i = int(np.searchsorted(xs, eta_max))  # xs[i] == eta_max: it is a known point
+        inside = i
+        j = i + direction
+        while 0 <= j < xs.size and ys[j] >= threshold:
+            inside = j
+            j += direction
+        if not 0 <= j < xs.size:
+            flags |= OPEN_BELOW if direction < 0 else OPEN_ABOVE
+            edges.append(float(xs[inside]))
+            continue
+        a, b = sorted((float(xs[inside]), float(xs[j])))
+        root = brentq(lambda x: curve(x) - threshold, a, b, xtol=settings.root_tol,
+                      rtol=4 * np.finfo(float).eps, maxiter=settings.max_evaluations)
+        edges.append(float(root))
+    return Window(edges[0], edges[1], flags, curve.evaluations - start)
+
+
+# ---------------------------------------------------------------------------------- one curve
+
+@dataclass
+class CurveResult:
+    maximum: Maximum
+    antiresonance: Antiresonance
+    windows: list[Window] = field(default_factory=list)
+
+    @property
+    def flags(self) -> int:
+        return DONE | self.maximum.flags | self.antiresonance.flags
+
+    @property
+    def evaluations(self) -> tuple[int, int, int]:
+        """(maximum, antiresonance, windows) solver evaluations."""
+        return (self.maximum.evaluations, self.antiresonance.evaluations,
+                sum(w.evaluations for w in self.windows))
+
+
+def refine_curve(curve: Curve, *, bound: float, settings: RefineSettings) -> CurveResult:
+    """Maximum, antiresonance and windows of one curve whose grid points ``curve`` knows."""
+    mx = curve_maximum(curve, settings=settings)
+    if not math.isfinite(mx.tc):
+        nothing = Antiresonance(math.nan, math.nan, math.nan, math.nan, 0, 0)
+        return CurveResult(mx, nothing, [Window(math.nan, math.nan, BELOW_THRESHOLD, 0)
+                                         for _ in settings.thresholds])
+    anti = curve_antiresonance(curve, eta_max=mx.eta, bound=bound, settings=settings)
+    windows = [curve_window(curve, eta_max=mx.eta, tc_max=mx.tc, threshold=t,
+                            settings=settings) for t in settings.thresholds]
+    return CurveResult(mx, anti, windows)
+
+
+# -------------------------------------------------------------------------------- dome top
+
+@dataclass
+class Top:
+    g: float
+    eta: float
+    tc: float
+    flags: int
+    evaluations: int
+
+
+def dome_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
+             eta_max: Sequence[float], tc_max: Sequence[float], eta_step: float,
+             settings: RefineSettings) -> Top:
+    """Maximum over (eta, g) with g in [min g, max g] (never beyond).
+
+    ``curve_at(g)``: a fresh :class:`Curve` at coupling g (no known points needed); ``g``,
+    ``eta_max``, ``tc_max``: the refined maxima of the store's curves (NaN where none);
+    ``eta_step``: the grid's eta spacing, the half-width of the first eta bracket at a new g.
+    """
+    g = np.asarray(g, dtype=float)
+    tcm = np.asarray(tc_max, dtype=float)
+    etm = np.asarray(eta_max, dtype=float)
+    ok = np.isfinite(tcm)
+    if not ok.any():
+        return Top(math.nan, math.nan, math.nan, TOP_NONE, 0)
+    g, tcm, etm = g[ok], tcm[ok], etm[ok]
+    order = np.argsort(g)
+    g, tcm, etm = g[order], tcm[order], etm[order]
+    k = int(np.argmax(tcm))
+    evaluations = 0
+    best: dict[float, tuple[float, float]] = {float(gg): (float(e), float(t))
+                                              for gg, e, t in zip(g, etm, tcm)}
+
+    def F(gg: float) -> float:
+        nonlocal evaluations
+        if gg in best:
+            return best[gg][1]
+        e0 = float(np.interp(gg, g, etm))
+        curve = curve_at(gg)
+        x = [e0 - eta_step, e0, e0 + eta_step]
+        y = [curve(v) for v in x]
+        for _ in range(settings.max_evaluations):  # walk uphill until x[1] is a bracket
+            if y[0] > y[1]:
+                x = [x[0] - (x[1] - x[0]) * GROWTH, x[0], x[1]]
+                y = [curve(x[0]), y[0], y[1]]
+            elif y[2] > y[1]:
+                x = [x[1], x[2], x[2] + (x[2] - x[1]) * GROWTH]
+                y = [y[1], y[2], curve(x[2])]
+            else:
+                break
+        mx = curve_maximum(curve, settings=settings)
+        evaluations += curve.evaluations
+        best[gg] = (mx.eta, mx.tc)
+        return mx.tc
+
+    if g.size == 1:
+        gg = float(g[0])
+        return Top(gg, best[gg][0], best[gg][1], TOP_DONE | TOP_AT_G_EDGE, 0)
+    lo, hi = max(k - 1, 0), min(k + 1, g.size - 1)
+    res = brent_minimize(lambda gg: -F(gg), float(g[lo]), float(g[hi]), float(g[k]),
+                         ha=-float(tcm[lo]), hb=-float(tcm[hi]), hx=-float(tcm[k]),
+                         xtol=settings.g_tol, ftol=settings.tc_rtol * float(tcm[k]),
+                         max_evaluations=settings.max_evaluations)
+    flags = TOP_DONE
+    if min(res.x - g[0], g[-1] - res.x) <= settings.g_tol:
+        flags |= TOP_AT_G_EDGE
+    e, t = best[res.x]
+    return Top(float(res.x), e, t, flags, evaluations)

@@ -1,0 +1,177 @@
+"""What one refine task computes: a block of curves of one structure, or the top of one dome.
+
+A :class:`RefineTask` is one structure (L, W, V) at one omega0 times a block of g: the task
+reads its curves' grid values from the store, refines each with the solver
+(:mod:`sweep.refine`) on the structure's prepared work (this process's
+:data:`sweep.tasks.STRUCTURES`, shared with the sweep's chunks), and writes the block's region.
+A :class:`TopTask` reads the refined maxima of one dome and writes its top over (eta, g). Both
+run wherever :func:`sweep.runner.run_chunks` sends them; results never travel through the client.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK, STRUCTURE
+
+from . import refine
+from . import store as store_mod
+from .tasks import STRUCTURES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefineTask:
+    """Curves (L, W, V, omega0, g[g_start:g_stop]) of a store, by index; ``model``: the sweep's
+    ``[model]`` options; ``settings``: :meth:`RefineSettings.to_dict` items."""
+
+    store: str
+    index: tuple[int, ...]  # (iL, iW, iV, io, g_start, g_stop)
+    L: float
+    W: float
+    V: float
+    omega0: float
+    model: tuple[tuple[str, object], ...]
+    settings: tuple[tuple[str, object], ...]
+    storage_options: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def n_points(self) -> int:
+        """Curves in the task (the unit of the progress log)."""
+        return self.index[5] - self.index[4]
+
+    def region_slices(self) -> dict[str, slice]:
+        iL, iW, iV, io, g0, g1 = self.index
+        return {"L": slice(iL, iL + 1), "W": slice(iW, iW + 1), "V": slice(iV, iV + 1),
+                "omega0": slice(io, io + 1), "g": slice(g0, g1)}
+
+    def structure_params(self) -> dict[str, object]:
+        params = {k: v for k, v in self.model if k in STRUCTURE}
+        params.update(L=self.L, W=self.W, V=self.V)
+        return params
+
+    def model_params(self) -> dict[str, object]:
+        return {k: v for k, v in self.model if k not in STRUCTURE}
+
+    def refine_settings(self) -> refine.RefineSettings:
+        s = dict(self.settings)
+        s["thresholds"] = tuple(s.get("thresholds", ()))
+        s.pop("curves_per_task", None)
+        return refine.RefineSettings(**s)
+
+
+@dataclass(frozen=True)
+class TopTask(RefineTask):
+    """The top of the dome (L, W, V, omega0); ``index`` is (iL, iW, iV, io)."""
+
+    @property
+    def n_points(self) -> int:
+        return 1
+
+    def region_slices(self) -> dict[str, slice]:
+        iL, iW, iV, io = self.index
+        return {"L": slice(iL, iL + 1), "W": slice(iW, iW + 1), "V": slice(iV, iV + 1),
+                "omega0": slice(io, io + 1)}
+
+
+@dataclass(frozen=True)
+class RefineOutcome:
+    """Counts only: curves (or tops) refined, solver evaluations, seconds."""
+
+    index: tuple[int, ...]
+    n_points: int
+    evaluations: int
+    seconds: float
+
+
+def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """eta (n,), and tc (K, 0 below the floor, NaN elsewhere) and status of the task's curves."""
+    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
+    iL, iW, iV, io, g0, g1 = task.index
+    sel = dict(L=iL, W=iW, V=iV, omega0=io, g=slice(g0, g1))
+    tc = np.asarray(ds["tc"].isel(sel).values, dtype=float)
+    status = np.asarray(ds["status"].isel(sel).values)
+    tc = np.where(status == STATUS_OK, tc, np.where(status == STATUS_BELOW_FLOOR, 0.0, np.nan))
+    return np.asarray(ds["eta"].values, dtype=float), tc, np.asarray(ds["g"].values[g0:g1])
+
+
+def compute_refine_block(task: RefineTask) -> RefineOutcome:
+    """Refine the task's curves and write them into the store (runs where the task runs)."""
+    t0 = time.perf_counter()
+    settings = task.refine_settings()
+    model = task.model_params()
+    st = STRUCTURES.get(task.structure_params())
+    eta, tc, gs = _grid_rows(task)
+    n, nt = gs.size, len(settings.thresholds)
+    out = {k: np.full(n, np.nan) for k in ("eta_max", "tc_max", "eta_antiresonance",
+                                           "tc_antiresonance", "eta_antiresonance_lo",
+                                           "eta_antiresonance_hi")}
+    evals = np.zeros(n, dtype=np.int32)
+    evals_max = np.zeros(n, dtype=np.int32)
+    status = np.zeros(n, dtype=np.int16)
+    w_lo, w_hi = np.full((n, nt), np.nan), np.full((n, nt), np.nan)
+    w_status = np.zeros((n, nt), dtype=np.int8)
+    for j, g in enumerate(gs):
+        if np.isnan(tc[j]).any():
+            raise ValueError(f"curve g = {g} of {task.index} has points without a value "
+                             f"(pending or failed): finish the sweep before refining")
+        curve = refine.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
+                                    values=tc[j])
+        bound = refine.antiresonance_bound(omega0=task.omega0, g=float(g),
+                                           softening=bool(model.get("softening", True)),
+                                           dE=st.dE, settings=settings)
+        r = refine.refine_curve(curve, bound=bound, settings=settings)
+        m, a = r.maximum, r.antiresonance
+        out["eta_max"][j], out["tc_max"][j] = m.eta, m.tc
+        out["eta_antiresonance"][j], out["tc_antiresonance"][j] = a.eta, a.tc
+        out["eta_antiresonance_lo"][j], out["eta_antiresonance_hi"][j] = a.lo, a.hi
+        evals[j], evals_max[j] = sum(r.evaluations), r.evaluations[0]
+        status[j] = r.flags
+        for k, w in enumerate(r.windows):
+            w_lo[j, k], w_hi[j, k], w_status[j, k] = w.lo, w.hi, w.flags
+    shape5 = (1, 1, 1, 1, n)
+    values = {k: v.reshape(shape5) for k, v in out.items()}
+    values.update(refine_evaluations=evals.reshape(shape5),
+                  refine_evaluations_max=evals_max.reshape(shape5),
+                  refine_status=status.reshape(shape5))
+    if nt:
+        values.update(eta_window_lo=w_lo.reshape(shape5 + (nt,)),
+                      eta_window_hi=w_hi.reshape(shape5 + (nt,)),
+                      window_status=w_status.reshape(shape5 + (nt,)))
+    store_mod.write_refined_curves(store=task.store, region=task.region_slices(), values=values,
+                                   storage_options=dict(task.storage_options) or None)
+    return RefineOutcome(task.index, n, int(evals.sum()), time.perf_counter() - t0)
+
+
+def compute_top(task: TopTask) -> RefineOutcome:
+    """The top of one dome over (eta, g), from its refined maxima; written into the store."""
+    t0 = time.perf_counter()
+    settings = task.refine_settings()
+    model = task.model_params()
+    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
+    iL, iW, iV, io = task.index
+    one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
+    g = np.asarray(ds["g"].values, dtype=float)
+    eta_max = np.asarray(one["eta_max"].values, dtype=float)
+    tc_max = np.asarray(one["tc_max"].values, dtype=float)
+    eta = np.asarray(ds["eta"].values, dtype=float)
+    step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
+    st = STRUCTURES.get(task.structure_params())
+
+    def curve_at(gg: float) -> refine.Curve:
+        return refine.solver_curve(st, g=gg, omega0=task.omega0, model=model)
+
+    top = refine.dome_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
+                          settings=settings)
+    values = {"top_g": top.g, "top_eta": top.eta, "top_tc": top.tc,
+              "top_evaluations": top.evaluations, "top_status": top.flags}
+    store_mod.write_top(store=task.store, region=task.region_slices(), values=values,
+                        storage_options=dict(task.storage_options) or None)
+    if math.isnan(top.tc):
+        log.warning("dome %s: no refined maximum, no top", task.index)
+    return RefineOutcome(task.index, 1, top.evaluations, time.perf_counter() - t0)

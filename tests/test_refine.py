@@ -1,0 +1,264 @@
+"""Refinement of maxima, antiresonances, windows and dome tops: exact answers on synthetic curves
+with a known answer, then the solver itself against dense scans."""
+import math
+
+import numpy as np
+import pytest
+
+from sweep.grid import inclusive_range
+from sweep.refine import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD,
+                          MAX_AT_GRID_EDGE, NOT_CONVERGED, OPEN_ABOVE, TOP_AT_G_EDGE, Curve,
+                          RefineSettings, brent_minimize, curve_antiresonance, curve_maximum,
+                          curve_window, dome_top, refine_curve)
+
+PAPER_ETA = inclusive_range(-0.5, 3.0, 0.05)
+S = RefineSettings(thresholds=(273.15, 293.15))
+
+
+def grid_curve(f, eta=PAPER_ETA):
+    """A Curve of ``f`` that knows ``f`` on the grid (free) and counts what it computes beyond."""
+    eta = np.asarray(eta, dtype=float)
+    return Curve(f, eta=eta, values=[f(x) for x in eta])
+
+
+def smooth(x):  # a maximum between grid points, 300 K at eta = 0.9371
+    return 300.0 * math.exp(-(x - 0.9371) ** 2 / 0.5) + 1e-3
+
+
+def kink(x):  # a kink maximum (one-sided slopes 300 and 50 K per unit eta) at eta = 0.9343
+    return max(1.0, 290.0 - (300.0 * (0.9343 - x) if x < 0.9343 else 50.0 * (x - 0.9343)))
+
+
+def fano(x):  # an antiresonance at eta = -0.8217 (1 mK), outside the paper grid, and a dome
+    return 1e-3 * math.exp(2.0 * (x + 0.8217) ** 2) + 300.0 * math.exp(-(x - 1.0) ** 2 / 0.05)
+
+
+def test_brent_minimize_on_a_parabola_and_a_kink():
+    for h, x_star in ((lambda x: (x - 0.3) ** 2, 0.3), (lambda x: abs(x - 0.2718), 0.2718)):
+        r = brent_minimize(h, 0.0, 1.0, 0.5, ha=h(0.0), hb=h(1.0), hx=h(0.5), xtol=1e-9,
+                           ftol=1e-300, max_evaluations=200)
+        assert r.converged and abs(r.x - x_star) <= 1e-9
+
+
+@pytest.mark.parametrize("f, eta_star", [(smooth, 0.9371), (kink, 0.9343)])
+def test_maximum_between_grid_points(f, eta_star):
+    c = grid_curve(f)
+    m = curve_maximum(c, settings=S)
+    grid_max = max(f(x) for x in PAPER_ETA)
+    assert m.tc >= grid_max
+    # located to eta_tol, or to where Tc is flat to tc_rtol (a smooth top): Tc to the slope
+    # times eta_tol at a kink, to tc_rtol at a smooth top
+    assert abs(m.eta - eta_star) <= S.eta_tol or f(eta_star) - m.tc <= 1e-9 * m.tc
+    assert abs(m.eta - eta_star) <= 1e-4
+    assert 0 <= f(eta_star) - m.tc <= 300 * S.eta_tol
+    assert m.flags & NOT_CONVERGED == 0 and m.flags & MAX_AT_GRID_EDGE == 0
+    assert 0 < m.evaluations <= 40
+
+
+def test_maximum_on_the_grid_edge_is_flagged():
+    c = grid_curve(lambda x: 100.0 + x)
+    m = curve_maximum(c, settings=S)
+    assert m.flags & MAX_AT_GRID_EDGE and m.eta == 3.0 and m.tc == 103.0
+
+
+def test_antiresonance_followed_past_the_grid_edge():
+    c = grid_curve(fano)
+    m = curve_maximum(c, settings=S)
+    a = curve_antiresonance(c, eta_max=m.eta, bound=-2.0, settings=S)
+    assert a.flags & ANTI_OUTSIDE_GRID and not a.flags & (ANTI_AT_BOUND | ANTI_BELOW_FLOOR)
+    assert a.tc == pytest.approx(1e-3, rel=1e-9)
+    # a parabola in ln Tc of curvature 2: flat to 1e-9 within 2e-5 of the minimum
+    assert abs(a.eta + 0.8217) <= 3e-5 and a.lo == a.hi == a.eta
+    # inside the grid: no outward walk, the same answer
+    inside = grid_curve(fano, eta=inclusive_range(-1.5, 3.0, 0.05))
+    b = curve_antiresonance(inside, eta_max=m.eta, bound=-2.0, settings=S)
+    assert not b.flags & ANTI_OUTSIDE_GRID and b.tc == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_antiresonance_stops_at_the_bound():
+    c = grid_curve(lambda x: 1e-3 * math.exp(x) + 300.0 * math.exp(-(x - 1.0) ** 2 / 0.05))
+    m = curve_maximum(c, settings=S)
+    a = curve_antiresonance(c, eta_max=m.eta, bound=-1.7, settings=S)
+    assert a.flags & ANTI_AT_BOUND and a.flags & ANTI_OUTSIDE_GRID
+    assert a.eta == -1.7 and a.tc == pytest.approx(1e-3 * math.exp(-1.7))
+
+
+LO, HI = -0.3137, -0.1234
+
+
+def plateau(x):  # Tc under the floor (0) on [LO, HI], a dome above
+    return 0.0 if LO <= x <= HI else 1e-4 + 300.0 * math.exp(-(x - 1.0) ** 2 / 0.05)
+
+
+@pytest.mark.parametrize("lo", [LO, -0.9137])
+def test_below_floor_interval(lo):
+    def f(x):
+        return 0.0 if lo <= x <= HI else plateau(x)
+    c = grid_curve(f)
+    m = curve_maximum(c, settings=S)
+    a = curve_antiresonance(c, eta_max=m.eta, bound=-2.0, settings=S)
+    assert a.flags & ANTI_BELOW_FLOOR and math.isnan(a.tc)
+    assert abs(a.hi - HI) <= S.floor_tol and abs(a.lo - lo) <= S.floor_tol
+    assert a.eta == pytest.approx(0.5 * (a.lo + a.hi))
+    assert bool(a.flags & ANTI_OUTSIDE_GRID) == (lo < -0.5)
+
+
+def test_below_floor_between_grid_points_is_found():
+    # the grid (step 0.05) sees no point under the floor; the minimisation does
+    def f(x):
+        if -0.2049 <= x <= -0.2001:
+            return 0.0
+        return 1e-4 * math.exp(min(100 * (x + 0.2025) ** 2, 5)) + plateau(x)
+    c = grid_curve(f)
+    assert min(c.known[1]) > 0
+    a = curve_antiresonance(c, eta_max=1.0, bound=-2.0, settings=S)
+    assert a.flags & ANTI_BELOW_FLOOR
+    assert abs(a.lo + 0.2049) <= S.floor_tol and abs(a.hi + 0.2001) <= S.floor_tol
+
+
+def test_windows_are_the_crossings():
+    c = grid_curve(smooth)
+    m = curve_maximum(c, settings=S)
+    for t in S.thresholds:
+        w = curve_window(c, eta_max=m.eta, tc_max=m.tc, threshold=t, settings=S)
+        half = math.sqrt(0.5 * math.log(300.0 / (t - 1e-3)))
+        assert abs(w.lo - (0.9371 - half)) <= 1e-8 and abs(w.hi - (0.9371 + half)) <= 1e-8
+        assert smooth(w.lo) == pytest.approx(t, rel=1e-6)
+    high = curve_window(c, eta_max=m.eta, tc_max=m.tc, threshold=301.0, settings=S)
+    assert high.flags == BELOW_THRESHOLD and math.isnan(high.lo)
+    wide = curve_window(c, eta_max=m.eta, tc_max=m.tc, threshold=1e-3, settings=S)
+    assert wide.flags & OPEN_ABOVE and wide.hi == 3.0
+
+
+def test_refine_curve_kink_windows_and_counts():
+    r = refine_curve(grid_curve(kink), bound=-2.0, settings=S)
+    assert 0 <= 290.0 - r.maximum.tc <= 300 * S.eta_tol
+    lo, hi = r.windows[0].lo, r.windows[0].hi
+    assert lo == pytest.approx(0.9343 - (290 - 273.15) / 300, abs=1e-8)
+    assert hi == pytest.approx(0.9343 + (290 - 273.15) / 50, abs=1e-8)
+    assert r.windows[1].flags == BELOW_THRESHOLD
+    assert sum(r.evaluations) > 0
+
+
+def dome2d(g, x):  # top at g = 0.4012, eta = 0.9006, 320 K; a kink in eta at every g
+    e0 = 0.9 + 0.5 * (g - 0.4)
+    return 320.0 - 1e4 * (g - 0.4012) ** 2 - (300 if x < e0 else 60) * abs(x - e0)
+
+
+def _top(f, g):
+    maxima = [curve_maximum(grid_curve(lambda x: f(gg, x)), settings=S) for gg in g]
+    return dome_top(lambda gg: Curve(lambda x: f(gg, x)), g=g,
+                    eta_max=[m.eta for m in maxima], tc_max=[m.tc for m in maxima],
+                    eta_step=0.05, settings=S)
+
+
+def test_dome_top_in_g():
+    g = inclusive_range(0.10, 0.49, 0.01)
+    top = _top(dome2d, g)
+    assert 0 <= 320.0 - top.tc <= 300 * S.eta_tol
+    assert abs(top.g - 0.4012) <= 1e-4 and abs(top.eta - 0.9006) <= 1e-5
+    assert not top.flags & TOP_AT_G_EDGE
+    # Tc growing with g: the top is on the range's edge, never beyond
+    edge = _top(lambda gg, x: dome2d(0.4012, x) + 100 * gg, inclusive_range(0.1, 0.3, 0.05))
+    assert edge.flags & TOP_AT_G_EDGE and edge.g == 0.3
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="eta_tol"):
+        RefineSettings(eta_tol=0)
+    with pytest.raises(ValueError, match="thresholds"):
+        RefineSettings(thresholds=(-1.0,))
+    assert RefineSettings(thresholds=(293.15, 273.15)).thresholds == (273.15, 293.15)
+
+
+# ------------------------------------------------------------------------------ on the solver
+
+MODEL = dict(g_lower=0.1, g_inter=0.1, softening=True, t_floor=1e-6)
+
+
+@pytest.fixture(scope="module")
+def structures():
+    import solver
+    return {"paper": solver.prepare_structure(L=8.5, W=5.5),
+            "wide band": solver.prepare_structure(L=7.0, W=4.0)}
+
+
+def _scan(st, eta, g):
+    import solver
+    r = solver.tc_on_structure(st, eta=eta, g=[g], **MODEL)
+    return np.where(r.status[0, 0] == solver.STATUS_OK, r.tc_K[0, 0], 0.0)
+
+
+def _solver_curve(st, g, eta):
+    from sweep.refine import solver_curve
+    return solver_curve(st, g=g, omega0=230.0, model=MODEL, eta=eta, values=_scan(st, eta, g))
+
+
+def _bound(st, g):
+    from sweep.refine import antiresonance_bound
+    return antiresonance_bound(omega0=230.0, g=g, softening=True, dE=st.dE, settings=S)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, g", [("paper", 0.25), ("paper", 1 / 3), ("paper", 0.4),
+                                     pytest.param("wide band", 1 / 3, marks=pytest.mark.ci)])
+def test_solver_maximum_against_a_dense_scan(structures, name, g):
+    st = structures[name]
+    eta = np.asarray(PAPER_ETA)
+    c = _solver_curve(st, g, eta)
+    grid = c.known[1].copy()
+    m = curve_maximum(c, settings=S)
+    assert m.tc >= grid.max() and m.flags == 0 and m.evaluations <= 40
+    step = 1e-4
+    scan_eta = m.eta + step * np.arange(-100, 101)
+    scan = _scan(st, scan_eta, g)
+    k = int(np.argmax(scan))
+    assert 0 < k < scan.size - 1
+    assert m.tc >= scan.max() * (1 - 1e-9)  # as high as every scan point
+    assert abs(m.eta - scan_eta[k]) <= step  # where the scan puts it, to its resolution
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, g", [("paper", 0.25), pytest.param("paper", 1 / 3,
+                                                                  marks=pytest.mark.ci),
+                                     ("paper", 0.4), ("wide band", 1 / 3)])
+def test_solver_antiresonance_followed_from_the_paper_axis(structures, name, g):
+    st = structures[name]
+    c = _solver_curve(st, g, np.asarray(PAPER_ETA))  # eta >= -0.5, as the paper plots it
+    r = refine_curve(c, bound=_bound(st, g), settings=S)
+    a = r.antiresonance
+    assert not a.flags & (ANTI_BELOW_FLOOR | ANTI_AT_BOUND | NOT_CONVERGED)
+    coarse_eta = np.arange(-1.5, 0.0, 0.01)
+    coarse = _scan(st, coarse_eta, g)
+    centre = coarse_eta[int(np.argmin(coarse))]
+    fine_eta = centre + 1e-4 * np.arange(-150, 151)
+    fine = _scan(st, fine_eta, g)
+    assert a.tc <= fine.min() * (1 + 1e-9) and a.tc <= coarse.min()
+    assert abs(a.eta - fine_eta[int(np.argmin(fine))]) <= 2e-4
+    assert bool(a.flags & ANTI_OUTSIDE_GRID) == (a.eta < -0.5)
+    # the windows' edges are the crossings
+    for t, w in zip(S.thresholds, r.windows):
+        if w.flags & BELOW_THRESHOLD:
+            assert r.maximum.tc < t
+            continue
+        assert w.flags == 0
+        for edge in (w.lo, w.hi):
+            assert _scan(st, [edge], g)[0] == pytest.approx(t, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_solver_dome_top_against_scans_in_g(structures):
+    from sweep.refine import solver_curve
+    st = structures["paper"]
+    eta = np.asarray(PAPER_ETA)
+    g = inclusive_range(0.36, 0.44, 0.02)
+    maxima = [curve_maximum(_solver_curve(st, gg, eta), settings=S) for gg in g]
+    top = dome_top(lambda gg: solver_curve(st, g=gg, omega0=230.0, model=MODEL), g=g,
+                   eta_max=[m.eta for m in maxima], tc_max=[m.tc for m in maxima],
+                   eta_step=0.05, settings=S)
+    assert top.tc >= max(m.tc for m in maxima) and not top.flags & TOP_AT_G_EDGE
+    assert 0.36 < top.g < 0.44
+    scan_eta = top.eta + 1e-4 * np.arange(-100, 101)
+    for dg in (-2e-3, -1e-3, 1e-3, 2e-3):  # the dome is lower on either side in g
+        assert _scan(st, scan_eta, top.g + dg).max() <= top.tc * (1 + 1e-9)
+    assert _scan(st, [top.eta], top.g)[0] == pytest.approx(top.tc, rel=1e-12)

@@ -1,0 +1,273 @@
+"""Refined numbers in a real store: layout, units, idempotence, resume after SIGKILL, failures."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sweep import refine
+from sweep import store as store_mod
+from sweep.config import parse_config
+from sweep.refine_service import refine_store
+from sweep.runner import InProcessExecutor
+from sweep.service import run_sweep
+
+SMALL = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.1}, "g": [0.25, 0.3, 0.35, 0.4]}}
+SETTINGS = refine.RefineSettings(thresholds=(200.0, 293.15))
+REFINED = ("eta_max", "tc_max", "eta_antiresonance", "tc_antiresonance", "eta_antiresonance_lo",
+           "eta_antiresonance_hi", "refine_status", "refine_evaluations",
+           "refine_evaluations_max", "eta_window_lo", "eta_window_hi", "window_status", "top_g",
+           "top_eta", "top_tc", "top_status", "top_evaluations")
+
+
+def _sweep(path: Path, doc=SMALL) -> str:
+    store = str(path)
+    run_sweep(parse_config(doc), store=store, executor=InProcessExecutor())
+    return store
+
+
+@pytest.fixture(scope="module")
+def refined(tmp_path_factory):
+    store = _sweep(tmp_path_factory.mktemp("refine") / "small.zarr")
+    result = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
+                          curves_per_task=2)
+    return store, result
+
+
+def _values(store) -> dict:
+    ds = store_mod.open_dataset(store)
+    return {k: ds[k].values for k in REFINED}
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_refined_store_layout_and_values(refined):
+    store, result = refined
+    assert result.complete and result.curves == 4 and result.domes == 1
+    ds = store_mod.open_dataset(store)
+    for k in REFINED:
+        assert ds[k].attrs["units"] and ds[k].attrs["long_name"], k
+    assert ds["tc_max"].attrs["units"] == "K" and ds["threshold"].attrs["units"] == "K"
+    assert list(ds["threshold"].values) == [200.0, 293.15]
+    assert "flag_masks" in ds["refine_status"].attrs
+    assert ds["refine_status"].attrs["flag_meanings"].split()[0] == "done"
+    settings = json.loads(ds.attrs["refine_settings"])
+    assert settings["thresholds"] == [200.0, 293.15] and settings["eta_tol"] == 1e-6
+    assert "config_json" in ds.attrs  # the sweep's attributes survive the new variables
+    status = ds["refine_status"].values
+    assert np.all(status & refine.DONE) and not np.any(status & refine.FAILED)
+    tc = ds["tc"].values
+    assert np.all(ds["tc_max"].values >= np.nanmax(tc, axis=-1))
+    assert np.all(ds["refine_evaluations_max"].values <= 40)
+    # windows: g = 0.25 (max ~194 K) is below 293.15 K, above 200 K only at g >= 0.3
+    ws = ds["window_status"].sel(threshold=293.15).values.ravel()
+    assert ws[0] == refine.BELOW_THRESHOLD
+    top = float(ds["top_tc"].values.ravel()[0])
+    assert top >= float(ds["tc_max"].max()) and ds["top_status"].values.ravel()[0] & 1
+    # the store still opens consolidated, over plain xarray too
+    xr.open_zarr(store, zarr_format=3, consolidated=True).close()
+
+
+@pytest.mark.slow
+def test_second_refine_computes_nothing(refined):
+    store, _ = refined
+    before = _values(store)
+    again = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
+                         curves_per_task=2)
+    assert again.curves == 0 and again.domes == 0 and again.evaluations == 0
+    after = _values(store)
+    for k in REFINED:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+_CHILD = """
+import sys
+from sweep import refine
+from sweep.refine_service import refine_store
+from sweep.runner import InProcessExecutor
+refine_store(sys.argv[1], settings=refine.RefineSettings(thresholds=(200.0, 293.15)),
+             executor=InProcessExecutor(), curves_per_task=1)
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_gives_the_identical_store(refined, tmp_path):
+    reference, _ = refined
+    store = _sweep(tmp_path / "killed.zarr")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1])]
+                                                     + sys.path))
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, store], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            try:  # the child may be rewriting the metadata right now
+                attrs = store_mod.read_attrs(store)
+                if "refine_settings" in attrs:
+                    done = np.asarray(store_mod.open_dataset(store)["refine_status"].values)
+                    if np.any(done & refine.DONE):
+                        break
+            except (ValueError, KeyError, FileNotFoundError):
+                pass
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL, "the refine finished before it was killed"
+    ds = store_mod.open_dataset(store)
+    cut = (not np.all(ds["refine_status"].values & refine.DONE)
+           or not np.all(ds["top_status"].values & refine.TOP_DONE))
+    assert cut
+    resumed = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
+                           curves_per_task=1)
+    assert resumed.complete and resumed.curves + resumed.domes > 0
+    want, got = _values(reference), _values(store)
+    for k in REFINED:
+        np.testing.assert_array_equal(want[k], got[k], err_msg=k)
+
+
+@pytest.mark.slow
+def test_other_settings_refine_again_and_unfinished_stores_are_refused(refined, tmp_path):
+    store, _ = refined
+    other = refine.RefineSettings(thresholds=(250.0,))
+    r = refine_store(store, settings=other, executor=InProcessExecutor(), curves_per_task=4)
+    assert r.curves == 4
+    ds = store_mod.open_dataset(store)
+    assert list(ds["threshold"].values) == [250.0]
+    assert json.loads(ds.attrs["refine_settings"])["curves_per_task"] == 4
+    # back to the module's settings for the other tests
+    refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), curves_per_task=2)
+    # a store with pending points is refused, untouched
+    pending = str(tmp_path / "pending.zarr")
+    cfg = parse_config(SMALL)
+    store_mod.layout(store=pending, axes=cfg.axes, plan=cfg.plan(), config_toml=cfg.to_toml(),
+                     config_json=cfg.identity())
+    with pytest.raises(store_mod.StoreError, match="pending"):
+        refine_store(pending, settings=SETTINGS, executor=InProcessExecutor())
+    assert "refine_settings" not in store_mod.read_attrs(pending)
+
+
+def _boom(task):
+    raise RuntimeError("no solver today")
+
+
+@pytest.mark.slow
+def test_failures_are_recorded(tmp_path, monkeypatch):
+    from sweep import refine_service
+    store = _sweep(tmp_path / "fail.zarr", {"grid": {"eta": {"start": -0.5, "stop": 3.0,
+                                                             "step": 0.25}, "g": [0.3, 0.35]}})
+    monkeypatch.setattr(refine_service, "compute_refine_block", _boom)
+    r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), retries=0)
+    assert not r.complete and len(r.failures) == 1
+    ds = store_mod.open_dataset(store)
+    assert np.all(ds["refine_status"].values == refine.FAILED)
+    records = json.loads(ds.attrs["refine_failures"])
+    assert records[0]["error"].startswith("RuntimeError") and "no solver" in records[0]["traceback"]
+    assert np.all(ds["top_status"].values == 0)  # no top from failed curves
+    monkeypatch.undo()
+    r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor())
+    assert r.complete and r.curves == 2 and r.domes == 1
+    ds = store_mod.open_dataset(store)
+    assert json.loads(ds.attrs["refine_failures"]) == []
+
+
+# -------------------------------------------------------------------- command line and config
+
+REFINE_TOML = """
+[grid]
+eta = { start = -0.5, stop = 3.0, step = 0.1 }
+g = [0.3, 0.34]
+
+[refine]
+thresholds = [273.15]
+curves_per_task = 1
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_run_refines_with_a_refine_table_and_refine_computes_nothing_after(tmp_path, capsys):
+    from sweep.cli import main
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(REFINE_TOML)
+    store = str(tmp_path / "r.zarr")
+    assert main(["run", str(cfg), "--store", store, "--workers", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["refine"]["curves"] == 2 and doc["refine"]["domes"] == 1
+    row = doc["dome"][0]
+    assert row["refined"] and 0.3 <= row["g_at_max"] <= 0.34
+    at = {t["g_target"]: t for t in row["at_g"]}
+    assert at["1/3"]["windows"][0]["threshold_K"] == 273.15
+    # the same thresholds again: nothing to compute, no cluster started
+    assert main(["refine", store, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["curves"] == 0 and again["domes"] == 0 and again["evaluations"] == 0
+    assert main(["dome", store, "--json"]) == 0
+    dome = json.loads(capsys.readouterr().out)["structures"][0]
+    assert dome["top"]["refined"] is True and dome["top"]["at_g_edge"] in (True, False)
+    assert all(r["refined"] for r in dome["per_g"])
+    w = dome["per_g"][1]["windows"][0]
+    assert w["threshold_K"] == 273.15 and w["eta_lo"] < dome["per_g"][1]["eta_max"] < w["eta_hi"]
+    assert main(["dome", store]) == 0
+    out = capsys.readouterr().out
+    assert "(refined" in out and "Tc >= 273.15 K: eta in [" in out
+    for kind in ("dome", "cuts"):
+        png = tmp_path / f"{kind}.png"
+        assert main(["plot", store, "-o", str(png), "--kind", kind]) == 0
+        assert png.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["refine", store, "--threshold", "-3"]) == 2
+
+
+def test_refine_table_is_checked():
+    from sweep.config import ConfigError, paper_config, parse_config
+    cfg = parse_config({"refine": {"thresholds": [293.15, 273.15], "eta_tol": 1e-7}})
+    assert cfg.refine.thresholds == (273.15, 293.15) and cfg.refine.eta_tol == 1e-7
+    assert "[refine]" in cfg.to_toml()
+    assert parse_config({}).refine is None
+    assert paper_config().refine.thresholds == (273.15, 293.15)
+    assert paper_config().identity() == parse_config({}).identity()  # not part of the identity
+    for bad, key in (({"thresholds": [0.0]}, "refine.thresholds"),
+                     ({"root_tol": -1.0}, "refine.root_tol"),
+                     ({"curves_per_task": 0}, "refine.curves_per_task"),
+                     ({"tolerance": 1}, "refine.tolerance"),
+                     ({"thresholds": 300}, "refine.thresholds")):
+        with pytest.raises(ConfigError, match=f"^{key}"):
+            parse_config({"refine": bad})
+
+
+@pytest.mark.slow
+def test_every_curve_lands_in_its_own_place(tmp_path):
+    """Two structures, two cut-offs: each stored number is the one refine_curve gives for its
+    own (L, omega0, g), computed directly here."""
+    import solver
+    from sweep.refine import antiresonance_bound, refine_curve, solver_curve
+    doc = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.25}, "g": [0.3, 0.35],
+                    "L": [8.5, 9.0], "omega0": [200.0, 230.0]}}
+    store = _sweep(tmp_path / "many.zarr", doc)
+    r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), curves_per_task=1)
+    assert r.curves == 8 and r.domes == 4
+    ds = store_mod.open_dataset(store)
+    model = store_mod.model_options(ds.attrs)
+    for L in (8.5, 9.0):
+        st = solver.prepare_structure(L=L)
+        for w in (200.0, 230.0):
+            for g in (0.3, 0.35):
+                one = ds.sel(L=L, omega0=w, g=g).isel(W=0, V=0)
+                tc = np.where(one["status"].values == 0, one["tc"].values, 0.0)
+                c = solver_curve(st, g=g, omega0=w, model=model, eta=ds["eta"].values,
+                                 values=tc)
+                bound = antiresonance_bound(omega0=w, g=g, softening=True, dE=st.dE,
+                                            settings=SETTINGS)
+                want = refine_curve(c, bound=bound, settings=SETTINGS)
+                assert float(one["tc_max"]) == want.maximum.tc
+                assert float(one["eta_antiresonance"]) == want.antiresonance.eta
+                np.testing.assert_array_equal(one["eta_window_lo"].values,
+                                              [x.lo for x in want.windows])
+            top = ds["top_tc"].sel(L=L, omega0=w).values.ravel()[0]
+            assert top >= ds["tc_max"].sel(L=L, omega0=w).max()
