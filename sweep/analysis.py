@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,15 +216,16 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
 
 def dome_top(d: xr.Dataset) -> xr.Dataset:
     """The top of each dome over (g, eta): from :func:`dome`'s result, the g with the highest
-    ``tc_max``. Returns ``g_top``, ``eta_top``, ``tc_top`` over the remaining dimensions."""
-    filled = d["tc_max"].fillna(-1.0)
-    j = filled.argmax("g")
-    top = d[["eta_max", "tc_max"]].isel(g=j)
-    found = top["tc_max"].notnull()
-    g_top = d["g"].isel(g=j).where(found)
+    ``tc_max``. Returns ``g_top``, ``eta_top``, ``tc_top`` over the remaining dimensions; lazy
+    where ``d`` is (no indexing with computed positions, which dask cannot do)."""
+    g_best = d["tc_max"].fillna(-1.0).idxmax("g")  # the first g of the highest tc_max
+    at = d["g"] == g_best
+    tc_top = d["tc_max"].where(at).sum("g", min_count=1)  # one value, or NaN (none found)
+    eta_top = d["eta_max"].where(at).sum("g", min_count=1)
+    g_top = g_best.where(tc_top.notnull())
     out = xr.Dataset({"g_top": g_top.drop_vars("g", errors="ignore"),
-                      "eta_top": top["eta_max"].drop_vars("g", errors="ignore"),
-                      "tc_top": top["tc_max"].drop_vars("g", errors="ignore")})
+                      "eta_top": eta_top.drop_vars("g", errors="ignore"),
+                      "tc_top": tc_top.drop_vars("g", errors="ignore")})
     out["g_top"].attrs = {"units": d["g"].attrs.get("units", "1"),
                           "long_name": "g at the top of the dome"}
     out["eta_top"].attrs = {"units": d["eta_max"].attrs.get("units", "1"),
@@ -372,6 +373,9 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
         rtop = None if tops is None else tops.isel(L=iL, W=iW, V=iV).compute()
         for io in range(d.sizes["omega0"]):
             dd, tt = d.isel(omega0=io), top.isel(omega0=io)
+            per_g = [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])]
+            g_top = _num(tt["g_top"])
+            flag = next((r["dome"] for r in per_g if r["g"] == g_top), "none")
             rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
                    "omega0": float(dd["omega0"]),
                    "per_g": [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])],
@@ -398,52 +402,63 @@ DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
 
 def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
                  g_targets: Sequence[tuple[float, str]] = DOME_G_TARGETS) -> list[dict]:
-    """Per dome, at most ``max_rows`` of them: the highest Tc (K) with its g and eta, and the
-    highest Tc over eta at each target g (nearest grid g), as ``fanodome run`` prints them.
+    """The ``max_rows`` domes with the highest Tc, highest first, as ``fanodome run`` prints
+    them: per dome the highest Tc (K) with its g and eta, and the highest Tc over eta at each
+    target g (nearest grid g). Reads one dome at a time; keeps ``max_rows`` of them.
 
     Refined numbers where the store has them (``"refined": true``: the refined top over
     (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi"}``),
-    else grid values.
+    else grid values (``"refined": false``).
     """
+    ranked: list[tuple[float, int, dict]] = []
+    combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
+    for rank, (iL, iW, iV, io) in enumerate(combos):
+        row = _summary_row(ds, iL=iL, iW=iW, iV=iV, io=io, g_targets=g_targets)
+        top = -np.inf if row["tc_max_K"] is None else row["tc_max_K"]
+        ranked.append((-top, rank, row))
+        if len(ranked) > 4 * max_rows:  # memory bounded on stores of many domes
+            ranked = sorted(ranked, key=lambda r: r[:2])[:max_rows]
+    return [row for _, _, row in sorted(ranked, key=lambda r: r[:2])[:max_rows]]
+
+
+def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
+                 g_targets: Sequence[tuple[float, str]]) -> dict:
+    """One dome's entry of :func:`dome_summary`."""
     from . import refine as rf
 
     g = ds["g"].values
     eta = ds["eta"].values
-    rows = []
-    combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
     has_refined = "refine_status" in ds and "top_status" in ds
-    for iL, iW, iV, io in itertools.islice(combos, max_rows):
-        one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
-        tc = np.asarray(one[VAR_TC].values, dtype=float)
-        row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
-               "omega0": float(ds["omega0"][io])}
-        refined = has_refined and bool(int(one["top_status"]) & rf.TOP_DONE) and \
-            bool(np.all(np.asarray(one["refine_status"].values) & rf.DONE))
-        row["refined"] = refined
+    one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
+    tc = np.asarray(one[VAR_TC].values, dtype=float)
+    row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
+           "omega0": float(ds["omega0"][io])}
+    refined = has_refined and bool(int(one["top_status"]) & rf.TOP_DONE) and \
+        bool(np.all(np.asarray(one["refine_status"].values) & rf.DONE))
+    row["refined"] = refined
+    if refined:
+        row.update(tc_max_K=_num(one["top_tc"]), g_at_max=_num(one["top_g"]),
+                   eta_at_max=_num(one["top_eta"]))
+    elif np.all(np.isnan(tc)):
+        row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
+    else:
+        j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
+        row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
+    row["at_g"] = []
+    for target, label in g_targets:
+        j = int(np.argmin(np.abs(g - target)))
+        rec = {"g_target": label, "g": float(g[j])}
         if refined:
-            row.update(tc_max_K=_num(one["top_tc"]), g_at_max=_num(one["top_g"]),
-                       eta_at_max=_num(one["top_eta"]))
-        elif np.all(np.isnan(tc)):
-            row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
+            c = one.isel(g=j)
+            rec.update(tc_max_K=_num(c["tc_max"]), eta=_num(c["eta_max"]),
+                       windows=_windows_record(c.compute()))
+        elif np.all(np.isnan(tc[j])):
+            rec.update(tc_max_K=None, eta=None)
         else:
-            j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
-            row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
-        row["at_g"] = []
-        for target, label in g_targets:
-            j = int(np.argmin(np.abs(g - target)))
-            rec = {"g_target": label, "g": float(g[j])}
-            if refined:
-                c = one.isel(g=j)
-                rec.update(tc_max_K=_num(c["tc_max"]), eta=_num(c["eta_max"]),
-                           windows=_windows_record(c.compute()))
-            elif np.all(np.isnan(tc[j])):
-                rec.update(tc_max_K=None, eta=None)
-            else:
-                k = int(np.nanargmax(tc[j]))
-                rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]))
-            row["at_g"].append(rec)
-        rows.append(row)
-    return rows
+            k = int(np.nanargmax(tc[j]))
+            rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]))
+        row["at_g"].append(rec)
+    return row
 
 
 # ------------------------------------------------------------------------------ Fano fits
@@ -562,6 +577,40 @@ def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
     return FanoFit(*map(float, popt), *map(float, err), rms=rms, n_points=n, converged=True)
 
 
+FANO_Q_MAX = 100.0
+"""Largest |q| of a fit reported as a Fano line: beyond it the profile is a plain Lorentzian
+over any finite data (its zero at e = -q lies hundreds of widths away), q and the amplitude
+trade off freely and their errors mean nothing."""
+
+FANO_QUALITY = ("good", "not_converged", "degenerate", "resonance_outside_data",
+                "undetermined")
+"""Fano fit quality flags, in the order :func:`fano_quality` checks them."""
+
+
+def fano_quality(fit: Mapping[str, float], *, eta_lo: float, eta_hi: float,
+                 q_max: float = FANO_Q_MAX) -> tuple[str, str]:
+    """A flag from :data:`FANO_QUALITY` and a one-line reason for one fit (``fit``: the
+    parameters of :data:`FANO_PARAMS`, their ``*_err`` and ``n_points``; ``eta_lo``,
+    ``eta_hi``: the eta range of the data). Only ``good`` fits describe the curve by a Fano
+    line; the others say why not."""
+    values = [fit.get(p) for p in FANO_PARAMS]
+    if any(v is None or not np.isfinite(v) for v in values):
+        return "not_converged", "the least-squares fit did not converge"
+    if abs(fit["q"]) > q_max:
+        return "degenerate", (f"|q| = {abs(fit['q']):.3g} > {q_max:g}: a Lorentzian, not a "
+                              f"Fano line; q and the amplitude are not determined")
+    if not eta_lo <= fit["eta_res"] <= eta_hi:
+        return "resonance_outside_data", (f"eta_res = {fit['eta_res']:.4g} outside the data "
+                                          f"[{eta_lo:g}, {eta_hi:g}]")
+    loose = [p for p in ("eta_res", "width", "q")
+             if not (np.isfinite(fit.get(p + "_err", np.nan))
+                     and fit[p + "_err"] < abs(fit[p]))]
+    if loose:
+        return "undetermined", (f"1-sigma error of {', '.join(loose)} not smaller than the "
+                                f"value (or not estimable)")
+    return "good", "Fano line with determined parameters"
+
+
 def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
     """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., 2 * 5 + 2)."""
     flat = tc.reshape(-1, tc.shape[-1])
@@ -581,8 +630,9 @@ def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = Fa
     V, omega0): lazy where ``ds`` is. Returns the parameters of :func:`fano_line` and their
     1-sigma errors (``*_err``), ``rms`` and ``n_points``, with units."""
     tc = ds[VAR_TC]
-    if g is not None:
-        tc = tc.sel(g=list(g), method="nearest")
+    if g is not None:  # nearest by position: the g axis need not be sorted
+        gv = ds["g"].values
+        tc = tc.isel(g=[int(np.argmin(np.abs(gv - x))) for x in g])
     if tc.chunks is not None:
         tc = tc.chunk({"eta": -1})
     n_out = 2 * len(FANO_PARAMS) + 2

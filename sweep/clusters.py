@@ -20,11 +20,12 @@ worker plugin registered on the client: the scheduler hands it to workers that j
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ from dask.utils import parse_bytes
 from . import store as store_mod
 from .config import ClusterConfig
 from .tasks import SolverWarmup
+from .warmup import BackgroundCompile, workers_share_this_cache
+from .warmup import on_loopback as _loopback
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,11 @@ WORKER_JOB_NAME = "fanodome"
 KUBERNETES_SCHEDULER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 """The scheduler pod's share: it only routes a few thousand small tasks, whatever the workers
 ask for."""
+
+
+SCHEDULER_TIMEOUT_S = 10.0
+"""Seconds to connect to an existing scheduler: it answers in milliseconds when it is up;
+distributed's default (30 s) only delays the error."""
 
 
 class ClusterError(ValueError):
@@ -221,13 +229,47 @@ def warn_if_exposed(spec: ClusterConfig) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Worker processes started inside ignore SIGINT (the disposition survives their exec, and
+    Python then installs no KeyboardInterrupt handler): a Ctrl-C at the terminal reaches the
+    whole process group, and it is the client's to stop the run, not each worker's (each would
+    print a traceback). Only from the main thread (signals are set there); a Ctrl-C while the
+    workers start is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
     host = spec.host or LOCAL_HOST
-    return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                    host=host, dashboard_address=PRIVATE_DASHBOARD,
-                                    memory_limit=spec.memory or "auto",
-                                    security=True if spec.tls else None)
+    with _children_ignore_sigint():
+        return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        host=host, dashboard_address=PRIVATE_DASHBOARD,
+                                        memory_limit=spec.memory or "auto",
+                                        security=True if spec.tls else None)
+
+
+DASHBOARD_NEEDS = "bokeh>=3.1"
+"""What distributed's dashboard needs (``pip install 'fanodome[dashboard]'``)."""
+
+
+def dashboard_link(client: distributed.Client) -> str | None:
+    """The dashboard's address, or None where it does not work: without bokeh 3.1 or later
+    the scheduler serves only an error page there."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major_minor = tuple(int(x) for x in version("bokeh").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return None
+    return client.dashboard_link if major_minor >= (3, 1) else None
 
 
 @contextlib.contextmanager
@@ -258,16 +300,6 @@ def make_cluster(spec: ClusterConfig) -> Iterator[object]:
         yield cluster
     finally:
         cluster.close()
-
-
-def _loopback(address: str) -> bool:
-    host = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}").hostname
-    if host in (None, "localhost"):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_store_reachable(store: str, *, spec: ClusterConfig,
@@ -332,7 +364,8 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
 
 @contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
-                   store: str | None = None) -> Iterator[distributed.Client]:
+                   store: str | None = None,
+                   compiling: BackgroundCompile | None = None) -> Iterator[distributed.Client]:
     """A client with the solver warm on every worker, present and future.
 
     ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
@@ -340,18 +373,43 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
     :func:`check_workers_reach_store`). Otherwise a cluster of ``cluster`` (default: a local
     one), closed on exit. For a new cluster the client waits until at least one worker has
     joined.
+
+    Workers on this machine (a local cluster, a scheduler on loopback) share its numba cache:
+    the kernels are compiled here first, once, so that they only load them instead of all
+    compiling the same kernels at once on the same cores (:class:`BackgroundCompile`;
+    ``compiling``: one the caller started earlier, to overlap its own imports too).
     """
     spec = cluster or ClusterConfig()
+    if compiling is None and workers_share_this_cache(spec, scheduler):
+        compiling = BackgroundCompile()
     with contextlib.ExitStack() as stack:
         if scheduler:
-            client = stack.enter_context(distributed.Client(scheduler))
+            try:
+                client = stack.enter_context(
+                    distributed.Client(scheduler, timeout=SCHEDULER_TIMEOUT_S))
+            except OSError as err:  # includes TimeoutError: nothing answers there
+                raise ClusterError(f"--scheduler: cannot connect to {scheduler} within "
+                                   f"{SCHEDULER_TIMEOUT_S:g} s ({err})") from None
             if store is not None:
                 check_workers_reach_store(client, store, spec=spec)
         else:
             c = stack.enter_context(make_cluster(spec))
             client = stack.enter_context(distributed.Client(c))
             _wait_for_first_worker(client, kind=spec.kind)
+        if compiling is not None:
+            compiling.wait()
         t0 = time.perf_counter()
         client.register_plugin(SolverWarmup())
         log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
-        yield client
+        try:
+            yield client
+        except BaseException:  # an error or an interruption: the workers' tasks get cancelled
+            with contextlib.suppress(Exception):
+                client.run(_quiet_shutdown, wait=True)
+            raise
+
+
+def _quiet_shutdown() -> None:
+    """On a worker, before a cluster closes under running tasks: their cancellation is
+    expected, not worth a warning per task on the user's terminal."""
+    logging.getLogger("distributed").setLevel(logging.ERROR)

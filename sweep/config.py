@@ -407,6 +407,11 @@ def load_config(path: str | Path) -> SweepConfig:
         raise ConfigError(f"config: no such file {str(path)!r}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config: {path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config: {path}: not a text file (a TOML config is UTF-8 text); "
+                          f"start one with `fanodome config paper > my.toml`") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config: {path} is a directory, not a TOML file") from None
     return parse_config(doc)
 
 

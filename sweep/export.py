@@ -1,9 +1,11 @@
 """A sweep for collaborators without zarr: netCDF (any size, streamed) and CSV (small sweeps)."""
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from .store import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
@@ -30,12 +32,32 @@ def check_output(path: str | Path) -> Path:
     return path
 
 
+CF_VERSION = "CF-1.8"
+"""The CF version the netCDF export is checked against (IOOS compliance-checker, in the tests)."""
+
+
 def _plain(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` without the zarr encodings (chunks, codecs, fill values) that netCDF cannot take;
-    the data stay lazy."""
-    out = ds.copy()
+    """``ds`` as a CF netCDF file holds it: axes in increasing order where a config listed them
+    otherwise, without the zarr encodings (chunks, codecs) that
+    netCDF cannot take, no ``_FillValue`` on coordinates (CF §2.5.1), ``flag_values`` in the
+    flag variable's own type (§3.5; JSON attributes come back as int64), ``Conventions`` the
+    version checked and a ``history`` line. The data stay lazy."""
+    unsorted = [d for d in ds.dims if d in ds.coords and ds[d].ndim == 1 and ds[d].size > 1
+                and not (np.all(np.diff(ds[d].values) > 0) or np.all(np.diff(ds[d].values) < 0))]
+    out = ds.sortby(unsorted) if unsorted else ds.copy()  # CF §5: coordinates monotonic
     for name in out.variables:
         out[name].encoding = {}
+    for name in out.coords:
+        out[name].encoding["_FillValue"] = None
+    for name in out.data_vars:
+        attrs = out[name].attrs
+        if "flag_values" in attrs:
+            attrs["flag_values"] = np.asarray(attrs["flag_values"], dtype=out[name].dtype)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    created = ds.attrs.get("created", "?")
+    history = f"{created}: computed by fanodome; {now}: exported to netCDF by fanodome"
+    out.attrs["history"] = "\n".join(filter(None, [ds.attrs.get("history"), history]))
+    out.attrs["Conventions"] = CF_VERSION
     return out
 
 

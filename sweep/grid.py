@@ -41,6 +41,7 @@ def parse_values(tokens: list[str], *, name: str) -> np.ndarray:
     """Parse command-line values: each token a number or an inclusive range START:STOP:STEP."""
     out: list[float] = []
     for token in tokens:
+        token = token.strip()  # the CLI keeps negative values from argparse with a space
         parts = token.split(":")
         try:
             numbers = [float(p) for p in parts]
@@ -153,3 +154,27 @@ class ChunkPlan:
 
     def n_points_in(self, index: tuple[int, ...]) -> int:
         return math.prod(s.stop - s.start for s in self.region(index).values())
+
+
+GRID_MATCH_RTOL = 1e-6
+"""Relative tolerance within which a value asked for on the command line is a grid value: wide
+enough for the rounding of ranges built by steps (0.1 * 3 = 0.30000000000000004) and of values
+printed with 6+ digits, narrow enough that no two grid values ever match one request."""
+
+
+def on_grid(values, wanted, *, name: str, rtol: float = GRID_MATCH_RTOL) -> list[float]:
+    """The grid values of axis ``name`` (``values``) that match each of ``wanted`` to ``rtol``.
+
+    Raises ValueError naming the nearest grid values when one is not on the grid: a value is
+    never silently replaced by a neighbour.
+    """
+    grid = np.asarray(values, dtype=float)
+    out = []
+    for w in np.atleast_1d(np.asarray(wanted, dtype=float)):
+        k = int(np.argmin(np.abs(grid - w)))
+        if not math.isclose(grid[k], w, rel_tol=rtol, abs_tol=rtol * 1e-3):
+            near = sorted(grid[np.argsort(np.abs(grid - w))[:2]])
+            raise ValueError(f"{name} = {w:g} is not on the store's grid (to {rtol:g} relative); "
+                             f"nearest: {', '.join(f'{x:.10g}' for x in near)}")
+        out.append(float(grid[k]))
+    return out

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .analysis import ANTI_FLAGS, dome, dome_top, refined_top
@@ -26,18 +27,37 @@ DEFAULT_CUTS = (0.25, 1 / 3)
 """The paper's Fig. 5 couplings."""
 
 
+SYMBOLS = {"eta": r"$\eta$", "g": r"$g$", VAR_TC: r"$T_c$", "L": r"$L$", "W": r"$W$",
+           "V": r"$V$", "omega0": r"$\omega_0$", "E_L": r"$E_L$", "dE": r"$\Delta E$",
+           "mu_shift": r"$\mu - \mu_0$", "delta": r"$\Delta_n$"}
+"""Each name's symbol in matplotlib mathtext: every label and title writes symbols this way."""
+
+_PLAIN_TO_MATH = {"(mu - E_L)/dE": r"$(\mu - E_L)/\Delta E$", "Delta_n": r"$\Delta_n$"}
+"""Formulas in the stores' ``long_name`` attributes (plain text there), as mathtext."""
+
+
+def _math(text: str) -> str:
+    for plain, math in _PLAIN_TO_MATH.items():
+        text = text.replace(plain, math)
+    return text
+
+
 def label(var: xr.DataArray, symbol: str | None = None) -> str:
-    """``long_name, symbol [units]`` from a variable's attributes."""
-    name = var.attrs.get("long_name", var.name)
+    """``long_name, symbol [units]`` from a variable's attributes, in mathtext; no unit for a
+    dimensionless variable (units ``1``). ``symbol`` defaults to :data:`SYMBOLS`'s."""
+    name = _math(str(var.attrs.get("long_name", var.name)))
+    symbol = symbol or SYMBOLS.get(str(var.name))
     units = var.attrs.get("units", "?")
-    return f"{name}{', ' + symbol if symbol else ''} [{units}]"
+    unit = "" if units in ("1", "") else f" [{units}]"
+    return f"{name}{', ' + symbol if symbol else ''}{unit}"
 
 
 def _dome_title(ds: xr.Dataset) -> str:
     parts = []
     for a in DOME_AXES:
         if a in ds.coords and ds[a].ndim == 0:
-            parts.append(f"{a} = {float(ds[a]):g} {ds[a].attrs.get('units', '')}".rstrip())
+            parts.append(f"{SYMBOLS[a]} = {float(ds[a]):g} {ds[a].attrs.get('units', '')}"
+                         .rstrip())
     return ", ".join(parts)
 
 
@@ -53,23 +73,30 @@ def _cut_indices(ds: xr.Dataset, g_cuts: Sequence[float]) -> list[int]:
 
 
 def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
-                t_floor: float | None = None) -> Figure:
+                t_floor: float | None = None, log_color: bool = False) -> Figure:
     """Fig. 4: Tc over (eta, g) as a colour map, the ridge eta_max(g), the top of the dome and
     the cuts at ``g_cuts`` (nearest grid g) marked; with refined numbers in the store the ridge
     is the refined one (dots), the top the refined top over (eta, g) and the windows'
-    edges are drawn. ``ds``: one dome (dims g, eta)."""
-    ds = ds.load()
+    edges are drawn. ``ds``: one dome (dims g, eta). ``log_color``: a logarithmic colour scale
+    (the dip and the dome in one picture), from the smallest positive Tc (at least
+    ``t_floor``) up."""
+    ds = ds.load().sortby("g")  # a colour map needs monotonic axes; a config need not sort g
     d = dome(ds, t_floor=t_floor)
     top = dome_top(d)
     fig = _new_figure(DOME_FIGSIZE)
     ax = fig.add_subplot()
     tc = ds[VAR_TC].transpose("g", "eta")
+    norm = None
+    if log_color:
+        positive = tc.where(tc > 0)
+        lo = float(positive.min()) if positive.notnull().any() else 1.0
+        norm = LogNorm(vmin=max(lo, t_floor or 0.0), vmax=max(float(positive.max()), lo))
     mesh = ax.pcolormesh(ds["eta"].values, ds["g"].values, tc.values, shading="nearest",
-                         cmap="viridis")
-    fig.colorbar(mesh, ax=ax, label=label(ds[VAR_TC], "Tc"))
+                         cmap="viridis", norm=norm)
+    fig.colorbar(mesh, ax=ax, label=label(ds[VAR_TC]) + (", log scale" if log_color else ""))
     refined = d["refined"].values if "refined" in d else np.zeros(ds.sizes["g"], dtype=bool)
     ax.plot(d["eta_max"].values, ds["g"].values, color="w", lw=1.5,
-            label="maximum over eta" + (" (refined: dots)" if refined.any() else ""))
+            label=r"maximum over $\eta$" + (" (refined: dots)" if refined.any() else ""))
     if refined.any():
         ax.plot(d["eta_max"].values[refined], ds["g"].values[refined], ".", color="w", ms=4)
         if "eta_window_lo" in d:
@@ -77,12 +104,15 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 for edge in ("eta_window_lo", "eta_window_hi"):
                     ax.plot(d[edge].isel(threshold=k).values, ds["g"].values, color="tab:pink",
                             lw=1, ls=(0, (1, 1 + k)),
-                            label=f"Tc >= {t:g} K (window edges)" if edge.endswith("lo")
-                            else None)
+                            label=rf"$T_c \geq$ {t:g} K (window edges)"
+                            if edge.endswith("lo") else None)
     for j in _cut_indices(ds, g_cuts):
-        ax.axhline(float(ds["g"][j]), color="tab:red", ls="--", lw=1)
-        ax.text(float(ds["eta"][0]), float(ds["g"][j]), f" g = {float(ds['g'][j]):.4g}",
-                color="tab:red", va="bottom")
+        ax.axhline(float(ds["g"][j]), color="tab:red", ls="--", lw=1,
+                   label="cut" if j == _cut_indices(ds, g_cuts)[0] else None)
+        ax.annotate(f"$g$ = {float(ds['g'][j]):.4g}", (1.0, float(ds["g"][j])),
+                    xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", color="tab:red", va="center",
+                    annotation_clip=False)
     rt = refined_top(ds)
     if rt is not None and int(rt["top_status"]) & 1 and np.isfinite(float(rt["top_tc"])):
         ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
@@ -91,10 +121,11 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     elif np.isfinite(float(top["tc_top"])):
         ax.plot(float(top["eta_top"]), float(top["g_top"]), marker="*", ms=14, color="tab:orange",
                 ls="none", label=f"top: {float(top['tc_top']):.4g} {ds['tc'].attrs['units']}")
-    ax.set_xlabel(label(ds["eta"], "η"))
-    ax.set_ylabel(label(ds["g"], "g"))
-    ax.set_title(f"Tc dome ({_dome_title(ds)})")
-    ax.legend(loc="upper right")
+    ax.set_xlabel(label(ds["eta"]))
+    ax.set_ylabel(label(ds["g"]))
+    ax.set_title(f"$T_c$ dome ({_dome_title(ds)})")
+    # Outside the axes: never over the ridge, the top or a cut's label.
+    fig.legend(loc="outside lower center", ncols=3)
     return fig
 
 
@@ -113,9 +144,10 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     for j in _cut_indices(ds, g_cuts):
         c = ds[VAR_TC].isel(g=j)
         dd = d.isel(g=j)
-        gl = f"g = {float(ds['g'][j]):.4g}"
+        gl = f"$g$ = {float(ds['g'][j]):.4g}"
         for ax in (lin, log):
-            line, = ax.plot(ds["eta"].values, c.values, marker=".", ms=3, label=gl)
+            line, = ax.plot(ds["eta"].values, c.values, marker=".", ms=3,
+                            label=gl if ax is lin else None)
             color = line.get_color()
             is_refined = "refined" in dd and bool(dd["refined"])
             if np.isfinite(float(dd["tc_max"])):
@@ -135,20 +167,75 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
             elif flag != "none":
                 ax.plot(float(dd["eta_antiresonance"]), float(dd["tc_antiresonance"]), "v",
                         color=color, ms=8)
-        lin.annotate(f"{float(dd['tc_max']):.4g} {units}",
-                     (float(dd["eta_max"]), float(dd["tc_max"])), textcoords="offset points",
-                     xytext=(6, 4))
+        if np.isfinite(float(dd["tc_max"])):
+            lin.annotate(f"{float(dd['tc_max']):.4g} {units}",
+                         (float(dd["eta_max"]), float(dd["tc_max"])),
+                         textcoords="offset points", xytext=(8, 0), va="center",
+                         color=color)
     log.set_yscale("log")
     for ax, scale in ((lin, "linear"), (log, "log scale")):
-        ax.set_xlabel(label(ds["eta"], "η"))
-        ax.set_ylabel(label(ds[VAR_TC], "Tc") + ("" if scale == "linear" else ", log scale"))
+        ax.set_xlabel(label(ds["eta"]))
+        ax.set_ylabel(label(ds[VAR_TC]) + ("" if scale == "linear" else ", log scale"))
         ax.grid(True, alpha=0.3)
-    lin.legend(title="○ maximum (● refined), ▽ antiresonance, ├┤ window Tc ≥ T*",
-               loc="upper right")
+    # Outside the axes: never over a curve's maximum label.
+    fig.legend(loc="outside lower center", ncols=len(_cut_indices(ds, g_cuts)) + 1,
+               title=r"○ maximum (● refined), ▽ antiresonance, ├┤ window $T_c \geq T^*$")
     positive = ds[VAR_TC].where(ds[VAR_TC] > 0)
     if positive.notnull().any():
         log.set_ylim(bottom=0.5 * min(float(positive.min()),
                                       float(d["tc_antiresonance_bound"].min(skipna=True))
                                       if d["tc_antiresonance_bound"].notnull().any() else np.inf))
-    fig.suptitle(f"Tc(η) cuts ({_dome_title(ds)})")
+    fig.suptitle(rf"$T_c(\eta)$ cuts ({_dome_title(ds)})")
+    return fig
+
+
+STRUCTURES_FIGSIZE_PER_FACET = (4.0, 3.5)
+"""Inches of each (V, omega0) facet of :func:`structures_figure`."""
+MAX_FACETS = 16
+"""Most (V, omega0) facets drawn in one figure; beyond that, pick some with --select."""
+
+
+def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure:
+    """The top of each dome, Tc over (W, L), one facet per (V, omega0): which structure a
+    design sweep should make. ``ds``: a sweep (dims L, W, V, omega0, g, eta); structures
+    without a computed point are drawn as open grey circles."""
+    top = dome_top(dome(ds, t_floor=t_floor)).compute()
+    nv, no = top.sizes["V"], top.sizes["omega0"]
+    if nv * no > MAX_FACETS:
+        raise ValueError(f"{nv * no} (V, omega0) facets is too many for one figure (at most "
+                         f"{MAX_FACETS}); pick some with --select V=... --select omega0=...")
+    w, h = STRUCTURES_FIGSIZE_PER_FACET
+    fig = _new_figure((w * no + 1.5, h * nv + 0.8))
+    axes = np.atleast_2d(fig.subplots(nv, no, squeeze=False, sharex=True, sharey=True))
+    tc = top["tc_top"]
+    finite = tc.where(np.isfinite(tc))
+    vmin = float(finite.min()) if finite.notnull().any() else 0.0
+    vmax = float(finite.max()) if finite.notnull().any() else 1.0
+    W, L = np.meshgrid(ds["W"].values, ds["L"].values)
+    units = ds[VAR_TC].attrs.get("units", "K")
+    mesh = None
+    for iv in range(nv):
+        for io in range(no):
+            ax = axes[iv, io]
+            t = tc.isel(V=iv, omega0=io).transpose("L", "W").values
+            ok = np.isfinite(t)
+            mesh = ax.scatter(W[ok], L[ok], c=t[ok], s=160, cmap="viridis", vmin=vmin,
+                              vmax=vmax, edgecolors="k", linewidths=0.5)
+            ax.scatter(W[~ok], L[~ok], s=160, facecolors="none", edgecolors="0.6")
+            if ok.any():
+                k = np.unravel_index(int(np.nanargmax(np.where(ok, t, -np.inf))), t.shape)
+                ax.annotate(f"{t[k]:.4g} {units}", (W[k], L[k]), textcoords="offset points",
+                            xytext=(0, 11), ha="center", fontsize=8)
+            ax.set_title(f"{SYMBOLS['V']} = {float(ds['V'][iv]):g} "
+                         f"{ds['V'].attrs.get('units', '')}, {SYMBOLS['omega0']} = "
+                         f"{float(ds['omega0'][io]):g} {ds['omega0'].attrs.get('units', '')}",
+                         fontsize=9)
+            if iv == nv - 1:
+                ax.set_xlabel(label(ds["W"]))
+            if io == 0:
+                ax.set_ylabel(label(ds["L"]))
+            ax.margins(0.15)
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes, label=f"top of the dome, {SYMBOLS[VAR_TC]} [{units}]")
+    fig.suptitle(r"Top $T_c$ of each structure (maximum over $g$ and $\eta$)")
     return fig

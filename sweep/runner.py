@@ -289,7 +289,8 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
                total_points: int, window: int | None = None,
                on_failed: Callable[[Failure], None] | None = None,
                on_done: Callable[[object], None] | None = None,
-               stall_s: float = STALL_S, no_progress_s: float = NO_PROGRESS_S) -> RunReport:
+               stall_s: float = STALL_S, no_progress_s: float = NO_PROGRESS_S,
+               progress: Callable[..., Progress] | None = None) -> RunReport:
     """Run ``compute(task)`` for every task on ``executor`` (a distributed.Client or
     concurrent.futures.Executor). ``tasks``: an iterable, or a :class:`TaskSource` that places
     them on workers and hears their outcomes.
@@ -297,7 +298,10 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
     At most ``window`` tasks are in flight (default: two per worker thread), so memory and
     scheduler load do not grow with the number of tasks. A task that raises is resubmitted up
     to ``retries`` more times; then ``on_failed`` gets its :class:`Failure` (the caller records
-    it) and it is listed in the report. ``total_points`` is only for the progress log.
+    it) and it is listed in the report. ``total_points`` is only for the progress report:
+    ``progress(total_points=...)`` makes it (default :class:`Progress`, log lines; the CLI
+    passes a live bar on a terminal), and gets ``add(points)`` per finished task and
+    ``add(0, final=True)`` at the end.
 
     On a distributed.Client, :class:`Stalled` is raised when chunks wait and no worker runs
     (none, or all paused) for ``stall_s`` seconds, or no chunk finishes for ``no_progress_s``
@@ -307,7 +311,7 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
     window = window or pool.default_window()
     source = tasks if hasattr(tasks, "take") else _Iterated(tasks)
     report = RunReport()
-    progress = Progress(total_points=total_points)
+    progress = (progress or Progress)(total_points=total_points)
     attempts: dict[tuple[int, ...], int] = {}
     inflight: dict[object, tuple[object, object]] = {}  # future: (task, worker)
     t0 = time.perf_counter()

@@ -63,6 +63,10 @@ def check_can_start(config: SweepConfig, *, store: str, resume: bool, overwrite:
     """Refuse a store conflict early: before any cluster starts, without writing anything."""
     if resume and overwrite:
         raise store_mod.StoreError("--resume and --overwrite exclude each other")
+    if store_mod.is_read_only_url(store):
+        raise store_mod.StoreError(
+            f"{store}: http(s):// stores are read-only; run into a local path or an s3:// URL "
+            f"and publish that folder over HTTP")
     present = store_mod.exists(store, storage_options=storage_options)
     if present and resume:
         store_mod.check_resumable(store, config_json=config.identity(),
@@ -131,7 +135,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
               compute: Callable[[ChunkTask], ChunkOutcome] = compute_chunk,
               storage_options: Mapping | None = None, locked: bool = False,
               cluster: ClusterConfig | None = None,
-              scheduler: str | None = None, stall_s: float = STALL_S) -> SweepResult:
+              scheduler: str | None = None, stall_s: float = STALL_S,
+              progress: Callable | None = None) -> SweepResult:
     """Fill ``store`` with ``config``'s sweep, running chunks on ``executor``.
 
     ``executor``: a distributed.Client or a concurrent.futures.Executor. ``resume``: the store
@@ -142,6 +147,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
     is not this machine (see :func:`for_cluster`); ``SweepResult.store`` is the store as used.
     ``stall_s``: seconds with chunks waiting and no running worker before
     :class:`~sweep.runner.Stalled` is raised (the store stays resumable).
+    ``progress``: how progress is shown (see :func:`sweep.runner.run_chunks`).
     """
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
@@ -152,7 +158,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
             report, counts, resumed = _fill(r.config, store=r.store, executor=executor,
                                             resume=resume, compute=compute,
                                             storage_options=so, accounts=accounts,
-                                            stall_s=stall_s)
+                                            stall_s=stall_s, progress=progress)
         except OSError as err:  # a full disk, a lost mount: the store stays resumable
             raise store_mod.StoreError(
                 f"{r.store}: cannot write the store ({err.strerror or err}); what was written "
@@ -168,7 +174,8 @@ def run_sweep(config: SweepConfig, *, store: str, executor, resume: bool = False
 def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
           compute: Callable[[ChunkTask], ChunkOutcome], storage_options: Mapping | None,
           accounts: Accounts,
-          stall_s: float = STALL_S) -> tuple[RunReport, dict[str, int], bool]:
+          stall_s: float = STALL_S,
+          progress: Callable | None = None) -> tuple[RunReport, dict[str, int], bool]:
     """Lay out or resume ``store`` (held and checked by the caller), run the missing chunks,
     record failures; returns the report, the status counts and whether it resumed."""
     so = storage_options
@@ -220,7 +227,7 @@ def _fill(config: SweepConfig, *, store: str, executor, resume: bool,
     _warn_clear_secrets(executor, so)
     report = run_chunks(tasks, executor=executor, retries=config.retries, total_points=total,
                         compute=compute, window=config.batch_size, on_failed=on_failed,
-                        on_done=on_done, stall_s=stall_s)
+                        on_done=on_done, stall_s=stall_s, progress=progress)
     # A resumed record whose chunk ran inside a larger task was not matched by index above.
     for index, r in list(records.items()):
         region = {a: slice(*r["region"][a]) for a in r["region"]}

@@ -125,6 +125,11 @@ def is_url(store: str) -> bool:
     return "://" in str(store)
 
 
+def is_read_only_url(store: str) -> bool:
+    """Whether ``store`` is a URL that can only be read (``http://``, ``https://``)."""
+    return is_url(store) and store.split("://", 1)[0].lower() in ("http", "https")
+
+
 def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
     """Whether anything is at ``store``; a local path that is not a zarr group is an error."""
     if not is_url(store):

@@ -150,7 +150,7 @@ def _assert_real_png(path, size):
 def test_plot_command_writes_a_real_png(local_store, tmp_path, capsys, kind, figsize):
     png = tmp_path / f"{kind}.png"
     assert main(["plot", str(local_store), "-o", str(png), "--kind", kind, "--g", "0.25",
-                 "0.3333", "--select", "L=9", "--dpi", "80", "--json"]) == 0
+                 "0.3333333333", "--select", "L=9", "--dpi", "80", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     size = (round(figsize[0] * 80), round(figsize[1] * 80))
     assert (doc["width_px"], doc["height_px"]) == size and doc["structure"]["L"] == 9.0
@@ -161,12 +161,13 @@ def test_figures_label_axes_with_store_units(local_store):
     one = store_mod.open_dataset(str(local_store)).isel(L=0, W=0, V=0, omega0=0)
     fig = dome_figure(one, g_cuts=[0.25])
     ax = fig.axes[0]
-    assert ax.get_xlabel().endswith("[1]") and "Lifshitz" in ax.get_xlabel()
+    # dimensionless: no "[1]"; symbols in mathtext (issue 13)
+    assert ax.get_xlabel().endswith(r"$\eta$") and "Lifshitz" in ax.get_xlabel()
     assert "coupling" in ax.get_ylabel()
-    assert fig.axes[1].get_ylabel() == "critical temperature, Tc [K]"  # colour bar
+    assert fig.axes[1].get_ylabel() == "critical temperature, $T_c$ [K]"  # colour bar
     fig = cuts_figure(one, g_cuts=[0.25, 1 / 3])
     lin, log = fig.axes[:2]
-    assert lin.get_ylabel() == "critical temperature, Tc [K]"
+    assert lin.get_ylabel() == "critical temperature, $T_c$ [K]"
     assert log.get_yscale() == "log" and "[K]" in log.get_ylabel()
     assert len(lin.get_lines()) >= 4  # two curves, their maxima and antiresonances
 

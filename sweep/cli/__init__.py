@@ -1,8 +1,8 @@
 """The ``fanodome`` command line.
 
 Each sub-command is a thin layer: parse, validate, call the library, print. Human-readable output
-by default; ``--json`` prints exactly one JSON document on stdout. Bad input exits with code 2
-and a one-line message on stderr.
+by default; ``--json`` prints exactly one JSON document on stdout. Every failure a user can
+cause is one line on stderr and an exit code (:data:`EXIT_CODES`), never a traceback.
 
 The commands live in one module per group (:mod:`~sweep.cli.solver_commands`,
 :mod:`~sweep.cli.run_commands`, :mod:`~sweep.cli.refine_commands`,
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 
 from . import (analysis_commands, deploy_commands, refine_commands, run_commands,
                solver_commands)
-from .options import EXIT_BAD_INPUT, BadInput, emit
+from .options import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, BadInput,
+                      Interrupted, emit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Superconducting Tc domes of superlattices of quantum wires "
                     "(BPV multigap BCS at a Fano resonance). Energies in meV, lengths in Å, "
                     "masses in m_e, temperatures in K.",
+        epilog="exit codes: " + "; ".join(f"{c} {what}" for c, what in EXIT_CODES.items()),
     )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_NEGATIVE_VALUE = re.compile(r"^-\.?\d")
+_NEGATIVE_VALUE = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,19 +53,38 @@ def main(argv: list[str] | None = None) -> int:
     # float(" -0.5") still parses.
     argv = [" " + t if _NEGATIVE_VALUE.match(t) else t for t in argv]
     args = parser.parse_args(argv)
+    args.argv = argv  # as given (``fanodome run`` repeats it in its resume hint)
     logging.basicConfig(level=logging.WARNING - 10 * args.verbose,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         result = args.func(args)
+        if result is None or isinstance(result, int):
+            return result or 0
+        emit(args, result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``fanodome dome STORE | head``): stop quietly, as a shell tool
+        # killed by SIGPIPE does; stdout is pointed at devnull so that the interpreter's own
+        # flush at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (ValueError, BadInput) as err:
         print(f"fanodome {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if result is None:
-        return 0
-    if isinstance(result, int):
-        return result
-    emit(args, result)
+    except OSError as err:  # a file that cannot be written, a server that does not answer
+        print(f"fanodome {args.command}: error: {_os_error_text(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, Interrupted) as err:
+        print(f"fanodome {args.command}: interrupted", file=sys.stderr)
+        return getattr(err, "exit_code", EXIT_INTERRUPTED)
     return 0
+
+
+def _os_error_text(err: OSError) -> str:
+    """One line for an OSError: the file or address it is about, and why."""
+    if err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 __all__ = ["build_parser", "main"]

@@ -13,16 +13,17 @@ name one dome each and keep their names for the documents' readers.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..grid import DOME_AXES
-from .options import add_storage_option, fmt, json_number, storage_options
+from .options import add_storage_option, fmt, json_number, storage_options, store_exists
 
 
 def _open(a: argparse.Namespace):
     from .. import store as store_mod
     so = storage_options(a)
     try:
-        present = store_mod.exists(a.store, storage_options=so)
+        present = store_exists(a.store, so)
     except PermissionError as err:  # s3fs/gcsfs: refused credentials (or none)
         raise ValueError(f"{a.store}: access refused ({err}); give credentials with "
                          f"--storage-option or the usual environment variables") from None
@@ -71,33 +72,59 @@ def _print_dome(doc: dict) -> None:
 def _cmd_fano(a: argparse.Namespace) -> dict:
     import numpy as np
 
-    from ..analysis import FANO_PARAMS, fano_fit
+    from ..analysis import FANO_PARAMS, fano_fit, fano_quality
     ds = _open(a)
-    fits = fano_fit(ds, g=a.g, log=a.log).compute()
+    fits = fano_fit(ds, g=_g_values(ds, a.g), log=a.log).compute()
     dims = DOME_AXES + ("g",)
+    eta = ds["eta"].values
     rows = []
     for idx in fits["q"].stack(curve=dims)["curve"].values:
         f = fits.sel(dict(zip(dims, idx)))
         rec = {d: float(v) for d, v in zip(dims, idx)}
         for p in (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms"):
             rec[p] = json_number(f[p])
+        rec["rms_units"] = fits["rms"].attrs["units"]
         rec["n_points"] = int(np.nan_to_num(float(f["n_points"])))
+        rec["quality"], rec["quality_reason"] = fano_quality(
+            {k: (np.nan if v is None else v) for k, v in rec.items()},
+            eta_lo=float(eta.min()), eta_hi=float(eta.max()))
         rows.append(rec)
     return {"form": fits.attrs["form"], "fits": rows}
+
+
+DEFAULT_G = (0.25, 1 / 3)
+"""The couplings of ``fano`` and of the ``cuts`` plot when --g is not given: the paper's."""
+
+
+def _g_values(ds, asked: list[float] | None) -> list[float]:
+    """The grid g of ``--g``: each on the store's grid (else bad input naming the nearest),
+    or, without --g, the grid g nearest each of :data:`DEFAULT_G`."""
+    import numpy as np
+
+    from ..grid import on_grid
+    if asked is None:
+        g = ds["g"].values
+        return sorted({float(g[int(np.argmin(np.abs(g - x)))]) for x in DEFAULT_G})
+    return on_grid(ds["g"].values, asked, name="--g")
 
 
 def _print_fano(doc: dict) -> None:
     print(doc["form"])
     for r in doc["fits"]:
+        unit = "" if r["rms_units"] == "1" else f" {r['rms_units']}"
         print(f"L = {r['L']:g}, W = {r['W']:g}, V = {r['V']:g}, omega0 = {r['omega0']:g}, "
               f"g = {r['g']:.4g}: eta_res = {fmt(r['eta_res'])} ± "
               f"{fmt(r['eta_res_err'], '.2g')}, width = {fmt(r['width'])} ± "
               f"{fmt(r['width_err'], '.2g')}, q = {fmt(r['q'])} ± "
-              f"{fmt(r['q_err'], '.2g')} (rms {fmt(r['rms'], '.3g')}, {r['n_points']} points)")
+              f"{fmt(r['q_err'], '.2g')} (rms {fmt(r['rms'], '.3g')}{unit}, "
+              f"{r['n_points']} points)")
+        print(f"  fit quality: {r['quality']}: {r['quality_reason']}")
 
 
 def _select(ds, items: list[str]):
-    """One dome: ``AXIS=VALUE`` picks the nearest value, every other axis its first."""
+    """One dome: ``AXIS=VALUE`` picks that grid value (else bad input naming the nearest),
+    every other axis its first."""
+    from ..grid import on_grid
     sel = {}
     for item in items:
         axis, sep, value = item.partition("=")
@@ -108,24 +135,71 @@ def _select(ds, items: list[str]):
             sel[axis] = float(value)
         except ValueError:
             raise ValueError(f"--select: {value!r} is not a number") from None
-    one = ds.sel(sel, method="nearest") if sel else ds
+    sel = {axis: on_grid(ds[axis].values, [v], name=f"--select {axis}")[0]
+           for axis, v in sel.items()}
+    one = ds.sel(sel) if sel else ds
     return one.isel({a: 0 for a in DOME_AXES if a not in sel})
 
 
 def _cmd_plot(a: argparse.Namespace) -> dict:
+    import sys
+
+    import numpy as np
+
+    from .. import store as store_mod
     from ..analysis import t_floor_of
-    from ..plots import cuts_figure, dome_figure
+    from ..plots import cuts_figure, dome_figure, structures_figure
     if a.dpi <= 0:
         raise ValueError(f"--dpi must be positive, got {a.dpi}")
+    folder = Path(a.output).absolute().parent
+    if not folder.is_dir():
+        raise ValueError(f"-o {a.output}: folder {folder} does not exist")
+    if a.log_color and a.kind != "dome":
+        raise ValueError("--log-color: only for --kind dome")
     ds = _open(a)
-    one = _select(ds, a.select)
-    make = dome_figure if a.kind == "dome" else cuts_figure
-    fig = make(one, g_cuts=a.g, t_floor=t_floor_of(ds))
+    if a.kind == "structures":
+        one = _select_facets(ds, a.select)
+        fig = structures_figure(one, t_floor=t_floor_of(ds))
+        structure = {k: [float(x) for x in np.atleast_1d(one[k].values)] for k in DOME_AXES}
+    else:
+        one = _select(ds, a.select)
+        status = np.asarray(one[store_mod.VAR_STATUS].values)
+        where = ", ".join(f"{k} = {float(one[k]):g}" for k in DOME_AXES)
+        missing = int(np.count_nonzero(status >= store_mod.STATUS_FAILED))
+        if missing == status.size:
+            raise ValueError(f"the dome at {where} has no computed point yet ({missing} pending "
+                             f"or failed): finish the run (fanodome run ... --resume) first")
+        if missing:
+            print(f"fanodome plot: warning: {missing} of {status.size} points of the dome at "
+                  f"{where} are pending or failed: drawn as gaps", file=sys.stderr)
+        g_cuts = _g_values(one, a.g)
+        if a.kind == "dome":
+            fig = dome_figure(one, g_cuts=g_cuts, t_floor=t_floor_of(ds),
+                              log_color=a.log_color)
+        else:
+            fig = cuts_figure(one, g_cuts=g_cuts, t_floor=t_floor_of(ds))
+        structure = {k: float(one[k]) for k in DOME_AXES}
     fig.savefig(a.output, dpi=a.dpi)
     w, h = fig.get_size_inches() * a.dpi
     return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
-            "height_px": int(round(h)),
-            "structure": {k: float(one[k]) for k in DOME_AXES}}
+            "height_px": int(round(h)), "structure": structure}
+
+
+def _select_facets(ds, items: list[str]):
+    """``--select`` of ``--kind structures``: V and omega0 values (on the grid) to draw."""
+    from ..grid import on_grid
+    sel: dict[str, list[float]] = {}
+    for item in items:
+        axis, sep, value = item.partition("=")
+        if not sep or axis not in ("V", "omega0"):
+            raise ValueError(f"--select: with --kind structures, expected V=VALUE or "
+                             f"omega0=VALUE, got {item!r}")
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValueError(f"--select: {value!r} is not a number") from None
+        sel.setdefault(axis, []).extend(on_grid(ds[axis].values, [v], name=f"--select {axis}"))
+    return ds.sel(sel) if sel else ds
 
 
 def _print_plot(doc: dict) -> None:
@@ -177,8 +251,9 @@ def add_commands(sub) -> None:
                                    "dome at the grid g nearest each --g; parameters with "
                                    "1-sigma errors.")
     f.add_argument("store", metavar="STORE", help="zarr store path or URL")
-    f.add_argument("--g", type=float, nargs="+", default=[0.25, 1 / 3],
-                   help="couplings (nearest grid g) [0.25 1/3]")
+    f.add_argument("--g", type=float, nargs="+", default=None,
+                   help="couplings, each a g of the store's grid (to 1e-6 relative) [the grid "
+                        "g nearest 1/4 and 1/3]")
     f.add_argument("--log", action="store_true", help="fit log Tc")
     add_storage_option(f)
     f.add_argument("--json", action="store_true", help="one JSON document on stdout")
@@ -192,12 +267,18 @@ def add_commands(sub) -> None:
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="image file; the format follows the suffix (.png, .pdf, .svg)")
-    p.add_argument("--kind", choices=("dome", "cuts"), default="dome", help="[%(default)s]")
-    p.add_argument("--g", type=float, nargs="+", default=[0.25, 1 / 3],
-                   help="couplings of the cuts (nearest grid g) [0.25 1/3]")
+    p.add_argument("--kind", choices=("dome", "cuts", "structures"), default="dome",
+                   help="dome: Tc over (eta, g); cuts: Tc(eta) at each --g; structures: the "
+                        "top Tc of every structure over (W, L), one panel per (V, omega0) "
+                        "[%(default)s]")
+    p.add_argument("--log-color", action="store_true",
+                   help="dome: a logarithmic colour scale (shows the antiresonance too)")
+    p.add_argument("--g", type=float, nargs="+", default=None,
+                   help="couplings of the cuts, each a g of the store's grid (to 1e-6 "
+                        "relative) [the grid g nearest 1/4 and 1/3]")
     p.add_argument("--select", action="append", default=[], metavar="AXIS=VALUE",
-                   help="dome to draw: nearest value of L, W (Å), V or omega0 (meV); "
-                        "repeatable")
+                   help="dome to draw: a value of L, W (Å), V or omega0 (meV) on the store's "
+                        "grid (to 1e-6 relative); repeatable")
     p.add_argument("--dpi", type=float, default=100.0, help="pixels per inch [%(default)s]")
     add_storage_option(p)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")

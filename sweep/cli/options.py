@@ -18,11 +18,39 @@ from solver.parameters import MODEL, PARAMETERS, STRUCTURE
 from ..config import CLUSTER_KEYS, CLUSTER_KINDS, ClusterConfig, SweepConfig, \
     with_cluster_overrides
 
+EXIT_FAILED_POINTS = 1
 EXIT_BAD_INPUT = 2
+EXIT_STALLED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (``| head``)
+EXIT_CODES = {
+    0: "done",
+    EXIT_FAILED_POINTS: "a run finished with failed points (fanodome run)",
+    EXIT_BAD_INPUT: "bad input, or a store, file, server or scheduler that cannot be used "
+                    "(one line on stderr)",
+    EXIT_STALLED: "a run stalled: no running worker for --stall-timeout seconds, or nothing "
+                  "finished for an hour (fanodome run; the store stays resumable)",
+    EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
+    EXIT_BROKEN_PIPE: "the reader of stdout went away (e.g. `| head`)",
+    EXIT_TERMINATED: "terminated (SIGTERM)",
+}
+"""Every exit code of ``fanodome``, documented in ``fanodome --help``."""
 
 
 class BadInput(Exception):
     """Raised for input errors that the CLI reports with exit code 2."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; ``exit_code`` is 130 or 143. A BaseException, as
+    KeyboardInterrupt is, so that no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int):
+        import signal
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 # ------------------------------------------------------------------ the model's parameters
@@ -98,6 +126,19 @@ def storage_options(a: argparse.Namespace) -> dict | None:
     return out or None
 
 
+def store_exists(store: str, storage_options: dict | None) -> bool:
+    """Whether ``store`` exists; a store at a URL whose server does not answer is bad input
+    that names the store (ValueError), not a traceback."""
+    from .. import store as store_mod
+    try:
+        return store_mod.exists(store, storage_options=storage_options)
+    except PermissionError:
+        raise
+    except OSError as err:  # aiohttp's connection errors are OSErrors
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(f"{store}: cannot be reached ({reason})") from None
+
+
 # ------------------------------------------------------------------------- cluster options
 
 # option dest -> [cluster] key
@@ -135,6 +176,34 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shared-fs", action="store_true",
                    help="the store path is on a file system that every node mounts at the "
                         "same path (else a non-local cluster needs an s3://... URL)")
+
+
+SCHEDULER_CONNECT_S = 5.0
+"""Seconds ``--scheduler`` may take to accept a TCP connection before the run is refused: a
+scheduler answers in milliseconds; waiting longer only delays the error."""
+
+
+def check_scheduler(address: str, *, timeout_s: float = SCHEDULER_CONNECT_S) -> None:
+    """Refuse a ``--scheduler`` that is not ``tcp://HOST:PORT`` (or ``tls://``, or
+    ``HOST:PORT``), or that accepts no connection within ``timeout_s`` seconds."""
+    import socket
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise BadInput(f"--scheduler: expected an address like tcp://HOST:PORT "
+                       f"(e.g. tcp://10.0.0.5:8786), got {address!r}")
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as err:
+        reason = (f"no answer within {timeout_s:g} s" if isinstance(err, TimeoutError)
+                  else err.strerror or str(err))
+        raise BadInput(f"--scheduler: cannot reach a scheduler at {address} ({reason})"
+                       ) from None
 
 
 def cluster_config(cfg: SweepConfig, a: argparse.Namespace) -> ClusterConfig:

@@ -7,16 +7,16 @@ the cluster, calls :mod:`sweep.service` and prints: checks, lock and window are 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import shlex
 import sys
 
-from .options import (BadInput, add_cluster_options, add_storage_option, cluster_config, emit,
-                      fmt, storage_options)
+from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
+                      add_cluster_options, add_storage_option, check_scheduler, cluster_config,
+                      emit, fmt, storage_options, store_exists)
 
 PAPER_STORE = "fanodome-paper.zarr"
-
-EXIT_STALLED = 3
-"""``run`` gave up: chunks waited with no running worker (or nothing finished) too long."""
 
 
 def _cmd_config(a: argparse.Namespace) -> str:
@@ -32,22 +32,28 @@ def _print_text(text: str) -> None:
 def _cmd_run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .. import store as store_mod
-    from ..analysis import dome_summary
-    from ..clusters import cluster_client
     from ..config import load_config, paper_config
-    from ..refine_service import refine_store
-    from ..runner import Stalled
-    from ..service import reserve, run_sweep
-    from .refine_commands import refine_document
+    from ..warmup import BackgroundCompile, workers_share_this_cache
 
+    if a.scheduler:  # first: a wrong address is told before the seconds of imports below
+        check_scheduler(a.scheduler)
     if a.workers is not None and a.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
     if a.scheduler and a.cluster:
         raise ValueError("--cluster and --scheduler exclude each other")
     cfg = load_config(a.config) if a.config else paper_config()
-    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
     spec = cluster_config(cfg, a)
+
+    from .. import store as store_mod
+    from ..analysis import dome_summary
+    from ..clusters import cluster_client, dashboard_link
+    from ..refine_service import refine_store
+    from ..runner import Stalled
+    from ..service import reserve, run_sweep
+    from .refine_commands import refine_document
+    from .progress import progress_for
+
+    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
     so = storage_options(a)
     # Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
     logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
@@ -58,32 +64,126 @@ def _cmd_run(a: argparse.Namespace) -> int:
         raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
     stall = {} if a.stall_timeout is None else {"stall_s": a.stall_timeout}
     mode = {"resume": a.resume, "overwrite": a.overwrite, "storage_options": so}
+    bars: list = []
+
+    def progress(**kw):
+        bars.append(progress_for()(**kw))
+        return bars[-1]
+
     try:
-        with reserve(cfg, store=store, **where, **mode) as run, \
-                cluster_client(**where, store=run.store) as client:
-            if client.dashboard_link:
-                print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-            result = run_sweep(run.config, store=run.store, executor=client, locked=True,
-                               **stall, **where, **mode)
-            refined = None
-            if cfg.refine is not None and result.complete:
-                refined = refine_store(run.store, settings=cfg.refine, executor=client,
-                                       curves_per_task=cfg.curves_per_task,
-                                       retries=cfg.retries, storage_options=so)
+        with interruptible(), reserve(cfg, store=store, **where, **mode) as run:
+            if a.resume and _complete(run.store, refine=cfg.refine, storage_options=so):
+                counts = store_mod.status_counts(run.store, storage_options=so)
+                print(f"{run.store}: all {counts['total']} points done; nothing to do",
+                      file=sys.stderr)
+                return 0
+            # Nothing can refuse the run now: workers on this machine will load what this
+            # process compiles, so start compiling, beside the cluster's start.
+            compiling = (BackgroundCompile() if workers_share_this_cache(spec, a.scheduler)
+                         else None)
+            with cluster_client(**where, store=run.store, compiling=compiling) as client:
+                link = dashboard_link(client)
+                if link:
+                    print(f"dashboard: {link}", file=sys.stderr)
+                result = run_sweep(run.config, store=run.store, executor=client, locked=True,
+                                   progress=progress, **stall, **where, **mode)
+                refined = None
+                if cfg.refine is not None and result.complete:
+                    refined = refine_store(run.store, settings=cfg.refine, executor=client,
+                                           curves_per_task=cfg.curves_per_task,
+                                           retries=cfg.retries, storage_options=so)
+    except Interrupted as err:
+        for bar in bars:
+            getattr(bar, "close", lambda: None)()
+        print(_interrupted_line(a, store=store, storage_options=so), file=sys.stderr)
+        return err.exit_code
     except Stalled as err:
+        for bar in bars:
+            getattr(bar, "close", lambda: None)()
         print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
               file=sys.stderr)
         return EXIT_STALLED
+    ds = store_mod.open_dataset(result.store, storage_options=so)
     doc = {"store": result.store, **result.counts,
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
            "tasks_wall_s": round(result.report.seconds, 3), **result.accounting(),
-           "dome": dome_summary(store_mod.open_dataset(result.store, storage_options=so))}
+           "n_domes": dome_count(ds), "dome": dome_summary(ds)}
     if refined is not None:
         doc["refine"] = refine_document(refined)
     emit(a, doc)
-    return 0 if result.complete and (refined is None or refined.complete) else 1
+    complete = result.complete and (refined is None or refined.complete)
+    return 0 if complete else EXIT_FAILED_POINTS
+
+
+def dome_count(ds) -> int:
+    """Domes in a store: one per (L, W, V, omega0)."""
+    from ..grid import DOME_AXES
+    n = 1
+    for axis in DOME_AXES:
+        n *= ds.sizes[axis]
+    return n
+
+
+def _complete(store: str, *, refine, storage_options) -> bool:
+    """Whether ``store`` holds every point (and, with ``refine`` settings, every refinement)."""
+    from .. import store as store_mod
+    from ..refine_service import pending_work
+    if not store_mod.exists(store, storage_options=storage_options):
+        return False
+    counts = store_mod.status_counts(store, storage_options=storage_options)
+    if counts["pending"] or counts["failed"]:
+        return False
+    return refine is None or pending_work(store, settings=refine,
+                                          storage_options=storage_options) == 0
+
+
+def resume_command(a: argparse.Namespace) -> str:
+    """The command line that finishes the run of ``a``: the same one with ``--resume``."""
+    argv = [t.strip() for t in getattr(a, "argv", None) or ["run"]
+            if t not in ("--resume", "--overwrite")]
+    return shlex.join(["fanodome", *argv, "--resume"])
+
+
+def _interrupted_line(a: argparse.Namespace, *, store: str, storage_options) -> str:
+    from .. import store as store_mod
+    try:
+        counts = store_mod.status_counts(store, storage_options=storage_options)
+    except (ValueError, OSError, KeyError):  # interrupted before the store was laid out
+        again = shlex.join(["fanodome", *(t.strip() for t in getattr(a, "argv", None) or
+                                          ["run"])])
+        return f"interrupted: no points done (no store yet); start again with: {again}"
+    return (f"interrupted: {counts['done']} of {counts['total']} points done; resume with: "
+            f"{resume_command(a)}")
+
+
+@contextlib.contextmanager
+def interruptible():
+    """SIGINT (Ctrl-C) and SIGTERM raise :class:`Interrupted` in the main thread, so that every
+    ``with`` on the way out runs: the cluster closes, the store lock is released. The first
+    signal also quiets distributed's logging (its shutdown chatter) and makes further signals
+    wait for that shutdown, which takes seconds. The previous handlers come back on exit."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals are the main's
+        yield
+        return
+
+    def handler(signum, frame):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _print_run(doc: dict) -> None:
@@ -101,6 +201,10 @@ def _print_run(doc: dict) -> None:
         print(f"refined {rf['curves']} curves and {rf['domes']} dome tops with "
               f"{rf['evaluations']} solver evaluations in {rf['wall_s']:.1f} s"
               + (f"; {rf['failed_tasks']} tasks failed" if rf["failed_tasks"] else ""))
+    shown, n = len(doc["dome"]), doc["n_domes"]
+    which = (f"the {'dome' if n == 1 else f'{n} domes'}" if shown == n
+             else f"{shown} of {n} domes, highest Tc first")
+    print(f"{which}; every dome in full: fanodome dome {doc['store']}")
     for r in doc["dome"]:
         how = "refined" if r.get("refined") else "grid"
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
@@ -118,11 +222,12 @@ def _print_run(doc: dict) -> None:
 
 def _cmd_status(a: argparse.Namespace) -> dict:
     from .. import store as store_mod
-    if not store_mod.exists(a.store):
+    so = storage_options(a)
+    if not store_exists(a.store, so):
         raise BadInput(f"{a.store}: no such store")
-    counts = store_mod.status_counts(a.store)
+    counts = store_mod.status_counts(a.store, storage_options=so)
     if not a.json:
-        counts = {**counts, "failures": store_mod.read_failures(a.store)}
+        counts = {**counts, "failures": store_mod.read_failures(a.store, storage_options=so)}
     return counts
 
 
@@ -183,4 +288,5 @@ def add_commands(sub) -> None:
     s.add_argument("--json", action="store_true",
                    help='one JSON document {"total", "done", "failed", "pending", "missing"} '
                         'on stdout')
+    add_storage_option(s)
     s.set_defaults(func=_cmd_status, show=_print_status)

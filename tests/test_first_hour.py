@@ -1,0 +1,355 @@
+"""A newcomer's first hour (issue 13): one-line errors with documented exit codes, no silent
+snapping to grid values, fit quality, honest summaries and plots, a CF-clean netCDF export.
+
+Real components only: stores on disk, ``python -m http.server`` on 127.0.0.1, CLI processes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from matplotlib.colors import LogNorm
+from sweep_support import REPO, SMALL_TOML, cli, roundtrip, small_config, write_toml
+
+from sweep import store as store_mod
+from sweep.analysis import dome, dome_summary, dome_top, fano_quality
+from sweep.cli import main
+from sweep.cli.run_commands import _print_run
+from sweep.plots import cuts_figure, dome_figure, structures_figure
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory) -> Path:
+    """A finished small sweep: 2 L x 2 omega0 = 4 domes over 4 g x 8 eta."""
+    path = tmp_path_factory.mktemp("first-hour") / "small.zarr"
+    roundtrip(small_config(), path)
+    return path
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _one_line_error(err: str, *words: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+# ------------------------------------------------------------------------- errors, exit codes
+
+def test_binary_config_names_the_file(tmp_path, capsys):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_bytes(b"\x00\x01\xff\xfe binary")
+    assert main(["config", str(cfg)]) == 2
+    _one_line_error(capsys.readouterr().err, str(cfg), "not a text file")
+
+
+@pytest.mark.parametrize("value", ["-inf", "-Infinity", "-nan"])
+def test_minus_inf_is_named_not_taken_for_an_option(value, capsys):
+    assert main(["tc", "--eta", value, "--g", "0.25"]) == 2
+    _one_line_error(capsys.readouterr().err, "--eta", "not finite")
+
+
+def test_broken_pipe_is_quiet_with_its_exit_code():
+    # ~170 kB of output: more than a pipe holds, so the writer meets the closed pipe.
+    proc = subprocess.Popen([sys.executable, "-m", "sweep.cli", "tc", "--eta", "-0.5:3:0.001",
+                             "--g", "0.25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO)
+    assert proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    rc = proc.wait(timeout=120)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert rc == 141, err
+    assert err == ""
+
+
+def test_plot_into_a_missing_folder(small_store, capsys):
+    assert main(["plot", str(small_store), "-o", "/missing/dir/x.png"]) == 2
+    _one_line_error(capsys.readouterr().err, "/missing/dir", "does not exist")
+
+
+def test_run_into_an_http_store_is_refused_before_any_cluster(capsys):
+    t0 = time.monotonic()
+    assert main(["run", "--store", f"http://127.0.0.1:{_closed_port()}/x.zarr"]) == 2
+    assert time.monotonic() - t0 < 5
+    _one_line_error(capsys.readouterr().err, "read-only")
+
+
+def test_status_and_dome_of_a_url_whose_server_is_down(capsys):
+    url = f"http://127.0.0.1:{_closed_port()}/x.zarr"
+    for cmd in ("status", "dome"):
+        assert main([cmd, url]) == 2
+        _one_line_error(capsys.readouterr().err, url, "cannot be reached")
+
+
+def test_scheduler_at_a_closed_port_fails_fast_naming_it():
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    t0 = time.monotonic()
+    out = cli("run", "--store", "x.zarr", "--scheduler", address, timeout=60)
+    assert time.monotonic() - t0 < 10
+    assert out.returncode == 2
+    _one_line_error(out.stderr, address, "cannot reach")
+
+
+def test_scheduler_that_is_not_an_address(capsys):
+    assert main(["run", "--store", "x.zarr", "--scheduler", "notaurl"]) == 2
+    _one_line_error(capsys.readouterr().err, "--scheduler", "tcp://HOST:PORT", "notaurl")
+
+
+def test_exit_codes_are_documented(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for code in ("0 done", "1 a run finished", "2 bad input", "130 interrupted",
+                 "141 the reader", "143 terminated"):
+        assert code in out
+
+
+# ----------------------------------------------------------------------------- run and status
+
+def test_resume_of_a_complete_store_does_nothing(small_store, tmp_path, capfd):
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    t0 = time.monotonic()
+    assert main(["run", str(cfg), "--store", str(small_store), "--resume"]) == 0
+    assert time.monotonic() - t0 < 10  # no cluster started
+    err = capfd.readouterr().err
+    assert "nothing to do" in err and "dashboard" not in err and "warm" not in err
+
+
+@pytest.fixture(scope="module")
+def http_url(small_store):
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+         "--directory", str(small_store.parent)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(proc.stdout.readline().split(" port ")[1].split()[0])
+        yield f"http://127.0.0.1:{port}/{small_store.name}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+def test_status_takes_storage_options(small_store, http_url, capsys):
+    assert main(["status", http_url, "--storage-option", "simple_links=false", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == store_mod.status_counts(str(small_store))
+    assert main(["status", http_url, "--storage-option", "nokeyvalue"]) == 2
+
+
+def test_run_summary_says_how_many_domes_sorted_by_top_tc(small_store, capsys):
+    ds = store_mod.open_dataset(str(small_store))
+    rows = dome_summary(ds, max_rows=3)
+    tops = [r["tc_max_K"] for r in rows]
+    assert len(rows) == 3 and tops == sorted(tops, reverse=True)
+    everything = dome_summary(ds, max_rows=100)
+    assert len(everything) == 4 and everything[0]["tc_max_K"] == float(ds["tc"].max())
+    assert {r["refined"] for r in everything} == {False}  # no [refine] in this config
+    doc = {"store": str(small_store), **store_mod.status_counts(str(small_store)),
+           "computed_points": 0, "wall_s": 1.0, "n_domes": 4, "dome": rows}
+    _print_run(doc)
+    out = capsys.readouterr().out
+    assert "3 of 4 domes, highest Tc first" in out
+    assert f"fanodome dome {small_store}" in out and "(grid values)" in out
+
+
+# -------------------------------------------------------------------- no silent snapping
+
+def test_values_off_the_grid_are_refused_naming_the_nearest(small_store, tmp_path, capsys):
+    s = str(small_store)
+    assert main(["fano", s, "--g", "0.9"]) == 2
+    _one_line_error(capsys.readouterr().err, "--g", "nearest: 0.25, 0.3")
+    assert main(["plot", s, "-o", str(tmp_path / "x.png"), "--select", "L=100"]) == 2
+    _one_line_error(capsys.readouterr().err, "--select L", "nearest: 8.5, 9")
+    # on the grid (to the stated tolerance): accepted
+    assert main(["plot", s, "-o", str(tmp_path / "x.png"), "--select", "L=9.0000000001",
+                 "--kind", "cuts", "--g", "0.25", "0.3"]) == 0
+
+
+# ------------------------------------------------------------------------------ Fano quality
+
+def test_fano_quality_flags_degenerate_and_misplaced_fits():
+    good = {"eta_res": 0.9, "width": 1.1, "q": 7.5, "amplitude": 3.0, "offset": 0.1,
+            "eta_res_err": 0.02, "width_err": 0.06, "q_err": 1.1, "amplitude_err": 0.1,
+            "offset_err": 0.1}
+    assert fano_quality(good, eta_lo=-0.5, eta_hi=3)[0] == "good"
+    bad = {**good, "q": 6.3e5, "q_err": 9e-12, "amplitude": 1e-10}
+    flag, reason = fano_quality(bad, eta_lo=-0.5, eta_hi=3)
+    assert flag == "degenerate" and "q" in reason
+    assert fano_quality({**good, "eta_res": 5.0}, eta_lo=-0.5, eta_hi=3)[0] == \
+        "resonance_outside_data"
+    assert fano_quality({**good, "q_err": 20.0}, eta_lo=-0.5, eta_hi=3)[0] == "undetermined"
+    assert fano_quality({**good, "q": float("nan")}, eta_lo=-0.5, eta_hi=3)[0] == \
+        "not_converged"
+
+
+def test_fano_command_reports_quality_and_the_unit_of_rms(small_store, capsys):
+    assert main(["fano", str(small_store), "--g", "0.25", "--json"]) == 0
+    fits = json.loads(capsys.readouterr().out)["fits"]
+    assert fits and all(f["quality"] and f["quality_reason"] for f in fits)
+    assert {f["rms_units"] for f in fits} == {"K"}
+    assert main(["fano", str(small_store), "--g", "0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "fit quality:" in out and re.search(r"rms [-\d.e]+ K", out)
+
+
+# ------------------------------------------------------------------------------------ plots
+
+def test_plot_of_a_pending_dome_is_refused_and_a_partial_one_warned(tmp_path, capsys):
+    cfg = small_config()
+    path = str(tmp_path / "pending.zarr")
+    plan = cfg.plan()
+    store_mod.layout(store=path, axes=cfg.axes, plan=plan, config_toml=cfg.to_toml(),
+                     config_json=cfg.identity())
+    png = str(tmp_path / "p.png")
+    assert main(["plot", path, "-o", png]) == 2
+    _one_line_error(capsys.readouterr().err, "no computed point", "--resume")
+    assert not Path(png).exists()
+    from sweep.tasks import compute_chunk, tasks_for
+    first = next(iter(tasks_for(store=path, plan=plan, axes=cfg.axes, model=cfg.model,
+                                chunks=[next(iter(plan.chunks()))])))
+    compute_chunk(first)
+    assert main(["plot", path, "-o", png, "--kind", "cuts"]) == 0
+    assert "warning:" in capsys.readouterr().err and Path(png).exists()
+
+
+def test_dome_top_of_a_lazy_dome(small_store):
+    ds = store_mod.open_dataset(str(small_store))
+    lazy = dome_top(dome(ds))
+    assert lazy["tc_top"].chunks is not None
+    xr.testing.assert_allclose(lazy.compute(), dome_top(dome(ds.load())))
+
+
+def _texts(fig):
+    """Every label, title, annotation and legend text of a drawn figure."""
+    out = [fig._suptitle.get_text()] if fig._suptitle else []
+    for ax in fig.axes:
+        out += [ax.get_xlabel(), ax.get_ylabel(), ax.get_title()]
+        out += [t.get_text() for t in ax.texts]
+    for leg in fig.legends:
+        out += [t.get_text() for t in leg.get_texts()]
+    return [t for t in out if t]
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("make", [dome_figure, cuts_figure])
+def test_plot_labels_are_mathtext_and_never_collide(small_store, make):
+    one = store_mod.open_dataset(str(small_store)).isel(L=0, W=0, V=0, omega0=0)
+    fig = make(one, g_cuts=[0.25, 0.3])
+    fig.canvas.draw()
+    texts = _texts(fig)
+    joined = " ".join(texts)
+    assert "[1]" not in joined
+    assert not re.search(r"\b(omega0|mu|E_L|Tc|eta)\b(?![^$]*\$)", joined.replace("$", " $ ")
+                         .replace("T_c", "")), texts
+    assert r"$\eta$" in joined and "$" in fig.axes[0].get_ylabel() + fig.axes[0].get_xlabel()
+    renderer = fig.canvas.get_renderer()
+    annotations = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.texts]
+    for leg in fig.legends:
+        box = leg.get_window_extent(renderer)
+        assert not any(_boxes_overlap(box, a) for a in annotations)
+        for ax in fig.axes:  # outside every axes
+            assert not _boxes_overlap(box, ax.get_window_extent(renderer))
+    for i, a in enumerate(annotations):
+        assert not any(_boxes_overlap(a, b) for b in annotations[i + 1:])
+
+
+def test_dome_plot_offers_a_log_colour_scale(small_store, tmp_path, capsys):
+    one = store_mod.open_dataset(str(small_store)).isel(L=0, W=0, V=0, omega0=0)
+    fig = dome_figure(one, g_cuts=[0.25], log_color=True)
+    assert isinstance(fig.axes[0].collections[0].norm, LogNorm)
+    assert main(["plot", str(small_store), "-o", str(tmp_path / "d.png"), "--log-color"]) == 0
+
+
+def test_structures_figure_top_tc_over_L_W_with_facets(small_store, tmp_path, capsys):
+    ds = store_mod.open_dataset(str(small_store))
+    fig = structures_figure(ds)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == ds.sizes["V"] * ds.sizes["omega0"] == 2
+    assert "$L$" in panels[0].get_ylabel() and "$W$" in panels[-1].get_xlabel()
+    assert r"$\omega_0$" in panels[0].get_title()
+    out = tmp_path / "s.png"
+    assert main(["plot", str(small_store), "-o", str(out), "--kind", "structures",
+                 "--json"]) == 0
+    assert out.stat().st_size > 0
+    assert json.loads(capsys.readouterr().out)["structure"]["L"] == [8.5, 9.0]
+
+
+# ----------------------------------------------------------------------------- CF compliance
+
+CHECK = r"""
+import json, sys
+from compliance_checker.runner import CheckSuite, ComplianceChecker
+CheckSuite.load_all_available_checkers()
+ComplianceChecker.run_checker(sys.argv[1], ["cf:1.8"], verbose=0, criteria="normal",
+                              output_filename=sys.argv[2], output_format="json")
+"""
+
+
+def test_netcdf_export_is_cf_1_8_without_errors_or_warnings(small_store, tmp_path, capsys):
+    nc, report = tmp_path / "sweep.nc", tmp_path / "report.json"
+    assert main(["export", str(small_store), "--netcdf", str(nc)]) == 0
+    proc = subprocess.run([sys.executable, "-c", CHECK, str(nc), str(report)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(report.read_text())["cf:1.8"]
+    problems = {level: [m for item in result[level] for m in item["msgs"]]
+                for level in ("high_priorities", "medium_priorities")}
+    assert problems == {"high_priorities": [], "medium_priorities": []}
+    with xr.open_dataset(nc, engine="h5netcdf") as back:
+        assert "CF-1.8" in back.attrs["Conventions"] and back.attrs["history"]
+
+
+# ----------------------------------------------------------------------- progress on a TTY
+
+@pytest.mark.slow
+def test_progress_is_a_live_bar_on_a_terminal_and_lines_otherwise(tmp_path):
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "120"}
+    cmd = [sys.executable, "-m", "sweep.cli", "run", str(cfg), "--store",
+           str(tmp_path / "s.zarr"), "--workers", "1"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=slave, cwd=tmp_path, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    tty = b"".join(chunks).decode(errors="replace")
+    assert "━" in tty and "points" in tty and "ETA" in tty, tty
+    assert "points (" not in tty  # not the plain lines
+    plain = subprocess.run(cmd + ["--overwrite"], capture_output=True, text=True, cwd=tmp_path,
+                           env=env, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert "━" not in plain.stderr and re.search(r"\d+/\d+ points \(", plain.stderr)
+    for err in (tty, plain.stderr):  # no dead dashboard link (bokeh is not a dependency)
+        try:
+            import bokeh  # noqa: F401
+        except ImportError:
+            assert "dashboard:" not in err

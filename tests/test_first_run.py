@@ -1,0 +1,54 @@
+"""The first ``fanodome run`` on a machine compiles the kernels once, in the client, into the
+on-disk numba cache; the workers of a local cluster only load them (issue 13)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Counts numba cache misses (compiles) of the solver's kernels in the client and on each worker
+# of a fresh local cluster, with an empty per-user cache.
+SCRIPT = r"""
+import json, sys
+import numba
+
+def compiles():
+    import solver
+    from solver import bands, dos, gaps, overlaps, structure, tc
+    seen = {}
+    for mod in (bands, dos, gaps, overlaps, structure, tc):
+        for obj in vars(mod).values():
+            if isinstance(obj, numba.core.registry.CPUDispatcher):
+                seen[obj.py_func.__qualname__] = obj
+    misses = sum(sum(d.stats.cache_misses.values()) for d in seen.values())
+    hits = sum(sum(d.stats.cache_hits.values()) for d in seen.values())
+    return {"misses": misses, "hits": hits, "cache": numba.config.CACHE_DIR}
+
+from sweep.clusters import cluster_client
+from sweep.config import ClusterConfig
+with cluster_client(cluster=ClusterConfig(workers=2)) as client:
+    out = {"client": compiles(), "workers": list(client.run(compiles).values())}
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.mark.slow
+def test_first_run_compiles_in_the_client_and_workers_only_load(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["client"]["misses"] > 0
+    assert out["client"]["cache"].startswith(str(tmp_path / "cache"))
+    assert len(out["workers"]) == 2
+    for w in out["workers"]:
+        assert w["misses"] == 0, out
+        assert w["hits"] > 0, out

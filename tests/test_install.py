@@ -1,0 +1,78 @@
+"""The README's two install commands, in order, in a throwaway venv (issue 13).
+
+``pip install .`` then a command that compiles kernels, then ``pip install -e .``, then
+``pip uninstall``: every step must leave a working (or a clean) environment. The bug this
+guards against: numba's cache written into ``site-packages/solver/__pycache__`` survived the
+uninstall and shadowed the editable package as an empty namespace package ``solver``.
+
+The venv sees this machine's packages (``--system-site-packages``) and installs fanodome with
+``--no-deps``, so nothing is downloaded but the build backend (from the configured index).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
+
+
+def _clone(dest: Path) -> Path:
+    """The project's files as a fresh clone has them (no caches, no stores)."""
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, dest / name)
+    for pkg in ("solver", "sweep"):
+        shutil.copytree(REPO / pkg, dest / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    return dest
+
+
+def _run(*args, cwd: Path, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def test_readme_install_commands_in_order_then_uninstall(tmp_path):
+    clone = _clone(tmp_path / "fanodome")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    py, fanodome = venv / "bin" / "python", venv / "bin" / "fanodome"
+    site = Path(subprocess.check_output(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+    ).strip())
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    elsewhere = tmp_path / "elsewhere"  # not the clone: nothing imported from the cwd
+    elsewhere.mkdir()
+    pip = (py, "-m", "pip", "install", "-q", "--no-deps")
+
+    # Command 1: a regular install, then a command that compiles kernels into numba's cache.
+    _run(*pip, clone, cwd=elsewhere, env=env)
+    _run(fanodome, "bands", "--json", cwd=elsewhere, env=env)
+    assert not list((site / "solver").rglob("*.nbi")), "numba cache inside site-packages"
+    assert list((tmp_path / "cache" / "fanodome" / "numba").rglob("*.nbi"))
+
+    # Command 2: the editable install replaces it; the package and the CLI still import.
+    _run(*pip, "-e", clone, cwd=clone, env=env)
+    assert not (site / "solver").exists(), "leftover site-packages/solver shadows the package"
+    _run(fanodome, "--help", cwd=elsewhere, env=env)
+    _run(py, "-c", "from solver import STATUS_BELOW_FLOOR; import solver, sweep.cli; "
+         f"assert solver.__file__.startswith({str(clone)!r}), solver.__file__",
+         cwd=elsewhere, env=env)
+    _run(fanodome, "bands", "--json", cwd=elsewhere, env=env)
+
+    # Back to a regular install, then uninstall: nothing of the package stays behind.
+    _run(*pip, clone, cwd=elsewhere, env=env)
+    _run(fanodome, "bands", "--json", cwd=elsewhere, env=env)
+    _run(py, "-m", "pip", "uninstall", "-q", "-y", "fanodome", cwd=elsewhere, env=env)
+    assert not (site / "solver").exists() and not (site / "sweep").exists()

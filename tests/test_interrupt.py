@@ -1,0 +1,73 @@
+"""Ctrl-C and SIGTERM stop ``fanodome run`` within seconds, with one line, the lock released,
+the store resumable, exit 130 / 143 (issue 13). Real processes, a real local cluster."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sweep_support import REPO, kill_group, points_done, wait_for, write_toml
+
+from sweep.config import load_config
+from sweep.service import check_can_start
+
+LONG_TOML = """
+[grid]
+eta = { start = -0.5, stop = 3.0, num = 120 }
+g = { start = 0.05, stop = 0.45, num = 20 }
+L = [8.5, 9.0, 9.5, 10.0, 10.5, 11.0, 11.5, 12.0]
+
+[run]
+chunk_eta = 120
+chunk_g = 2
+"""
+
+STOP_WITHIN_S = 15.0
+"""A stop 'within seconds': the cluster closes and the lock goes; generous for a loaded CI."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, to_group, code", [
+    pytest.param(signal.SIGINT, True, 130, id="ctrl-c", marks=pytest.mark.ci),
+    pytest.param(signal.SIGTERM, False, 143, id="sigterm"),
+])
+def test_interrupted_run_stops_quietly_and_can_resume(tmp_path, signum, to_group, code):
+    cfg = write_toml(tmp_path / "long.toml", LONG_TOML)
+    store = tmp_path / "long.zarr"
+    err_path = tmp_path / "stderr.txt"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sweep.cli", "run", str(cfg), "--store", str(store),
+             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path, env=env,
+            start_new_session=True)
+    try:
+        wait_for(lambda: points_done(store) > 0, timeout=300, what="the first chunk")
+        t0 = time.monotonic()
+        if to_group:  # a terminal's Ctrl-C reaches the whole process group
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
+        rc = proc.wait(timeout=60)
+        stopped_in = time.monotonic() - t0
+    finally:
+        kill_group(proc)
+    err = err_path.read_text()
+    assert rc == code, err
+    assert stopped_in < STOP_WITHIN_S, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("interrupted")]
+    assert len(lines) == 1, err
+    m = re.fullmatch(r"interrupted: (\d+) of (\d+) points done; resume with: (.*)", lines[0])
+    assert m, lines
+    done, total = int(m[1]), int(m[2])
+    assert 0 < done < total == 120 * 20 * 8
+    assert m[3] == f"fanodome run {cfg} --store {store} --workers 2 --resume"
+    assert not Path(f"{store}.lock").exists()
+    assert "distributed." not in err, err  # no worker or nanny chatter
+    check_can_start(load_config(cfg), store=str(store), resume=True, overwrite=False)
