@@ -374,11 +374,8 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
         for io in range(d.sizes["omega0"]):
             dd, tt = d.isel(omega0=io), top.isel(omega0=io)
             per_g = [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])]
-            g_top = _num(tt["g_top"])
-            flag = next((r["dome"] for r in per_g if r["g"] == g_top), "none")
             rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
-                   "omega0": float(dd["omega0"]),
-                   "per_g": [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])],
+                   "omega0": float(dd["omega0"]), "per_g": per_g,
                    "top": _top_record(tt, None if rtop is None else rtop.isel(omega0=io))}
             if VAR_DELTA in ds:
                 one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]

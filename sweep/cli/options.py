@@ -150,6 +150,16 @@ _OVERRIDES = {
 }
 
 
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """Where a command's tasks run: ``--scheduler`` (an existing cluster) or ``--workers``."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use an existing Dask cluster (tcp://host:port)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="N single-threaded worker processes (local cluster; one per core) or "
+                            "pods (kubernetes)")
+
+
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
     """Options that override the config's ``[cluster]`` keys (``--workers`` is each command's
     own: its help differs)."""

@@ -9,8 +9,8 @@ import argparse
 import logging
 import sys
 
-from .options import (BadInput, add_cluster_options, add_storage_option, cluster_config, emit,
-                      fmt, storage_options)
+from .options import (BadInput, add_cluster_options, add_executor_options, add_storage_option,
+                      cluster_config, emit, fmt, storage_options)
 
 
 def refine_document(result) -> dict:
@@ -102,12 +102,7 @@ def add_commands(sub) -> None:
     r.add_argument("--threshold", type=float, nargs="*", metavar="K",
                    help="temperatures T* (K) of the windows Tc >= T* [the config's "
                         "[refine] thresholds, else none]")
-    where = r.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use an existing Dask cluster (tcp://host:port)")
-    where.add_argument("--workers", type=int, metavar="N",
-                       help="N single-threaded worker processes (local cluster; one per core) or "
-                            "pods (kubernetes)")
+    add_executor_options(r)
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_cluster_options(r)
     add_storage_option(r)

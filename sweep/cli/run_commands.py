@@ -13,8 +13,8 @@ import shlex
 import sys
 
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
-                      add_cluster_options, add_storage_option, check_scheduler, cluster_config,
-                      emit, fmt, storage_options, store_exists)
+                      add_cluster_options, add_executor_options, add_storage_option,
+                      check_scheduler, cluster_config, emit, fmt, storage_options, store_exists)
 
 PAPER_STORE = "fanodome-paper.zarr"
 
@@ -264,12 +264,7 @@ def add_commands(sub) -> None:
     r.add_argument("config", nargs="?", metavar="CONFIG", help="TOML sweep config")
     r.add_argument("--store", metavar="PATH_OR_URL",
                    help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")
-    where = r.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use an existing Dask cluster (tcp://host:port)")
-    where.add_argument("--workers", type=int, metavar="N",
-                       help="N single-threaded worker processes (local cluster; one per core) or "
-                            "pods (kubernetes)")
+    add_executor_options(r)
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
                       help="finish an existing store of the same config (pending/failed chunks)")
