@@ -951,12 +951,14 @@ def gaps_point(*, eta: float, g: float, T=None, T_over_tc=None,
                              t_floor=t_floor, fixed_mu=fixed_mu, resolution=resolution)
 
 
-def warmup() -> None:
-    """Compile (or load from the numba cache) every kernel of the solver: the Tc kernels
-    (:func:`solver.tc.warmup`) and the gap kernels, at T = 0 and T > 0.
+def warmup(*, gaps: bool = True) -> None:
+    """Compile (or load from the numba cache) the kernels of the solver: the Tc kernels
+    (:func:`solver.tc.warmup`) and, with ``gaps``, the gap kernels, at T = 0 and T > 0.
 
     A sweep's workers call it once at start, so no task pays the compile cost (with
-    ``[outputs] gaps = true`` the first chunk would otherwise pay ~10 s for the gap kernels).
+    ``[outputs] gaps = true`` the first chunk would otherwise pay ~10 s for the gap kernels);
+    a sweep without gaps leaves them out (loading them from the cache costs ~0.5 s a worker).
     """
     _tc_warmup()
-    gaps_on_structure(prepare_structure(), eta=1.0, g=0.25, T_over_tc=[0.0, 0.5])
+    if gaps:
+        gaps_on_structure(prepare_structure(), eta=1.0, g=0.25, T_over_tc=[0.0, 0.5])

@@ -365,7 +365,8 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
 @contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
                    store: str | None = None,
-                   compiling: BackgroundCompile | None = None) -> Iterator[distributed.Client]:
+                   compiling: BackgroundCompile | None = None,
+                   gaps: bool = True) -> Iterator[distributed.Client]:
     """A client with the solver warm on every worker, present and future.
 
     ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
@@ -378,6 +379,7 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
     the kernels are compiled here first, once, so that they only load them instead of all
     compiling the same kernels at once on the same cores (:class:`BackgroundCompile`;
     ``compiling``: one the caller started earlier, to overlap its own imports too).
+    ``gaps``: warm the gap kernels too (False for work that computes Tc only).
     """
     spec = cluster or ClusterConfig()
     if compiling is None and workers_share_this_cache(spec, scheduler):
@@ -399,7 +401,7 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
         if compiling is not None:
             compiling.wait()
         t0 = time.perf_counter()
-        client.register_plugin(SolverWarmup())
+        client.register_plugin(SolverWarmup(gaps=gaps))
         log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
         try:
             yield client

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import math
 import time
 import traceback
 import uuid
@@ -41,7 +42,11 @@ NO_PROGRESS_S = 3600.0
 stalled: a chunk takes seconds, so an hour means a hung solver or a scheduler that lost them."""
 
 POLL_S = 0.5
-"""Seconds between looks at the cluster while no chunk has finished."""
+"""Seconds between looks at the cluster (a scheduler round trip) while no chunk has finished."""
+
+READY_POLL_S = 0.01
+"""Seconds between looks for a finished chunk meanwhile (a local check): a finished chunk is
+taken up within this, not within :data:`POLL_S` (half a second a chunk on short runs)."""
 
 WINDOW_PER_WORKER = 2
 """Chunks in flight per worker thread: one running, one queued so no worker waits on the
@@ -169,9 +174,12 @@ class _ClientPool:
     def next_done(self, watchdog: _Watchdog | None = None):
         """The next finished future, its result and its exception (one of them None); while
         none is ready, ``watchdog`` looks at the workers."""
+        looked = -math.inf
         while watchdog is not None and not self.completed.has_ready():
-            watchdog.check(self.running_workers, pending=self.completed.count())
-            time.sleep(POLL_S)
+            if time.monotonic() - looked >= POLL_S:
+                watchdog.check(self.running_workers, pending=self.completed.count())
+                looked = time.monotonic()
+            time.sleep(READY_POLL_S)
         fut, result = next(self.completed)
         if fut.status == "error":
             _, err, tb = result

@@ -211,7 +211,11 @@ class SolverWarmup(distributed.WorkerPlugin):
 
     name = "fanodome-solver-warmup"
 
+    def __init__(self, *, gaps: bool = True):
+        self.gaps = gaps
+        """Also the gap kernels (a sweep with ``[outputs] gaps = true``)."""
+
     def setup(self, worker):
         t0 = time.perf_counter()
-        solver.warmup()
+        solver.warmup(gaps=self.gaps)
         log.info("solver warm on %s in %.1f s", worker.address, time.perf_counter() - t0)

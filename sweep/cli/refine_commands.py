@@ -38,7 +38,7 @@ def _cmd_refine(a: argparse.Namespace) -> int:
     import tomllib
 
     from .. import store as store_mod
-    from ..clusters import cluster_client
+    from ..clusters import cluster_client, dashboard_link
     from ..config import parse_config
     from ..lock import StoreLock
     from ..refine_service import RefineResult, pending_work, refine_store
@@ -65,9 +65,10 @@ def _cmd_refine(a: argparse.Namespace) -> int:
         return 0  # refined with these settings already: no cluster to start
     r = for_cluster(cfg, store=a.store, cluster=spec, scheduler=a.scheduler)
     with StoreLock(r.store), cluster_client(cluster=spec, scheduler=a.scheduler,
-                                            store=r.store) as client:
-        if client.dashboard_link:
-            print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+                                            store=r.store, gaps=False) as client:
+        link = dashboard_link(client)
+        if link:
+            print(f"dashboard: {link}", file=sys.stderr)
         result = refine_store(r.store, settings=settings, executor=client,
                               curves_per_task=curves_per_task, retries=cfg.retries,
                               storage_options=so)

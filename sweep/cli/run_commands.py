@@ -81,7 +81,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
             # process compiles, so start compiling, beside the cluster's start.
             compiling = (BackgroundCompile() if workers_share_this_cache(spec, a.scheduler)
                          else None)
-            with cluster_client(**where, store=run.store, compiling=compiling) as client:
+            with cluster_client(**where, store=run.store, compiling=compiling,
+                                gaps=bool(run.config.gap_T_over_tc)) as client:
                 link = dashboard_link(client)
                 if link:
                     print(f"dashboard: {link}", file=sys.stderr)
