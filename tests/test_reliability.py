@@ -541,8 +541,8 @@ security = Security.temporary() if sys.argv[2] == "True" else None
 try:
     distributed.Client(sys.argv[1], security=security, timeout=3).close()
     print("connected")
-except Exception:
-    print("refused")
+except Exception as err:  # any failure to connect is the answer the test wants
+    print("refused", type(err).__name__)
 """
 
 
@@ -558,7 +558,8 @@ def test_clusters_the_service_starts_speak_tls_and_refuse_strangers():
                           (address.replace("tls://", "tcp://"), False)):
             out = subprocess.run([sys.executable, "-c", STRANGER, addr, str(own)], env=ENV,
                                  capture_output=True, text=True, timeout=60)
-            assert out.stdout.strip() == "refused", (addr, own, out.stdout, out.stderr[-500:])
+            assert out.stdout.split()[:1] == ["refused"], (addr, own, out.stdout,
+                                                           out.stderr[-500:])
 
 
 def test_a_scheduler_beyond_loopback_without_tls_warns(caplog):
