@@ -383,7 +383,7 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
     """
     spec = cluster or ClusterConfig()
     if compiling is None and workers_share_this_cache(spec, scheduler):
-        compiling = BackgroundCompile()
+        compiling = BackgroundCompile(gaps=gaps)
     with contextlib.ExitStack() as stack:
         if scheduler:
             try:

@@ -22,7 +22,9 @@ class BackgroundCompile:
     (one core, ~20 s on a fresh install) overlaps the start of the cluster (worker processes
     importing on the other cores); a daemon, so that Ctrl-C does not wait for it."""
 
-    def __init__(self):
+    def __init__(self, *, gaps: bool = True):
+        self.gaps = gaps
+        """Also the gap kernels (a sweep with ``[outputs] gaps = true``; ~10 s more)."""
         self.error: BaseException | None = None
         self.seconds = 0.0
         self._thread = threading.Thread(target=self._compile, name="fanodome-compile",
@@ -34,7 +36,7 @@ class BackgroundCompile:
 
         t0 = time.perf_counter()
         try:
-            solver.warmup()
+            solver.warmup(gaps=self.gaps)
         except BaseException as err:  # noqa: BLE001 - raised again by wait() in the caller
             self.error = err
         self.seconds = time.perf_counter() - t0

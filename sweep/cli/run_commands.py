@@ -79,10 +79,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 return 0
             # Nothing can refuse the run now: workers on this machine will load what this
             # process compiles, so start compiling, beside the cluster's start.
-            compiling = (BackgroundCompile() if workers_share_this_cache(spec, a.scheduler)
-                         else None)
+            gaps = bool(run.config.gap_T_over_tc)
+            compiling = (BackgroundCompile(gaps=gaps)
+                         if workers_share_this_cache(spec, a.scheduler) else None)
             with cluster_client(**where, store=run.store, compiling=compiling,
-                                gaps=bool(run.config.gap_T_over_tc)) as client:
+                                gaps=gaps) as client:
                 link = dashboard_link(client)
                 if link:
                     print(f"dashboard: {link}", file=sys.stderr)
