@@ -1,6 +1,6 @@
 """Cost of the gaps below Tc against the cost of Tc, on the same points of the paper's grid.
 
-    python benchmarks/bench_gaps.py [--eta-step 0.25] [--g-step 0.065] [--old-points 3]
+    python benchmarks/bench_gaps.py [--eta-step 0.25] [--g-step 0.065] [--reference-points 3]
 
 Prints one JSON document. On every point of a sub-grid of the paper's (eta in [-0.5, 3],
 g in [0.1, 0.49]) whose Tc is above the floor it times, in one run and on one prepared
@@ -9,9 +9,9 @@ structure (DOS tables built, kernels compiled first):
 - the gaps at each T/Tc in {0, 0.5, 0.9} alone (``gaps_on_structure`` with one T_over_tc,
   which includes its own Tc call), best of --repeat;
 and reports the ratio gap time / Tc time per (point, T): median and worst, per T and over all.
-The old solver (tests/reference_gaps.py, the code before issue 11) is timed on --old-points
-points at the same temperatures for comparison, with the largest difference of its gaps from the
-new ones.
+The slow reference solver (tests/reference_gaps.py) is timed on --reference-points points at the
+same temperatures for comparison, with the largest difference of its gaps from the fast
+solver's.
 """
 import argparse
 import json
@@ -31,7 +31,7 @@ from solver.gaps import gaps_on_structure  # noqa: E402
 from sweep.grid import inclusive_range  # noqa: E402
 
 T_OVER_TC = (0.0, 0.5, 0.9)
-OLD_POINTS = [(1.0, 1 / 3), (0.5, 0.25), (2.0, 0.45), (-0.3, 0.3), (2.9, 0.1)]
+REFERENCE_POINTS = [(1.0, 1 / 3), (0.5, 0.25), (2.0, 0.45), (-0.3, 0.3), (2.9, 0.1)]
 
 
 def _best(fn, repeat: int) -> float:
@@ -54,7 +54,8 @@ def main() -> None:
     ap.add_argument("--eta-step", type=float, default=0.25, help="eta spacing of the sub-grid")
     ap.add_argument("--g-step", type=float, default=0.065, help="g spacing of the sub-grid")
     ap.add_argument("--repeat", type=int, default=2, help="timings per call (best is kept)")
-    ap.add_argument("--old-points", type=int, default=3, help="points for the old solver")
+    ap.add_argument("--reference-points", type=int, default=3,
+                    help="points for the slow reference solver")
     a = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -79,21 +80,22 @@ def main() -> None:
     ratios = {t: [r[4] / r[3] for r in rows if r[2] == t] for t in T_OVER_TC}
     worst = max(rows, key=lambda r: r[4] / r[3])
 
-    old = []
-    for e, gg in OLD_POINTS[:a.old_points]:
+    reference = []
+    for e, gg in REFERENCE_POINTS[:a.reference_points]:
         t0 = time.perf_counter()
         ref = reference_gaps.gaps_on_structure(st, eta=e, g=gg, T_over_tc=list(T_OVER_TC))
-        old_s = (time.perf_counter() - t0) / len(T_OVER_TC)
+        reference_s = (time.perf_counter() - t0) / len(T_OVER_TC)
         t0 = time.perf_counter()
-        new = gaps_on_structure(st, eta=e, g=gg, T_over_tc=list(T_OVER_TC))
-        new_s = (time.perf_counter() - t0) / len(T_OVER_TC)
-        gap_diff = np.max(np.abs(new.delta_nodes / ref.delta_nodes - 1))
-        mu_diff = np.max(np.abs(new.mu_shift_meV - ref.mu_shift_meV))
-        old.append({"eta": round(e, 4), "g": round(gg, 4),
-                    "old_ms_per_T": round(1e3 * old_s, 1), "new_ms_per_T": round(1e3 * new_s, 2),
-                    "speedup": round(old_s / new_s, 1),
-                    "max_rel_gap_difference": float(f"{gap_diff:.1e}"),
-                    "max_mu_shift_difference_meV": float(f"{mu_diff:.1e}")})
+        fast = gaps_on_structure(st, eta=e, g=gg, T_over_tc=list(T_OVER_TC))
+        fast_s = (time.perf_counter() - t0) / len(T_OVER_TC)
+        gap_diff = np.max(np.abs(fast.delta_nodes / ref.delta_nodes - 1))
+        mu_diff = np.max(np.abs(fast.mu_shift_meV - ref.mu_shift_meV))
+        reference.append({"eta": round(e, 4), "g": round(gg, 4),
+                          "reference_ms_per_T": round(1e3 * reference_s, 1),
+                          "fast_ms_per_T": round(1e3 * fast_s, 2),
+                          "speedup": round(reference_s / fast_s, 1),
+                          "max_rel_gap_difference": float(f"{gap_diff:.1e}"),
+                          "max_mu_shift_difference_meV": float(f"{mu_diff:.1e}")})
 
     print(json.dumps({
         "command": "python benchmarks/bench_gaps.py " + " ".join(sys.argv[1:]),
@@ -107,7 +109,7 @@ def main() -> None:
                               **{f"T/Tc={t}": _stats(v) for t, v in ratios.items()}},
         "worst_case": {"eta": round(worst[0], 4), "g": round(worst[1], 4), "T_over_tc": worst[2],
                        "tc_ms": round(1e3 * worst[3], 3), "gap_ms": round(1e3 * worst[4], 2)},
-        "old_solver": old,
+        "reference_solver": reference,
     }, indent=2))
 
 

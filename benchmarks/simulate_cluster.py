@@ -10,9 +10,9 @@ or, e.g., ``--workers 64 128 256 --seconds 30 --point-ms 0.5``. What runs:
 - one ``dask scheduler`` process on 127.0.0.1 (its CPU time is measured), and worker host
   processes that each run up to ``--per-host`` ``distributed.Worker`` objects (nthreads=1) in one
   event loop: a 2-core machine holds hundreds of workers because they only sleep;
-- in this process, :func:`sweep.runner.run_chunks` with a :class:`sweep.affinity.StructureDealer`
+- in this process, :func:`sweep.execution.runner.run_tasks` with a :class:`sweep.execution.dealer.StructureDealer`
   over a real :class:`sweep.grid.ChunkPlan` (store chunks of 50 points, 10^5 a structure), sized
-  by :func:`sweep.sizing.task_points`; each task sleeps ``points * point_s`` plus ``build_s``
+  by :func:`sweep.execution.sizing.task_points`; each task sleeps ``points * point_s`` plus ``build_s``
   when its worker has not prepared the structure (an LRU of 8 per worker, as on real workers);
   nothing is written (only orchestration is measured);
 - ``--point-ms`` default: the solver's cost per point measured here on the paper grid.
@@ -20,7 +20,7 @@ or, e.g., ``--workers 64 128 256 --seconds 30 --point-ms 0.5``. What runs:
 Each scenario runs about ``--seconds`` of wall time. ``rate-matched``: tasks as long as they
 must be for the simulated cluster to ask the scheduler for as many tasks a second as 1000
 workers would under the default sizing on 10^9 points; ``stress``: a target ten times shorter,
-which the sizing's scheduler floor (:data:`sweep.sizing.SCHEDULER_TASKS_PER_S`) must hold back
+which the sizing's scheduler floor (:data:`sweep.execution.sizing.SCHEDULER_TASKS_PER_S`) must hold back
 near the rate-matched length. Reported per scenario: tasks/s, efficiency
 (Σ busy / (wall × workers)), idle per task, scheduler and client CPU (fraction of one core),
 client memory. Then the projection for 1000 workers and 10^9 points (model and assumptions in
@@ -48,16 +48,17 @@ sys.path.insert(0, str(REPO))
 
 import psutil  # noqa: E402
 
-from sweep.accounting import Accounts  # noqa: E402
-from sweep.affinity import StructureDealer  # noqa: E402
+from sweep.execution.accounting import Accounts  # noqa: E402
+from sweep.execution.dealer import StructureDealer  # noqa: E402
 from sweep.grid import ChunkPlan  # noqa: E402
-from sweep.runner import run_chunks  # noqa: E402
-from sweep.sizing import (SCHEDULER_TASKS_PER_S, TAIL_TASKS_PER_WORKER, TaskSizing,  # noqa: E402
+from sweep.execution.runner import run_tasks  # noqa: E402
+from sweep.execution.sizing import (SCHEDULER_TASKS_PER_S, TAIL_TASKS_PER_WORKER, TaskSizing,  # noqa: E402
                           task_points)
-from sweep.tasks import ChunkOutcome  # noqa: E402
+from sweep.run.tasks import ChunkOutcome  # noqa: E402
 
 BUILD_S = 0.075
-"""Seconds to prepare a structure (bands, overlaps, DOS tables), as measured in issue 12."""
+"""Seconds to prepare a structure (bands, overlaps, DOS tables), as measured on the 2-core
+development machine (2026-11)."""
 STRUCTURES_HELD = 8
 TARGET_WORKERS = 1000
 TARGET_POINTS = 10**9
@@ -177,22 +178,22 @@ def run_scenario(client, *, workers: int, point_s: float, task_s: float, seconds
     me = psutil.Process()
     rss0 = me.memory_info().rss
     cpu_s0, cpu_c0, cpu_h0 = _cpu(scheduler), _cpu(me), sum(map(_cpu, hosts))
-    report = run_chunks(dealer, executor=client, compute=simulated_chunk, retries=0,
+    report = run_tasks(dealer, executor=client, compute=simulated_chunk, retries=0,
                         total_points=plan.n_points, on_done=accounts.add)
     cpu_s, cpu_c = _cpu(scheduler) - cpu_s0, _cpu(me) - cpu_c0
     cpu_h = sum(map(_cpu, hosts)) - cpu_h0
     wall = report.seconds
     threads = report.threads
     idle = wall * threads - accounts.busy_s
-    tasks = report.chunks_done
+    tasks = report.tasks_done
     return {
         "workers": threads, "points": plan.n_points, "structures": n_structures,
         "task_s_target": round(task_s, 4),
-        "tasks": report.chunks_done, "wall_s": round(wall, 2),
-        "tasks_per_s": round(report.chunks_done / wall, 1),
-        "mean_task_s": round(accounts.busy_s / report.chunks_done, 4),
+        "tasks": report.tasks_done, "wall_s": round(wall, 2),
+        "tasks_per_s": round(report.tasks_done / wall, 1),
+        "mean_task_s": round(accounts.busy_s / report.tasks_done, 4),
         "efficiency": round(accounts.efficiency(wall_s=wall, threads=threads), 4),
-        "idle_per_task_s": round(idle / report.chunks_done, 4),
+        "idle_per_task_s": round(idle / report.tasks_done, 4),
         "structure_builds": accounts.structure_builds,
         "scheduler_cpu": round(cpu_s / wall, 3),
         "client_cpu": round(cpu_c / wall, 3),

@@ -29,12 +29,19 @@ complex singularities sit at xi = +-i s), so B is a plain two-dimensional quadra
   of the singularity from the real k axis, composite Gauss-Legendre panels in u of width <= h_u,
   broken at the Fermi point (the occupation jumps there) and ending exactly on the window edges.
 - q: composite Gauss-Legendre on panels graded geometrically towards the zone ends and towards the
-  q where E_n(q) = mu (where F peaks on the scale s) and mu +- w (square-root kinks of F).
-The equation is solved by Newton's method with the analytic Jacobian I - A B'(Delta),
-B'_kj = int dq l_k l_j (F + Delta dF/dDelta), and a backtracking line search, starting from the
-leading eigenvector of the linearised kernel scaled above a BCS-sized gap (Newton on the convex
-residual converges monotonically from above). mu is found by the secant method on the density,
-with Newton on the gaps at each mu (warm-started).
+  q where E_n(q) = mu (where F peaks on the scale s) and mu +- w (square-root kinks of F, removed
+  by q = b +- t^2 on the panels next to them), down to a fraction of the distance of the nearest
+  singularity the break point does not carry (GapResolution.q_resolve).
+The gap equation and the density equation are solved together, by one Newton iteration on
+(Delta, mu) with their analytic Jacobian: I - A B'(Delta) in Delta,
+B'_kj = int dq l_k l_j (F + Delta dF/dDelta), -A (int dq l_k Delta dF/dmu) in mu, and the
+derivatives of the density in Delta and mu, all from the same quadrature (band_sums); a
+backtracking line search on the larger of the two residuals keeps the steps from overshooting.
+With fixed_mu (or once the step in mu is lost to rounding) the iteration goes on in Delta alone.
+Temperatures are solved from the highest down: the first starts from the leading eigenvector of
+the linearised kernel scaled above a BCS-sized gap (Newton on the convex residual converges
+monotonically from above), each next from the gaps and mu found at the one above it, the gaps
+scaled by the BCS law Delta(T).
 """
 from __future__ import annotations
 
@@ -51,7 +58,7 @@ from .dos import basis_values
 from .jit import njit
 from .parameters import PARAMETERS as _P, STATUS_OK, Parameter
 from .structure import Structure, _gauss, prepare_structure
-from .tc import _check_points, coupling_matrix, cutoff, tc_on_structure, warmup as _tc_warmup
+from .tc import _check_points, compile_tc_kernels, coupling_matrix, cutoff, tc_on_structure
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +227,113 @@ singularities at u_m (rho > 6 there)."""
 
 
 @njit
+def k_sums(e, kf, dl, T, omega, ext, cx, xg, wg, h_u, s_floor, kb):
+    """The k integrals of band_sums at one q node, where e = E_n(q) - mu < ext (meV), kf = k_F(q)
+    (1/Å; 0 above mu), dl = Delta_n(q) (meV) and ext = omega + THERMAL_TAIL * T (meV); kb holds
+    the five break points in k (scratch). Returns (f, g, n, o, fm, nd, nm):
+
+    f = int_window dk f and g = int_window dk Delta^2/E df/dE (1/(meV Å)),
+    n = int dk (<n_k> - theta(-xi)) (1/Å), o = int_window dk (grand-potential term) (meV/Å),
+    fm = d/dmu int_window dk f (1/(meV^2 Å)), nd = int_window dk d<n_k>/dDelta and
+    nm = d/dmu int dk <n_k> (1/(meV Å)), the mu derivatives with the window edges moving.
+
+    Composite Gauss-Legendre in u, k = k_c + w sinh(u), on four pieces: the lower thermal tail,
+    the window below k_F, the window above it, the upper tail.
+    """
+    # pieces in k: lower tail, window below k_F, window above k_F, upper tail
+    kb[0] = math.sqrt(max(-ext - e, 0.0) / cx)
+    kb[1] = math.sqrt(max(-omega - e, 0.0) / cx)
+    kb[3] = math.sqrt(max(omega - e, 0.0) / cx)
+    kb[2] = kf if e < 0.0 else kb[1]
+    kb[4] = math.sqrt((ext - e) / cx)
+    s = max(math.sqrt(dl * dl + (math.pi * T) ** 2), s_floor)
+    # the pair kernel's singularities in k: k^2 = (-e +- i s)/C; centre and distance
+    ar = -e / cx
+    bi = s / cx
+    z = math.hypot(ar, bi)
+    if e < 0.0:
+        kc = kf
+        w = bi / (2.0 * math.sqrt(0.5 * (z + ar)))
+    else:
+        kc = 0.0
+        w = math.sqrt(0.5 * (z - ar))
+    f_sum = 0.0
+    g_sum = 0.0
+    n_sum = 0.0
+    o_sum = 0.0
+    fm_sum = 0.0  # d/dmu int_window dk f
+    nd_sum = 0.0  # int_window dk d<n_k>/dDelta
+    nm_sum = 0.0  # d/dmu int dk <n_k>
+    # the mirror singularities near k = -k_F (e < 0) lie beyond the k = 0 end, at u_m
+    u_m = -math.asinh((math.sqrt(0.5 * (z + ar)) + kf) / w) if e < 0.0 else -math.inf
+    for piece in range(4):
+        if kb[piece + 1] <= kb[piece]:
+            continue
+        inside = piece == 1 or piece == 2
+        ua = math.asinh((kb[piece] - kc) / w)
+        ub = math.asinh((kb[piece + 1] - kc) / w)
+        # panels outward from the end nearer the peak (u = 0), growing with the distance
+        # from the singularities at u = +-i pi/2 and shrinking towards u_m
+        if ub <= 0.0:
+            u, stop, sgn = ub, ua, -1.0
+        else:
+            u, stop, sgn = ua, ub, 1.0
+        while True:
+            rem = (stop - u) * sgn
+            if rem <= 0.0:
+                break
+            hu = max(h_u, U_GROWTH * abs(u))
+            if sgn < 0.0:
+                hu = min(hu, U_MIRROR * (u - u_m))
+            if rem <= hu:
+                hu = rem
+            elif rem < 2.0 * hu:
+                hu = 0.5 * rem
+            u0 = u if sgn > 0.0 else u - hu
+            u += sgn * hu
+            for r in range(xg.size):
+                uu = u0 + 0.5 * hu * (xg[r] + 1.0)
+                ex = math.exp(uu)
+                dk = 0.5 * w * (ex - 1.0 / ex)
+                jac = 0.25 * hu * wg[r] * w * (ex + 1.0 / ex)
+                k = kc + dk
+                if e < 0.0:
+                    xi = cx * dk * (k + kf)
+                else:
+                    xi = cx * k * k + e
+                if not inside:  # the thermal tails (T > 0): the Fermi function
+                    em = math.exp(-abs(xi) / T)
+                    nf = em / (1.0 + em)
+                    n_sum += jac * (nf if xi > 0.0 else -nf)
+                    nm_sum += jac * em / (T * (1.0 + em) * (1.0 + em))
+                    continue
+                f, dfde, en, occ, om = pair_terms(xi, dl, T)
+                n_sum += jac * occ
+                f_sum += jac * f
+                o_sum += jac * om
+                if en > 0.0:
+                    # d<n_k>/dmu = -d<n_k>/dxi = f + xi^2/E df/dE
+                    nm_sum += jac * (f + xi * xi / en * dfde)
+                    g_sum += jac * dl * dl / en * dfde
+                    fm_sum -= jac * dfde * xi / en
+                    nd_sum -= jac * xi * dfde * dl / en
+                else:
+                    nm_sum += jac * f
+    # the window edges xi = +-omega move with mu: dk/dmu = 1/(2 C k) there
+    if kb[3] > 0.0:
+        f_in, _, _, occ_in, _ = pair_terms(omega, dl, T)
+        occ_out = pair_terms(omega, 0.0, T)[3]
+        fm_sum += f_in / (2.0 * cx * kb[3])
+        nm_sum += (occ_in - occ_out) / (2.0 * cx * kb[3])
+    if kb[1] > 0.0:
+        f_in, _, _, occ_in, _ = pair_terms(-omega, dl, T)
+        occ_out = pair_terms(-omega, 0.0, T)[3]
+        fm_sum -= f_in / (2.0 * cx * kb[1])
+        nm_sum += (occ_out - occ_in) / (2.0 * cx * kb[1])
+    return f_sum, g_sum, n_sum, o_sum, fm_sum, nd_sum, nm_sum
+
+
+@njit
 def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, vmu, nx, fl, ox,
               acc):
     """Quadrature over (q, k) of one subband at the gap values dnodes (meV) on the basis nodes.
@@ -259,96 +373,8 @@ def band_sums(e_q, w_q, lq, dnodes, T, omega, cx, xg, wg, h_u, s_floor, B, Bp, v
                 fl[j] += nf * lq[a, j]
         if e >= ext:
             continue
-        # pieces in k: lower tail, window below k_F, window above k_F, upper tail
-        kb[0] = math.sqrt(max(-ext - e, 0.0) / cx)
-        kb[1] = math.sqrt(max(-omega - e, 0.0) / cx)
-        kb[3] = math.sqrt(max(omega - e, 0.0) / cx)
-        kb[2] = kf if e < 0.0 else kb[1]
-        kb[4] = math.sqrt((ext - e) / cx)
-        s = max(math.sqrt(dl * dl + (math.pi * T) ** 2), s_floor)
-        # the pair kernel's singularities in k: k^2 = (-e +- i s)/C; centre and distance
-        ar = -e / cx
-        bi = s / cx
-        z = math.hypot(ar, bi)
-        if e < 0.0:
-            kc = kf
-            w = bi / (2.0 * math.sqrt(0.5 * (z + ar)))
-        else:
-            kc = 0.0
-            w = math.sqrt(0.5 * (z - ar))
-        f_sum = 0.0
-        g_sum = 0.0
-        n_sum = 0.0
-        o_sum = 0.0
-        fm_sum = 0.0  # d/dmu int_window dk f
-        nd_sum = 0.0  # int_window dk d<n_k>/dDelta
-        nm_sum = 0.0  # d/dmu int dk <n_k>
-        # the mirror singularities near k = -k_F (e < 0) lie beyond the k = 0 end, at u_m
-        u_m = -math.asinh((math.sqrt(0.5 * (z + ar)) + kf) / w) if e < 0.0 else -math.inf
-        for piece in range(4):
-            if kb[piece + 1] <= kb[piece]:
-                continue
-            inside = piece == 1 or piece == 2
-            ua = math.asinh((kb[piece] - kc) / w)
-            ub = math.asinh((kb[piece + 1] - kc) / w)
-            # panels outward from the end nearer the peak (u = 0), growing with the distance
-            # from the singularities at u = +-i pi/2 and shrinking towards u_m
-            if ub <= 0.0:
-                u, stop, sgn = ub, ua, -1.0
-            else:
-                u, stop, sgn = ua, ub, 1.0
-            while True:
-                rem = (stop - u) * sgn
-                if rem <= 0.0:
-                    break
-                hu = max(h_u, U_GROWTH * abs(u))
-                if sgn < 0.0:
-                    hu = min(hu, U_MIRROR * (u - u_m))
-                if rem <= hu:
-                    hu = rem
-                elif rem < 2.0 * hu:
-                    hu = 0.5 * rem
-                u0 = u if sgn > 0.0 else u - hu
-                u += sgn * hu
-                for r in range(xg.size):
-                    uu = u0 + 0.5 * hu * (xg[r] + 1.0)
-                    ex = math.exp(uu)
-                    dk = 0.5 * w * (ex - 1.0 / ex)
-                    jac = 0.25 * hu * wg[r] * w * (ex + 1.0 / ex)
-                    k = kc + dk
-                    if e < 0.0:
-                        xi = cx * dk * (k + kf)
-                    else:
-                        xi = cx * k * k + e
-                    if not inside:  # the thermal tails (T > 0): the Fermi function
-                        em = math.exp(-abs(xi) / T)
-                        nf = em / (1.0 + em)
-                        n_sum += jac * (nf if xi > 0.0 else -nf)
-                        nm_sum += jac * em / (T * (1.0 + em) * (1.0 + em))
-                        continue
-                    f, dfde, en, occ, om = pair_terms(xi, dl, T)
-                    n_sum += jac * occ
-                    f_sum += jac * f
-                    o_sum += jac * om
-                    if en > 0.0:
-                        # d<n_k>/dmu = -d<n_k>/dxi = f + xi^2/E df/dE
-                        nm_sum += jac * (f + xi * xi / en * dfde)
-                        g_sum += jac * dl * dl / en * dfde
-                        fm_sum -= jac * dfde * xi / en
-                        nd_sum -= jac * xi * dfde * dl / en
-                    else:
-                        nm_sum += jac * f
-        # the window edges xi = +-omega move with mu: dk/dmu = 1/(2 C k) there
-        if kb[3] > 0.0:
-            f_in, _, _, occ_in, _ = pair_terms(omega, dl, T)
-            occ_out = pair_terms(omega, 0.0, T)[3]
-            fm_sum += f_in / (2.0 * cx * kb[3])
-            nm_sum += (occ_in - occ_out) / (2.0 * cx * kb[3])
-        if kb[1] > 0.0:
-            f_in, _, _, occ_in, _ = pair_terms(-omega, dl, T)
-            occ_out = pair_terms(-omega, 0.0, T)[3]
-            fm_sum -= f_in / (2.0 * cx * kb[1])
-            nm_sum += (occ_out - occ_in) / (2.0 * cx * kb[1])
+        f_sum, g_sum, n_sum, o_sum, fm_sum, nd_sum, nm_sum = k_sums(
+            e, kf, dl, T, omega, ext, cx, xg, wg, h_u, s_floor, kb)
         fw = wq * pref * f_sum
         gw = wq * pref * (f_sum + g_sum)
         mw = wq * pref * fm_sum * dl
@@ -796,13 +822,41 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
     linearised equation scaled above a BCS-sized gap, each next from the gaps (and mu) found at
     the one above it. ``linear_eigenvalue`` is that of the linearised equation at (mu0, T).
     """
+    eta, g, omega0, model, temps = _checked_inputs(eta=eta, g=g, T=T, T_over_tc=T_over_tc,
+                                                   omega0=omega0, g_lower=g_lower,
+                                                   g_inter=g_inter, softening=softening,
+                                                   t_floor=t_floor)
+    tcg = tc_on_structure(st, eta=[eta], g=[g], omega0=[omega0], **model)
+    tc_status = int(tcg.status[0, 0, 0])
+    tc_K = float(tcg.tc_K[0, 0, 0])
+    if T_over_tc is not None:
+        temps = _temperatures_from_tc(temps, tc_status=tc_status, tc_K=tc_K,
+                                      t_floor=model["t_floor"])
+    nb, p = st.bottoms.size, st.n_basis
+    gm = coupling_matrix(nbands=nb, g=g, g_lower=model["g_lower"], g_inter=model["g_inter"])
+    a_mat = np.kron(gm, np.ones((p, p))) * st.overlaps.reshape(nb * p, nb * p)
+    omega = cutoff(omega0=omega0, g=g, softening=model["softening"])
+    prob = _Problem(st, a_mat=a_mat, omega=omega, res=resolution)
+    mu0 = st.E_L + eta * st.dE
+    # the normal state at T = 0 has only the square-root end points at the Fermi crossings
+    normal = _normal_eval(prob.grids(mu0, [omega] * nb), mu=mu0, cx=prob.cx, p=p)
+    n_normal = _density(normal)
+    tc_mev = KB * tc_K if tc_status == STATUS_OK else 0.0
+    rows = _solve_temperatures(prob, temps, mu0=mu0, normal=normal, n_normal=n_normal.sum(),
+                               tc_ok=tc_status == STATUS_OK, tc_mev=tc_mev, fixed_mu=fixed_mu)
+    return _gap_result(st, rows, temps=temps, tc_K=tc_K, tc_status=tc_status, tc_mev=tc_mev,
+                       mu0=mu0, density_normal=n_normal)
+
+
+def _checked_inputs(*, eta, g, T, T_over_tc, omega0, g_lower, g_inter, softening, t_floor):
+    """The point and the temperatures of :func:`gaps_on_structure`, validated: (eta, g, omega0,
+    model, temps) with model = {g_lower, g_inter, softening, t_floor} and temps a 1-D array of
+    T (K) or of T/Tc, as given."""
     if (T is None) == (T_over_tc is None):
         raise ValueError("give exactly one of T and T_over_tc")
     eta_a, g_a, om_a, model = _check_points(eta=eta, g=g, omega0=omega0, g_lower=g_lower,
                                             g_inter=g_inter, softening=softening,
                                             t_floor=t_floor)
-    g_lower, g_inter = model["g_lower"], model["g_inter"]
-    softening, t_floor = model["softening"], model["t_floor"]
     if eta_a.size != 1 or g_a.size != 1 or om_a.size != 1:
         raise ValueError("eta, g and omega0 must be single numbers here")
     temps = np.atleast_1d(np.asarray(T if T is not None else T_over_tc, dtype=float))
@@ -810,83 +864,102 @@ def gaps_on_structure(st: Structure, *, eta: float, g: float, T=None, T_over_tc=
         raise ValueError("T must be a number or a non-empty 1-D sequence")
     for v in temps:
         (TEMPERATURE if T is not None else TEMPERATURE_OVER_TC).check(float(v))
-    eta, g, omega0 = float(eta_a[0]), float(g_a[0]), float(om_a[0])
-    tcg = tc_on_structure(st, eta=[eta], g=[g], omega0=[omega0], g_lower=g_lower,
-                          g_inter=g_inter, softening=softening, t_floor=t_floor)
-    tc_status = int(tcg.status[0, 0, 0])
-    tc_K = float(tcg.tc_K[0, 0, 0])
-    if T_over_tc is not None:
-        if tc_status != STATUS_OK:
-            raise ValueError(f"T_over_tc needs a Tc; Tc is below the floor {t_floor} K here")
-        temps = temps * tc_K
-    nb, p = st.bottoms.size, st.n_basis
-    gm = coupling_matrix(nbands=nb, g=g, g_lower=g_lower, g_inter=g_inter)
-    a_mat = np.kron(gm, np.ones((p, p))) * st.overlaps.reshape(nb * p, nb * p)
-    omega = cutoff(omega0=omega0, g=g, softening=softening)
-    prob = _Problem(st, a_mat=a_mat, omega=omega, res=resolution)
-    mu0 = st.E_L + eta * st.dE
-    zero = np.zeros(nb * p)
-    # the normal state at T = 0 has only the square-root end points at the Fermi crossings
-    normal = _normal_eval(prob.grids(mu0, [omega] * nb), mu=mu0, cx=prob.cx, p=p)
-    n_normal = _density(normal)
-    tc_mev = KB * tc_K if tc_status == STATUS_OK else 0.0
-    order = np.argsort(-temps)
+    return float(eta_a[0]), float(g_a[0]), float(om_a[0]), model, temps
+
+
+def _temperatures_from_tc(t_over_tc, *, tc_status, tc_K, t_floor):
+    """Temperatures (K) from fractions of Tc (K); a ValueError where Tc is below its floor."""
+    if tc_status != STATUS_OK:
+        raise ValueError(f"T_over_tc needs a Tc; Tc is below the floor {t_floor} K here")
+    return t_over_tc * tc_K
+
+
+def _solve_temperatures(prob: _Problem, temps, *, mu0, normal, n_normal, tc_ok, tc_mev,
+                        fixed_mu) -> dict:
+    """Gaps and mu at each temperature of temps (K), from the highest down, each started from
+    the gaps and mu found at the one above it; normal: the evaluation of the normal state at
+    T = 0 and mu0 (meV), n_normal its density (1/Å^2). Returns the rows of :class:`GapResult` by
+    name (delta_nodes, mu, density, target, cond, lam, steps and the gap averages)."""
+    nb, p = prob.nb, prob.p
     shape = (temps.size, nb)
-    out = dict(delta_nodes=np.zeros((temps.size, nb, p)), delta_fermi=np.full(shape, np.nan),
-               delta_crossing=np.full(shape, np.nan), delta_avg=np.zeros(shape),
-               mu=np.full(temps.size, mu0), density=np.zeros(shape),
-               cond=np.zeros(temps.size), target=np.full(temps.size, n_normal.sum()),
-               lam=np.full(temps.size, np.nan), steps=np.zeros(temps.size, dtype=int))
-    nodes, bary = st.basis
-    zone = math.pi / (st.args[0] + st.args[1])
+    rows = dict(delta_nodes=np.zeros((temps.size, nb, p)), delta_fermi=np.full(shape, np.nan),
+                delta_crossing=np.full(shape, np.nan), delta_avg=np.zeros(shape),
+                mu=np.full(temps.size, mu0), density=np.zeros(shape),
+                cond=np.zeros(temps.size), target=np.full(temps.size, n_normal),
+                lam=np.full(temps.size, np.nan), steps=np.zeros(temps.size, dtype=int))
     prev, mu_prev = None, mu0
-    for idx in order:
+    for idx in np.argsort(-temps):
         t_mev = KB * float(temps[idx])
-        steps, lam, lin = 0, math.nan, None
-        if tc_status != STATUS_OK and t_mev == 0.0:
-            x, ev, mu = zero, normal, mu0  # no Tc above the floor: the normal state
+        if not tc_ok and t_mev == 0.0:
+            # no Tc above the floor: the normal state
+            x, ev, mu, n_target, steps, lam = np.zeros(nb * p), normal, mu0, n_normal, 0, math.nan
         else:
-            n_target = n_normal.sum()
-            if t_mev > 0.0:  # the linearised equation at (mu0, T), and the normal density there
-                lam, v, ev = prob.linear(mu=mu0, T=t_mev)
-                lin = (t_mev, v)
-                n_target = _density(ev).sum()
-            out["target"][idx] = n_target
-            if t_mev > 0.0 and lam <= 1.0:
-                x, mu = zero, mu0  # normal at T
-            else:
-                x_start, warm = _start_vector(prob, mu=mu0, T=t_mev, tc=tc_mev, prev=prev,
-                                              lin=lin)
-                x, ev, mu, steps = prob.solve(x_start, mu0=mu_prev if warm else mu0, T=t_mev,
-                                              n_target=n_target, fixed_mu=fixed_mu)
+            x, ev, mu, n_target, steps, lam = _solve_at(prob, T=t_mev, mu0=mu0, n_normal=n_normal,
+                                                        tc_mev=tc_mev, prev=prev,
+                                                        mu_prev=mu_prev, fixed_mu=fixed_mu)
         if x.any():
             prev, mu_prev = (x, t_mev), mu
-        dn = x.reshape(nb, p)
-        grids = ev.grids
-        out["delta_nodes"][idx] = dn
-        out["mu"][idx] = mu
-        out["density"][idx] = _density(ev)
-        out["cond"][idx] = ev.acc[:, 2].sum() / math.pi ** 2
-        out["lam"][idx] = lam
-        out["steps"][idx] = steps
-        lv = np.empty(p)
-        for n in range(nb):
-            gr = grids[n]
-            out["delta_avg"][idx, n] = float(gr.w @ (gr.lq @ dn[n])) / zone
-            if ev.acc[n, 4] > 0.0:
-                out["delta_fermi"][idx, n] = ev.acc[n, 3] / ev.acc[n, 4]
-            if not math.isnan(gr.q_fermi):
-                basis_values(2.0 * gr.q_fermi / zone - 1.0, nodes, bary, lv)
-                out["delta_crossing"][idx, n] = float(lv @ dn[n])
-    ratio = 2.0 * out["delta_fermi"] / tc_mev if tc_mev > 0 else np.full(shape, np.nan)
+        rows["target"][idx] = n_target
+        rows["lam"][idx] = lam
+        rows["steps"][idx] = steps
+        _record(rows, idx, prob.st, x=x, ev=ev, mu=mu)
+    return rows
+
+
+def _solve_at(prob: _Problem, *, T, mu0, n_normal, tc_mev, prev, mu_prev, fixed_mu):
+    """Gaps and mu at T (meV) with the density of the normal state at (mu0, T) as the target;
+    prev = (gaps, T') and mu_prev found at T' > T, or None. Returns (x, evaluation at x, mu,
+    n_target, Newton steps, leading eigenvalue of the linearised equation at (mu0, T))."""
+    n_target, lam, lin = n_normal, math.nan, None
+    if T > 0.0:  # the linearised equation at (mu0, T), and the normal density there
+        lam, v, ev = prob.linear(mu=mu0, T=T)
+        lin = (T, v)
+        n_target = _density(ev).sum()
+        if lam <= 1.0:
+            return np.zeros(prob.nb * prob.p), ev, mu0, n_target, 0, lam  # normal at T
+    x_start, from_prev = _start_vector(prob, mu=mu0, T=T, tc=tc_mev, prev=prev, lin=lin)
+    x, ev, mu, steps = prob.solve(x_start, mu0=mu_prev if from_prev else mu0, T=T,
+                                  n_target=n_target, fixed_mu=fixed_mu)
+    return x, ev, mu, n_target, steps, lam
+
+
+def _record(rows: dict, idx, st: Structure, *, x, ev: _Eval, mu) -> None:
+    """Writes row idx of the gaps x (meV, on the basis nodes), mu (meV) and what the evaluation
+    ev at them gives: densities, condensation energy, the Fermi-surface, crossing and zone
+    averages of each subband's gap."""
+    nb, p = st.bottoms.size, st.n_basis
+    nodes, bary = st.basis
+    zone = math.pi / (st.args[0] + st.args[1])
+    dn = x.reshape(nb, p)
+    rows["delta_nodes"][idx] = dn
+    rows["mu"][idx] = mu
+    rows["density"][idx] = _density(ev)
+    rows["cond"][idx] = ev.acc[:, 2].sum() / math.pi ** 2
+    lv = np.empty(p)
+    for n in range(nb):
+        gr = ev.grids[n]
+        rows["delta_avg"][idx, n] = float(gr.w @ (gr.lq @ dn[n])) / zone
+        if ev.acc[n, 4] > 0.0:
+            rows["delta_fermi"][idx, n] = ev.acc[n, 3] / ev.acc[n, 4]
+        if not math.isnan(gr.q_fermi):
+            basis_values(2.0 * gr.q_fermi / zone - 1.0, nodes, bary, lv)
+            rows["delta_crossing"][idx, n] = float(lv @ dn[n])
+
+
+def _gap_result(st: Structure, rows: dict, *, temps, tc_K, tc_status, tc_mev, mu0,
+                density_normal) -> GapResult:
+    """The :class:`GapResult` of the rows of :func:`_solve_temperatures`."""
+    nodes, _ = st.basis
+    zone = math.pi / (st.args[0] + st.args[1])
+    ratio = 2.0 * rows["delta_fermi"] / tc_mev if tc_mev > 0 else \
+        np.full(rows["delta_fermi"].shape, np.nan)
     return GapResult(T_K=temps, tc_K=tc_K, tc_status=tc_status,
-                     q_nodes=0.5 * zone * (1.0 + nodes), delta_nodes=out["delta_nodes"],
-                     delta_fermi=out["delta_fermi"], delta_crossing=out["delta_crossing"],
-                     delta_avg=out["delta_avg"], ratio_2delta_kTc=ratio, mu0_meV=mu0,
-                     mu_meV=out["mu"], density=out["density"], density_normal=n_normal,
-                     density_target=out["target"], condensation_energy=out["cond"],
-                     linear_eigenvalue=out["lam"],
-                     newton_steps=out["steps"])
+                     q_nodes=0.5 * zone * (1.0 + nodes), delta_nodes=rows["delta_nodes"],
+                     delta_fermi=rows["delta_fermi"], delta_crossing=rows["delta_crossing"],
+                     delta_avg=rows["delta_avg"], ratio_2delta_kTc=ratio, mu0_meV=mu0,
+                     mu_meV=rows["mu"], density=rows["density"], density_normal=density_normal,
+                     density_target=rows["target"], condensation_energy=rows["cond"],
+                     linear_eigenvalue=rows["lam"], newton_steps=rows["steps"])
 
 
 BCS_RATIO = 1.764
@@ -953,12 +1026,13 @@ def gaps_point(*, eta: float, g: float, T=None, T_over_tc=None,
 
 def warmup(*, gaps: bool = True) -> None:
     """Compile (or load from the numba cache) the kernels of the solver: the Tc kernels
-    (:func:`solver.tc.warmup`) and, with ``gaps``, the gap kernels, at T = 0 and T > 0.
+    (:func:`solver.tc.compile_tc_kernels`) and, with ``gaps``, the gap kernels, at T = 0 and
+    T > 0.
 
     A sweep's workers call it once at start, so no task pays the compile cost (with
     ``[outputs] gaps = true`` the first chunk would otherwise pay ~10 s for the gap kernels);
     a sweep without gaps leaves them out (loading them from the cache costs ~0.5 s a worker).
     """
-    _tc_warmup()
+    compile_tc_kernels()
     if gaps:
         gaps_on_structure(prepare_structure(), eta=1.0, g=0.25, T_over_tc=[0.0, 0.5])

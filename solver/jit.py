@@ -9,9 +9,8 @@ Where the cache goes: ``NUMBA_CACHE_DIR`` when the user sets it (the Docker imag
 :func:`default_cache_dir`, a per-user folder outside the installed package. numba's own default
 is ``__pycache__`` beside the sources, i.e. inside ``site-packages/solver/`` for a regular
 install: ``pip uninstall`` leaves that folder behind, and Python then imports it as an empty
-namespace package ``solver`` that shadows a later editable install (issue 13). The folder is
-chosen before any kernel is decorated: numba picks a function's cache locator when the
-decorator runs.
+namespace package ``solver`` that shadows a later editable install. The folder is chosen before
+any kernel is decorated: numba picks a function's cache locator when the decorator runs.
 """
 import os
 from pathlib import Path
@@ -26,11 +25,6 @@ def default_cache_dir() -> Path:
     per user, never inside site-packages, shared by every install of this user."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "fanodome" / "numba"
-
-
-def cache_dir() -> Path:
-    """Where numba keeps the compiled kernels of this process."""
-    return Path(numba.config.CACHE_DIR)
 
 
 if not numba.config.CACHE_DIR:  # NUMBA_CACHE_DIR unset: not next to the sources

@@ -160,8 +160,6 @@ STRUCTURE = ("L", "W", "V", "m_well", "m_barrier", "m_x", "nbands", "ben_daniel_
 these only."""
 MODEL = ("g_lower", "g_inter", "softening", "t_floor")
 """Options of the pairing and of the Tc search, fixed for a whole sweep."""
-POINT = ("eta", "g", "omega0")
-"""What varies from point to point on one prepared structure."""
 
 G_SOFTENING_LIMIT = 0.5
 """With Migdal softening the cut-off is omega0*sqrt(1 - 2g): g must stay below 1/2."""

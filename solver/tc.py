@@ -424,9 +424,7 @@ def tc_point(*, eta: float, g: float, **kwargs) -> tuple[float, str]:
     return float(r.tc_K[0, 0, 0]), STATUS_NAMES[int(r.status[0, 0, 0])]
 
 
-def warmup() -> None:
-    """Compile (or load from the numba cache) every kernel that :func:`tc_grid` uses.
-
-    A sweep's workers call it once at start, so no task pays the compile cost.
-    """
+def compile_tc_kernels() -> None:
+    """Compile (or load from the numba cache) every kernel that :func:`tc_grid` uses, by one
+    small Tc grid; part of :func:`solver.warmup`."""
     tc_grid(eta=[1.0], g=[0.25])

@@ -15,15 +15,20 @@ computed and how it is stored and run)::
     [run]     optional: chunk_eta, chunk_g, chunk_omega0 (points per store chunk along each
               axis), task_seconds (target duration of a task, s), task_points_min,
               task_points_max (bounds of a task, points), retries (extra tries of a chunk that
-              raised), batch_size (chunks in flight). Tasks are rectangles of whole store
-              chunks sized from the measured cost (:mod:`sweep.sizing`), unless chunk_* keys
-              are given without any task_* key: then each task is exactly one store chunk.
+              raised), batch_size (tasks in flight). Tasks are rectangles of whole store
+              chunks sized from the measured cost (:class:`TaskSizing`,
+              :mod:`sweep.execution.sizing`), unless chunk_* keys are given without any task_*
+              key: then each task is exactly one store chunk.
     [cluster] optional: where it runs (local, slurm, pbs, kubernetes) and with what resources;
               see :class:`ClusterConfig`. Not part of the sweep's identity.
     [refine]  optional: refine the store after the grid (:mod:`sweep.refine`): thresholds
               (temperatures T* of the windows Tc >= T*, K), the tolerances of
-              :class:`sweep.refine.RefineSettings`, curves_per_task. The paper config has it.
+              :class:`RefineSettings`, curves_per_task. The paper config has it.
               Not part of the sweep's identity (the store keeps the refine settings apart).
+
+Each table's settings are validated here, once, into the dataclass its room uses
+(:class:`TaskSizing`, :class:`RefineSettings`, :class:`ClusterConfig`); the rooms never read
+TOML.
 
 Every error is a :class:`ConfigError` (a ``ValueError``) whose message starts with the key.
 Values of the model's parameters (grid axes and ``[model]``) are checked by the parameter table,
@@ -36,7 +41,8 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
 
@@ -45,8 +51,6 @@ import numpy as np
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE, ParameterError, check, check_g
 
 from .grid import AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range, linspace_values
-from .refine import RefineSettings
-from .sizing import DEFAULT_MAX_POINTS, DEFAULT_MIN_POINTS, DEFAULT_TASK_SECONDS, TaskSizing
 
 MODEL_KEYS = tuple(k for k in STRUCTURE if k not in STRUCTURE_AXES) + MODEL
 """Keys of ``[model]``: the parameters fixed for a whole sweep (the structure's materials and
@@ -61,6 +65,37 @@ for 16 workers) and little work to redo after a lost worker."""
 
 DEFAULT_RETRIES = 2
 """Extra tries of a chunk that raised before its points are marked failed."""
+
+DEFAULT_TASK_SECONDS = 5.0
+"""Target duration of a task: the scheduler's and client's cost per task (a few ms) is then
+~0.1 % of it, and a lost worker or the last wave costs a few seconds per worker. Large clusters
+get longer tasks from :data:`sweep.execution.sizing.SCHEDULER_TASKS_PER_S`."""
+
+DEFAULT_MIN_POINTS = 1
+"""Smallest task, in points: one store chunk is the real floor (a task is whole store chunks)."""
+
+DEFAULT_MAX_POINTS = 1_000_000
+"""Largest task, in points: bounds a task's memory (tc, status and the solver's work arrays are
+a few tens of bytes a point) and the work a lost worker takes with it."""
+
+
+@dataclass(frozen=True)
+class TaskSizing:
+    """``[run]`` options of measured task sizing (:mod:`sweep.execution.sizing`):
+    ``task_seconds`` (s), the target duration; ``min_points`` and ``max_points``, bounds of a
+    task in points."""
+
+    task_seconds: float = DEFAULT_TASK_SECONDS
+    min_points: int = DEFAULT_MIN_POINTS
+    max_points: int = DEFAULT_MAX_POINTS
+
+    def __post_init__(self):
+        if not (self.task_seconds > 0 and math.isfinite(self.task_seconds)):
+            raise ValueError(f"task_seconds must be positive, got {self.task_seconds!r}")
+        if self.min_points < 1 or self.max_points < self.min_points:
+            raise ValueError(f"task points bounds must satisfy 1 <= min <= max, got "
+                             f"{self.min_points}, {self.max_points}")
+
 
 RUN_KEYS = ("chunk_eta", "chunk_g", "chunk_omega0", "retries", "batch_size", "task_seconds",
             "task_points_min", "task_points_max", "max_points")
@@ -82,6 +117,18 @@ PAPER_GRID = MappingProxyType({
     "g": {"start": 0.10, "stop": 0.49, "step": 0.01},
 })
 """The paper's Fig. 4 dome: eta -0.5..3 step 0.05, g 0.10..0.49 step 0.01 (2840 points)."""
+
+PAPER_G = ((0.25, "1/4"), (1 / 3, "1/3"))
+"""The paper's two couplings (its Fig. 5 cuts and its quoted Tc), with their labels: what the
+run summary, ``fanodome fano`` and the cuts plot show when no g is asked for."""
+
+
+def package_version() -> str:
+    """The installed fanodome's version (recorded in every store with its config)."""
+    try:
+        return metadata.version("fanodome")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 class ConfigError(ValueError):
@@ -162,10 +209,10 @@ def _number(v: object, key: str) -> float:
     return x
 
 
-def _integer(v: object, key: str, *, minimum: int) -> int:
+def _integer(v: object, key: str, *, minimum: int | None = None) -> int:
     if not isinstance(v, int) or isinstance(v, bool):
         raise ConfigError(f"{key}: expected an integer, got {type(v).__name__} {v!r}")
-    if v < minimum:
+    if minimum is not None and v < minimum:
         raise ConfigError(f"{key}: must be at least {minimum}, got {v}")
     return v
 
@@ -228,75 +275,35 @@ def _default_block(shape: Mapping[str, int]) -> dict[str, int]:
     return {"omega0": 1, "g": g, "eta": eta}
 
 
+TABLES = ("grid", "model", "run", "outputs", "cluster", "refine")
+"""The tables a config may have."""
+
+
+def _check_keys(table: Mapping, name: str, allowed: tuple[str, ...], what: str = "option"
+                ) -> None:
+    """Refuse a key of ``[name]`` that is not in ``allowed``, naming the ones that are."""
+    for k in table:
+        if k not in allowed:
+            raise ConfigError(f"{name}.{k}: unknown {what} (expected one of {', '.join(allowed)})")
+
+
 def parse_config(doc: Mapping) -> SweepConfig:
     """Validate a config document (as read by ``tomllib``) and fill in the defaults."""
     if not isinstance(doc, Mapping):
         raise ConfigError("config: expected a table")
-    unknown = set(doc) - {"grid", "model", "run", "outputs", "cluster", "refine"}
+    unknown = set(doc) - set(TABLES)
     if unknown:
-        raise ConfigError(f"{sorted(unknown)[0]}: unknown table "
-                          f"(expected grid, model, run, outputs, cluster, refine)")
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown table (expected {', '.join(TABLES)})")
     cluster = parse_cluster(_table(doc, "cluster"))
-    grid, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
-
-    for k in grid:
-        if k not in AXES:
-            raise ConfigError(f"grid.{k}: unknown axis (expected one of {', '.join(AXES)})")
-    for k in model_t:
-        if k not in MODEL_KEYS:
-            raise ConfigError(f"model.{k}: unknown option "
-                              f"(expected one of {', '.join(MODEL_KEYS)})")
-    for k in run_t:
-        if k not in RUN_KEYS:
-            raise ConfigError(f"run.{k}: unknown option (expected one of {', '.join(RUN_KEYS)})")
-
-    model = {k: _checked(k, model_t.get(k, PARAMETERS[k].default), key=f"model.{k}")
-             for k in MODEL_KEYS}
-
-    grid_doc: dict[str, object] = {}
-    axes: dict[str, tuple[float, ...]] = {}
-    for a in ("eta", "g", "L", "W", "V", "omega0"):
-        if a in grid:
-            spec = grid[a]
-        elif a in PAPER_GRID:  # eta and g: the paper's Fig. 4 ranges
-            spec = dict(PAPER_GRID[a])
-        else:
-            spec = [float(PARAMETERS[a].default)]
-        axes[a] = axis_values(spec, key=f"grid.{a}")
-        grid_doc[a] = spec
-        softening = model["softening"] if a == "g" else None
-        for v in axes[a]:
-            _checked(a, v, key=f"grid.{a}", softening=softening)
-
-    shape = {a: len(axes[a]) for a in AXES}
-    n_points = math.prod(shape.values())
-    max_points = _integer(run_t.get("max_points", MAX_POINTS), "run.max_points", minimum=1)
-    if n_points > max_points:
-        raise ConfigError(
-            f"grid: {n_points:.3g} points (store ~{n_points * 9 / 1e9:.3g} GB, "
-            f"~{n_points * SECONDS_PER_POINT / 3600:.3g} core-hours) is above {max_points:.3g}; "
-            f"set [run] max_points = {n_points} to run it anyway")
-    block = _default_block(shape)
-    for a in BLOCK_AXES:
-        k = f"chunk_{a}"
-        if k in run_t:
-            block[a] = min(_integer(run_t[k], f"run.{k}", minimum=1), shape[a])
-    retries = _integer(run_t.get("retries", DEFAULT_RETRIES), "run.retries", minimum=0)
-    batch_size = (_integer(run_t["batch_size"], "run.batch_size", minimum=1)
-                  if "batch_size" in run_t else None)
-
-    sizing = _sizing(run_t)
-    run_doc: dict[str, object] = {f"chunk_{a}": block[a] for a in BLOCK_AXES}
-    if sizing is not None:  # written out, so that the printed config sizes tasks as well
-        run_doc.update(task_seconds=sizing.task_seconds, task_points_min=sizing.min_points,
-                       task_points_max=sizing.max_points)
-    run_doc["retries"] = retries
-    if batch_size is not None:
-        run_doc["batch_size"] = batch_size
-    if "max_points" in run_t:
-        run_doc["max_points"] = max_points
+    grid_t, model_t, run_t = _table(doc, "grid"), _table(doc, "model"), _table(doc, "run")
+    _check_keys(grid_t, "grid", AXES, "axis")
+    _check_keys(model_t, "model", MODEL_KEYS)
+    _check_keys(run_t, "run", RUN_KEYS)
+    model = parse_model(model_t)
+    axes, grid_doc = parse_grid(grid_t, softening=model["softening"])
+    run = parse_run(run_t, shape={a: len(axes[a]) for a in AXES})
     gap_ratios = parse_outputs(_table(doc, "outputs"))
-    document = {"grid": grid_doc, "model": dict(model), "run": run_doc}
+    document = {"grid": grid_doc, "model": dict(model), "run": run.document}
     if gap_ratios:
         document["outputs"] = {"gaps": True, "gap_T_over_tc": list(gap_ratios)}
     if cluster.document:
@@ -305,10 +312,82 @@ def parse_config(doc: Mapping) -> SweepConfig:
     if "refine" in doc:
         refine, curves_per_task, document["refine"] = parse_refine(_table(doc, "refine"))
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
-                       chunk=MappingProxyType(block), retries=retries, batch_size=batch_size,
-                       document=MappingProxyType(document), cluster=cluster,
-                       gap_T_over_tc=gap_ratios, refine=refine, curves_per_task=curves_per_task,
-                       sizing=sizing)
+                       chunk=MappingProxyType(run.block), retries=run.retries,
+                       batch_size=run.batch_size, document=MappingProxyType(document),
+                       cluster=cluster, gap_T_over_tc=gap_ratios, refine=refine,
+                       curves_per_task=curves_per_task, sizing=run.sizing)
+
+
+def parse_model(table: Mapping[str, object]) -> dict[str, object]:
+    """Validate a ``[model]`` table: every key of :data:`MODEL_KEYS`, the table's defaults
+    filled in."""
+    return {k: _checked(k, table.get(k, PARAMETERS[k].default), key=f"model.{k}")
+            for k in MODEL_KEYS}
+
+
+def parse_grid(table: Mapping[str, object], *, softening: bool
+               ) -> tuple[dict[str, tuple[float, ...]], dict[str, object]]:
+    """Validate a ``[grid]`` table: the values of every axis (an axis left out takes the paper's
+    values) and the table as it will be printed. ``softening``: the model's, which bounds g."""
+    grid_doc: dict[str, object] = {}
+    axes: dict[str, tuple[float, ...]] = {}
+    for a in ("eta", "g", "L", "W", "V", "omega0"):
+        if a in table:
+            spec = table[a]
+        elif a in PAPER_GRID:  # eta and g: the paper's Fig. 4 ranges
+            spec = dict(PAPER_GRID[a])
+        else:
+            spec = [float(PARAMETERS[a].default)]
+        axes[a] = axis_values(spec, key=f"grid.{a}")
+        grid_doc[a] = spec
+        for v in axes[a]:
+            _checked(a, v, key=f"grid.{a}", softening=softening if a == "g" else None)
+    return axes, grid_doc
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """A validated ``[run]`` table: the store chunk (``block``: points per chunk along omega0,
+    g and eta), ``retries``, ``batch_size`` (None: from the workers), ``sizing`` (None: one
+    store chunk a task) and the table as it will be printed."""
+
+    block: dict[str, int]
+    retries: int
+    batch_size: int | None
+    sizing: TaskSizing | None
+    document: dict[str, object]
+
+
+def parse_run(table: Mapping[str, object], *, shape: Mapping[str, int]) -> RunSettings:
+    """Validate a ``[run]`` table for a grid of ``shape`` (points per axis); refuse a grid
+    above ``max_points`` with its size and time."""
+    n_points = math.prod(shape.values())
+    max_points = _integer(table.get("max_points", MAX_POINTS), "run.max_points", minimum=1)
+    if n_points > max_points:
+        raise ConfigError(
+            f"grid: {n_points:.3g} points (store ~{n_points * 9 / 1e9:.3g} GB, "
+            f"~{n_points * SECONDS_PER_POINT / 3600:.3g} core-hours) is above {max_points:.3g}; "
+            f"set [run] max_points = {n_points} to run it anyway")
+    block = _default_block(shape)
+    for a in BLOCK_AXES:
+        k = f"chunk_{a}"
+        if k in table:
+            block[a] = min(_integer(table[k], f"run.{k}", minimum=1), shape[a])
+    retries = _integer(table.get("retries", DEFAULT_RETRIES), "run.retries", minimum=0)
+    batch_size = (_integer(table["batch_size"], "run.batch_size", minimum=1)
+                  if "batch_size" in table else None)
+    sizing = _sizing(table)
+    document: dict[str, object] = {f"chunk_{a}": block[a] for a in BLOCK_AXES}
+    if sizing is not None:  # written out, so that the printed config sizes tasks as well
+        document.update(task_seconds=sizing.task_seconds, task_points_min=sizing.min_points,
+                        task_points_max=sizing.max_points)
+    document["retries"] = retries
+    if batch_size is not None:
+        document["batch_size"] = batch_size
+    if "max_points" in table:
+        document["max_points"] = max_points
+    return RunSettings(block=block, retries=retries, batch_size=batch_size, sizing=sizing,
+                       document=document)
 
 
 def _sizing(run_t: Mapping[str, object]) -> TaskSizing | None:
@@ -329,10 +408,7 @@ def _sizing(run_t: Mapping[str, object]) -> TaskSizing | None:
 
 def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
     """Validate an ``[outputs]`` table: the gap temperatures (fractions of Tc), () if gaps off."""
-    for k in table:
-        if k not in OUTPUT_KEYS:
-            raise ConfigError(f"outputs.{k}: unknown option "
-                              f"(expected one of {', '.join(OUTPUT_KEYS)})")
+    _check_keys(table, "outputs", OUTPUT_KEYS)
     gaps = table.get("gaps", False)
     if not isinstance(gaps, bool):
         raise ConfigError(f"outputs.gaps: expected true or false, got {gaps!r}")
@@ -353,11 +429,69 @@ def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
 
 # ----------------------------------------------------------------------------- [refine]
 
-REFINE_KEYS = ("thresholds", "eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol",
-               "follow_margin", "max_evaluations", "curves_per_task")
-"""Keys of ``[refine]``: the windows' temperatures (K), the tolerances of
-:class:`sweep.refine.RefineSettings` and the curves per task. Not part of the sweep's identity:
-the refined numbers keep their own settings in the store."""
+MAX_EVALUATIONS_MIN = 10
+"""Fewest solver evaluations a search may be allowed: a bracketed Brent search needs a handful
+to move at all; below ten every search would stop as ``not_converged``."""
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """Tolerances and thresholds of a refinement (``[refine]``; stored with the results).
+
+    The searches that use them are :mod:`sweep.refine.searches`.
+    """
+
+    thresholds: tuple[float, ...] = ()
+    """Temperatures T* (K) of the windows Tc >= T*."""
+    eta_tol: float = 1e-6
+    """Largest |eta - eta*| of maxima and minima: far below any grid step and above the eta
+    resolution at which the solver's own 1e-9 on ln Tc makes Tc flat."""
+    tc_rtol: float = 1e-9
+    """A search also stops when Tc at both bracket ends is within this of the best value: the
+    solver's precision on ln Tc (Resolution.u_tol); going on would chase its noise."""
+    root_tol: float = 1e-8
+    """Largest |eta - eta_edge| of a window edge."""
+    floor_tol: float = 1e-6
+    """Largest error of the edges of an interval below the temperature floor, in eta."""
+    g_tol: float = 1e-6
+    """Largest |g - g*| of the top of the dome."""
+    follow_margin: float = 0.5
+    """An antiresonance is followed outward down to eta = -omega~/dE - follow_margin (omega~ the
+    softened cut-off, dE the resonant subband's width): half a band width past the point where
+    the pairing window leaves the resonant subband, beyond which no Fano minimum can lie."""
+    max_evaluations: int = 200
+    """Cap on the solver evaluations of one search (a safety net: a search that hits it is
+    flagged ``not_converged``); at least :data:`MAX_EVALUATIONS_MIN`."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("thresholds", "follow_margin", "max_evaluations"):
+                continue
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{f.name}: must be a positive number, got {v!r}")
+        if not (math.isfinite(self.follow_margin) and self.follow_margin >= 0):
+            raise ValueError(f"follow_margin: must be >= 0, got {self.follow_margin!r}")
+        if int(self.max_evaluations) < MAX_EVALUATIONS_MIN:
+            raise ValueError(f"max_evaluations: must be >= {MAX_EVALUATIONS_MIN}, got "
+                             f"{self.max_evaluations!r}")
+        th = tuple(float(t) for t in self.thresholds)
+        for t in th:
+            if not (math.isfinite(t) and t > 0):
+                raise ValueError(f"thresholds: must be positive temperatures in K, got {t!r}")
+        if len(set(th)) != len(th):
+            raise ValueError(f"thresholds: must be distinct, got {list(th)}")
+        object.__setattr__(self, "thresholds", tuple(sorted(th)))
+
+    def to_dict(self) -> dict:
+        """Every setting by name (thresholds as a list): what the store records."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self)}
+
+
+REFINE_KEYS = tuple(f.name for f in fields(RefineSettings)) + ("curves_per_task",)
+"""Keys of ``[refine]``: the fields of :class:`RefineSettings` and the curves per task. Not
+part of the sweep's identity: the refined numbers keep their own settings in the store."""
 
 REFINE_CURVES_PER_TASK = 10
 """Curves per refine task: each costs ~0.05-0.3 s of solver time (tens to hundreds of
@@ -370,23 +504,23 @@ PAPER_REFINE = MappingProxyType({"thresholds": [273.15, 293.15]})
 
 
 def parse_refine(table: Mapping[str, object]) -> tuple[RefineSettings, int, dict]:
-    """Validate a ``[refine]`` table: (RefineSettings, curves per task, document)."""
-    for k in table:
-        if k not in REFINE_KEYS:
-            raise ConfigError(f"refine.{k}: unknown option "
-                              f"(expected one of {', '.join(REFINE_KEYS)})")
-    spec = table.get("thresholds", [])
-    if not isinstance(spec, list):
-        raise ConfigError(f"refine.thresholds: expected a list of temperatures in K, "
-                          f"got {type(spec).__name__} {spec!r}")
-    kw: dict[str, object] = {"thresholds": tuple(_number(v, f"refine.thresholds[{i}]")
-                                                 for i, v in enumerate(spec))}
-    for k in ("eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol", "follow_margin"):
-        if k in table:
-            kw[k] = _number(table[k], f"refine.{k}")
-    if "max_evaluations" in table:
-        kw["max_evaluations"] = _integer(table["max_evaluations"], "refine.max_evaluations",
-                                         minimum=10)
+    """Validate a ``[refine]`` table: (RefineSettings, curves per task, document). Types are
+    read from :class:`RefineSettings`' defaults; its own checks give the ranges."""
+    _check_keys(table, "refine", REFINE_KEYS)
+    kw: dict[str, object] = {}
+    for f in fields(RefineSettings):
+        if f.name not in table:
+            continue
+        key, v = f"refine.{f.name}", table[f.name]
+        if isinstance(f.default, tuple):
+            if not isinstance(v, list):
+                raise ConfigError(f"{key}: expected a list of temperatures in K, "
+                                  f"got {type(v).__name__} {v!r}")
+            kw[f.name] = tuple(_number(x, f"{key}[{i}]") for i, x in enumerate(v))
+        elif isinstance(f.default, int):
+            kw[f.name] = _integer(v, key)
+        else:
+            kw[f.name] = _number(v, key)
     cpt = _integer(table.get("curves_per_task", REFINE_CURVES_PER_TASK), "refine.curves_per_task",
                    minimum=1)
     try:
@@ -564,10 +698,7 @@ def _cluster_value(key: str, v: object) -> object:
 
 def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
     """Validate a ``[cluster]`` table (CLI overrides already merged in)."""
-    for k in table:
-        if k not in CLUSTER_KEYS:
-            raise ConfigError(f"cluster.{k}: unknown option "
-                              f"(expected one of {', '.join(CLUSTER_KEYS)})")
+    _check_keys(table, "cluster", tuple(CLUSTER_KEYS))
     values = {k: _cluster_value(k, v) for k, v in table.items()}
     kind = values.get("kind", "local")
     if kind not in CLUSTER_KINDS:
@@ -600,10 +731,10 @@ def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
     return ClusterConfig(**values, document=MappingProxyType(document))
 
 
-def with_cluster_overrides(config: SweepConfig, overrides: Mapping[str, object]) -> ClusterConfig:
-    """The config's ``[cluster]`` with ``overrides`` (same keys, e.g. from the command line)
-    replacing its entries, validated again."""
-    return parse_cluster({**config.cluster.document, **overrides})
+def with_cluster_overrides(base: ClusterConfig, overrides: Mapping[str, object]) -> ClusterConfig:
+    """``base`` (a config's ``[cluster]``) with ``overrides`` (same keys, e.g. from the command
+    line) replacing its entries, validated again."""
+    return parse_cluster({**base.document, **overrides})
 
 
 # ---------------------------------------------------------------------------- TOML writing

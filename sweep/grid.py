@@ -75,6 +75,9 @@ BLOCK_AXES = ("omega0", "g", "eta")
 DOME_AXES = STRUCTURE_AXES + ("omega0",)
 """Axes that pick one dome, Tc over (g, eta): a structure and a pairing cut-off."""
 
+CURVE_AXES = DOME_AXES + ("g",)
+"""Axes that pick one curve, Tc(eta), of a dome."""
+
 
 def linspace_values(start: float, stop: float, num: int) -> np.ndarray:
     """``num`` evenly spaced values from start to stop (both included), rounded like

@@ -1,10 +1,16 @@
-"""Today's gap solver (solver/gaps.py before issue 11), frozen: the slow, trusted reference.
+"""A slow, trusted reference gap solver: every break point graded finely, mu by a secant around
+full gap solves.
 
-tests/make_gaps_reference.py runs it to write tests/data/gaps_reference.json, which
+It solves the equations of solver/gaps.py the plain way: the q panels of every subband are graded
+geometrically towards every break point down to q_depth * pi/d (no change of variable at the
+square-root end points, no grading that stops at the nearest singularity), and the density
+equation is solved by the secant method on mu, with a complete Newton solve of the gap equation
+at each mu. tests/make_gaps_reference.py runs it to write tests/data/gaps_reference.json, which
 tests/test_gaps_fast.py compares the fast solver with; a slow test there re-runs it on a few
 points to check that the fixture is still what this code gives. Not imported by the package.
 
-The gaps below Tc: the non-linear multigap gap equation with the density equation (MODEL.md §5).
+The gaps below Tc: the non-linear multigap gap equation with the density equation
+(docs/model.md §5).
 
 For T < Tc, with E = sqrt(xi^2 + Delta_n(q)^2) and xi = C k^2 + E_n(q) - mu (C = hbar^2/2m_x),
 
@@ -16,10 +22,10 @@ and the density equation fixes mu at the density n of the normal state at the sa
 
     n = (2/pi^2) sum_n int_0^{pi/d} dq int_0^inf dk <n_k>,   <n_k> = (1 - (xi/E) tanh(E/2T)) / 2.
 
-At T = 0, <n_k> is the v^2 of MODEL.md; at T > 0 it is its thermal generalisation (the occupation of
-a Bogoliubov state), so that with Delta = 0 the density is that of a Fermi gas at T. Delta is
-non-zero only inside the pairing window |xi| < w; outside it <n_k> is the Fermi function (whose
-tails beyond the window matter at strong coupling: w/k_B Tc ~ 5 on the paper's dome), so
+At T = 0, <n_k> is the v^2 of docs/model.md; at T > 0 it is its thermal generalisation (the
+occupation of a Bogoliubov state), so that with Delta = 0 the density is that of a Fermi gas at T.
+Delta is non-zero only inside the pairing window |xi| < w; outside it <n_k> is the Fermi function
+(whose tails beyond the window matter at strong coupling: w/k_B Tc ~ 5 on the paper's dome), so
 n = (2/pi^2) sum_n int dq [k_F(q) + int dk (<n_k> - theta(-xi))], the last integral over the
 window and the thermal tails around it.
 Taking the normal state at the same T (not at T = 0) keeps mu = mu0 at and above Tc, so the gaps

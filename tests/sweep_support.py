@@ -15,8 +15,8 @@ import xarray as xr
 
 from sweep import store as store_mod
 from sweep.config import SweepConfig, parse_config
-from sweep.runner import InProcessExecutor
-from sweep.service import run_sweep
+from sweep.execution.runner import InProcessExecutor
+from sweep.run.service import run_sweep
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,17 @@ chunk_eta = 3
 chunk_g = 2
 retries = 1
 """
+
+
+def tasks_for(*, store: str, plan, axes, model, chunks, storage_options=None,
+              gap_T_over_tc=()):
+    """One ChunkTask per store chunk of ``chunks`` (block indices of ``plan``), lazily."""
+    from sweep.run.tasks import task_for_region
+
+    for index in chunks:
+        yield task_for_region(store=store, index=index, region=plan.region(index), axes=axes,
+                              model=model, storage_options=storage_options,
+                              gap_T_over_tc=gap_T_over_tc)
 
 
 def small_config() -> SweepConfig:
@@ -109,7 +120,7 @@ def json_out(proc: subprocess.CompletedProcess) -> dict:
 def slow_compute(task):
     """The chunk task, a little slower: a run lasts long enough to disturb it (importable by
     dask workers started with tests/ on their path)."""
-    from sweep.tasks import compute_chunk
+    from sweep.run.tasks import compute_chunk
     time.sleep(0.3)
     return compute_chunk(task)
 

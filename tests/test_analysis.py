@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from solver import STATUS_BELOW_FLOOR, STATUS_OK, tc_grid
+from sweep import flags
 from sweep import store as store_mod
 from sweep.analysis import (ANTI_FLAGS, DOME_FLAGS, FANO_PARAMS, curve_extrema, dome,
                             dome_report, dome_top, fano_fit, fano_line, fit_fano, vertex)
@@ -47,8 +48,8 @@ def synthetic_curves(L_index: int):
     below = (ETA >= -1.2 - 1e-9) & (ETA <= -0.6 + 1e-9)
     status[1, below] = STATUS_BELOW_FLOOR
     k_max = int(np.argmax(tc[2]))
-    status[2, k_max + 1] = store_mod.STATUS_PENDING
-    status[2, 3] = store_mod.STATUS_FAILED
+    status[2, k_max + 1] = flags.STATUS_PENDING
+    status[2, 3] = flags.STATUS_FAILED
     status[3, :] = STATUS_BELOW_FLOOR
     tc[status != STATUS_OK] = np.nan
     return tc, status
@@ -126,10 +127,10 @@ def test_dome_keeps_units_and_is_lazy_on_a_dask_store(synthetic_store):
     eager = dome(ds.load())
     xr.testing.assert_identical(d.compute(), eager)
     top = dome_top(d.compute())
-    assert top.tc_top.attrs["units"] == "K"
+    assert top.top_tc.attrs["units"] == "K"
     # the top: the highest refined maximum over g (rows 0 and 1 tie: the first is taken)
-    assert float(top.tc_top.isel(L=0, W=0, V=0, omega0=0)) == pytest.approx(TC_MAX)
-    assert float(top.g_top.isel(L=0, W=0, V=0, omega0=0)) == pytest.approx(0.1)
+    assert float(top.top_tc.isel(L=0, W=0, V=0, omega0=0)) == pytest.approx(TC_MAX)
+    assert float(top.top_g.isel(L=0, W=0, V=0, omega0=0)) == pytest.approx(0.1)
 
 
 def test_dome_runs_chunk_by_chunk_on_a_large_lazy_sweep():

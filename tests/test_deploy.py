@@ -20,7 +20,7 @@ import yaml
 from dask.utils import parse_bytes
 from dask_jobqueue import PBSCluster, SLURMCluster
 
-from sweep.clusters import ClusterError, check_store_reachable, jobqueue_kwargs, \
+from sweep.execution.clusters import ClusterError, check_store_reachable, jobqueue_kwargs, \
     kubernetes_spec
 from sweep.config import ClusterConfig, ConfigError, load_config, parse_cluster, parse_config
 from sweep_support import REPO, SMALL_TOML, cli, write_toml
@@ -173,7 +173,7 @@ def _check_worker(cmd: list[str], address: str) -> None:
     assert option(cmd, "--interface") == "lo" if "--interface" in cmd else True
     # The job runs this Python, which has fanodome: its workers can run the chunk tasks.
     assert cmd[0] == sys.executable
-    subprocess.run([cmd[0], "-c", "import distributed.cli.dask_worker, sweep.tasks"],
+    subprocess.run([cmd[0], "-c", "import distributed.cli.dask_worker, sweep.run.tasks"],
                    check=True, cwd="/", timeout=60)
 
 

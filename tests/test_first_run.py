@@ -1,5 +1,5 @@
 """The first ``fanodome run`` on a machine compiles the kernels once, in the client, into the
-on-disk numba cache; the workers of a local cluster only load them (issue 13)."""
+on-disk numba cache; the workers of a local cluster only load them."""
 from __future__ import annotations
 
 import json
@@ -30,9 +30,9 @@ def compiles():
     hits = sum(sum(d.stats.cache_hits.values()) for d in seen.values())
     return {"misses": misses, "hits": hits, "cache": numba.config.CACHE_DIR}
 
-from sweep.clusters import cluster_client
 from sweep.config import ClusterConfig
-with cluster_client(cluster=ClusterConfig(workers=2)) as client:
+from sweep.worker.warmup import solver_client
+with solver_client(cluster=ClusterConfig(workers=2)) as client:
     out = {"client": compiles(), "workers": list(client.run(compiles).values())}
 json.dump(out, sys.stdout)
 """

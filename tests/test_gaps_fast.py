@@ -1,4 +1,4 @@
-"""The fast gap solver against today's solver (tests/reference_gaps.py) and its own derivatives.
+"""The fast gap solver against the slow reference (tests/reference_gaps.py) and its own derivatives.
 
 tests/data/gaps_reference.json holds the reference's answers (written by
 tests/make_gaps_reference.py) on 28 points spread over the paper's grid and 6 on a wide-band
@@ -159,4 +159,5 @@ def test_warmup_compiles_the_gap_kernels():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600, cwd=Path(__file__).parent.parent)
     assert out.returncode == 0, out.stderr
-    assert [int(v) for v in out.stdout.split()] >= [1, 1]
+    counts = [int(v) for v in out.stdout.split()]
+    assert len(counts) == 2 and all(c >= 1 for c in counts), out.stdout

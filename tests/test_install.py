@@ -1,4 +1,4 @@
-"""The README's two install commands, in order, in a throwaway venv (issue 13).
+"""The README's two install commands, in order, in a throwaway venv.
 
 ``pip install .`` then a command that compiles kernels, then ``pip install -e .``, then
 ``pip uninstall``: every step must leave a working (or a clean) environment. The bug this

@@ -1,5 +1,5 @@
 """Ctrl-C and SIGTERM stop ``fanodome run`` within seconds, with one line, the lock released,
-the store resumable, exit 130 / 143 (issue 13). Real processes, a real local cluster."""
+the store resumable, exit 130 / 143. Real processes, a real local cluster."""
 from __future__ import annotations
 
 import os
@@ -14,7 +14,7 @@ import pytest
 from sweep_support import REPO, kill_group, points_done, wait_for, write_toml
 
 from sweep.config import load_config
-from sweep.service import check_can_start
+from sweep.run.service import check_can_start
 
 LONG_TOML = """
 [grid]

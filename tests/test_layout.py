@@ -1,4 +1,5 @@
-"""The project's layout: no import cycles, and one set of defaults everywhere.
+"""The project's layout: no import cycles, rooms whose imports run one way, a front door whose
+names resolve, and one set of defaults everywhere.
 
 The defaults of the model are written once, in :data:`solver.parameters.PARAMETERS`; the public
 solver functions, the command line and the paper's sweep config must agree with that table.
@@ -132,6 +133,112 @@ def test_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+# ------------------------------------------------------------------------------ the rooms
+
+ROOMS = {
+    "solver": 0,
+    "sweep.base": 1,  # sweep.grid, sweep.flags, sweep.addresses: facts, no I/O
+    "sweep.config": 2,
+    "sweep.store": 3, "sweep.execution": 3,
+    "sweep.worker": 4, "sweep.analysis": 4,
+    "sweep.refine": 5,
+    "sweep.run": 6, "sweep.explore": 6,
+    "sweep": 7, "sweep.cli": 7,  # the front door (lazy, no static import) and the command line
+}
+"""Each room and its floor: a module imports only from its own room and from lower floors, so
+the imports run one way (the store never knows the cluster, the runner never the solver)."""
+
+TOP_LEVEL_MAX = 6
+"""Modules directly in sweep/ (``__init__.py`` included): the rest lives in rooms."""
+
+ONLY_IN = {"zarr": {"sweep.store"},
+           "distributed": {"sweep.execution", "sweep.worker", "sweep.run", "sweep.cli"},
+           "matplotlib": {"sweep.analysis"}}
+"""Libraries that only some rooms may import: zarr is the store's (xarray's backends rule),
+Dask's scheduler the rooms that run work (and the command line, which sets its logging),
+matplotlib the figures'."""
+
+
+def room(module: str) -> str:
+    """The room of a project module (``sweep.store.points`` -> ``sweep.store``)."""
+    parts = module.split(".")
+    if parts[0] == "solver":
+        return "solver"
+    if module == "sweep":
+        return "sweep"
+    if len(parts) == 2 and (ROOT / "sweep" / f"{parts[1]}.py").is_file():
+        return "sweep.config" if parts[1] == "config" else "sweep.base"
+    return ".".join(parts[:2])
+
+
+def test_every_module_has_a_room():
+    for name in _modules():
+        assert room(name) in ROOMS, f"{name} is in no room of tests/test_layout.py ROOMS"
+
+
+def test_imports_run_one_way():
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        for dep in _imports(name, path, modules):
+            here, there = room(name), room(dep)
+            if here != there and ROOMS[there] >= ROOMS[here]:
+                wrong.append(f"{name} ({here}, floor {ROOMS[here]}) imports {dep} ({there}, "
+                             f"floor {ROOMS[there]})")
+    assert not wrong, "imports that run up or sideways:\n" + "\n".join(wrong)
+
+
+def test_one_way_rule_can_fail(tmp_path):
+    # the rule as the test applies it: a store module importing the runner is refused
+    assert ROOMS[room("sweep.execution.runner")] >= ROOMS[room("sweep.store.points")]
+    assert ROOMS[room("sweep.store.points")] < ROOMS[room("sweep.run.service")]
+    assert room("sweep.grid") == "sweep.base" and room("sweep.config") == "sweep.config"
+
+
+def test_libraries_stay_in_their_rooms():
+    wrong = []
+    for name, path in _modules().items():
+        for node in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if not node.level else [])
+            for mod in mods:
+                lib = mod.split(".")[0]
+                if lib in ONLY_IN and room(name) not in ONLY_IN[lib]:
+                    wrong.append(f"{name} imports {mod}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_top_level_of_sweep_stays_small():
+    top = sorted(p.name for p in (ROOT / "sweep").glob("*.py"))
+    assert len(top) <= TOP_LEVEL_MAX, top
+
+
+def test_the_front_door_names_resolve_with_a_one_line_docstring():
+    import sweep
+
+    for name in ("load_config", "paper_config", "run_sweep", "refine_store", "open_dataset",
+                 "dome", "dome_top", "fano_fit"):
+        assert name in sweep.__all__, name
+    for name in sweep.__all__:
+        obj = getattr(sweep, name)
+        doc = (obj.__doc__ or "").strip()
+        assert doc, f"sweep.{name} has no docstring"
+        assert doc.splitlines()[0].strip(), f"sweep.{name}: empty first line"
+    with pytest.raises(AttributeError):
+        sweep.no_such_name  # noqa: B018
+
+
+def test_import_sweep_loads_no_heavy_library():
+    code = ("import sys, sweep, sweep.cli; heavy = [m for m in ('xarray', 'zarr', 'distributed',"
+            " 'matplotlib') if m in sys.modules]; print(heavy)")
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 # ------------------------------------------------------------------------ one set of defaults
 
 PUBLIC = ("band_structure", "prepare_structure", "tc_grid", "tc_on_structure", "tc_point",
@@ -226,3 +333,39 @@ def test_paper_config_is_the_table():
         assert _same(value, want), f"[model] {name} = {value!r}, the table says {want!r}"
     for name in ("L", "W", "V", "omega0"):  # the paper's grid has one structure and cut-off
         assert [float(v) for v in cfg.axes[name]] == [PARAMETERS[name].default], name
+
+
+def test_refine_settings_are_written_once():
+    import dataclasses
+
+    from sweep.config import REFINE_KEYS, RefineSettings, parse_refine
+    fields = [f.name for f in dataclasses.fields(RefineSettings)]
+    assert list(REFINE_KEYS) == fields + ["curves_per_task"]
+    assert list(RefineSettings().to_dict()) == fields
+    settings, _, _ = parse_refine({"eta_tol": 1e-5, "max_evaluations": 50})
+    assert settings.eta_tol == 1e-5 and settings.max_evaluations == 50
+
+
+def test_dashboard_extra_is_the_bokeh_the_link_needs():
+    import tomllib
+
+    from sweep.execution.clusters import DASHBOARD_BOKEH
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["dashboard"]
+    assert extra == [f"bokeh>={'.'.join(map(str, DASHBOARD_BOKEH))}"]
+
+
+@pytest.mark.parametrize("argv, constant", [
+    (["run", "--help"], "sweep.execution.runner:STALL_S"),
+    (["export", "--help"], "sweep.store.export:CSV_MAX_POINTS"),
+])
+def test_help_prints_the_constants(argv, constant, capsys):
+    import importlib
+
+    from sweep.cli import main
+    module, name = constant.split(":")
+    value = getattr(importlib.import_module(module), name)
+    with pytest.raises(SystemExit):
+        main(argv)
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"[{value:g}]" in out or f"[{value}]" in out, out

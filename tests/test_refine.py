@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from sweep.grid import inclusive_range
-from sweep.refine import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD,
-                          MAX_AT_GRID_EDGE, NOT_CONVERGED, OPEN_ABOVE, TOP_AT_G_EDGE, Curve,
-                          RefineSettings, brent_minimize, curve_antiresonance, curve_maximum,
-                          curve_window, dome_top, refine_curve)
+from sweep.config import RefineSettings
+from sweep.flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD,
+                         MAX_AT_GRID_EDGE, NOT_CONVERGED, OPEN_ABOVE, TOP_AT_G_EDGE)
+from sweep.refine.searches import (Curve, brent_minimize, curve_antiresonance, curve_maximum,
+                                   curve_window, refine_curve, search_top)
 
 PAPER_ETA = inclusive_range(-0.5, 3.0, 0.05)
 S = RefineSettings(thresholds=(273.15, 293.15))
@@ -147,7 +148,7 @@ def dome2d(g, x):  # top at g = 0.4012, eta = 0.9006, 320 K; a kink in eta at ev
 
 def _top(f, g):
     maxima = [curve_maximum(grid_curve(lambda x: f(gg, x)), settings=S) for gg in g]
-    return dome_top(lambda gg: Curve(lambda x: f(gg, x)), g=g,
+    return search_top(lambda gg: Curve(lambda x: f(gg, x)), g=g,
                     eta_max=[m.eta for m in maxima], tc_max=[m.tc for m in maxima],
                     eta_step=0.05, settings=S)
 
@@ -253,7 +254,7 @@ def test_solver_dome_top_against_scans_in_g(structures):
     eta = np.asarray(PAPER_ETA)
     g = inclusive_range(0.36, 0.44, 0.02)
     maxima = [curve_maximum(_solver_curve(st, gg, eta), settings=S) for gg in g]
-    top = dome_top(lambda gg: solver_curve(st, g=gg, omega0=230.0, model=MODEL), g=g,
+    top = search_top(lambda gg: solver_curve(st, g=gg, omega0=230.0, model=MODEL), g=g,
                    eta_max=[m.eta for m in maxima], tc_max=[m.tc for m in maxima],
                    eta_step=0.05, settings=S)
     assert top.tc >= max(m.tc for m in maxima) and not top.flags & TOP_AT_G_EDGE

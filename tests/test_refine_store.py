@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sweep import refine
+from sweep import flags
 from sweep import store as store_mod
+from sweep.config import RefineSettings
 from sweep.config import parse_config
-from sweep.refine_service import refine_store
-from sweep.runner import InProcessExecutor
-from sweep.service import run_sweep
+from sweep.refine.service import refine_store
+from sweep.execution.runner import InProcessExecutor
+from sweep.run.service import run_sweep
 
 SMALL = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.1}, "g": [0.25, 0.3, 0.35, 0.4]}}
-SETTINGS = refine.RefineSettings(thresholds=(200.0, 293.15))
+SETTINGS = RefineSettings(thresholds=(200.0, 293.15))
 REFINED = ("eta_max", "tc_max", "eta_antiresonance", "tc_antiresonance", "eta_antiresonance_lo",
            "eta_antiresonance_hi", "refine_status", "refine_evaluations",
            "refine_evaluations_max", "eta_window_lo", "eta_window_hi", "window_status", "top_g",
@@ -61,13 +62,13 @@ def test_refined_store_layout_and_values(refined):
     assert settings["thresholds"] == [200.0, 293.15] and settings["eta_tol"] == 1e-6
     assert "config_json" in ds.attrs  # the sweep's attributes survive the new variables
     status = ds["refine_status"].values
-    assert np.all(status & refine.DONE) and not np.any(status & refine.FAILED)
+    assert np.all(status & flags.DONE) and not np.any(status & flags.FAILED)
     tc = ds["tc"].values
     assert np.all(ds["tc_max"].values >= np.nanmax(tc, axis=-1))
     assert np.all(ds["refine_evaluations_max"].values <= 40)
     # windows: g = 0.25 (max ~194 K) is below 293.15 K, above 200 K only at g >= 0.3
     ws = ds["window_status"].sel(threshold=293.15).values.ravel()
-    assert ws[0] == refine.BELOW_THRESHOLD
+    assert ws[0] == flags.BELOW_THRESHOLD
     top = float(ds["top_tc"].values.ravel()[0])
     assert top >= float(ds["tc_max"].max()) and ds["top_status"].values.ravel()[0] & 1
     # the store still opens consolidated, over plain xarray too
@@ -88,10 +89,10 @@ def test_second_refine_computes_nothing(refined):
 
 _CHILD = """
 import sys
-from sweep import refine
-from sweep.refine_service import refine_store
-from sweep.runner import InProcessExecutor
-refine_store(sys.argv[1], settings=refine.RefineSettings(thresholds=(200.0, 293.15)),
+from sweep.config import RefineSettings
+from sweep.refine.service import refine_store
+from sweep.execution.runner import InProcessExecutor
+refine_store(sys.argv[1], settings=RefineSettings(thresholds=(200.0, 293.15)),
              executor=InProcessExecutor(), curves_per_task=1)
 """
 
@@ -110,7 +111,7 @@ def test_resume_after_sigkill_gives_the_identical_store(refined, tmp_path):
                 attrs = store_mod.read_attrs(store)
                 if "refine_settings" in attrs:
                     done = np.asarray(store_mod.open_dataset(store)["refine_status"].values)
-                    if np.any(done & refine.DONE):
+                    if np.any(done & flags.DONE):
                         break
             except (ValueError, KeyError, FileNotFoundError):
                 pass
@@ -120,8 +121,8 @@ def test_resume_after_sigkill_gives_the_identical_store(refined, tmp_path):
         child.wait()
     assert child.returncode == -signal.SIGKILL, "the refine finished before it was killed"
     ds = store_mod.open_dataset(store)
-    cut = (not np.all(ds["refine_status"].values & refine.DONE)
-           or not np.all(ds["top_status"].values & refine.TOP_DONE))
+    cut = (not np.all(ds["refine_status"].values & flags.DONE)
+           or not np.all(ds["top_status"].values & flags.TOP_DONE))
     assert cut
     resumed = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(),
                            curves_per_task=1)
@@ -134,7 +135,7 @@ def test_resume_after_sigkill_gives_the_identical_store(refined, tmp_path):
 @pytest.mark.slow
 def test_other_settings_refine_again_and_unfinished_stores_are_refused(refined, tmp_path):
     store, _ = refined
-    other = refine.RefineSettings(thresholds=(250.0,))
+    other = RefineSettings(thresholds=(250.0,))
     r = refine_store(store, settings=other, executor=InProcessExecutor(), curves_per_task=4)
     assert r.curves == 4
     ds = store_mod.open_dataset(store)
@@ -158,14 +159,14 @@ def _boom(task):
 
 @pytest.mark.slow
 def test_failures_are_recorded(tmp_path, monkeypatch):
-    from sweep import refine_service
+    from sweep.refine import service as refine_service
     store = _sweep(tmp_path / "fail.zarr", {"grid": {"eta": {"start": -0.5, "stop": 3.0,
                                                              "step": 0.25}, "g": [0.3, 0.35]}})
     monkeypatch.setattr(refine_service, "compute_refine_block", _boom)
     r = refine_store(store, settings=SETTINGS, executor=InProcessExecutor(), retries=0)
     assert not r.complete and len(r.failures) == 1
     ds = store_mod.open_dataset(store)
-    assert np.all(ds["refine_status"].values == refine.FAILED)
+    assert np.all(ds["refine_status"].values == flags.FAILED)
     records = json.loads(ds.attrs["refine_failures"])
     assert records[0]["error"].startswith("RuntimeError") and "no solver" in records[0]["traceback"]
     assert np.all(ds["top_status"].values == 0)  # no top from failed curves

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from sweep import store as store_mod
-from sweep.affinity import StructureDealer
+from sweep.execution.dealer import StructureDealer
+from sweep.worker.structures import STRUCTURES_PER_PROCESS
 from sweep.config import parse_config
 from sweep.grid import AXES, ChunkPlan
-from sweep.runner import InProcessExecutor
-from sweep.service import run_sweep
-from sweep.sizing import TaskSizing, task_points
+from sweep.execution.runner import InProcessExecutor
+from sweep.run.service import run_sweep
+from sweep.execution.sizing import TaskSizing, task_points
 from sweep_support import cli, json_out, roundtrip, small_config, write_toml
 
 
@@ -35,7 +36,8 @@ def deal(plan, *, point_s, sizing, workers=2, chunks=None):
     once at ``point_s`` a point; returns [(worker, index, region)]."""
     dealer = StructureDealer(plan=plan, chunks=chunks if chunks is not None else plan.chunks(),
                              make_task=lambda index, region: (index, region),
-                             points=plan.n_points, sizing=sizing)
+                             points=plan.n_points, sizing=sizing,
+                             held_per_worker=STRUCTURES_PER_PROCESS)
     out = []
     for w in itertools.cycle(range(workers)):
         task = dealer.take(w, workers=workers)
@@ -133,7 +135,8 @@ def test_explicit_chunks_are_one_task_each_and_sizing_keys_are_checked():
 
 
 def test_sized_tasks_fill_the_same_store_and_account_for_every_point(tmp_path, monkeypatch):
-    from sweep import tasks
+    from sweep.run import tasks
+    from sweep.worker.structures import StructureCache
 
     fixed = small_config()
     doc = tomllib.loads(fixed.to_toml())
@@ -141,9 +144,9 @@ def test_sized_tasks_fill_the_same_store_and_account_for_every_point(tmp_path, m
     sized = parse_config(doc)
     assert sized.identity() == fixed.identity()
     roundtrip(fixed, tmp_path / "fixed.zarr")
-    monkeypatch.setattr(tasks, "STRUCTURES", tasks.StructureCache())
+    monkeypatch.setattr(tasks, "STRUCTURES", StructureCache())
     result = run_sweep(sized, store=str(tmp_path / "sized.zarr"), executor=InProcessExecutor())
-    assert result.complete and result.report.chunks_done < fixed.plan().n_chunks
+    assert result.complete and result.report.tasks_done < fixed.plan().n_chunks
     a, b = (store_mod.open_dataset(str(tmp_path / n)).load()
             for n in ("sized.zarr", "fixed.zarr"))
     for name in b.variables:  # the same numbers; only the stored [run] table differs
@@ -152,7 +155,7 @@ def test_sized_tasks_fill_the_same_store_and_account_for_every_point(tmp_path, m
     acc = result.accounting()
     (worker,) = acc["workers"]
     assert worker["points"] == fixed.plan().n_points
-    assert worker["chunks"] == result.report.chunks_done
+    assert worker["chunks"] == result.report.tasks_done
     assert acc["structure_builds"] == len(fixed.axes["L"])
     assert 0 < acc["efficiency"] <= 1.0
 

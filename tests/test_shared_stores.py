@@ -15,8 +15,8 @@ from PIL import Image
 from sweep import store as store_mod
 from sweep.cli import main
 from sweep.config import parse_config
-from sweep.export import csv_header
-from sweep.plots import CUTS_FIGSIZE, DOME_FIGSIZE, cuts_figure, dome_figure
+from sweep.store.export import csv_header
+from sweep.analysis.plots import CUTS_FIGSIZE, DOME_FIGSIZE, cuts_figure, dome_figure
 from sweep_support import REPO, assert_same_sweep, cli, json_out, roundtrip, write_toml
 
 TOML = """
@@ -161,7 +161,7 @@ def test_figures_label_axes_with_store_units(local_store):
     one = store_mod.open_dataset(str(local_store)).isel(L=0, W=0, V=0, omega0=0)
     fig = dome_figure(one, g_cuts=[0.25])
     ax = fig.axes[0]
-    # dimensionless: no "[1]"; symbols in mathtext (issue 13)
+    # dimensionless: no "[1]"; symbols in mathtext
     assert ax.get_xlabel().endswith(r"$\eta$") and "Lifshitz" in ax.get_xlabel()
     assert "coupling" in ax.get_ylabel()
     assert fig.axes[1].get_ylabel() == "critical temperature, $T_c$ [K]"  # colour bar

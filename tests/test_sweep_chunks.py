@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweep.grid import AXES, ChunkPlan
-from sweep.tasks import tasks_for
+from sweep_support import tasks_for
 
 shapes = st.fixed_dictionaries({
     "L": st.integers(1, 3), "W": st.integers(1, 2), "V": st.integers(1, 2),

@@ -143,10 +143,10 @@ def test_default_local_cluster_run_and_status(tmp_path):
     out = cli("run", str(cfg), "--workers", "1", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     # the dashboard link only where the dashboard works (bokeh>=3.1, the [dashboard] extra)
-    from sweep.clusters import DASHBOARD_NEEDS  # noqa: F401 - the requirement named once
+    from sweep.execution.clusters import DASHBOARD_BOKEH
     try:
         import bokeh
-        works = tuple(int(x) for x in bokeh.__version__.split(".")[:2]) >= (3, 1)
+        works = tuple(int(x) for x in bokeh.__version__.split(".")[:2]) >= DASHBOARD_BOKEH
     except ImportError:
         works = False
     assert ("dashboard: http://127.0.0.1:" in out.stderr) == works

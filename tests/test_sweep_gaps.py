@@ -9,11 +9,12 @@ import zarr
 import solver.parameters
 from solver.constants import KB
 from solver.gaps import gaps_on_structure
+from sweep import flags
 from sweep import store as store_mod
 from sweep.cli import main
 from sweep.config import ConfigError, load_config, parse_config
-from sweep.runner import InProcessExecutor
-from sweep.service import run_sweep
+from sweep.execution.runner import InProcessExecutor
+from sweep.run.service import run_sweep
 from sweep_support import roundtrip, write_toml
 
 GAPS_TOML = """
@@ -88,7 +89,7 @@ def test_gap_layout_coordinates_attributes_and_chunks(gap_store):
 def test_resume_is_idempotent_and_refuses_other_outputs(gap_store, tmp_path):
     path, ds = gap_store
     again = run_sweep(gaps_config(), store=str(path), executor=InProcessExecutor(), resume=True)
-    assert again.complete and again.report.chunks_done == 0
+    assert again.complete and again.report.tasks_done == 0
     other = parse_config(tomllib.loads(GAPS_TOML.replace("[0.0, 0.5]", "[0.0]")))
     with pytest.raises(store_mod.StoreError, match="outputs.gap_T_over_tc"):
         run_sweep(other, store=str(path), executor=InProcessExecutor(), resume=True)
@@ -160,7 +161,7 @@ def test_bad_outputs_is_exit_2_naming_the_key(case, tmp_path, capsys):
 
 
 def test_a_failed_chunk_leaves_its_gaps_nan(tmp_path):
-    from sweep.tasks import compute_chunk
+    from sweep.run.tasks import compute_chunk
 
     bad = (0, 0, 0, 0, 0, 1)  # g = 0.3, eta = 1.0
 
@@ -173,7 +174,7 @@ def test_a_failed_chunk_leaves_its_gaps_nan(tmp_path):
     cfg = gaps_config()
     run_sweep(cfg, store=str(path), executor=InProcessExecutor(), compute=compute)
     point = store_mod.open_dataset(str(path)).load().isel(L=0, W=0, V=0, omega0=0)
-    assert int(point["status"].sel(g=0.3, eta=1.0)) == store_mod.STATUS_FAILED
+    assert int(point["status"].sel(g=0.3, eta=1.0)) == flags.STATUS_FAILED
     assert np.isnan(point["delta"].sel(g=0.3, eta=1.0).values).all()
     assert np.isnan(point["mu_shift"].sel(g=0.3, eta=1.0).values).all()
     assert np.isfinite(point["delta"].sel(g=0.3, eta=0.5).values).all()

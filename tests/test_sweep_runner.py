@@ -6,10 +6,12 @@ import threading
 import numpy as np
 import pytest
 
+from sweep import flags
 from sweep import store as store_mod
-from sweep.runner import InProcessExecutor, run_chunks
-from sweep.tasks import ChunkTask, compute_chunk, tasks_for
-from sweep.service import run_sweep
+from sweep.execution.runner import InProcessExecutor, run_tasks
+from sweep.run.tasks import ChunkTask, compute_chunk
+from sweep_support import tasks_for
+from sweep.run.service import run_sweep
 from sweep_support import assert_same_sweep, roundtrip, small_config
 
 BAD_CHUNK = (1, 0, 0, 1, 0, 1)
@@ -53,7 +55,7 @@ def test_a_chunk_that_keeps_raising_is_failed_with_its_traceback(tmp_path, refer
     assert result.counts["failed"] == n_bad and result.counts["pending"] == 0
     ds = store_mod.open_dataset(str(store)).load()
     sel = tuple(region[a] for a in ("L", "W", "V", "omega0", "g", "eta"))
-    assert (ds["status"].values[sel] == store_mod.STATUS_FAILED).all()
+    assert (ds["status"].values[sel] == flags.STATUS_FAILED).all()
     assert np.isnan(ds["tc"].values[sel]).all()
     mask = np.ones(ds["status"].shape, bool)
     mask[sel] = False
@@ -72,7 +74,7 @@ def test_resume_recomputes_failed_chunks_and_clears_their_records(tmp_path, refe
               compute=failing_on(BAD_CHUNK))
     result = run_sweep(small_config(), store=str(store), executor=InProcessExecutor(),
                        resume=True)
-    assert result.complete and result.report.chunks_done == 1
+    assert result.complete and result.report.tasks_done == 1
     assert_same_sweep(store, reference)
 
 
@@ -120,15 +122,16 @@ def test_in_flight_tasks_stay_within_the_window(tmp_path):
     tasks = counted(tasks_for(store=str(store), plan=cfg.plan(), axes=cfg.axes,
                               model=cfg.model, chunks=cfg.plan().chunks()))
     with cf.ThreadPoolExecutor(4) as pool:
-        report = run_chunks(tasks, executor=pool, retries=0, total_points=1, compute=compute,
+        report = run_tasks(tasks, executor=pool, retries=0, total_points=1, compute=compute,
                             window=3)
-    assert report.chunks_done == cfg.plan().n_chunks == pulled["n"]
+    assert report.tasks_done == cfg.plan().n_chunks == pulled["n"]
     assert state["max"] <= 3
 
 
 def test_in_process_runs_prepare_each_structure_once(tmp_path, monkeypatch, reference):
     import solver
-    from sweep import tasks
+    from sweep.run import tasks
+    from sweep.worker.structures import StructureCache
 
     built = []
     prepare = solver.prepare_structure
@@ -138,7 +141,7 @@ def test_in_process_runs_prepare_each_structure_once(tmp_path, monkeypatch, refe
         return prepare(**params)
 
     monkeypatch.setattr(solver, "prepare_structure", counting)
-    monkeypatch.setattr(tasks, "STRUCTURES", tasks.StructureCache())
+    monkeypatch.setattr(tasks, "STRUCTURES", StructureCache())
     cfg = small_config()
     with cf.ThreadPoolExecutor(2) as pool:
         result = run_sweep(cfg, store=str(tmp_path / "c.zarr"), executor=pool)

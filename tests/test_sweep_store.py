@@ -13,11 +13,11 @@ import xarray as xr
 import solver.parameters
 from sweep import store as store_mod
 from sweep.cli import main
-from sweep.config import parse_config
+from sweep.config import package_version, parse_config
 from sweep.grid import AXES
-from sweep.lock import LockedError, StoreLock
-from sweep.runner import InProcessExecutor
-from sweep.service import run_sweep
+from sweep.store.lock import LockedError, StoreLock
+from sweep.execution.runner import InProcessExecutor
+from sweep.run.service import run_sweep
 from sweep_support import assert_same_sweep, roundtrip, small_config, write_toml, SMALL_TOML
 
 
@@ -55,7 +55,7 @@ def test_root_attrs_roundtrip(small_store):
     assert parse_config(tomllib.loads(ds.attrs["config_toml"])).identity() == cfg.identity()
     assert ds.attrs["config_json"] == cfg.identity()
     assert json.loads(ds.attrs["model_defaults"]) == solver.parameters.defaults()
-    assert ds.attrs["fanodome_version"] == store_mod.package_version() != "unknown"
+    assert ds.attrs["fanodome_version"] == package_version() != "unknown"
     assert ds.attrs["created"].endswith("+00:00")
     assert json.loads(ds.attrs["failures"]) == []
     zarr_json = json.loads((path / "zarr.json").read_text())
@@ -151,7 +151,7 @@ def test_resume_of_a_finished_store_computes_nothing(small_store, tmp_path):
     subprocess.run(["cp", "-r", str(path), str(copy)], check=True)
     result = run_sweep(small_config(), store=str(copy), executor=InProcessExecutor(),
                        resume=True)
-    assert result.resumed and result.report.chunks_done == 0 and result.complete
+    assert result.resumed and result.report.tasks_done == 0 and result.complete
     assert_same_sweep(copy, path)
 
 

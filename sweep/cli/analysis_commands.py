@@ -7,15 +7,17 @@ credentials come from ``--storage-option KEY=VALUE`` (passed to fsspec, e.g. ``e
 exits 2. Heavy imports happen inside the commands.
 
 Each of these commands works on *domes*: Tc over (g, eta) at one (L, W, V, omega0) (see
-:mod:`sweep.analysis`); the JSON keys ``structures`` (``dome``) and ``structure`` (``plot``)
-name one dome each and keep their names for the documents' readers.
+:mod:`sweep.analysis.domes`); the JSON keys ``structures`` (``dome``) and ``structure``
+(``plot``) name one dome each and keep their names for the documents' readers.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..config import PAPER_G
 from ..grid import DOME_AXES
+from ..store.export import CSV_MAX_POINTS
 from .options import add_storage_option, fmt, json_number, storage_options, store_exists
 
 
@@ -33,7 +35,7 @@ def _open(a: argparse.Namespace):
 
 
 def _cmd_dome(a: argparse.Namespace) -> dict:
-    from ..analysis import dome_report
+    from ..analysis.domes import dome_report
     return dome_report(_open(a))
 
 
@@ -72,7 +74,7 @@ def _print_dome(doc: dict) -> None:
 def _cmd_fano(a: argparse.Namespace) -> dict:
     import numpy as np
 
-    from ..analysis import FANO_PARAMS, fano_fit, fano_quality
+    from ..analysis.fano import FANO_PARAMS, fano_fit, fano_quality
     ds = _open(a)
     fits = fano_fit(ds, g=_g_values(ds, a.g), log=a.log).compute()
     dims = DOME_AXES + ("g",)
@@ -92,19 +94,15 @@ def _cmd_fano(a: argparse.Namespace) -> dict:
     return {"form": fits.attrs["form"], "fits": rows}
 
 
-DEFAULT_G = (0.25, 1 / 3)
-"""The couplings of ``fano`` and of the ``cuts`` plot when --g is not given: the paper's."""
-
-
 def _g_values(ds, asked: list[float] | None) -> list[float]:
     """The grid g of ``--g``: each on the store's grid (else bad input naming the nearest),
-    or, without --g, the grid g nearest each of :data:`DEFAULT_G`."""
+    or, without --g, the grid g nearest each of the paper's (:data:`sweep.config.PAPER_G`)."""
     import numpy as np
 
     from ..grid import on_grid
     if asked is None:
         g = ds["g"].values
-        return sorted({float(g[int(np.argmin(np.abs(g - x)))]) for x in DEFAULT_G})
+        return sorted({float(g[int(np.argmin(np.abs(g - x)))]) for x, _ in PAPER_G})
     return on_grid(ds["g"].values, asked, name="--g")
 
 
@@ -147,8 +145,9 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
     import numpy as np
 
     from .. import store as store_mod
-    from ..analysis import t_floor_of
-    from ..plots import cuts_figure, dome_figure, structures_figure
+    from ..analysis.domes import t_floor_of
+    from ..flags import STATUS_FAILED
+    from ..analysis.plots import cuts_figure, dome_figure, structures_figure
     if a.dpi <= 0:
         raise ValueError(f"--dpi must be positive, got {a.dpi}")
     folder = Path(a.output).absolute().parent
@@ -165,7 +164,7 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
         one = _select(ds, a.select)
         status = np.asarray(one[store_mod.VAR_STATUS].values)
         where = ", ".join(f"{k} = {float(one[k]):g}" for k in DOME_AXES)
-        missing = int(np.count_nonzero(status >= store_mod.STATUS_FAILED))
+        missing = int(np.count_nonzero(status >= STATUS_FAILED))
         if missing == status.size:
             raise ValueError(f"the dome at {where} has no computed point yet ({missing} pending "
                              f"or failed): finish the run (fanodome run ... --resume) first")
@@ -208,7 +207,7 @@ def _print_plot(doc: dict) -> None:
 
 def _cmd_export(a: argparse.Namespace) -> dict:
     from .. import store as store_mod
-    from ..export import CSV_MAX_POINTS, check_output, to_csv, to_netcdf
+    from ..store.export import check_output, to_csv, to_netcdf
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
     for out in (a.csv, a.netcdf):
@@ -291,7 +290,7 @@ def add_commands(sub) -> None:
     e.add_argument("--netcdf", metavar="FILE", help="netCDF-4 file to write")
     e.add_argument("--csv", metavar="FILE", help="CSV file to write")
     e.add_argument("--max-points", type=int, default=None, metavar="N",
-                   help="largest store written as CSV [1000000]")
+                   help=f"largest store written as CSV [{CSV_MAX_POINTS}]")
     add_storage_option(e)
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     e.set_defaults(func=_cmd_export, show=_print_export)

@@ -1,7 +1,7 @@
 """``fanodome cluster-script``: what ``fanodome run`` would submit to a cluster, printed.
 
 The cluster options it shares with ``run`` are in :mod:`sweep.cli.options`; the clusters
-themselves are built by :mod:`sweep.clusters`.
+themselves are built by :mod:`sweep.execution.clusters`.
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from .options import add_cluster_options, cluster_config
 
 
 def _cmd_cluster_script(a: argparse.Namespace) -> dict:
-    from ..clusters import job_script, kubernetes_spec
+    from ..execution.clusters import job_script, kubernetes_spec
     from ..config import load_config, paper_config
 
     cfg = load_config(a.config) if a.config else paper_config()
-    spec = cluster_config(cfg, a)
+    spec = cluster_config(cfg.cluster, a)
     if a.verbose == 0:  # the placeholder scheduler's start and stop are no news
         logging.getLogger("distributed").setLevel(logging.WARNING)
     if spec.kind == "local":

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE
 
-from ..config import CLUSTER_KEYS, CLUSTER_KINDS, ClusterConfig, SweepConfig, \
-    with_cluster_overrides
+from ..config import CLUSTER_KEYS, CLUSTER_KINDS, ClusterConfig, with_cluster_overrides
 
 EXIT_FAILED_POINTS = 1
 EXIT_BAD_INPUT = 2
@@ -163,7 +163,7 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
     """Options that override the config's ``[cluster]`` keys (``--workers`` is each command's
     own: its help differs)."""
-    g = p.add_argument_group("cluster (each overrides the same key of CONFIG's [cluster])")
+    g = p.add_argument_group("cluster (each overrides the same key of the config's [cluster])")
     g.add_argument("--cluster", choices=CLUSTER_KINDS, metavar="KIND",
                    help=f"where workers run: {', '.join(CLUSTER_KINDS)} [config's, else local]")
     g.add_argument("--jobs", type=int, metavar="N", help="batch jobs to submit (slurm, pbs)")
@@ -216,13 +216,13 @@ def check_scheduler(address: str, *, timeout_s: float = SCHEDULER_CONNECT_S) -> 
                        ) from None
 
 
-def cluster_config(cfg: SweepConfig, a: argparse.Namespace) -> ClusterConfig:
-    """``cfg``'s ``[cluster]`` with the options given on the command line."""
+def cluster_config(base: ClusterConfig, a: argparse.Namespace) -> ClusterConfig:
+    """``base`` (a config's ``[cluster]``) with the options given on the command line."""
     overrides = {key: getattr(a, dest) for dest, key in _OVERRIDES.items()
                  if getattr(a, dest, None) is not None}
     if getattr(a, "shared_fs", False):
         overrides["shared_filesystem"] = True
-    spec = with_cluster_overrides(cfg, overrides)
+    spec = with_cluster_overrides(base, overrides)
     for dest, key in _OVERRIDES.items():
         if key in overrides and spec.kind not in CLUSTER_KEYS[key][1]:
             flag = "--" + dest.replace("_", "-")
@@ -232,6 +232,26 @@ def cluster_config(cfg: SweepConfig, a: argparse.Namespace) -> ClusterConfig:
 
 
 # ---------------------------------------------------------------------------------- output
+
+def show_progress_logs(a: argparse.Namespace) -> None:
+    """Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
+    distributed sets its loggers' levels when it is imported: it is imported first here."""
+    import distributed  # noqa: F401 - its logging set up before ours is
+    logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
+    if a.verbose == 0:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
+def print_dashboard(client) -> None:
+    """Print the dashboard's address of a cluster a command started, where it works."""
+    from ..execution.clusters import dashboard_link
+
+    link = dashboard_link(client)
+    if link:
+        print(f"dashboard: {link}", file=sys.stderr)
+
+
+
 
 def fmt(x, spec: str = ".4g") -> str:
     """A number of a human-readable table, ``-`` where there is none (None)."""

@@ -1,6 +1,6 @@
 """Progress of ``fanodome run``: a live bar on a terminal, log lines otherwise.
 
-The runner reports points through the :class:`sweep.runner.Progress` interface
+The runner reports points through the :class:`sweep.execution.runner.Progress` interface
 (``add(points, final=False)``); :func:`progress_for` picks the form for stderr: a ``rich`` bar
 (points, rate, elapsed, ETA) when stderr is a terminal, the runner's plain lines when it is a
 file or a pipe (a batch job's log stays readable).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from ..runner import Progress
+from ..execution.runner import Progress
 
 
 class TerminalProgress:

@@ -1,16 +1,17 @@
 """``fanodome refine``: the dome's numbers to solver precision, on the cluster, into the store.
 
-Parses, builds the cluster, calls :func:`sweep.refine_service.refine_store` and prints; the
-searches are :mod:`sweep.refine`'s. Heavy imports happen inside the command.
+Parses, calls :func:`sweep.refine_store` (which locks the store and starts a cluster when
+something is left to refine) and prints; the searches are :mod:`sweep.refine.searches`'.
+Heavy imports happen inside the command.
 """
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
+from ..config import RefineSettings
 from .options import (BadInput, add_cluster_options, add_executor_options, add_storage_option,
-                      cluster_config, emit, fmt, storage_options)
+                      cluster_config, emit, fmt, print_dashboard, show_progress_logs,
+                      storage_options)
 
 
 def refine_document(result) -> dict:
@@ -21,28 +22,26 @@ def refine_document(result) -> dict:
             "wall_s": round(result.wall_s, 3)}
 
 
-def _settings(a: argparse.Namespace, cfg):
-    """RefineSettings from --threshold and the store's config ``[refine]`` (tolerances)."""
+def _settings(a: argparse.Namespace, so):
+    """RefineSettings of the store's config ``[refine]`` (tolerances), with --threshold's
+    thresholds when given; its curves per task and retries."""
     import dataclasses
 
-    from ..refine import RefineSettings
-    base = cfg.refine or RefineSettings()
+    from ..refine.service import stored_settings
+
+    base, curves_per_task, retries = stored_settings(a.store, storage_options=so)
     thresholds = tuple(a.threshold) if a.threshold is not None else base.thresholds
     try:
-        return dataclasses.replace(base, thresholds=thresholds), cfg.curves_per_task
+        settings = dataclasses.replace(base, thresholds=thresholds)
     except ValueError as err:
         raise BadInput(f"--threshold: {err}") from None
+    return settings, curves_per_task, retries
 
 
 def _cmd_refine(a: argparse.Namespace) -> int:
-    import tomllib
-
     from .. import store as store_mod
-    from ..clusters import cluster_client, dashboard_link
-    from ..config import parse_config
-    from ..lock import StoreLock
-    from ..refine_service import RefineResult, pending_work, refine_store
-    from ..service import for_cluster
+    from ..config import ClusterConfig
+    from ..refine.service import refine_store
 
     if a.workers is not None and a.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
@@ -51,27 +50,12 @@ def _cmd_refine(a: argparse.Namespace) -> int:
     so = storage_options(a)
     if not store_mod.exists(a.store, storage_options=so):
         raise BadInput(f"{a.store}: no such store")
-    attrs = store_mod.read_attrs(a.store, storage_options=so)
-    if "config_toml" not in attrs:
-        raise BadInput(f"{a.store}: not a fanodome sweep store")
-    cfg = parse_config(tomllib.loads(attrs["config_toml"]))
-    settings, curves_per_task = _settings(a, cfg)
-    spec = cluster_config(cfg, a)
-    logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
-    if a.verbose == 0:
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-    if pending_work(a.store, settings=settings, storage_options=so) == 0:
-        emit(a, refine_document(RefineResult(store=a.store, curves=0, domes=0, evaluations=0)))
-        return 0  # refined with these settings already: no cluster to start
-    r = for_cluster(cfg, store=a.store, cluster=spec, scheduler=a.scheduler)
-    with StoreLock(r.store), cluster_client(cluster=spec, scheduler=a.scheduler,
-                                            store=r.store, gaps=False) as client:
-        link = dashboard_link(client)
-        if link:
-            print(f"dashboard: {link}", file=sys.stderr)
-        result = refine_store(r.store, settings=settings, executor=client,
-                              curves_per_task=curves_per_task, retries=cfg.retries,
-                              storage_options=so)
+    settings, curves_per_task, retries = _settings(a, so)
+    spec = cluster_config(ClusterConfig(), a)
+    show_progress_logs(a)
+    result = refine_store(a.store, settings=settings, curves_per_task=curves_per_task,
+                          retries=retries, storage_options=so, cluster=spec,
+                          scheduler=a.scheduler, on_client=print_dashboard)
     emit(a, refine_document(result))
     return 0 if result.complete else 1
 
@@ -86,15 +70,20 @@ def _print_refine(doc: dict) -> None:
         print(f"numbers: fanodome dome {doc['store']}")
 
 
+_DEFAULT = RefineSettings()
+"""The tolerances ``--help`` quotes: a config's ``[refine]`` may set others."""
+
+
 def add_commands(sub) -> None:
     """Add ``refine`` to the ``fanodome`` sub-parsers ``sub``."""
     r = sub.add_parser(
         "refine", help="refine a store's maxima, antiresonances, windows and dome tops",
-        description="For every curve Tc(eta) of a finished sweep store: the maximum (Brent's "
-                    "method, kink-safe, |d eta| <= 1e-6), the antiresonance (followed past "
-                    "the grid's first eta; an interval where Tc is below the floor), the "
-                    "windows Tc >= T* for each --threshold (brentq, |d eta| <= 1e-8); per "
-                    "dome the top over (eta, g) with g within the store's range. Computed "
+        description=f"For every curve Tc(eta) of a finished sweep store: the maximum "
+                    f"(Brent's method, kink-safe, |d eta| <= {_DEFAULT.eta_tol:g}), the "
+                    f"antiresonance (followed past the grid's first eta; an interval where Tc "
+                    f"is below the floor), the windows Tc >= T* for each --threshold (brentq, "
+                    f"|d eta| <= {_DEFAULT.root_tol:g}); per dome the top over (eta, g) with g "
+                    "within the store's range. Computed "
                     "with the solver on the cluster, written into the store (variables "
                     "eta_max, tc_max, ..., top_tc). Resumable; a second run computes nothing. "
                     "Tolerances: the [refine] table of the store's config. Exit 0: all "

@@ -1,8 +1,8 @@
 """``fanodome config | run | status``: sweeps into zarr stores.
 
 The sweep modules pull in xarray, zarr and distributed; they are imported by the commands that
-use them so that ``fanodome bands`` and ``fanodome tc`` start fast. ``run`` only parses, builds
-the cluster, calls :mod:`sweep.service` and prints: checks, lock and window are the service's.
+use them so that ``fanodome bands`` and ``fanodome tc`` start fast. ``run`` only parses, calls
+:func:`sweep.run_sweep` and prints: checks, lock, cluster and refinement are the service's.
 """
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import logging
 import shlex
 import sys
 
+from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_storage_option,
-                      check_scheduler, cluster_config, emit, fmt, storage_options, store_exists)
+                      check_scheduler, cluster_config, emit, fmt, print_dashboard,
+                      show_progress_logs, storage_options, store_exists)
+from .progress import progress_for
+from .refine_commands import refine_document
 
 PAPER_STORE = "fanodome-paper.zarr"
 
@@ -33,7 +37,6 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..config import load_config, paper_config
-    from ..warmup import BackgroundCompile, workers_share_this_cache
 
     if a.scheduler:  # first: a wrong address is told before the seconds of imports below
         check_scheduler(a.scheduler)
@@ -41,82 +44,61 @@ def _cmd_run(a: argparse.Namespace) -> int:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
     if a.scheduler and a.cluster:
         raise ValueError("--cluster and --scheduler exclude each other")
-    cfg = load_config(a.config) if a.config else paper_config()
-    spec = cluster_config(cfg, a)
-
-    from .. import store as store_mod
-    from ..analysis import dome_summary
-    from ..clusters import cluster_client, dashboard_link
-    from ..refine_service import refine_store
-    from ..runner import Stalled
-    from ..service import reserve, run_sweep
-    from .refine_commands import refine_document
-    from .progress import progress_for
-
-    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
-    so = storage_options(a)
-    # Progress lines (INFO) always show; distributed's own INFO chatter only with -v.
-    logging.getLogger("sweep").setLevel(min(logging.INFO, logging.getLogger().level))
-    if a.verbose == 0:
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-    where = {"cluster": spec, "scheduler": a.scheduler}
     if a.stall_timeout is not None and not a.stall_timeout > 0:
         raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
-    stall = {} if a.stall_timeout is None else {"stall_s": a.stall_timeout}
-    mode = {"resume": a.resume, "overwrite": a.overwrite, "storage_options": so}
+    cfg = load_config(a.config) if a.config else paper_config()
+    spec = cluster_config(cfg.cluster, a)
+    store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
+    so = storage_options(a)
+    show_progress_logs(a)
     bars: list = []
 
     def progress(**kw):
         bars.append(progress_for()(**kw))
         return bars[-1]
 
+    from ..execution.runner import Stalled
+    from ..run.service import run_sweep
+
+    stall = {} if a.stall_timeout is None else {"stall_s": a.stall_timeout}
     try:
-        with interruptible(), reserve(cfg, store=store, **where, **mode) as run:
-            if a.resume and _complete(run.store, refine=cfg.refine, storage_options=so):
-                counts = store_mod.status_counts(run.store, storage_options=so)
-                print(f"{run.store}: all {counts['total']} points done; nothing to do",
-                      file=sys.stderr)
-                return 0
-            # Nothing can refuse the run now: workers on this machine will load what this
-            # process compiles, so start compiling, beside the cluster's start.
-            gaps = bool(run.config.gap_T_over_tc)
-            compiling = (BackgroundCompile(gaps=gaps)
-                         if workers_share_this_cache(spec, a.scheduler) else None)
-            with cluster_client(**where, store=run.store, compiling=compiling,
-                                gaps=gaps) as client:
-                link = dashboard_link(client)
-                if link:
-                    print(f"dashboard: {link}", file=sys.stderr)
-                result = run_sweep(run.config, store=run.store, executor=client, locked=True,
-                                   progress=progress, **stall, **where, **mode)
-                refined = None
-                if cfg.refine is not None and result.complete:
-                    refined = refine_store(run.store, settings=cfg.refine, executor=client,
-                                           curves_per_task=cfg.curves_per_task,
-                                           retries=cfg.retries, storage_options=so)
-    except Interrupted as err:
+        with interruptible():
+            result = run_sweep(cfg, store=store, cluster=spec, scheduler=a.scheduler,
+                               resume=a.resume, overwrite=a.overwrite, storage_options=so,
+                               progress=progress, on_client=print_dashboard, **stall)
+    except (Interrupted, Stalled) as err:
         for bar in bars:
             getattr(bar, "close", lambda: None)()
+        if isinstance(err, Stalled):
+            print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
+                  file=sys.stderr)
+            return EXIT_STALLED
         print(_interrupted_line(a, store=store, storage_options=so), file=sys.stderr)
         return err.exit_code
-    except Stalled as err:
-        for bar in bars:
-            getattr(bar, "close", lambda: None)()
-        print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
+    if result.nothing_to_do:
+        print(f"{result.store}: all {result.counts['total']} points done; nothing to do",
               file=sys.stderr)
-        return EXIT_STALLED
-    ds = store_mod.open_dataset(result.store, storage_options=so)
+        return 0
+    emit(a, run_document(result, storage_options=so))
+    return 0 if result.complete else EXIT_FAILED_POINTS
+
+
+def run_document(result, *, storage_options) -> dict:
+    """The JSON document of ``fanodome run``: counts, timing, accounting, the dome summary and
+    the refinement."""
+    from .. import store as store_mod
+    from ..analysis.domes import dome_summary
+
+    ds = store_mod.open_dataset(result.store, storage_options=storage_options)
     doc = {"store": result.store, **result.counts,
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
            "tasks_wall_s": round(result.report.seconds, 3), **result.accounting(),
            "n_domes": dome_count(ds), "dome": dome_summary(ds)}
-    if refined is not None:
-        doc["refine"] = refine_document(refined)
-    emit(a, doc)
-    complete = result.complete and (refined is None or refined.complete)
-    return 0 if complete else EXIT_FAILED_POINTS
+    if result.refine is not None:
+        doc["refine"] = refine_document(result.refine)
+    return doc
 
 
 def dome_count(ds) -> int:
@@ -126,19 +108,6 @@ def dome_count(ds) -> int:
     for axis in DOME_AXES:
         n *= ds.sizes[axis]
     return n
-
-
-def _complete(store: str, *, refine, storage_options) -> bool:
-    """Whether ``store`` holds every point (and, with ``refine`` settings, every refinement)."""
-    from .. import store as store_mod
-    from ..refine_service import pending_work
-    if not store_mod.exists(store, storage_options=storage_options):
-        return False
-    counts = store_mod.status_counts(store, storage_options=storage_options)
-    if counts["pending"] or counts["failed"]:
-        return False
-    return refine is None or pending_work(store, settings=refine,
-                                          storage_options=storage_options) == 0
 
 
 def resume_command(a: argparse.Namespace) -> str:
@@ -165,7 +134,7 @@ def interruptible():
     """SIGINT (Ctrl-C) and SIGTERM raise :class:`Interrupted` in the main thread, so that every
     ``with`` on the way out runs: the cluster closes, the store lock is released. The first
     signal also quiets distributed's logging (its shutdown chatter) and makes further signals
-    wait for that shutdown, which takes seconds. The previous handlers come back on exit."""
+    wait for that shutdown, which takes seconds. The handlers that were there come back on exit."""
     import signal
     import threading
 
@@ -273,9 +242,8 @@ def add_commands(sub) -> None:
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     r.add_argument("--stall-timeout", type=float, metavar="SECONDS",
-                   help="give up (exit 3, store resumable) when chunks wait and no worker runs "
-                        "(none, or all paused at their memory limit) this long [300, "
-                        "sweep.runner.STALL_S]")
+                   help=f"give up (exit 3, store resumable) when tasks wait and no worker runs "
+                        f"(none, or all paused at their memory limit) this long [{STALL_S:g}]")
     add_cluster_options(r)
     add_storage_option(r)
     r.set_defaults(func=_cmd_run, show=_print_run)

@@ -31,6 +31,7 @@ the user's responsibility.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import fcntl
@@ -39,9 +40,11 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .store import StoreError, is_url
+from ..addresses import is_url
+from .common import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +155,18 @@ class StoreLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def held(store: str, *, check: Callable[[], None], locked: bool = False) -> Iterator[None]:
+    """Hold ``store`` for a piece of work: ``check()`` (which raises to refuse), then the lock
+    (:class:`StoreLock`, unless ``locked``: the caller holds it), then ``check()`` again under
+    the lock (another run may have changed the store meanwhile); released on exit.
+
+    Everything that can refuse the work happens before the block runs, so a caller that starts
+    a cluster inside it starts none for work that cannot go ahead.
+    """
+    check()
+    with contextlib.nullcontext() if locked else StoreLock(store):
+        check()
+        yield

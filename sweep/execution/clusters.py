@@ -1,5 +1,5 @@
-"""Where a sweep runs: a Dask cluster built from a validated ``[cluster]`` config, and a client on
-it with the solver warm on every worker.
+"""Where the work runs: a Dask cluster built from a validated ``[cluster]`` config, and a client
+on it with the caller's worker plugins on every worker.
 
 =========== =================================================================================
 kind        engine
@@ -13,9 +13,10 @@ kubernetes  ``dask_kubernetes.operator.KubeCluster`` from the spec of ``make_clu
 =========== =================================================================================
 
 dask-jobqueue (a dependency) and dask-kubernetes (extra ``kubernetes``) are imported only when
-their kind is used. Workers of any kind get the solver warm through the :class:`SolverWarmup`
-worker plugin registered on the client: the scheduler hands it to workers that join later
-(batch jobs that leave the queue, adaptive scaling), so no job script or image needs a hook.
+their kind is used. Workers of any kind get the caller's worker plugins (the solver's warm-up,
+:mod:`sweep.worker.warmup`) registered on the client: the scheduler hands them to workers that
+join later (batch jobs that leave the queue, adaptive scaling), so no job script or image needs
+a hook. Knows Dask, not the solver or the store (a store here is only its address).
 """
 from __future__ import annotations
 
@@ -28,17 +29,16 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import distributed
 import distributed.utils
 from dask.utils import parse_bytes
 
-from . import store as store_mod
-from .config import ClusterConfig
-from .tasks import SolverWarmup
-from .warmup import BackgroundCompile, workers_share_this_cache
-from .warmup import on_loopback as _loopback
+from ..addresses import is_url, on_loopback, url_scheme
+from ..config import ClusterConfig, package_version
+from .runner import WINDOW_PER_WORKER
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _engine(module: str, extra: str):
 
 def default_image() -> str:
     """Image the Kubernetes workers run: the one deploy/Dockerfile builds for this version."""
-    return f"fanodome:{store_mod.package_version()}"
+    return f"fanodome:{package_version()}"
 
 
 # ------------------------------------------------------------------------------ batch queues
@@ -218,9 +218,9 @@ def warn_if_exposed(spec: ClusterConfig) -> bool:
     if spec.tls:
         return False
     if spec.kind == "local":
-        beyond = spec.host is not None and not _loopback(spec.host)
+        beyond = spec.host is not None and not on_loopback(spec.host)
     else:  # batch queues and Kubernetes: the workers reach it over the network
-        beyond = spec.kind == "kubernetes" or spec.host is None or not _loopback(spec.host)
+        beyond = spec.kind == "kubernetes" or spec.host is None or not on_loopback(spec.host)
     if beyond and spec.kind != "kubernetes":
         log.warning("cluster: the scheduler listens on %s without TLS ([cluster] tls = false): "
                     "anyone who reaches it can run code on the workers and read the task "
@@ -256,20 +256,21 @@ def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
                                         security=True if spec.tls else None)
 
 
-DASHBOARD_NEEDS = "bokeh>=3.1"
-"""What distributed's dashboard needs (``pip install 'fanodome[dashboard]'``)."""
+DASHBOARD_BOKEH = (3, 1)
+"""The oldest bokeh (major, minor) with which distributed's dashboard works
+(``pip install 'fanodome[dashboard]'``, whose requirement the tests check against this)."""
 
 
 def dashboard_link(client: distributed.Client) -> str | None:
-    """The dashboard's address, or None where it does not work: without bokeh 3.1 or later
-    the scheduler serves only an error page there."""
+    """The dashboard's address, or None where it does not work: without bokeh
+    :data:`DASHBOARD_BOKEH` or later the scheduler serves only an error page there."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         major_minor = tuple(int(x) for x in version("bokeh").split(".")[:2])
     except (PackageNotFoundError, ValueError):
         return None
-    return client.dashboard_link if major_minor >= (3, 1) else None
+    return client.dashboard_link if major_minor >= DASHBOARD_BOKEH else None
 
 
 @contextlib.contextmanager
@@ -306,16 +307,15 @@ def check_store_reachable(store: str, *, spec: ClusterConfig,
                           scheduler: str | None = None) -> None:
     """Refuse a store that workers on other machines could not write.
 
-    Workers write their chunks themselves, so a cluster spread over machines (slurm, pbs,
+    Workers write their results themselves, so a cluster spread over machines (slurm, pbs,
     kubernetes, or an existing scheduler that is not on loopback) needs an object store URL
     (``s3://``, ``gs://``, ...) or a path on a file system every node mounts at the same path;
     the latter only when the user says so (``shared_filesystem``).
     """
-    remote = scheduler is not None and not _loopback(scheduler)
+    remote = scheduler is not None and not on_loopback(scheduler)
     if not remote and (scheduler is not None or spec.kind == "local"):
         return
-    scheme = urllib.parse.urlsplit(store).scheme if store_mod.is_url(store) else ""
-    if scheme not in ("", "file") or spec.shared_filesystem:
+    if url_scheme(store) not in ("", "file") or spec.shared_filesystem:
         return
     where = f"the scheduler {scheduler}" if scheduler else f"a {spec.kind} cluster"
     raise ClusterError(
@@ -323,6 +323,42 @@ def check_store_reachable(store: str, *, spec: ClusterConfig,
         f"that cannot write it. Use an object store URL (s3://bucket/sweep.zarr) or a path on "
         f"a file system all nodes share, and say so with --shared-fs "
         f"([cluster] shared_filesystem = true)")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where work on a store runs: the store as the workers must see it (absolute when they run
+    elsewhere) and the window of tasks in flight (None: from the workers present)."""
+
+    store: str
+    window: int | None
+
+
+def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | None = None,
+          window: int | None = None) -> Placement:
+    """Work on ``store`` as a run on ``cluster`` (or an existing ``scheduler``) needs it;
+    :class:`ClusterError` if its workers could not write the store, or a local cluster would
+    not fit this machine (:func:`check_local_capacity`).
+
+    A store path that is a symbolic link is followed: the store is where the link points
+    (replaced and locked there, so runs through the link and through the target exclude each
+    other). A cluster this process starts that is not local (slurm, pbs, kubernetes) gets a
+    local store path made absolute and, unless ``window`` is given, a window sized for its
+    expected workers: batch jobs join one by one, after the first tasks are submitted, so the
+    workers present at the start would undersize it.
+    """
+    spec = cluster or ClusterConfig()
+    if not is_url(store) and os.path.islink(store.rstrip("/")):
+        store = os.path.realpath(store)
+    if scheduler is None and spec.kind != "local":
+        if not is_url(store):
+            store = os.path.abspath(store)
+        if window is None:
+            window = WINDOW_PER_WORKER * spec.expected_threads(local_cores=os.cpu_count() or 1)
+    check_store_reachable(store, spec=spec, scheduler=scheduler)
+    if scheduler is None:
+        check_local_capacity(spec)
+    return Placement(store=store, window=window)
 
 
 def _wait_for_first_worker(client: distributed.Client, *, kind: str) -> None:
@@ -347,12 +383,11 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
                               spec: ClusterConfig) -> None:
     """After connecting to an existing scheduler: refuse a local-only store when any worker
     runs on another machine (a port-forwarded scheduler looks local; its workers need not)."""
-    if spec.shared_filesystem or (store_mod.is_url(store)
-                                  and urllib.parse.urlsplit(store).scheme != "file"):
+    if spec.shared_filesystem or (is_url(store) and url_scheme(store) != "file"):
         return
     here = _this_machine()
     elsewhere = sorted(a for a in client.scheduler_info(n_workers=-1)["workers"]
-                       if not _loopback(a)
+                       if not on_loopback(a)
                        and urllib.parse.urlsplit(a).hostname not in here)
     if elsewhere:
         raise ClusterError(
@@ -364,26 +399,18 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
 
 @contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
-                   store: str | None = None,
-                   compiling: BackgroundCompile | None = None,
-                   gaps: bool = True) -> Iterator[distributed.Client]:
-    """A client with the solver warm on every worker, present and future.
+                   store: str | None = None, plugins: Iterable[object] = (),
+                   ready: Callable[[], None] | None = None) -> Iterator[distributed.Client]:
+    """A client with ``plugins`` (worker plugins) on every worker, present and future.
 
     ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
     running on exit; with ``store``, its workers must all be able to write there (see
     :func:`check_workers_reach_store`). Otherwise a cluster of ``cluster`` (default: a local
     one), closed on exit. For a new cluster the client waits until at least one worker has
-    joined.
-
-    Workers on this machine (a local cluster, a scheduler on loopback) share its numba cache:
-    the kernels are compiled here first, once, so that they only load them instead of all
-    compiling the same kernels at once on the same cores (:class:`BackgroundCompile`;
-    ``compiling``: one the caller started earlier, to overlap its own imports too).
-    ``gaps``: warm the gap kernels too (False for work that computes Tc only).
+    joined. ``ready``: called once the cluster is up and before the plugins are registered
+    (the caller waits there for what the plugins need, e.g. kernels it compiles).
     """
     spec = cluster or ClusterConfig()
-    if compiling is None and workers_share_this_cache(spec, scheduler):
-        compiling = BackgroundCompile(gaps=gaps)
     with contextlib.ExitStack() as stack:
         if scheduler:
             try:
@@ -398,11 +425,12 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
             c = stack.enter_context(make_cluster(spec))
             client = stack.enter_context(distributed.Client(c))
             _wait_for_first_worker(client, kind=spec.kind)
-        if compiling is not None:
-            compiling.wait()
+        if ready is not None:
+            ready()
         t0 = time.perf_counter()
-        client.register_plugin(SolverWarmup(gaps=gaps))
-        log.info("%d workers warm in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
+        for plugin in plugins:
+            client.register_plugin(plugin)
+        log.info("%d workers ready in %.1f s", len(client.nthreads()), time.perf_counter() - t0)
         try:
             yield client
         except BaseException:  # an error or an interruption: the workers' tasks get cancelled

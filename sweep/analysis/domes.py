@@ -1,4 +1,5 @@
-"""Reading a finished sweep: domes, antiresonances and Fano fits (no recomputation of Tc, no writes).
+"""Reading a finished sweep: domes, their tops and antiresonances (no recomputation of Tc, no
+writes).
 
 Every function takes the Dataset of :func:`sweep.store.open_dataset` (lazy, dask-backed, local or
 remote) or a slice of it, and returns xarray objects with ``units`` and ``long_name``. The per-curve
@@ -22,9 +23,11 @@ Antiresonance (the Fano dip on the eta < eta_max side)
     eta span of the below-floor points. A minimum on the first eta is ``at_grid_edge``: the value
     is the smallest sampled Tc, an upper bound of the true one, which lies at lower eta.
 Top of the dome (per L, W, V, omega0)
-    The g whose refined maximum is highest, with its eta_max and Tc; not refined in g (the top often
-    sits on the edge of the g range, since Tc grows with g).
-Fano fit (per curve at a fixed g): see :func:`fano_line` and :func:`fit_fano`.
+    :func:`dome_top`: the curve whose maximum is highest, with its g, eta_max and Tc (the store's
+    names ``top_g``, ``top_eta``, ``top_tc``); not searched in g. The search over g with the
+    solver is :func:`sweep.refine.search_top`, whose result the store keeps after a refinement
+    (:func:`refined_top`).
+Fano fit (per curve at a fixed g): :mod:`sweep.analysis.fano`.
 
 Words: a *structure* is (L, W, V), as in :mod:`sweep.grid`; a *dome* is Tc over (g, eta) at one
 (L, W, V, omega0) (:data:`sweep.grid.DOME_AXES`); a *curve* is Tc(eta) at one g of a dome.
@@ -33,19 +36,19 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import xarray as xr
-from scipy.optimize import OptimizeWarning, curve_fit
 
-from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK
 from solver.constants import KB
 
-from . import store as store_mod
-from .grid import DOME_AXES
-from .store import VAR_DELTA, VAR_STATUS, VAR_TC
+from .. import flags
+from .. import store as store_mod
+from ..config import PAPER_G
+from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
+from ..grid import DOME_AXES
+from ..store import VAR_DELTA, VAR_STATUS, VAR_TC
 
 DOME_FLAGS = ("refined", "at_grid_edge", "none")
 """``dome_flag``: 0 vertex of the parabola; 1 grid maximum, not refined; 2 no ok point."""
@@ -96,8 +99,8 @@ def _refine(eta: np.ndarray, logt: np.ndarray, k: np.ndarray, usable: np.ndarray
 def curve_extrema(tc: np.ndarray, status: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """The kernel: dome maximum and antiresonance of every curve Tc(eta).
 
-    ``tc``: K, (..., n); ``status``: store flags, (..., n); ``eta``: (n,) increasing. Returns (..., len(_OUT)) in the order of ``_OUT`` (Tc in K;
-    flags and counts as floats).
+    ``tc``: K, (..., n); ``status``: store flags, (..., n); ``eta``: (n,) increasing. Returns
+    (..., len(_OUT)) in the order of ``_OUT`` (Tc in K; flags and counts as floats).
     """
     tc = np.asarray(tc, dtype=float)
     status = np.asarray(status)
@@ -156,7 +159,8 @@ def _attrs(ds: xr.Dataset) -> dict[str, dict]:
         "antiresonance_flag": {"units": "1", "long_name": "how the antiresonance was found",
                                "flag_values": np.arange(len(ANTI_FLAGS), dtype=np.int8),
                                "flag_meanings": " ".join(ANTI_FLAGS)},
-        "n_missing": {"units": "1", "long_name": "points pending, failed or missing their value on the curve"},
+        "n_missing": {"units": "1", "long_name": "points pending, failed or missing their value "
+                                                 "on the curve"},
         "tc_antiresonance_bound": {"units": tcu, "long_name": "upper bound of Tc at the "
                                                               "antiresonance"},
         "antiresonance_depth": {"units": "1", "long_name": "decades of Tc from the dome "
@@ -194,7 +198,7 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
     attrs = _attrs(ds)
     for name in _OUT:
         res[name].attrs = attrs[name]
-    refined = "refine_status" in ds
+    refined = store_mod.VAR_REFINE_STATUS in ds
     if refined:
         res = apply_refined(res, ds)
     flag = res["antiresonance_flag"]
@@ -208,29 +212,30 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
     res.attrs["method"] = ("maxima and antiresonance minima: vertex of the parabola in log Tc "
                            "through the grid extremum and its two neighbours")
     if refined:
-        how = ds.attrs.get("refine_method", "fanodome refine")
+        how = store_mod.method_of(ds.attrs) or "fanodome refine"
         res.attrs["method"] = f"where refined (variable refined): {how}; elsewhere " + \
             res.attrs["method"]
     return res
 
 
 def dome_top(d: xr.Dataset) -> xr.Dataset:
-    """The top of each dome over (g, eta): from :func:`dome`'s result, the g with the highest
-    ``tc_max``. Returns ``g_top``, ``eta_top``, ``tc_top`` over the remaining dimensions; lazy
-    where ``d`` is (no indexing with computed positions, which dask cannot do)."""
+    """The top of each dome over (g, eta) picked from :func:`dome`'s result: the g with the
+    highest ``tc_max``. Returns ``top_g``, ``top_eta``, ``top_tc`` (the store's names) over the
+    remaining dimensions; lazy where ``d`` is (no indexing with computed positions, which dask
+    cannot do)."""
     g_best = d["tc_max"].fillna(-1.0).idxmax("g")  # the first g of the highest tc_max
     at = d["g"] == g_best
-    tc_top = d["tc_max"].where(at).sum("g", min_count=1)  # one value, or NaN (none found)
-    eta_top = d["eta_max"].where(at).sum("g", min_count=1)
-    g_top = g_best.where(tc_top.notnull())
-    out = xr.Dataset({"g_top": g_top.drop_vars("g", errors="ignore"),
-                      "eta_top": eta_top.drop_vars("g", errors="ignore"),
-                      "tc_top": tc_top.drop_vars("g", errors="ignore")})
-    out["g_top"].attrs = {"units": d["g"].attrs.get("units", "1"),
+    top_tc = d["tc_max"].where(at).sum("g", min_count=1)  # one value, or NaN (none found)
+    top_eta = d["eta_max"].where(at).sum("g", min_count=1)
+    top_g = g_best.where(top_tc.notnull())
+    out = xr.Dataset({"top_g": top_g.drop_vars("g", errors="ignore"),
+                      "top_eta": top_eta.drop_vars("g", errors="ignore"),
+                      "top_tc": top_tc.drop_vars("g", errors="ignore")})
+    out["top_g"].attrs = {"units": d["g"].attrs.get("units", "1"),
                           "long_name": "g at the top of the dome"}
-    out["eta_top"].attrs = {"units": d["eta_max"].attrs.get("units", "1"),
+    out["top_eta"].attrs = {"units": d["eta_max"].attrs.get("units", "1"),
                             "long_name": "eta at the top of the dome"}
-    out["tc_top"].attrs = {"units": d["tc_max"].attrs.get("units", "K"),
+    out["top_tc"].attrs = {"units": d["tc_max"].attrs.get("units", "K"),
                            "long_name": "Tc at the top of the dome"}
     return out
 
@@ -248,20 +253,19 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     The flags keep their meanings: a refined maximum on the grid's edge is ``at_grid_edge``; an
     antiresonance followed to its bound ``at_grid_edge`` (an upper bound); below the floor
     ``below_floor`` with the refined interval."""
-    from . import refine as rf
-
-    flags = ds["refine_status"].astype(np.int64)
-    done = (flags & rf.DONE) != 0
+    status = ds[store_mod.VAR_REFINE_STATUS].astype(np.int64)
+    done = flags.has(status, flags.DONE)
     out = res.copy()
     for name in _REFINED_VALUES:
         out[name] = xr.where(done, ds[name], res[name]).assign_attrs(res[name].attrs)
-    dome_flag = xr.where((flags & rf.NO_MAXIMUM) != 0, DOME_FLAGS.index("none"),
-                         xr.where((flags & rf.MAX_AT_GRID_EDGE) != 0,
+    dome_flag = xr.where(flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
+                         xr.where(flags.has(status, flags.MAX_AT_GRID_EDGE),
                                   DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined")))
     anti_flag = xr.where(
-        (flags & rf.ANTI_BELOW_FLOOR) != 0, ANTI_FLAGS.index("below_floor"),
-        xr.where((flags & (rf.NO_ANTIRESONANCE | rf.NO_MAXIMUM)) != 0, ANTI_FLAGS.index("none"),
-                 xr.where((flags & rf.ANTI_AT_BOUND) != 0, ANTI_FLAGS.index("at_grid_edge"),
+        flags.has(status, flags.ANTI_BELOW_FLOOR), ANTI_FLAGS.index("below_floor"),
+        xr.where(flags.has(status, flags.NO_ANTIRESONANCE | flags.NO_MAXIMUM),
+                 ANTI_FLAGS.index("none"),
+                 xr.where(flags.has(status, flags.ANTI_AT_BOUND), ANTI_FLAGS.index("at_grid_edge"),
                           ANTI_FLAGS.index("refined"))))
     out["dome_flag"] = xr.where(done, dome_flag, res["dome_flag"]).astype(np.int8).assign_attrs(
         res["dome_flag"].attrs)
@@ -279,9 +283,9 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
 def refined_top(ds: xr.Dataset) -> xr.Dataset | None:
     """The store's refined top of each dome (``top_g``, ``top_eta``, ``top_tc``, ``top_status``)
     or None when the store has none."""
-    if "top_status" not in ds:
+    if store_mod.VAR_TOP_STATUS not in ds:
         return None
-    return ds[["top_g", "top_eta", "top_tc", "top_status"]]
+    return ds[["top_g", "top_eta", "top_tc", store_mod.VAR_TOP_STATUS]]
 
 
 def _windows_record(d: xr.Dataset) -> list[dict]:
@@ -294,13 +298,12 @@ def _windows_record(d: xr.Dataset) -> list[dict]:
 
 def _top_record(tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     """``top`` of a dome record: the refined top where there is one, else the grid's."""
-    from . import refine as rf
-
-    if rt is not None and int(rt["top_status"]) & rf.TOP_DONE and \
+    if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
         return {"g": _num(rt["top_g"]), "eta": _num(rt["top_eta"]), "tc_K": _num(rt["top_tc"]),
-                "refined": True, "at_g_edge": bool(int(rt["top_status"]) & rf.TOP_AT_G_EDGE)}
-    return {"g": _num(tt["g_top"]), "eta": _num(tt["eta_top"]), "tc_K": _num(tt["tc_top"]),
+                "refined": True,
+                "at_g_edge": flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_AT_G_EDGE)}
+    return {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
             "refined": False}
 
 
@@ -379,7 +382,7 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
                    "top": _top_record(tt, None if rtop is None else rtop.isel(omega0=io))}
             if VAR_DELTA in ds:
                 one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]
-                rec["top"].update(gaps_at_top(one, g_top=_num(tt["g_top"])))
+                rec["top"].update(gaps_at_top(one, g_top=_num(tt["top_g"])))
             yield rec
 
 
@@ -393,12 +396,8 @@ def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:
                       "tc": ds[VAR_TC].attrs.get("units"), "eta": ds["eta"].attrs.get("units")}}
 
 
-DOME_G_TARGETS = ((0.25, "1/4"), (1 / 3, "1/3"))
-"""Couplings at which the run summary reports the maximum of Tc over eta (nearest grid g)."""
-
-
 def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
-                 g_targets: Sequence[tuple[float, str]] = DOME_G_TARGETS) -> list[dict]:
+                 g_targets: Sequence[tuple[float, str]] = PAPER_G) -> list[dict]:
     """The ``max_rows`` domes with the highest Tc, highest first, as ``fanodome run`` prints
     them: per dome the highest Tc (K) with its g and eta, and the highest Tc over eta at each
     target g (nearest grid g). Reads one dome at a time; keeps ``max_rows`` of them.
@@ -421,17 +420,15 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
 def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
                  g_targets: Sequence[tuple[float, str]]) -> dict:
     """One dome's entry of :func:`dome_summary`."""
-    from . import refine as rf
-
     g = ds["g"].values
     eta = ds["eta"].values
-    has_refined = "refine_status" in ds and "top_status" in ds
+    has_refined = store_mod.has_refined(ds)
     one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
     tc = np.asarray(one[VAR_TC].values, dtype=float)
     row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
            "omega0": float(ds["omega0"][io])}
-    refined = has_refined and bool(int(one["top_status"]) & rf.TOP_DONE) and \
-        bool(np.all(np.asarray(one["refine_status"].values) & rf.DONE))
+    refined = has_refined and flags.has(int(one[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
+        bool(np.all(flags.has(np.asarray(one[store_mod.VAR_REFINE_STATUS].values), flags.DONE)))
     row["refined"] = refined
     if refined:
         row.update(tc_max_K=_num(one["top_tc"]), g_at_max=_num(one["top_g"]),
@@ -456,202 +453,3 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
             rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]))
         row["at_g"].append(rec)
     return row
-
-
-# ------------------------------------------------------------------------------ Fano fits
-
-FANO_PARAMS = ("eta_res", "width", "q", "amplitude", "offset")
-"""Parameters of :func:`fano_line`, in the order :func:`fit_fano` fits them."""
-
-
-def fano_line(eta, *, eta_res: float, width: float, q: float, amplitude: float,
-              offset: float) -> np.ndarray:
-    """The asymmetric Fano line shape::
-
-        F(eta) = amplitude * (q + e)^2 / (1 + e^2) + offset,   e = 2 (eta - eta_res) / width
-
-    ``eta_res``: resonance position (eta units); ``width``: full width Gamma (eta units, > 0);
-    ``q``: Fano asymmetry parameter (1); ``amplitude``, ``offset``: in the units of the fitted
-    quantity (K for Tc). F has its zero (plus offset) at e = -q, the antiresonance, its maximum
-    amplitude (1 + q^2) + offset at e = 1/q, and tends to amplitude + offset far away. With
-    q > 0 the antiresonance lies below the resonance in eta, as in Tc(eta).
-    """
-    e = 2.0 * (np.asarray(eta, dtype=float) - eta_res) / width
-    return amplitude * (q + e) ** 2 / (1.0 + e ** 2) + offset
-
-
-def _fano_vector(eta, eta_res, width, q, amplitude, offset):
-    return fano_line(eta, eta_res=eta_res, width=width, q=q, amplitude=amplitude, offset=offset)
-
-
-def _log_fano_vector(eta, eta_res, width, q, amplitude, offset):
-    return np.log(_fano_vector(eta, eta_res, width, q, amplitude, offset))
-
-
-@dataclass(frozen=True)
-class FanoFit:
-    """A Fano fit of one curve: the parameters of :func:`fano_line` and their 1-sigma errors
-    (from the covariance of :func:`scipy.optimize.curve_fit`, scaled by the residuals), the RMS
-    residual (K for a linear fit, natural log units for ``log=True``) and the points used."""
-
-    eta_res: float
-    width: float
-    q: float
-    amplitude: float
-    offset: float
-    eta_res_err: float
-    width_err: float
-    q_err: float
-    amplitude_err: float
-    offset_err: float
-    rms: float
-    n_points: int
-    converged: bool
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {p: getattr(self, p) for p in FANO_PARAMS}
-
-
-def fano_guess(eta: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
-    """Starting parameters from the curve's own maximum, minimum and far (high-eta) tail.
-
-    With F_max = A(1 + q^2) + B at e = 1/q, F_min = B at e = -q and F_far = A + B:
-    q^2 = (F_max - F_min)/(F_far - F_min) - 1 and Gamma/2 = (eta_max - eta_min)/(q + 1/q).
-    """
-    k_max = int(np.argmax(y))
-    k_min = int(np.argmin(y[:k_max])) if k_max > 0 else 0
-    y_max, y_min, y_far = y[k_max], y[k_min], y[-1]
-    span = max(y_far - y_min, 1e-12 * max(abs(y_max), 1.0))
-    q = float(np.sqrt(max((y_max - y_min) / span - 1.0, 0.25)))
-    d_eta = eta[k_max] - eta[k_min]
-    if d_eta <= 0:
-        d_eta = 0.25 * (eta[-1] - eta[0])
-    half = d_eta / (q + 1.0 / q)
-    eta_res = eta[k_max] - half / q
-    amplitude = max((y_max - y_min) / (1.0 + q * q), 1e-12)
-    return (float(eta_res), float(2 * half), q, float(amplitude), float(y_min))
-
-
-def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
-             p0: Sequence[float] | None = None, max_evaluations: int = 20000) -> FanoFit:
-    """Least-squares fit of :func:`fano_line` to one curve Tc(eta).
-
-    ``eta``: (n,), 1; ``tc``: (n,), K, NaN where there is no value (those points are left out:
-    below-floor points carry no number). ``log``: fit log Tc to log F (weights the dip as much as
-    the dome). Amplitude and offset are kept >= 0, as Tc is. ``p0``: starting parameters in
-    :data:`FANO_PARAMS` order (default :func:`fano_guess`). ``max_evaluations``: cap on model
-    evaluations. Raises ValueError with fewer than 6 points; a fit that does not converge
-    returns NaN parameters with ``converged=False``.
-    """
-    eta = np.asarray(eta, dtype=float)
-    tc = np.asarray(tc, dtype=float)
-    keep = np.isfinite(tc) & np.isfinite(eta) & (tc > 0 if log else True)
-    x, y = eta[keep], tc[keep]
-    n = int(x.size)
-    if n < len(FANO_PARAMS) + 1:
-        raise ValueError(f"Fano fit needs at least {len(FANO_PARAMS) + 1} points, got {n}")
-    start = list(fano_guess(x, y) if p0 is None else p0)
-    # Tc >= 0: amplitude and offset are kept non-negative (the offset is Tc at the Fano zero).
-    lower = [-np.inf, 1e-9 * (x[-1] - x[0]), -np.inf, 0.0, 0.0]
-    start[4] = max(start[4], 1e-6 * float(np.max(y)) if log else 0.0)
-    start[1] = max(start[1], 2 * lower[1])
-    start[3] = max(start[3], 1e-12)
-    fn, target = (_log_fano_vector, np.log(y)) if log else (_fano_vector, y)
-    nan = float("nan")
-    try:
-        with warnings.catch_warnings():
-            # Covariance that cannot be estimated comes back as inf: reported as NaN errors.
-            warnings.simplefilter("ignore", OptimizeWarning)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                popt, pcov = curve_fit(fn, x, target, p0=start, bounds=(lower, np.inf),
-                                       max_nfev=max_evaluations)
-    except RuntimeError:  # curve_fit: optimal parameters not found within max_evaluations
-        return FanoFit(*([nan] * 10), rms=nan, n_points=n, converged=False)
-    err = np.sqrt(np.diag(pcov))
-    err = np.where(np.isfinite(err), err, nan)
-    rms = float(np.sqrt(np.mean((fn(x, *popt) - target) ** 2)))
-    return FanoFit(*map(float, popt), *map(float, err), rms=rms, n_points=n, converged=True)
-
-
-FANO_Q_MAX = 100.0
-"""Largest |q| of a fit reported as a Fano line: beyond it the profile is a plain Lorentzian
-over any finite data (its zero at e = -q lies hundreds of widths away), q and the amplitude
-trade off freely and their errors mean nothing."""
-
-FANO_QUALITY = ("good", "not_converged", "degenerate", "resonance_outside_data",
-                "undetermined")
-"""Fano fit quality flags, in the order :func:`fano_quality` checks them."""
-
-
-def fano_quality(fit: Mapping[str, float], *, eta_lo: float, eta_hi: float,
-                 q_max: float = FANO_Q_MAX) -> tuple[str, str]:
-    """A flag from :data:`FANO_QUALITY` and a one-line reason for one fit (``fit``: the
-    parameters of :data:`FANO_PARAMS`, their ``*_err`` and ``n_points``; ``eta_lo``,
-    ``eta_hi``: the eta range of the data). Only ``good`` fits describe the curve by a Fano
-    line; the others say why not."""
-    values = [fit.get(p) for p in FANO_PARAMS]
-    if any(v is None or not np.isfinite(v) for v in values):
-        return "not_converged", "the least-squares fit did not converge"
-    if abs(fit["q"]) > q_max:
-        return "degenerate", (f"|q| = {abs(fit['q']):.3g} > {q_max:g}: a Lorentzian, not a "
-                              f"Fano line; q and the amplitude are not determined")
-    if not eta_lo <= fit["eta_res"] <= eta_hi:
-        return "resonance_outside_data", (f"eta_res = {fit['eta_res']:.4g} outside the data "
-                                          f"[{eta_lo:g}, {eta_hi:g}]")
-    loose = [p for p in ("eta_res", "width", "q")
-             if not (np.isfinite(fit.get(p + "_err", np.nan))
-                     and fit[p + "_err"] < abs(fit[p]))]
-    if loose:
-        return "undetermined", (f"1-sigma error of {', '.join(loose)} not smaller than the "
-                                f"value (or not estimable)")
-    return "good", "Fano line with determined parameters"
-
-
-def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
-    """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., 2 * 5 + 2)."""
-    flat = tc.reshape(-1, tc.shape[-1])
-    out = np.full((flat.shape[0], 2 * len(FANO_PARAMS) + 2), np.nan)
-    for i, row in enumerate(flat):
-        if np.isfinite(row).sum() <= len(FANO_PARAMS):
-            continue
-        f = fit_fano(eta=eta, tc=row, log=log)
-        out[i] = [*(getattr(f, p) for p in FANO_PARAMS),
-                  *(getattr(f, p + "_err") for p in FANO_PARAMS), f.rms, f.n_points]
-    return out.reshape(*tc.shape[:-1], out.shape[-1])
-
-
-def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = False
-             ) -> xr.Dataset:
-    """Fano fits of Tc(eta) at the grid g nearest each of ``g`` (default: every g), per (L, W,
-    V, omega0): lazy where ``ds`` is. Returns the parameters of :func:`fano_line` and their
-    1-sigma errors (``*_err``), ``rms`` and ``n_points``, with units."""
-    tc = ds[VAR_TC]
-    if g is not None:  # nearest by position: the g axis need not be sorted
-        gv = ds["g"].values
-        tc = tc.isel(g=[int(np.argmin(np.abs(gv - x))) for x in g])
-    if tc.chunks is not None:
-        tc = tc.chunk({"eta": -1})
-    n_out = 2 * len(FANO_PARAMS) + 2
-    out = xr.apply_ufunc(
-        _fano_kernel, tc, ds["eta"], input_core_dims=[["eta"], ["eta"]],
-        output_core_dims=[["quantity"]], kwargs={"log": log}, dask="parallelized",
-        output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"quantity": n_out}})
-    names = [*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "n_points"]
-    res = xr.Dataset({name: out.isel(quantity=i, drop=True) for i, name in enumerate(names)})
-    etau, tcu = ds["eta"].attrs.get("units", "1"), ds[VAR_TC].attrs.get("units", "K")
-    yu = "1" if log else tcu
-    units = {"eta_res": etau, "width": etau, "q": "1", "amplitude": yu, "offset": yu}
-    long = {"eta_res": "Fano resonance position", "width": "Fano full width Gamma",
-            "q": "Fano asymmetry parameter", "amplitude": "Fano amplitude",
-            "offset": "Fano offset"}
-    for p in FANO_PARAMS:
-        res[p].attrs = {"units": units[p], "long_name": long[p]}
-        res[p + "_err"].attrs = {"units": units[p], "long_name": f"1-sigma error of {p}"}
-    res["rms"].attrs = {"units": "1" if log else tcu,
-                        "long_name": "RMS residual" + (" of log Tc" if log else "")}
-    res["n_points"].attrs = {"units": "1", "long_name": "points in the fit"}
-    res.attrs["form"] = ("F(eta) = amplitude (q + e)^2 / (1 + e^2) + offset, "
-                         "e = 2 (eta - eta_res) / width" + (", fitted as log F to log Tc"
-                                                            if log else ", fitted to Tc"))
-    return res

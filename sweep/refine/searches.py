@@ -46,6 +46,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from ..config import RefineSettings
+from ..flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD, DONE,
+                     MAX_AT_GRID_EDGE, NO_ANTIRESONANCE, NO_MAXIMUM, NOT_CONVERGED, OPEN_ABOVE,
+                     OPEN_BELOW, TOP_AT_G_EDGE, TOP_DONE, TOP_NONE)
+
 log = logging.getLogger(__name__)
 
 METHOD = ("maximum of Tc(eta): Brent's method (golden section with parabolic steps) from the "
@@ -60,102 +65,6 @@ CGOLD = 0.5 * (3.0 - math.sqrt(5.0))
 """Golden-section fraction of Brent's method, 0.381966..."""
 GROWTH = 0.5 * (1.0 + math.sqrt(5.0))
 """Ratio of successive steps when a search walks outward past the grid."""
-
-
-@dataclass(frozen=True)
-class RefineSettings:
-    """Tolerances and thresholds of a refinement (stored with the results)."""
-
-    thresholds: tuple[float, ...] = ()
-    """Temperatures T* (K) of the windows Tc >= T*."""
-    eta_tol: float = 1e-6
-    """Largest |eta - eta*| of maxima and minima: far below any grid step and above the eta
-    resolution at which the solver's own 1e-9 on ln Tc makes Tc flat."""
-    tc_rtol: float = 1e-9
-    """A search also stops when Tc at both bracket ends is within this of the best value: the
-    solver's precision on ln Tc (Resolution.u_tol); going on would chase its noise."""
-    root_tol: float = 1e-8
-    """Largest |eta - eta_edge| of a window edge."""
-    floor_tol: float = 1e-6
-    """Largest error of the edges of an interval below the temperature floor, in eta."""
-    g_tol: float = 1e-6
-    """Largest |g - g*| of the top of the dome."""
-    follow_margin: float = 0.5
-    """An antiresonance is followed outward down to eta = -omega~/dE - follow_margin (omega~ the
-    softened cut-off, dE the resonant subband's width): half a band width past the point where
-    the pairing window leaves the resonant subband, beyond which no Fano minimum can lie."""
-    max_evaluations: int = 200
-    """Cap on the solver evaluations of one search (a safety net: a search that hits it is
-    flagged ``not_converged``)."""
-
-    def __post_init__(self):
-        for name in ("eta_tol", "tc_rtol", "root_tol", "floor_tol", "g_tol"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name}: must be a positive number, got {v!r}")
-        if not (math.isfinite(self.follow_margin) and self.follow_margin >= 0):
-            raise ValueError(f"follow_margin: must be >= 0, got {self.follow_margin!r}")
-        if int(self.max_evaluations) < 10:
-            raise ValueError(f"max_evaluations: must be >= 10, got {self.max_evaluations!r}")
-        th = tuple(float(t) for t in self.thresholds)
-        for t in th:
-            if not (math.isfinite(t) and t > 0):
-                raise ValueError(f"thresholds: must be positive temperatures in K, got {t!r}")
-        if len(set(th)) != len(th):
-            raise ValueError(f"thresholds: must be distinct, got {list(th)}")
-        object.__setattr__(self, "thresholds", tuple(sorted(th)))
-
-    def to_dict(self) -> dict:
-        return {"thresholds": list(self.thresholds), "eta_tol": self.eta_tol,
-                "tc_rtol": self.tc_rtol, "root_tol": self.root_tol, "floor_tol": self.floor_tol,
-                "g_tol": self.g_tol, "follow_margin": self.follow_margin,
-                "max_evaluations": int(self.max_evaluations)}
-
-
-# Flags of one curve (CF flag_masks of ``refine_status``) ---------------------------------------
-DONE = 1
-"""The curve was refined (0: pending)."""
-FAILED = 2
-"""Its task raised; the traceback is in the store's ``refine_failures``."""
-MAX_AT_GRID_EDGE = 4
-"""The grid maximum is on the first or last eta: refined between it and its neighbour only."""
-ANTI_BELOW_FLOOR = 8
-"""Tc drops under the temperature floor below eta_max: the antiresonance is an interval."""
-ANTI_OUTSIDE_GRID = 16
-"""The antiresonance was followed past the grid's first eta."""
-ANTI_AT_BOUND = 32
-"""The outward search reached its bound (the minimum, or the floor interval, may lie beyond)."""
-NO_ANTIRESONANCE = 64
-"""No point below eta_max: no antiresonance."""
-NO_MAXIMUM = 128
-"""No point with a Tc on the curve."""
-NOT_CONVERGED = 256
-"""A search hit max_evaluations before its tolerance."""
-CURVE_FLAGS = {"done": DONE, "failed": FAILED, "max_at_grid_edge": MAX_AT_GRID_EDGE,
-               "antiresonance_below_floor": ANTI_BELOW_FLOOR,
-               "antiresonance_outside_grid": ANTI_OUTSIDE_GRID,
-               "antiresonance_at_bound": ANTI_AT_BOUND, "no_antiresonance": NO_ANTIRESONANCE,
-               "no_maximum": NO_MAXIMUM, "not_converged": NOT_CONVERGED}
-
-# Flags of one window (CF flag_masks of ``window_status``) ---------------------------------------
-BELOW_THRESHOLD = 1
-"""The maximum is below T*: no window."""
-OPEN_BELOW = 2
-"""Tc >= T* down to the grid's first known eta: eta_window_lo is that eta (an upper bound)."""
-OPEN_ABOVE = 4
-"""Tc >= T* up to the grid's last known eta: eta_window_hi is that eta (a lower bound)."""
-WINDOW_FLAGS = {"below_threshold": BELOW_THRESHOLD, "open_below": OPEN_BELOW,
-                "open_above": OPEN_ABOVE}
-
-# Flags of the top of a dome ---------------------------------------------------------------------
-TOP_DONE = 1
-TOP_AT_G_EDGE = 2
-"""The top sits on the edge of the store's g range (Tc may grow beyond it)."""
-TOP_NONE = 4
-"""No refined maximum in the structure."""
-TOP_FAILED = 8
-TOP_FLAGS = {"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
-             "failed": TOP_FAILED}
 
 
 class Curve:
@@ -378,55 +287,73 @@ def _follow_down(curve: Curve, *, start: float, step: float, bound: float,
 def curve_antiresonance(curve: Curve, *, eta_max: float, bound: float,
                         settings: RefineSettings) -> Antiresonance:
     """The minimum of ln Tc on eta < eta_max (see the module's Methods), followed outward past
-    the known points down to ``bound`` (eta)."""
+    the known points down to ``bound`` (eta): the minimum itself where Tc stays above the
+    temperature floor, else the interval below the floor."""
     start = curve.evaluations
-    flags = 0
     xs, ys = curve.known
     side = xs < eta_max
     if not side.any():
         return Antiresonance(math.nan, math.nan, math.nan, math.nan, NO_ANTIRESONANCE, 0)
-    first = float(xs[0])
-    step = float(xs[1] - xs[0]) if xs.size > 1 else 0.05
+    walk = {"first": float(xs[0]), "step": float(xs[1] - xs[0]) if xs.size > 1 else 0.05,
+            "bound": bound}
     try:
-        if np.any(ys[side] <= 0.0):
-            raise BelowFloor(float(xs[side][ys[side] <= 0.0][0]))
-        m = int(np.argmin(np.where(side, ys, np.inf)))
-        if m == 0:  # the lowest known point is the first: walk outward until Tc rises
-            prev = [float(xs[0])]
-
-            def rises(x, y):
-                if y <= 0.0:
-                    raise BelowFloor(x)
-                if y > curve(prev[-1]):
-                    return True
-                prev.append(x)
-                return False
-
-            _, found = _follow_down(curve, start=first, step=step, bound=bound, stop=rises,
-                                    max_evaluations=settings.max_evaluations)
-            if prev[-1] < first:
-                flags |= ANTI_OUTSIDE_GRID
-            if not found:
-                flags |= ANTI_AT_BOUND
-                xb = prev[-1]
-                return Antiresonance(xb, curve(xb), xb, xb, flags, curve.evaluations - start)
-            xs, ys = curve.known
-            m = int(np.searchsorted(xs, prev[-1]))
-        a, x, b = float(xs[m - 1]), float(xs[m]), float(xs[m + 1])
-        res = brent_minimize(lambda u: _log_or_floor(curve, u), a, b, x,
-                             ha=math.log(ys[m - 1]), hb=math.log(ys[m + 1]),
-                             hx=math.log(ys[m]), xtol=settings.eta_tol, ftol=settings.tc_rtol,
-                             max_evaluations=settings.max_evaluations)
-        if not res.converged:
-            flags |= NOT_CONVERGED
-        if res.x < first:
-            flags |= ANTI_OUTSIDE_GRID
-        return Antiresonance(res.x, math.exp(res.value), res.x, res.x, flags,
-                             curve.evaluations - start)
+        found = _log_minimum(curve, eta_max=eta_max, settings=settings, **walk)
     except BelowFloor:
-        pass
-    # below the floor somewhere under eta_max: the interval of the below-floor points
-    flags |= ANTI_BELOW_FLOOR
+        found = _floor_interval(curve, eta_max=eta_max, settings=settings, **walk)
+    found.evaluations = curve.evaluations - start
+    return found
+
+
+def _log_minimum(curve: Curve, *, eta_max: float, first: float, step: float, bound: float,
+                 settings: RefineSettings) -> Antiresonance:
+    """The minimum of ln Tc below ``eta_max`` by Brent's method, after walking outward from
+    ``first`` (the grid's first eta) in steps from ``step`` down to ``bound`` while Tc keeps
+    falling; :class:`BelowFloor` at the first point below the temperature floor."""
+    xs, ys = curve.known
+    side = xs < eta_max
+    flags = 0
+    if np.any(ys[side] <= 0.0):
+        raise BelowFloor(float(xs[side][ys[side] <= 0.0][0]))
+    m = int(np.argmin(np.where(side, ys, np.inf)))
+    if m == 0:  # the lowest known point is the first: walk outward until Tc rises
+        prev = [first]
+
+        def rises(x, y):
+            if y <= 0.0:
+                raise BelowFloor(x)
+            if y > curve(prev[-1]):
+                return True
+            prev.append(x)
+            return False
+
+        _, found = _follow_down(curve, start=first, step=step, bound=bound, stop=rises,
+                                max_evaluations=settings.max_evaluations)
+        if prev[-1] < first:
+            flags |= ANTI_OUTSIDE_GRID
+        if not found:
+            xb = prev[-1]
+            return Antiresonance(xb, curve(xb), xb, xb, flags | ANTI_AT_BOUND, 0)
+        xs, ys = curve.known
+        m = int(np.searchsorted(xs, prev[-1]))
+    a, x, b = float(xs[m - 1]), float(xs[m]), float(xs[m + 1])
+    res = brent_minimize(lambda u: _log_or_floor(curve, u), a, b, x,
+                         ha=math.log(ys[m - 1]), hb=math.log(ys[m + 1]),
+                         hx=math.log(ys[m]), xtol=settings.eta_tol, ftol=settings.tc_rtol,
+                         max_evaluations=settings.max_evaluations)
+    if not res.converged:
+        flags |= NOT_CONVERGED
+    if res.x < first:
+        flags |= ANTI_OUTSIDE_GRID
+    return Antiresonance(res.x, math.exp(res.value), res.x, res.x, flags, 0)
+
+
+def _floor_interval(curve: Curve, *, eta_max: float, first: float, step: float, bound: float,
+                    settings: RefineSettings) -> Antiresonance:
+    """The interval below ``eta_max`` where Tc is below the temperature floor: its upper edge
+    bisected, its lower edge bisected or, when the lowest known eta is below the floor,
+    followed outward down to ``bound`` (flagged outside the grid below ``first``, the grid's
+    first eta)."""
+    flags = ANTI_BELOW_FLOOR
     xs, ys = curve.known
     below = np.flatnonzero((xs < eta_max) & (ys <= 0.0))
     i_lo, i_hi = int(below[0]), int(below[-1])
@@ -442,7 +369,7 @@ def curve_antiresonance(curve: Curve, *, eta_max: float, bound: float,
             last.append(x)
             return False
 
-        x_out, found = _follow_down(curve, start=float(xs[0]), step=step, bound=bound,
+        x_out, found = _follow_down(curve, start=last[0], step=step, bound=bound,
                                     stop=surfaces, max_evaluations=settings.max_evaluations)
         if last[-1] < first:
             flags |= ANTI_OUTSIDE_GRID
@@ -451,7 +378,7 @@ def curve_antiresonance(curve: Curve, *, eta_max: float, bound: float,
         else:
             flags |= ANTI_AT_BOUND
             lo = last[-1]
-    return Antiresonance(0.5 * (lo + hi), math.nan, lo, hi, flags, curve.evaluations - start)
+    return Antiresonance(0.5 * (lo + hi), math.nan, lo, hi, flags, 0)
 
 
 def antiresonance_bound(*, omega0: float, g: float, softening: bool, dE: float,
@@ -541,10 +468,11 @@ class Top:
     evaluations: int
 
 
-def dome_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
+def search_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
              eta_max: Sequence[float], tc_max: Sequence[float], eta_step: float,
              settings: RefineSettings) -> Top:
-    """Maximum over (eta, g) with g in [min g, max g] (never beyond).
+    """The top of a dome: the maximum of Tc over (eta, g) with g in [min g, max g] (never
+    beyond), searched with the solver (the store's ``top_g``, ``top_eta``, ``top_tc``).
 
     ``curve_at(g)``: a fresh :class:`Curve` at coupling g (no known points needed); ``g``,
     ``eta_max``, ``tc_max``: the refined maxima of the store's curves (NaN where none);

@@ -1,39 +1,39 @@
-"""What one chunk computes: the chunk task, the structure cache and the worker warm-up.
+"""What one task of a sweep computes: a structure times a block of (omega0, g, eta).
 
-A task is one structure (L, W in Å, V in meV) times a block of (omega0, g, eta): one
-:func:`solver.tc_on_structure` call on the structure's prepared work (and, with gaps on, one
+A task is one structure (L, W in Å, V in meV) times a block of (omega0, g, eta), whole store
+chunks: one :func:`solver.tc_on_structure` call on the structure's prepared work (kept by the
+worker process, :mod:`sweep.worker.structures`; and, with gaps on, one
 :func:`solver.gaps.gaps_on_structure` per point whose Tc is ok), then a region write into the
 store, done where the task runs so that results never travel through the client. How tasks run
-is :mod:`sweep.runner`'s job; this module knows nothing of executors.
+is :mod:`sweep.execution`'s job: a task only names its Dask worker in its outcome.
 """
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import distributed
 import numpy as np
 
 import solver
-from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK, STRUCTURE
 
-from . import store as store_mod
-from .grid import AXES, ChunkPlan
+from .. import store as store_mod
+from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
+from ..grid import AXES
+from ..worker.structures import STRUCTURES, OnStructure
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ChunkTask:
-    """One chunk: a structure (L, W in Å, V in meV) and a block of omega0 (meV), g, eta.
+class ChunkTask(OnStructure):
+    """One task: a structure (L, W in Å, V in meV) and a block of omega0 (meV), g, eta.
 
     ``index``: block index per axis of :data:`sweep.grid.AXES` (of the first store chunk when
-    the task spans several, see :mod:`sweep.affinity`); ``region``: (start, stop) per axis;
+    the task spans several, see :mod:`sweep.execution.dealer`); ``region``: (start, stop) per axis;
     ``model``: the ``[model]`` options; ``store``: where the result goes.
     ``gap_T_over_tc``: temperatures (fractions of Tc) of the gaps to store; empty: none.
     """
@@ -58,16 +58,6 @@ class ChunkTask:
     def region_slices(self) -> dict[str, slice]:
         return {a: slice(lo, hi) for a, (lo, hi) in zip(AXES, self.region)}
 
-    def structure_params(self) -> dict[str, object]:
-        """Keyword arguments of :func:`solver.prepare_structure` for this chunk."""
-        params = {k: v for k, v in self.model if k in STRUCTURE}
-        params.update(L=self.L, W=self.W, V=self.V)
-        return params
-
-    def model_params(self) -> dict[str, object]:
-        """The ``[model]`` options that are not the structure's (pairing, Tc search)."""
-        return {k: v for k, v in self.model if k not in STRUCTURE}
-
 
 @dataclass(frozen=True)
 class ChunkOutcome:
@@ -86,57 +76,8 @@ class ChunkOutcome:
     """Seconds of ``seconds`` spent preparing structures."""
 
 
-STRUCTURES_PER_PROCESS = 8
-"""Prepared structures a process keeps (~1 MB each): chunks of one structure usually arrive
-together, so a few suffice to avoid recomputing bands, overlaps and DOS tables per chunk."""
-
-
-class StructureCache:
-    """The most recently used prepared structures (bands, overlaps, DOS tables), by parameters.
-
-    Thread-safe: the lock guards the mapping only, so two threads may build the same structure
-    at once (both results are equal; the later one is kept) but never wait on each other's
-    builds.
-    """
-
-    def __init__(self, size: int = STRUCTURES_PER_PROCESS):
-        self.size = size
-        self._structures: OrderedDict[tuple, solver.Structure] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, params: Mapping[str, object]) -> solver.Structure:
-        """The prepared structure of ``params`` (keyword arguments of
-        :func:`solver.prepare_structure`), built on a miss."""
-        return self.get_timed(params)[0]
-
-    def get_timed(self, params: Mapping[str, object]) -> tuple[solver.Structure, float | None]:
-        """Like :meth:`get`, and the seconds spent building it (None: it was cached)."""
-        key = tuple(sorted(params.items()))
-        with self._lock:
-            st = self._structures.get(key)
-            if st is not None:
-                self._structures.move_to_end(key)
-                return st, None
-        t0 = time.perf_counter()
-        st = solver.prepare_structure(**params)
-        seconds = time.perf_counter() - t0
-        with self._lock:
-            self._structures[key] = st
-            while len(self._structures) > self.size:
-                self._structures.popitem(last=False)
-        return st, seconds
-
-    def __len__(self) -> int:
-        return len(self._structures)
-
-
-STRUCTURES = StructureCache()
-"""This process's cache: shared by every task that runs here (the calling thread, a thread
-pool, a process-pool or Dask worker process). A cache, not a setting: it changes no result."""
-
-
 def compute_chunk(task: ChunkTask) -> ChunkOutcome:
-    """Run the solver on one chunk and write it into the store (runs where the task runs)."""
+    """Run the solver on one task and write it into the store (runs where the task runs)."""
     t0 = time.perf_counter()
     model = task.model_params()
     st, build_s = STRUCTURES.get_timed(task.structure_params())
@@ -164,7 +105,7 @@ def worker_name() -> str:
 def _chunk_gaps(st: solver.Structure, task: ChunkTask, *, status: np.ndarray,
                 model: Mapping[str, object]) -> dict[str, np.ndarray]:
     """``delta`` (meV; omega0, g, eta, subband, T_over_tc) and ``mu_shift`` (meV; omega0, g,
-    eta, T_over_tc) of a chunk: one gap solve per point whose Tc is ok, NaN elsewhere."""
+    eta, T_over_tc) of a task: one gap solve per point whose Tc is ok, NaN elsewhere."""
     from solver.gaps import gaps_on_structure
 
     nb, nt = st.bottoms.size, len(task.gap_T_over_tc)
@@ -176,17 +117,6 @@ def _chunk_gaps(st: solver.Structure, task: ChunkTask, *, status: np.ndarray,
         delta[i, j, k] = gr.delta_fermi.T
         mu_shift[i, j, k] = gr.mu_shift_meV
     return {"delta": delta, "mu_shift": mu_shift}
-
-
-def tasks_for(*, store: str, plan: ChunkPlan, axes: Mapping[str, tuple[float, ...]],
-              model: Mapping[str, object], chunks: Iterable[tuple[int, ...]],
-              storage_options: Mapping | None = None,
-              gap_T_over_tc: tuple[float, ...] = ()) -> Iterable[ChunkTask]:
-    """ChunkTasks for the given block indices, lazily (only the chunk's axis values are held)."""
-    for index in chunks:
-        yield task_for_region(store=store, index=index, region=plan.region(index), axes=axes,
-                              model=model, storage_options=storage_options,
-                              gap_T_over_tc=gap_T_over_tc)
 
 
 def task_for_region(*, store: str, index: tuple[int, ...], region: Mapping[str, slice],
@@ -203,19 +133,3 @@ def task_for_region(*, store: str, index: tuple[int, ...], region: Mapping[str, 
                      model=tuple(sorted(model.items())),
                      storage_options=tuple(sorted((storage_options or {}).items())),
                      gap_T_over_tc=tuple(gap_T_over_tc))
-
-
-class SolverWarmup(distributed.WorkerPlugin):
-    """Compiles (or loads from the numba cache) the solver kernels once per worker, when it
-    starts, so that no chunk pays for it."""
-
-    name = "fanodome-solver-warmup"
-
-    def __init__(self, *, gaps: bool = True):
-        self.gaps = gaps
-        """Also the gap kernels (a sweep with ``[outputs] gaps = true``)."""
-
-    def setup(self, worker):
-        t0 = time.perf_counter()
-        solver.warmup(gaps=self.gaps)
-        log.info("solver warm on %s in %.1f s", worker.address, time.perf_counter() - t0)

@@ -13,26 +13,14 @@ the run while the last ones finish. The rule here, guided self-scheduling:
    tasks a second (``workers / task duration``), even in the last waves;
 4. clamped to the configured bounds ``[min_points, max_points]``: those always win.
 
-The unit of work stays the store chunk (:class:`sweep.grid.ChunkPlan`): the store is laid out
+The bounds and the target are the ``[run]`` table's (:class:`sweep.config.TaskSizing`). The
+unit of work stays the store chunk (:class:`sweep.grid.ChunkPlan`): the store is laid out
 before anything is measured, and a task is a rectangle of whole store chunks, so that store
 chunks and tasks stay aligned whatever size the measurements choose.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-DEFAULT_TASK_SECONDS = 5.0
-"""Target duration of a task: the scheduler's and client's cost per task (a few ms) is then
-~0.1 % of it, and a lost worker or the last wave costs a few seconds per worker. Large clusters
-get longer tasks from :data:`SCHEDULER_TASKS_PER_S`."""
-
-DEFAULT_MIN_POINTS = 1
-"""Smallest task, in points: one store chunk is the real floor (a task is whole store chunks)."""
-
-DEFAULT_MAX_POINTS = 1_000_000
-"""Largest task, in points: bounds a task's memory (tc, status and the solver's work arrays are
-a few tens of bytes a point) and the work a lost worker takes with it."""
+from ..config import TaskSizing
 
 SCHEDULER_TASKS_PER_S = 100.0
 """Tasks a second the whole cluster may ask for: ``benchmarks/simulate_cluster.py`` measured
@@ -42,23 +30,6 @@ scheduler under half a core whatever the cluster's size (1000 workers: tasks of 
 TAIL_TASKS_PER_WORKER = 4
 """Tasks per worker that the remaining points are cut into at least (guided self-scheduling):
 the last wave then lasts about a quarter of a worker's remaining share, and ever less."""
-
-
-@dataclass(frozen=True)
-class TaskSizing:
-    """``[run]`` options of measured task sizing: ``task_seconds`` (s), the target duration;
-    ``min_points`` and ``max_points``, bounds of a task in points."""
-
-    task_seconds: float = DEFAULT_TASK_SECONDS
-    min_points: int = DEFAULT_MIN_POINTS
-    max_points: int = DEFAULT_MAX_POINTS
-
-    def __post_init__(self):
-        if not (self.task_seconds > 0 and math.isfinite(self.task_seconds)):
-            raise ValueError(f"task_seconds must be positive, got {self.task_seconds!r}")
-        if self.min_points < 1 or self.max_points < self.min_points:
-            raise ValueError(f"task points bounds must satisfy 1 <= min <= max, got "
-                             f"{self.min_points}, {self.max_points}")
 
 
 def task_points(sizing: TaskSizing, *, point_s: float, workers: int, points_left: int,

@@ -1,18 +1,20 @@
-"""Which chunks go to which worker: structure affinity and measured task sizes (no Dask, no I/O).
+"""Which tasks go to which worker: structure affinity and measured task sizes (no Dask, no I/O).
 
-A worker prepares a structure (L, W, V: bands, overlaps, DOS tables) once and keeps it in its
-:data:`sweep.tasks.STRUCTURES` cache; a chunk of another structure makes it prepare that one.
-:class:`StructureDealer` hands each worker the chunks of *its* structure: a worker that asks
-first gets a structure of its own (the next one in store order), keeps it until its chunks are
-all handed out, then takes the next unopened structure; only when none is left does it help
-with the structure that has the most points left, preferring one it prepared before. A run over
-S structures on W workers then prepares each structure about once, plus about one structure per
-worker at the end (and W per structure when S < W: every worker must hold one to work).
+A worker prepares a structure (L, W, V: bands, overlaps, DOS tables) once and keeps its last few
+in a cache (:mod:`sweep.worker.structures`); a task of another structure makes it prepare that
+one. :class:`StructureDealer` hands each worker the store chunks of *its* structure: a worker
+that asks first gets a structure of its own (the next one in store order), keeps it until its
+chunks are all handed out, then takes the next unopened structure; only when none is left does
+it help with the structure that has the most points left, preferring one it prepared before. A
+run over S structures on W workers then prepares each structure about once, plus about one
+structure per worker at the end (and W per structure when S < W: every worker must hold one to
+work).
 
 Each hand-out is a rectangle of whole store chunks of one structure, as many points as
-:func:`sweep.sizing.task_points` asks for from the measured cost (one store chunk per task until
-the first task has finished, or always when ``sizing`` is None). The dealer is the source of a
-:func:`sweep.runner.run_chunks` run: ``take(worker, workers=n)`` and ``finished(outcome)``.
+:func:`sweep.execution.sizing.task_points` asks for from the measured cost (one store chunk per
+task until the first task has finished, or always when ``sizing`` is None). The dealer is the
+source of a :func:`sweep.execution.runner.run_tasks` run: ``take(worker, workers=n)`` and
+``finished(outcome)``.
 """
 from __future__ import annotations
 
@@ -21,12 +23,9 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from .grid import AXES, ChunkPlan
-from .sizing import PointCost, TaskSizing, task_points
-
-HELD_PER_WORKER = 8
-"""Structures remembered per worker as prepared there (as many as
-:data:`sweep.tasks.STRUCTURES_PER_PROCESS` keeps)."""
+from ..config import TaskSizing
+from ..grid import AXES, ChunkPlan
+from .sizing import PointCost, task_points
 
 
 class _Structure:
@@ -74,13 +73,15 @@ class StructureDealer:
     :meth:`ChunkPlan.chunks` or :func:`sweep.store.chunks_to_do` yield them), read one
     structure at a time; ``make_task(index, region)``: the task of a rectangle (``index`` its
     first block, ``region`` a slice per axis of :data:`sweep.grid.AXES`); ``points``: the
-    points of ``chunks``; ``sizing``: measured task sizes, None for one store chunk a task.
+    points of ``chunks``; ``sizing``: measured task sizes, None for one store chunk a task;
+    ``held_per_worker``: how many structures a worker keeps prepared (its cache's size).
     """
 
     def __init__(self, *, plan: ChunkPlan, chunks: Iterable[tuple[int, ...]],
                  make_task: Callable[[tuple[int, ...], dict[str, slice]], object],
-                 points: int, sizing: TaskSizing | None = None):
+                 points: int, held_per_worker: int, sizing: TaskSizing | None = None):
         self.plan = plan
+        self.held_per_worker = held_per_worker
         self.make_task = make_task
         self.sizing = sizing
         self.cost = PointCost()
@@ -103,7 +104,7 @@ class StructureDealer:
             held = self._held.setdefault(worker, OrderedDict())
             held[s.key] = True
             held.move_to_end(s.key)
-            while len(held) > HELD_PER_WORKER:
+            while len(held) > self.held_per_worker:
                 held.popitem(last=False)
         (o0, o1), (g0, g1), (e0, e1) = s.cut(self._blocks_per_task(workers))
         index = (*s.key, o0, g0, e0)

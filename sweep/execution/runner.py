@@ -1,22 +1,25 @@
-"""How chunks run: on any ``distributed.Client`` or ``concurrent.futures`` executor.
+"""How tasks run: on any ``distributed.Client`` or ``concurrent.futures`` executor.
 
-What to compute comes from the caller: a stream of tasks and the function that runs one (for
-a sweep, :class:`sweep.tasks.ChunkTask` and :func:`sweep.tasks.compute_chunk`). This module
-submits them in a bounded window, retries the ones that raise, and reports each outcome; it knows
-nothing of the solver or the store. A task needs only ``index`` (a hashable identity) and
-``n_points``; an outcome only ``n_points`` and ``seconds``.
+What to compute comes from the caller: a stream of tasks and the function that runs one (for a
+sweep, :class:`sweep.run.tasks.ChunkTask` and :func:`sweep.run.tasks.compute_chunk`; for a
+refinement, its curve and top tasks). This module submits them in a bounded window, retries the
+ones that raise, and reports each outcome; it knows nothing of the solver or the store. A task
+needs only ``index`` (a hashable identity) and ``n_points``; an outcome only ``n_points`` and
+``seconds``.
 
 Tasks come from an iterable, or from a source that places them (:class:`TaskSource`, e.g.
-:class:`sweep.affinity.StructureDealer`): on a ``distributed.Client`` every worker thread has
-:data:`WINDOW_PER_WORKER` slots, and a freed slot is filled with ``source.take(worker)``,
-submitted to that worker with ``allow_other_workers=True`` (a loose restriction: the scheduler
-still moves it if the worker dies, and its work stealing may move it to an idle worker).
+:class:`sweep.execution.dealer.StructureDealer`): on a ``distributed.Client`` every worker
+thread has :data:`WINDOW_PER_WORKER` slots, and a freed slot is filled with
+``source.take(worker)``, submitted to that worker with ``allow_other_workers=True`` (a loose
+restriction: the scheduler still moves it if the worker dies, and its work stealing may move it
+to an idle worker).
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
 import math
+import sys
 import time
 import traceback
 import uuid
@@ -25,31 +28,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import distributed
-
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 2.0
 """Seconds between progress lines: often enough to watch, rare enough not to flood a log."""
 
 STALL_S = 300.0
-"""Seconds a run may have chunks waiting and no running worker (none at all, or every one
+"""Seconds a run may have tasks waiting and no running worker (none at all, or every one
 paused at its memory limit) before it gives up as stalled: long enough for a batch job to
 replace a lost one or a worker to spill and resume, short enough that nobody waits for hours."""
 
 NO_PROGRESS_S = 3600.0
-"""Seconds a run may have running workers but not one chunk finished before it gives up as
-stalled: a chunk takes seconds, so an hour means a hung solver or a scheduler that lost them."""
+"""Seconds a run may have running workers but not one task finished before it gives up as
+stalled: a task takes seconds, so an hour means a hung solver or a scheduler that lost them."""
 
 POLL_S = 0.5
-"""Seconds between looks at the cluster (a scheduler round trip) while no chunk has finished."""
+"""Seconds between looks at the cluster (a scheduler round trip) while no task has finished."""
 
 READY_POLL_S = 0.01
-"""Seconds between looks for a finished chunk meanwhile (a local check): a finished chunk is
-taken up within this, not within :data:`POLL_S` (half a second a chunk on short runs)."""
+"""Seconds between looks for a finished task meanwhile (a local check): a finished task is
+taken up within this, not within :data:`POLL_S` (half a second a task on short runs)."""
 
 WINDOW_PER_WORKER = 2
-"""Chunks in flight per worker thread: one running, one queued so no worker waits on the
+"""Tasks in flight per worker thread: one running, one queued so no worker waits on the
 client's round trip; more only adds client memory and scheduler load."""
 
 WORKERS_REFRESH_S = 1.0
@@ -87,10 +88,10 @@ class Stalled(RuntimeError):
 
 @dataclass
 class Failure:
-    """A chunk that raised on every one of its ``attempts`` tries."""
+    """A task that raised on every one of its ``attempts`` tries."""
 
     task: object
-    """The task as submitted (a :class:`sweep.tasks.ChunkTask` for a sweep)."""
+    """The task as submitted (a :class:`sweep.run.tasks.ChunkTask` for a sweep)."""
     attempts: int
     error: str
     traceback: str
@@ -98,7 +99,11 @@ class Failure:
 
 @dataclass
 class RunReport:
-    chunks_done: int = 0
+    """What a :func:`run_tasks` call did: tasks and points finished, failures, retries, its
+    duration (s), the task time summed over finished tasks (s) and the most worker threads
+    seen."""
+
+    tasks_done: int = 0
     points_done: int = 0
     failures: list[Failure] = field(default_factory=list)
     retried: int = 0
@@ -124,13 +129,18 @@ class InProcessExecutor(cf.Executor):
 
 
 def _is_client(executor) -> bool:
-    return isinstance(executor, distributed.Client)
+    """Whether ``executor`` is a ``distributed.Client`` (distributed is imported only by those
+    who make one: this module stays light for the command line)."""
+    distributed = sys.modules.get("distributed")
+    return distributed is not None and isinstance(executor, distributed.Client)
 
 
 class _ClientPool:
     """Submissions to a distributed.Client, collected with as_completed."""
 
     def __init__(self, client):
+        import distributed
+
         self.client = client
         self.run_id = uuid.uuid4().hex[:8]
         # Results are gathered in the client's event loop, many at once: one blocking
@@ -142,7 +152,7 @@ class _ClientPool:
         self.refreshed = -float("inf")
 
     def submit(self, fn, task, attempt: int, worker: str | None = None):
-        key = f"fanodome-chunk-{self.run_id}-{'.'.join(map(str, task.index))}-{attempt}"
+        key = f"fanodome-task-{self.run_id}-{'.'.join(map(str, task.index))}-{attempt}"
         place = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
         fut = self.client.submit(fn, task, key=key, pure=False, **place)
         self.completed.add(fut)
@@ -232,8 +242,8 @@ class _ExecutorPool:
 
 
 class _Watchdog:
-    """Says when a run on a cluster has stalled: chunks waiting and no running worker for
-    ``stall_s``, or no chunk finished for ``no_progress_s``."""
+    """Says when a run on a cluster has stalled: tasks waiting and no running worker for
+    ``stall_s``, or no task finished for ``no_progress_s``."""
 
     def __init__(self, *, stall_s: float, no_progress_s: float):
         self.stall_s = stall_s
@@ -247,7 +257,7 @@ class _Watchdog:
     def check(self, running_workers: Callable[[], tuple[int, int]], *, pending: int) -> None:
         now = time.monotonic()
         if now - self.last_progress > self.no_progress_s:
-            raise Stalled(f"stalled: no chunk finished for {self.no_progress_s:g} s while "
+            raise Stalled(f"stalled: no task finished for {self.no_progress_s:g} s while "
                           f"{pending} wait")
         n, running = running_workers()
         if running:
@@ -258,7 +268,7 @@ class _Watchdog:
             return
         if now - self.idle_since > self.stall_s:
             why = "no worker" if n == 0 else f"all {n} workers paused (memory limit)"
-            raise Stalled(f"stalled: {why} for {self.stall_s:g} s while {pending} chunks wait")
+            raise Stalled(f"stalled: {why} for {self.stall_s:g} s while {pending} tasks wait")
 
 
 class Progress:
@@ -293,7 +303,7 @@ def _error_text(fut, err: BaseException) -> tuple[str, str]:
     return f"{type(err).__name__}: {err}", text
 
 
-def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retries: int,
+def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retries: int,
                total_points: int, window: int | None = None,
                on_failed: Callable[[Failure], None] | None = None,
                on_done: Callable[[object], None] | None = None,
@@ -311,9 +321,9 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
     passes a live bar on a terminal), and gets ``add(points)`` per finished task and
     ``add(0, final=True)`` at the end.
 
-    On a distributed.Client, :class:`Stalled` is raised when chunks wait and no worker runs
-    (none, or all paused) for ``stall_s`` seconds, or no chunk finishes for ``no_progress_s``
-    (see :data:`STALL_S`, :data:`NO_PROGRESS_S`); finished chunks are already in the store.
+    On a distributed.Client, :class:`Stalled` is raised when tasks wait and no worker runs
+    (none, or all paused) for ``stall_s`` seconds, or no task finishes for ``no_progress_s``
+    (see :data:`STALL_S`, :data:`NO_PROGRESS_S`); what finished tasks wrote is kept.
     """
     pool = _ClientPool(executor) if _is_client(executor) else _ExecutorPool(executor)
     window = window or pool.default_window()
@@ -358,7 +368,7 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
         if err is None:
             attempts.pop(task.index, None)
             source.finished(outcome)
-            report.chunks_done += 1
+            report.tasks_done += 1
             report.points_done += outcome.n_points
             report.task_seconds += outcome.seconds
             progress.add(outcome.n_points)
@@ -368,12 +378,12 @@ def run_chunks(tasks: Iterable | TaskSource, *, executor, compute: Callable, ret
             error, text = _error_text(fut, err)
             n = attempts[task.index]
             if n <= retries:
-                log.warning("chunk %s raised (try %d of %d), retrying: %s", task.index, n,
+                log.warning("task %s raised (try %d of %d), retrying: %s", task.index, n,
                             retries + 1, error)
                 report.retried += 1
                 retry_queue.append(task)
             else:
-                log.error("chunk %s failed after %d tries: %s", task.index, n, error)
+                log.error("task %s failed after %d tries: %s", task.index, n, error)
                 attempts.pop(task.index, None)
                 failure = Failure(task=task, attempts=n, error=error, traceback=text)
                 report.failures.append(failure)

@@ -15,15 +15,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from .analysis import ANTI_FLAGS, dome, dome_top, refined_top
-from .grid import DOME_AXES
-from .store import VAR_TC
+from .. import flags
+from ..config import PAPER_G
+from ..grid import DOME_AXES
+from ..store import VAR_TC, VAR_TOP_STATUS
+from .domes import ANTI_FLAGS, dome, dome_top, refined_top
 
 DOME_FIGSIZE = (8.0, 6.0)
 """Inches of :func:`dome_figure`."""
 CUTS_FIGSIZE = (11.0, 4.5)
 """Inches of :func:`cuts_figure`."""
-DEFAULT_CUTS = (0.25, 1 / 3)
+DEFAULT_CUTS = tuple(g for g, _ in PAPER_G)
 """The paper's Fig. 5 couplings."""
 
 
@@ -114,13 +116,14 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                     textcoords="offset points", color="tab:red", va="center",
                     annotation_clip=False)
     rt = refined_top(ds)
-    if rt is not None and int(rt["top_status"]) & 1 and np.isfinite(float(rt["top_tc"])):
+    if rt is not None and flags.has(int(rt[VAR_TOP_STATUS]), flags.TOP_DONE) and \
+            np.isfinite(float(rt["top_tc"])):
         ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
                 color="tab:orange", ls="none",
                 label=f"top (refined): {float(rt['top_tc']):.5g} {ds['tc'].attrs['units']}")
-    elif np.isfinite(float(top["tc_top"])):
-        ax.plot(float(top["eta_top"]), float(top["g_top"]), marker="*", ms=14, color="tab:orange",
-                ls="none", label=f"top: {float(top['tc_top']):.4g} {ds['tc'].attrs['units']}")
+    elif np.isfinite(float(top["top_tc"])):
+        ax.plot(float(top["top_eta"]), float(top["top_g"]), marker="*", ms=14, color="tab:orange",
+                ls="none", label=f"top: {float(top['top_tc']):.4g} {ds['tc'].attrs['units']}")
     ax.set_xlabel(label(ds["eta"]))
     ax.set_ylabel(label(ds["g"]))
     ax.set_title(f"$T_c$ dome ({_dome_title(ds)})")
@@ -207,7 +210,7 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
     w, h = STRUCTURES_FIGSIZE_PER_FACET
     fig = _new_figure((w * no + 1.5, h * nv + 0.8))
     axes = np.atleast_2d(fig.subplots(nv, no, squeeze=False, sharex=True, sharey=True))
-    tc = top["tc_top"]
+    tc = top["top_tc"]
     finite = tc.where(np.isfinite(tc))
     vmin = float(finite.min()) if finite.notnull().any() else 0.0
     vmax = float(finite.max()) if finite.notnull().any() else 1.0

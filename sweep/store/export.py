@@ -1,14 +1,19 @@
-"""A sweep for collaborators without zarr: netCDF (any size, streamed) and CSV (small sweeps)."""
+"""A sweep for collaborators without zarr: netCDF (any size, streamed) and CSV (small sweeps).
+
+Light at import (the command line reads :data:`CSV_MAX_POINTS` for its help): xarray and the
+store's layout are loaded by the functions that write."""
 from __future__ import annotations
 
 import datetime as _dt
 import logging
 from pathlib import Path
 
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING
 
-from .store import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
+import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +59,9 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
         if "flag_values" in attrs:
             attrs["flag_values"] = np.asarray(attrs["flag_values"], dtype=out[name].dtype)
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    created = ds.attrs.get("created", "?")
-    history = f"{created}: computed by fanodome; {now}: exported to netCDF by fanodome"
+    from .common import created
+
+    history = f"{created(ds.attrs)}: computed by fanodome; {now}: exported to netCDF by fanodome"
     out.attrs["history"] = "\n".join(filter(None, [ds.attrs.get("history"), history]))
     out.attrs["Conventions"] = CF_VERSION
     return out
@@ -65,6 +71,8 @@ def to_netcdf(ds: xr.Dataset, *, path: str | Path) -> Path:
     """Write the whole sweep (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
     data are written chunk by chunk."""
     path = check_output(path)
+    from .points import VAR_TC
+
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
     log.info("wrote %s (%d points)", path, ds[VAR_TC].size)
     return path
@@ -78,6 +86,8 @@ def csv_header(ds: xr.Dataset, name: str) -> str:
 def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS) -> Path:
     """One row per point: the six coordinates, tc, status, E_L and dE (headers ``name [units]``;
     tc empty where there is no value). Raises ValueError above ``max_points`` points."""
+    from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
+
     n = int(ds[VAR_TC].size)
     if n > max_points:
         raise ValueError(f"{n} points is too many for CSV (limit {max_points}, --max-points); "

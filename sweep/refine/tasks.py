@@ -2,10 +2,11 @@
 
 A :class:`RefineTask` is one structure (L, W, V) at one omega0 times a block of g: the task
 reads its curves' grid values from the store, refines each with the solver
-(:mod:`sweep.refine`) on the structure's prepared work (this process's
-:data:`sweep.tasks.STRUCTURES`, shared with the sweep's chunks), and writes the block's region.
-A :class:`TopTask` reads the refined maxima of one dome and writes its top over (eta, g). Both
-run wherever :func:`sweep.runner.run_chunks` sends them; results never travel through the client.
+(:mod:`sweep.refine.searches`) on the structure's prepared work (this process's
+:data:`sweep.worker.structures.STRUCTURES`, shared with the sweep's tasks), and writes the
+block's region. A :class:`TopTask` reads the refined maxima of one dome and writes its top over
+(eta, g). Both run wherever :func:`sweep.execution.runner.run_tasks` sends them; results never
+travel through the client.
 """
 from __future__ import annotations
 
@@ -16,17 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK, STRUCTURE
-
-from . import refine
-from . import store as store_mod
-from .tasks import STRUCTURES
+from .. import store as store_mod
+from ..config import RefineSettings
+from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
+from ..worker.structures import STRUCTURES, OnStructure
+from . import searches
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RefineTask:
+class RefineTask(OnStructure):
     """Curves (L, W, V, omega0, g[g_start:g_stop]) of a store, by index; ``model``: the sweep's
     ``[model]`` options; ``settings``: :meth:`RefineSettings.to_dict` items."""
 
@@ -50,19 +51,11 @@ class RefineTask:
         return {"L": slice(iL, iL + 1), "W": slice(iW, iW + 1), "V": slice(iV, iV + 1),
                 "omega0": slice(io, io + 1), "g": slice(g0, g1)}
 
-    def structure_params(self) -> dict[str, object]:
-        params = {k: v for k, v in self.model if k in STRUCTURE}
-        params.update(L=self.L, W=self.W, V=self.V)
-        return params
-
-    def model_params(self) -> dict[str, object]:
-        return {k: v for k, v in self.model if k not in STRUCTURE}
-
-    def refine_settings(self) -> refine.RefineSettings:
+    def refine_settings(self) -> RefineSettings:
         s = dict(self.settings)
         s["thresholds"] = tuple(s.get("thresholds", ()))
         s.pop("curves_per_task", None)
-        return refine.RefineSettings(**s)
+        return RefineSettings(**s)
 
 
 @dataclass(frozen=True)
@@ -94,8 +87,8 @@ def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
     iL, iW, iV, io, g0, g1 = task.index
     sel = dict(L=iL, W=iW, V=iV, omega0=io, g=slice(g0, g1))
-    tc = np.asarray(ds["tc"].isel(sel).values, dtype=float)
-    status = np.asarray(ds["status"].isel(sel).values)
+    tc = np.asarray(ds[store_mod.VAR_TC].isel(sel).values, dtype=float)
+    status = np.asarray(ds[store_mod.VAR_STATUS].isel(sel).values)
     tc = np.where(status == STATUS_OK, tc, np.where(status == STATUS_BELOW_FLOOR, 0.0, np.nan))
     return np.asarray(ds["eta"].values, dtype=float), tc, np.asarray(ds["g"].values[g0:g1])
 
@@ -120,12 +113,12 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
         if np.isnan(tc[j]).any():
             raise ValueError(f"curve g = {g} of {task.index} has points without a value "
                              f"(pending or failed): finish the sweep before refining")
-        curve = refine.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
+        curve = searches.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
                                     values=tc[j])
-        bound = refine.antiresonance_bound(omega0=task.omega0, g=float(g),
+        bound = searches.antiresonance_bound(omega0=task.omega0, g=float(g),
                                            softening=bool(model.get("softening", True)),
                                            dE=st.dE, settings=settings)
-        r = refine.refine_curve(curve, bound=bound, settings=settings)
+        r = searches.refine_curve(curve, bound=bound, settings=settings)
         m, a = r.maximum, r.antiresonance
         out["eta_max"][j], out["tc_max"][j] = m.eta, m.tc
         out["eta_antiresonance"][j], out["tc_antiresonance"][j] = a.eta, a.tc
@@ -163,10 +156,10 @@ def compute_top(task: TopTask) -> RefineOutcome:
     step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
 
-    def curve_at(gg: float) -> refine.Curve:
-        return refine.solver_curve(st, g=gg, omega0=task.omega0, model=model)
+    def curve_at(gg: float) -> searches.Curve:
+        return searches.solver_curve(st, g=gg, omega0=task.omega0, model=model)
 
-    top = refine.dome_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
+    top = searches.search_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
                           settings=settings)
     values = {"top_g": top.g, "top_eta": top.eta, "top_tc": top.tc,
               "top_evaluations": top.evaluations, "top_status": top.flags}

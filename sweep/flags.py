@@ -1,0 +1,81 @@
+"""Status codes and flags of the store's variables, each written once (no I/O).
+
+``status`` holds one code per point (CF ``flag_values``); ``refine_status``, ``window_status``
+and ``top_status`` hold bit flags (CF ``flag_masks``: a value is the sum of the flags that
+apply, 0 = pending). The store writes these names and values into the variables' attributes
+(:mod:`sweep.store`); the searches set them (:mod:`sweep.refine`); the readers test them
+(:mod:`sweep.analysis`) by name, never by number.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import solver.parameters
+from solver.parameters import STATUS_BELOW_FLOOR, STATUS_OK  # noqa: F401 - re-exported
+
+# ------------------------------------------------------------------- status of a point
+# STATUS_OK (0) and STATUS_BELOW_FLOOR (1) are the solver's (solver.parameters), re-exported
+# here so that every status code of a store is read from one module.
+STATUS_FAILED = 2
+"""The task holding this point raised on every try."""
+STATUS_PENDING = 3
+"""Not computed yet (the fill value of a fresh store)."""
+STATUS_NAMES = MappingProxyType({**solver.parameters.STATUS_NAMES, STATUS_FAILED: "failed",
+                                 STATUS_PENDING: "pending"})
+"""Name of each value of ``status``: the solver's (ok, below_floor) and the sweep's own."""
+
+# ------------------------------------------------ refine_status: one curve Tc(eta)
+DONE = 1
+"""The curve was refined (0: pending)."""
+FAILED = 2
+"""Its task raised; the traceback is in the store's refine failure records."""
+MAX_AT_GRID_EDGE = 4
+"""The grid maximum is on the first or last eta: refined between it and its neighbour only."""
+ANTI_BELOW_FLOOR = 8
+"""Tc drops under the temperature floor below eta_max: the antiresonance is an interval."""
+ANTI_OUTSIDE_GRID = 16
+"""The antiresonance was followed past the grid's first eta."""
+ANTI_AT_BOUND = 32
+"""The outward search reached its bound (the minimum, or the floor interval, may lie beyond)."""
+NO_ANTIRESONANCE = 64
+"""No point below eta_max: no antiresonance."""
+NO_MAXIMUM = 128
+"""No point with a Tc on the curve."""
+NOT_CONVERGED = 256
+"""A search hit max_evaluations before its tolerance."""
+CURVE_FLAGS = MappingProxyType({
+    "done": DONE, "failed": FAILED, "max_at_grid_edge": MAX_AT_GRID_EDGE,
+    "antiresonance_below_floor": ANTI_BELOW_FLOOR,
+    "antiresonance_outside_grid": ANTI_OUTSIDE_GRID, "antiresonance_at_bound": ANTI_AT_BOUND,
+    "no_antiresonance": NO_ANTIRESONANCE, "no_maximum": NO_MAXIMUM,
+    "not_converged": NOT_CONVERGED})
+"""``refine_status``'s flag_meanings and flag_masks."""
+
+# ------------------------------------------------------ window_status: one window Tc >= T*
+BELOW_THRESHOLD = 1
+"""The maximum is below T*: no window."""
+OPEN_BELOW = 2
+"""Tc >= T* down to the grid's first known eta: eta_window_lo is that eta (an upper bound)."""
+OPEN_ABOVE = 4
+"""Tc >= T* up to the grid's last known eta: eta_window_hi is that eta (a lower bound)."""
+WINDOW_FLAGS = MappingProxyType({"below_threshold": BELOW_THRESHOLD, "open_below": OPEN_BELOW,
+                                 "open_above": OPEN_ABOVE})
+"""``window_status``'s flag_meanings and flag_masks."""
+
+# --------------------------------------------------------- top_status: the top of one dome
+TOP_DONE = 1
+"""The top was searched (0: pending)."""
+TOP_AT_G_EDGE = 2
+"""The top sits on the edge of the store's g range (Tc may grow beyond it)."""
+TOP_NONE = 4
+"""No refined maximum in the dome."""
+TOP_FAILED = 8
+"""Its task raised; the traceback is in the store's refine failure records."""
+TOP_FLAGS = MappingProxyType({"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
+                              "failed": TOP_FAILED})
+"""``top_status``'s flag_meanings and flag_masks."""
+
+
+def has(value, flag: int):
+    """Whether ``flag`` is set in ``value`` (an int, a NumPy or an xarray array of flags)."""
+    return (value & flag) != 0

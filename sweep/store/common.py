@@ -1,0 +1,244 @@
+"""What every store of the service shares: opening, root attributes, failure records, and the
+checks that decide whether a run may start on a store.
+
+The root attributes are named here and nowhere else (:data:`ATTR_CONFIG_JSON` ...); other
+modules read them through the functions below. ``store`` arguments are local paths or URLs;
+URLs are passed through to xarray/zarr (``storage_options`` for fsspec), so remote stores need
+no change here.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import xarray as xr
+import zarr
+
+from ..addresses import is_read_only_url, is_url
+
+log = logging.getLogger(__name__)
+
+ATTR_CONFIG_TOML = "config_toml"
+"""The config as TOML (``[grid]``, ``[model]``, ``[run]``, ``[outputs]``, ``[refine]``)."""
+ATTR_CONFIG_JSON = "config_json"
+"""The config's identity (:meth:`sweep.config.SweepConfig.identity`): what ``--resume``
+compares."""
+ATTR_MODEL_DEFAULTS = "model_defaults"
+ATTR_VERSION = "fanodome_version"
+ATTR_CREATED = "created"
+ATTR_FAILURES = "failures"
+"""Failure records of the sweep's tasks (JSON list)."""
+ATTR_REFINE_SETTINGS = "refine_settings"
+ATTR_REFINE_METHOD = "refine_method"
+ATTR_REFINE_FAILURES = "refine_failures"
+"""Failure records of the refine tasks (JSON list)."""
+
+FAILURE_LOGS = {"sweep": ATTR_FAILURES, "refine": ATTR_REFINE_FAILURES}
+"""The failure records a store keeps, by the work they are about: the root attribute of each."""
+
+MAX_FAILURE_RECORDS = 1000
+"""Failure records kept in the root attributes; beyond that only the status arrays tell (a
+config where every structure fails must not grow the metadata without bound)."""
+MAX_TRACEBACK_CHARS = 8000
+"""Tail of each traceback kept: the frames nearest the error."""
+
+_CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
+
+
+class StoreError(ValueError):
+    """The store cannot be used as asked (exists, differs, is not a sweep store)."""
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Filter the one harmless zarr v3 warning about consolidated metadata."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+        yield
+
+
+def consolidate(g: zarr.Group) -> None:
+    """Rewrite the consolidated metadata index of the store of group ``g``."""
+    with quiet():
+        zarr.consolidate_metadata(g.store, zarr_format=3)
+
+
+def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
+    """Whether anything is at ``store``; a local path that is not a zarr group is an error."""
+    if not is_url(store):
+        p = Path(store)
+        if not p.exists():
+            return False
+        if not (p / "zarr.json").is_file():
+            raise StoreError(f"{store}: exists and is not a zarr store; not touching it")
+        return True
+    try:
+        zarr.open_group(store, mode="r", storage_options=storage_options)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return False
+    return True
+
+
+def open_dataset(store: str, *, storage_options: Mapping | None = None) -> xr.Dataset:
+    """The store as a lazy xarray Dataset (path or URL)."""
+    try:
+        return xr.open_zarr(store, zarr_format=3, consolidated=True,
+                            storage_options=storage_options)
+    except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise incomplete(store, err) from None
+
+
+def incomplete(store: str, err: BaseException | str) -> StoreError:
+    return StoreError(f"{store}: incomplete sweep store ({str(err)[:120]}; its layout was cut "
+                      f"short by a kill or a full disk?); start it again with --overwrite")
+
+
+def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> zarr.Group:
+    """The store's root group, through its consolidated metadata."""
+    try:
+        return zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=True,
+                               storage_options=storage_options)
+    except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise incomplete(store, err) from None
+
+
+def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
+    """The store's root attributes."""
+    return dict(group(store, mode="r", storage_options=storage_options).attrs)
+
+
+def provenance(*, config_toml: str, config_json: str, model_defaults: Mapping,
+               version: str) -> dict:
+    """The root attributes a new store is laid out with: the config, the model's defaults, the
+    code's version, the creation time (UTC) and no failure records."""
+    return {ATTR_CONFIG_TOML: config_toml, ATTR_CONFIG_JSON: config_json,
+            ATTR_MODEL_DEFAULTS: json.dumps(dict(model_defaults), sort_keys=True),
+            ATTR_VERSION: version,
+            ATTR_CREATED: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            ATTR_FAILURES: "[]"}
+
+
+def created(attrs: Mapping) -> str:
+    """When the store was laid out (ISO 8601, UTC; ``?`` if unknown)."""
+    return str(attrs.get(ATTR_CREATED, "?"))
+
+
+def is_sweep(attrs: Mapping) -> bool:
+    """Whether root attributes ``attrs`` are a fanodome sweep store's."""
+    return ATTR_CONFIG_JSON in attrs and ATTR_CONFIG_TOML in attrs
+
+
+def config_toml(attrs: Mapping, *, store: str = "store") -> str:
+    """The config a sweep ran with, as TOML (:class:`StoreError` if not a sweep store)."""
+    if ATTR_CONFIG_TOML not in attrs:
+        raise StoreError(f"{store}: not a fanodome sweep store")
+    return str(attrs[ATTR_CONFIG_TOML])
+
+
+def model_options(attrs: Mapping) -> dict:
+    """The ``[model]`` options a sweep ran with (t_floor in K, masses in m_e, ...), from the root
+    attributes of its store (``ds.attrs``)."""
+    if ATTR_CONFIG_JSON not in attrs:
+        raise StoreError("not a fanodome sweep store (no config_json attribute)")
+    return dict(json.loads(attrs[ATTR_CONFIG_JSON])["model"])
+
+
+# ------------------------------------------------------------------------ failure records
+
+def read_failures(store: str, *, log: str = "sweep",
+                  storage_options: Mapping | None = None) -> list[dict]:
+    """The failure records of ``log`` (a key of :data:`FAILURE_LOGS`)."""
+    attrs = read_attrs(store, storage_options=storage_options)
+    return json.loads(attrs.get(FAILURE_LOGS[log], "[]"))
+
+
+def write_failures(store: str, records: list[dict], *, log: str = "sweep",
+                   storage_options: Mapping | None = None) -> None:
+    """Replace the failure records of ``log`` (a root attribute) and re-consolidate the
+    metadata: at most :data:`MAX_FAILURE_RECORDS`, each traceback's last
+    :data:`MAX_TRACEBACK_CHARS`. Only the process that runs the work calls this; workers
+    never touch root metadata."""
+    kept = [dict(r, traceback=r.get("traceback", "")[-MAX_TRACEBACK_CHARS:])
+            for r in records[:MAX_FAILURE_RECORDS]]
+    g = group(store, mode="r+", storage_options=storage_options)
+    g.attrs[FAILURE_LOGS[log]] = json.dumps(kept)
+    if len(records) > len(kept):
+        g.attrs[FAILURE_LOGS[log] + "_not_recorded"] = len(records) - len(kept)
+    consolidate(g)
+
+
+# ----------------------------------------------------------------- starting work on a store
+
+def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
+                    check_resumable: Callable[..., None],
+                    check_replaceable: Callable[[str], None],
+                    storage_options: Mapping | None = None) -> None:
+    """Refuse a store conflict early: before any cluster starts, without writing anything.
+
+    ``identity``: what the store must hold to be resumed (compared by ``check_resumable(store,
+    identity=..., storage_options=...)``); ``check_replaceable(store)`` refuses to overwrite
+    what is not ours.
+    """
+    if resume and overwrite:
+        raise StoreError("--resume and --overwrite exclude each other")
+    if is_read_only_url(store):
+        raise StoreError(f"{store}: http(s):// stores are read-only; run into a local path or an "
+                         f"s3:// URL and publish that folder over HTTP")
+    present = exists(store, storage_options=storage_options)
+    if present and resume:
+        check_resumable(store, identity=identity, storage_options=storage_options)
+    elif resume:
+        raise StoreError(f"--resume: {store} does not exist; nothing to resume "
+                         f"(run without --resume to start it)")
+    elif present and not overwrite:
+        raise StoreError(f"{store}: store exists; pass --resume to finish it or --overwrite to "
+                         f"start again")
+    elif present:
+        check_replaceable(store)
+
+
+def identity_mismatch(store: str, *, have: str, want: str) -> StoreError:
+    """The refusal of ``--resume`` on a store made with another config (JSON identities
+    ``have`` and ``want``), naming the keys that differ."""
+    old, new = json.loads(have), json.loads(want)
+    diffs = [f"{t}.{k}" for t in sorted(set(old) | set(new))
+             for k in sorted(set(old.get(t, {})) | set(new.get(t, {})))
+             if old.get(t, {}).get(k) != new.get(t, {}).get(k)]
+    return StoreError(f"--resume: {store} was made with a different config "
+                      f"(differs in {', '.join(diffs) or 'layout'}); store left untouched")
+
+
+def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -> None:
+    """Refuse to replace a local ``store`` (``--overwrite``) unless it is a store of ``kind``
+    (its root has attribute ``attr``) holding nothing but its own zarr nodes: overwriting
+    deletes the directory's contents, and a file someone put there is not ours to delete.
+    ``names``: the nodes a layout cut short may have left. URL stores are not checked."""
+    if is_url(store):
+        return
+    root = Path(store)
+    try:
+        doc = json.loads((root / "zarr.json").read_text())
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{store}: unreadable zarr.json ({err}); not a {kind} store, not "
+                         f"touching it") from None
+    attrs = doc.get("attributes", {}) if isinstance(doc, dict) else {}
+    if attr not in attrs:
+        raise StoreError(f"{store}: not a fanodome {kind} store (no {attr} attribute); "
+                         f"--overwrite only replaces {kind} stores")
+    # The store's own entries: its nodes (as the consolidated metadata lists them, or, for a
+    # layout cut short, folders that are zarr nodes or bear the layout's names) and the root's
+    # zarr.json.
+    nodes = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
+    ours = {name.split("/")[0] for name in nodes} | {"zarr.json"}
+    if not nodes:
+        ours |= {p.name for p in root.iterdir() if (p / "zarr.json").is_file()} | set(names)
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in ours)
+    if foreign:
+        raise StoreError(f"{store}: holds files that are not the {kind}'s "
+                         f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+                         f"move them out before --overwrite")

@@ -1,0 +1,251 @@
+"""The zarr layout of the refined numbers, added to a sweep store beside its points.
+
+Written by a refinement (:mod:`sweep.refine`)::
+
+    coordinate  threshold (K)                        when [refine] thresholds are given
+    per curve   (L, W, V, omega0, g): eta_max, tc_max (K), eta_antiresonance,
+                tc_antiresonance (K), eta_antiresonance_lo/hi, refine_status (int16, CF
+                flag_masks of :data:`sweep.flags.CURVE_FLAGS`; 0 = pending),
+                refine_evaluations, refine_evaluations_max (solver evaluations: all searches /
+                the maximum's)
+    per window  (L, W, V, omega0, g, threshold): eta_window_lo, eta_window_hi, window_status
+                (int8, CF flag_masks of :data:`sweep.flags.WINDOW_FLAGS`)
+    per dome    (L, W, V, omega0): top_g, top_eta, top_tc (K), top_status (int8, CF flag_masks
+                of :data:`sweep.flags.TOP_FLAGS`; 0 = pending), top_evaluations
+    root attrs  refine_settings (JSON of RefineSettings.to_dict() plus curves_per_task),
+                refine_method, refine_failures (JSON list, like ``failures``)
+
+Chunks: one block of ``curves_per_task`` g per (L, W, V, omega0), whole along threshold; a
+top per chunk. Every task writes its own region, statuses last.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from ..flags import CURVE_FLAGS, DONE, TOP_DONE, TOP_FLAGS, WINDOW_FLAGS
+from ..grid import CURVE_AXES, DOME_AXES
+from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS, consolidate,
+                     group, open_dataset, quiet)
+
+log = logging.getLogger(__name__)
+
+VAR_REFINE_STATUS = "refine_status"
+VAR_TOP_STATUS = "top_status"
+VAR_WINDOW_STATUS = "window_status"
+"""Names of the refined numbers' status variables (see the layout above)."""
+
+_REFINE_CURVE_VARS = {
+    "eta_max": ("f8", {"units": "1", "long_name": "eta of the maximum of Tc(eta) (refined)"}),
+    "tc_max": ("f8", {"units": "K", "long_name": "maximum of Tc over eta (refined)"}),
+    "eta_antiresonance": ("f8", {"units": "1", "long_name": "eta of the antiresonance "
+                                 "(refined; centre of the interval if below the floor)"}),
+    "tc_antiresonance": ("f8", {"units": "K", "long_name": "Tc at the antiresonance (refined; "
+                                "NaN if below the floor)"}),
+    "eta_antiresonance_lo": ("f8", {"units": "1", "long_name": "lowest eta of the interval "
+                                    "below the temperature floor"}),
+    "eta_antiresonance_hi": ("f8", {"units": "1", "long_name": "highest eta of the interval "
+                                    "below the temperature floor"}),
+    "refine_evaluations": ("i4", {"units": "1", "long_name": "solver evaluations of the "
+                                  "refinement of the curve"}),
+    "refine_evaluations_max": ("i4", {"units": "1", "long_name": "solver evaluations of the "
+                                      "search for the maximum"}),
+    "refine_status": ("i2", {"units": "1", "long_name": "refinement of the curve"}),
+}
+
+_REFINE_WINDOW_VARS = {
+    "eta_window_lo": ("f8", {"units": "1", "long_name": "lowest eta of the window Tc >= T*"}),
+    "eta_window_hi": ("f8", {"units": "1", "long_name": "highest eta of the window Tc >= T*"}),
+    "window_status": ("i1", {"units": "1", "long_name": "window Tc >= T*"}),
+}
+
+_REFINE_TOP_VARS = {
+    "top_g": ("f8", {"units": "1", "long_name": "g at the top of the dome (refined, within "
+                     "the store's g range)"}),
+    "top_eta": ("f8", {"units": "1", "long_name": "eta at the top of the dome (refined)"}),
+    "top_tc": ("f8", {"units": "K", "long_name": "Tc at the top of the dome (refined)"}),
+    "top_evaluations": ("i4", {"units": "1", "long_name": "solver evaluations of the top"}),
+    "top_status": ("i1", {"units": "1", "long_name": "refinement of the top of the dome"}),
+}
+
+REFINE_VARS = (tuple(_REFINE_CURVE_VARS) + tuple(_REFINE_WINDOW_VARS) + tuple(_REFINE_TOP_VARS)
+               + ("threshold",))
+
+FLAG_VARS = {VAR_REFINE_STATUS: CURVE_FLAGS, VAR_WINDOW_STATUS: WINDOW_FLAGS,
+             VAR_TOP_STATUS: TOP_FLAGS}
+"""The flags each status variable's ``flag_masks`` and ``flag_meanings`` list."""
+
+
+def _fill_value(dtype: str):
+    """The fill value of a refined variable: NaN for numbers, 0 (pending) for counts and flags."""
+    return np.nan if dtype == "f8" else np.dtype(dtype).type(0)
+
+
+def has_refined(ds: xr.Dataset) -> bool:
+    """Whether the Dataset of a store holds refined numbers (curves and tops)."""
+    return VAR_REFINE_STATUS in ds and VAR_TOP_STATUS in ds
+
+
+def method_of(attrs: Mapping) -> str | None:
+    """How the store's refined numbers were computed (a paragraph), None if not refined."""
+    return attrs.get(ATTR_REFINE_METHOD)
+
+
+def refine_settings_of(attrs: Mapping) -> dict | None:
+    """The refine settings a store's refined numbers were made with (None: not refined)."""
+    text = attrs.get(ATTR_REFINE_SETTINGS)
+    return None if text is None else json.loads(text)
+
+
+def layout_refine(*, store: str, settings: Mapping, curves_per_task: int, method: str,
+                  storage_options: Mapping | None = None) -> None:
+    """Add the refined numbers' variables (all pending) to a sweep store, replacing any from
+    other settings. ``settings``: JSON-able, with ``thresholds`` (K); ``method``: a paragraph on
+    how the numbers are computed.
+
+    ``refine_settings`` is removed first and written last: a store that has it holds the whole
+    layout, whatever moment a killed process stopped at (:func:`repair_consolidated` then
+    restores the metadata index).
+    """
+    g = group(store, mode="r+", storage_options=storage_options)
+    for key in (ATTR_REFINE_SETTINGS, ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD):
+        if key in g.attrs:
+            del g.attrs[key]
+    consolidate(g)
+    for name in REFINE_VARS:
+        if name in g:
+            del g[name]
+    consolidate(g)
+    ds = open_dataset(store, storage_options=storage_options)
+    sizes = {d: ds.sizes[d] for d in CURVE_AXES}
+    thresholds = np.asarray(settings["thresholds"], dtype=float)
+    coords = {d: ds[d].variable for d in CURVE_AXES}
+    cpt = max(1, min(int(curves_per_task), sizes["g"]))
+    data, encoding = {}, {}
+
+    def add(name, dims, dtype, attrs, chunks):
+        shape = tuple(sizes[d] for d in dims)
+        data[name] = xr.Variable(dims, da.full(shape, _fill_value(dtype), dtype=dtype, chunks=-1),
+                                 dict(attrs))
+        flags = FLAG_VARS.get(name)
+        if flags is not None:
+            data[name].attrs.update(flag_masks=np.array(list(flags.values()), dtype=dtype),
+                                    flag_meanings=" ".join(flags))
+        encoding[name] = {"chunks": chunks, "fill_value": _fill_value(dtype)}
+
+    curve_chunks = (1, 1, 1, 1, cpt)
+    for name, (dtype, attrs) in _REFINE_CURVE_VARS.items():
+        add(name, CURVE_AXES, dtype, attrs, curve_chunks)
+    if thresholds.size:
+        coords["threshold"] = xr.Variable("threshold", thresholds, {
+            "units": "K", "long_name": "temperature T* of the window Tc >= T*"})
+        sizes["threshold"] = thresholds.size
+        for name, (dtype, attrs) in _REFINE_WINDOW_VARS.items():
+            add(name, CURVE_AXES + ("threshold",), dtype, attrs,
+                curve_chunks + (thresholds.size,))
+    for name, (dtype, attrs) in _REFINE_TOP_VARS.items():
+        add(name, DOME_AXES, dtype, attrs, (1, 1, 1, 1))
+    template = xr.Dataset(data, coords=coords)
+    template.attrs.update(dict(g.attrs))  # an append rewrites the root attributes: carry them
+    with quiet():
+        template.to_zarr(store, mode="a", compute=False, zarr_format=3, consolidated=True,
+                         encoding=encoding, storage_options=storage_options)
+    g = group(store, mode="r+", storage_options=storage_options)
+    g.attrs.update({ATTR_REFINE_FAILURES: "[]", ATTR_REFINE_METHOD: method})
+    g.attrs[ATTR_REFINE_SETTINGS] = json.dumps(dict(settings, curves_per_task=cpt),
+                                               sort_keys=True)
+    consolidate(g)
+    log.info("laid out the refined numbers in %s", store)
+
+
+def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -> bool:
+    """Restore the consolidated metadata of a store whose metadata a killed process was
+    changing (adding the refined numbers); returns whether it had to."""
+    try:
+        group(store, mode="r", storage_options=storage_options)
+        return False
+    except ValueError as err:  # zarr: "Consolidated metadata requested ... but not found"
+        if "onsolidated" not in str(err):
+            raise
+    g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
+                        storage_options=storage_options)
+    consolidate(g)
+    log.warning("%s: metadata index restored (a process was cut short while changing it)",
+                store)
+    return True
+
+
+def refine_plan(store: str, *, storage_options: Mapping | None = None) -> dict:
+    """What is left to refine: ``{"curves": [(iL, iW, iV, io, g_start, g_stop)], "domes":
+    [(iL, iW, iV, io)], "block": curves per task}``; blocks with a pending or failed curve, domes
+    whose top is pending or failed and whose curves are all done."""
+    g = group(store, mode="r", storage_options=storage_options)
+    status = np.asarray(g[VAR_REFINE_STATUS][...])
+    top = np.asarray(g[VAR_TOP_STATUS][...])
+    block = int(g[VAR_REFINE_STATUS].chunks[-1])
+    curves, domes = [], []
+    n_g = status.shape[-1]
+    for idx in np.ndindex(*status.shape[:-1]):
+        row = status[idx]
+        blocks = [(s, min(s + block, n_g)) for s in range(0, n_g, block)]
+        todo = [(s, e) for s, e in blocks if np.any((row[s:e] & DONE) == 0)]
+        curves.extend(idx + b for b in todo)
+        if not todo and (top[idx] & TOP_DONE) == 0:
+            domes.append(idx)
+    return {"curves": curves, "domes": domes, "block": block}
+
+
+def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Mapping,
+                         storage_options: Mapping | None = None) -> None:
+    """Write a block of refined curves (arrays of the region's shape, plus threshold for the
+    window variables); ``refine_status`` last, so a cut write reads as pending."""
+    dims5 = CURVE_AXES
+    ds = xr.Dataset({k: ((dims5 + ("threshold",)) if k in _REFINE_WINDOW_VARS else dims5,
+                         np.asarray(v)) for k, v in values.items() if k != VAR_REFINE_STATUS})
+    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
+          "storage_options": storage_options}
+    reg = dict(region)
+    if any(k in _REFINE_WINDOW_VARS for k in values):
+        n = next(np.asarray(v).shape[-1] for k, v in values.items() if k in _REFINE_WINDOW_VARS)
+        reg["threshold"] = slice(0, n)
+    ds.to_zarr(store, region=reg, **kw)
+    st = xr.Dataset({VAR_REFINE_STATUS: (dims5, np.asarray(values[VAR_REFINE_STATUS],
+                                                           dtype=np.int16))})
+    st.to_zarr(store, region=dict(region), **kw)
+
+
+def write_top(*, store: str, region: Mapping[str, slice], values: Mapping,
+              storage_options: Mapping | None = None) -> None:
+    """Write the top of one dome (scalars); ``top_status`` last."""
+    ds = xr.Dataset({k: (DOME_AXES, np.full((1, 1, 1, 1), v,
+                                            dtype=_REFINE_TOP_VARS[k][0]))
+                     for k, v in values.items() if k != VAR_TOP_STATUS})
+    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
+          "storage_options": storage_options}
+    if ds.data_vars:
+        ds.to_zarr(store, region=dict(region), **kw)
+    st = xr.Dataset({VAR_TOP_STATUS: (DOME_AXES, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS],
+                                                         dtype=np.int8))})
+    st.to_zarr(store, region=dict(region), **kw)
+
+
+def write_refine_failed(*, store: str, region: Mapping[str, slice], flag: int,
+                        storage_options: Mapping | None = None) -> None:
+    """Mark a block of curves failed (``flag``), its refined numbers NaN."""
+    n = region["g"].stop - region["g"].start
+    g = group(store, mode="r", storage_options=storage_options)
+    values = {k: np.full((1, 1, 1, 1, n), _fill_value(dt), dtype=dt)
+              for k, (dt, _) in _REFINE_CURVE_VARS.items()}
+    values[VAR_REFINE_STATUS] = np.full((1, 1, 1, 1, n), flag, dtype=np.int16)
+    if "threshold" in g:
+        nt = g["threshold"].shape[0]
+        values.update({k: np.full((1, 1, 1, 1, n, nt), _fill_value(dt), dtype=dt)
+                       for k, (dt, _) in _REFINE_WINDOW_VARS.items()})
+    write_refined_curves(store=store, region=region, values=values,
+                         storage_options=storage_options)
