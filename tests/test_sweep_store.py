@@ -106,14 +106,51 @@ def test_status_command(small_store, capsys):
     assert main(["status", str(path) + "-missing"]) == 2
 
 
-def test_existing_store_is_refused_untouched(small_store, tmp_path, capsys):
+def test_the_same_run_again_prints_the_result_untouched(small_store, tmp_path, capsys):
     path, _ = small_store
     before = _tree(path)
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
-    assert main(["run", str(cfg), "--store", str(path), "--workers", "1"]) == 2
-    assert "--resume" in capsys.readouterr().err
+    assert main(["run", str(cfg), "--store", str(path), "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing to do" in captured.err and "dashboard" not in captured.err
+    assert "complete, nothing computed" in captured.out
+    assert f"fanodome dome {path}" in captured.out and "highest Tc" in captured.out
+    assert main(["run", str(cfg), "--store", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["nothing_to_do"] is True and doc["done"] == doc["total"] and doc["dome"]
     assert _tree(path) == before
     assert not os.path.exists(str(path) + ".lock")
+
+
+def test_a_run_of_another_config_on_a_store_is_refused_untouched(small_store, tmp_path,
+                                                                capsys):
+    path, _ = small_store
+    before = _tree(path)
+    cfg = write_toml(tmp_path / "other.toml", SMALL_TOML.replace("0.3, 1e-3", "0.31, 1e-3"))
+    assert main(["run", str(cfg), "--store", str(path), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "another sweep" in err and "grid.g" in err and "--overwrite" in err
+    assert _tree(path) == before
+
+
+def test_the_same_run_again_finishes_a_stopped_one(small_store, tmp_path):
+    path, _ = small_store
+    cfg = small_config()
+    part = tmp_path / "part.zarr"
+    plan = cfg.plan()
+    store_mod.layout(store=str(part), axes=cfg.axes, plan=plan, config_toml=cfg.stored_toml(),
+                     config_json=cfg.identity())
+    from sweep.run.tasks import compute_chunk
+    from sweep_support import tasks_for
+    compute_chunk(next(iter(tasks_for(store=str(part), plan=plan, axes=cfg.axes,
+                                      model=cfg.model, chunks=[next(iter(plan.chunks()))]))))
+    done = store_mod.status_counts(str(part))["done"]
+    assert 0 < done < plan.n_points
+    result = run_sweep(cfg, store=str(part), executor=InProcessExecutor())
+    assert result.resumed and result.complete and not result.nothing_to_do
+    assert result.report.points_done == plan.n_points - done
+    assert_same_sweep(part, path)
 
 
 def test_resume_with_other_config_is_refused_untouched(small_store, tmp_path, capsys):

@@ -78,7 +78,6 @@ def _cmd_run(a: argparse.Namespace) -> int:
     if result.nothing_to_do:
         print(f"{result.store}: all {result.counts['total']} points done; nothing to do",
               file=sys.stderr)
-        return 0
     emit(a, run_document(result, storage_options=so))
     return 0 if result.complete else EXIT_FAILED_POINTS
 
@@ -95,7 +94,8 @@ def run_document(result, *, storage_options) -> dict:
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),
            "task_s": round(result.report.task_seconds, 3),
            "tasks_wall_s": round(result.report.seconds, 3), **result.accounting(),
-           "n_domes": dome_count(ds), "dome": dome_summary(ds)}
+           "n_domes": dome_count(ds), "dome": dome_summary(ds),
+           "nothing_to_do": result.nothing_to_do}
     if result.refine is not None:
         doc["refine"] = refine_document(result.refine)
     return doc
@@ -158,9 +158,10 @@ def interruptible():
 
 
 def _print_run(doc: dict) -> None:
+    done = ("complete, nothing computed" if doc.get("nothing_to_do") else
+            f"computed {doc['computed_points']} in {doc['wall_s']:.1f} s")
     print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
-          f"failed, {doc['pending']} pending; computed {doc['computed_points']} in "
-          f"{doc['wall_s']:.1f} s")
+          f"failed, {doc['pending']} pending; {done}")
     if doc.get("efficiency") is not None:
         print(f"{len(doc['workers'])} workers, {doc['structure_builds']} structure builds, "
               f"efficiency {doc['efficiency']:.2f}")
@@ -228,6 +229,9 @@ def add_commands(sub) -> None:
                                    "table (the paper config has one) refine the maxima, "
                                    "antiresonances, windows and dome tops with the solver "
                                    "(see fanodome refine); then print the dome summary. "
+                                   "The same command again finishes what a stopped run "
+                                   "left (a complete store: only the summary, no cluster); "
+                                   "a store of another config needs --overwrite. "
                                    "Exit 0: every point done (and refined); 1: some points "
                                    "or refine tasks failed; 2: bad input; 3: stalled (no "
                                    "running worker for --stall-timeout seconds; the store is "
@@ -238,7 +242,8 @@ def add_commands(sub) -> None:
     add_executor_options(r)
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
-                      help="finish an existing store of the same config (pending/failed chunks)")
+                      help="finish an existing store of the same config (pending/failed "
+                           "chunks); refused when there is none")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     r.add_argument("--stall-timeout", type=float, metavar="SECONDS",

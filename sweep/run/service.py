@@ -85,7 +85,9 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     ``scheduler``: where the workers run (also with an ``executor``: the store must be
     reachable from them; ``SweepResult.store`` is the store as used). ``resume``: the store
     must hold this very config; only tasks with pending or failed points run, and a complete
-    store runs nothing (``nothing_to_do``). ``overwrite``: start a fresh store. ``compute``:
+    store runs nothing (``nothing_to_do``). Without ``resume`` or ``overwrite``, an existing
+    store of this very config is resumed so (the same run twice computes once), and a store
+    of another sweep is refused. ``overwrite``: start a fresh store. ``compute``:
     the task function (tests pass their own). ``locked``: the caller already holds
     :class:`~sweep.store.StoreLock` for ``store``. ``stall_s``: seconds with tasks waiting and
     no running worker before :class:`~sweep.execution.runner.Stalled` is raised (the store
@@ -99,6 +101,9 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     config = dataclasses.replace(config, batch_size=where.window)
     store = where.store
     refine_settings = config.refine if refine else None
+
+    resume = resume or (not overwrite and _holds_this_sweep(config, store=store,
+                                                            storage_options=so))
 
     def check() -> None:
         check_can_start(config, store=store, resume=resume, overwrite=overwrite,
@@ -132,6 +137,28 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     accounts.log_summary(wall_s=report.seconds, threads=report.threads)
     return SweepResult(store=store, counts=counts, report=report, wall_s=wall,
                        resumed=resumed, accounts=accounts, refine=refined)
+
+
+def _holds_this_sweep(config: SweepConfig, *, store: str,
+                      storage_options: Mapping | None) -> bool:
+    """Whether ``store`` exists and holds ``config``'s sweep: a run without ``resume`` or
+    ``overwrite`` then finishes it (or, complete, does nothing), as ``resume`` would. A store
+    of another sweep is refused (:class:`~sweep.store.StoreError`), untouched, naming what
+    differs; False when there is no store yet or it is not a sweep store (which
+    :func:`check_can_start` refuses)."""
+    if store_mod.is_read_only_url(store) or not store_mod.exists(store,
+                                                                 storage_options=storage_options):
+        return False  # a read-only URL is refused by check_can_start, naming why
+    have = store_mod.identity_of(store_mod.read_attrs(store, storage_options=storage_options))
+    if have is None:
+        return False  # not a sweep store: refused by check_can_start, untouched
+    want = config.identity()
+    if have != want:
+        diffs = ", ".join(store_mod.identity_diffs(have, want)) or "layout"
+        raise store_mod.StoreError(f"{store}: store exists and holds another sweep (its config "
+                                   f"differs in {diffs}); pass --overwrite to replace it, or "
+                                   f"--store another path")
+    return True
 
 
 def _complete(store: str, *, refine, storage_options) -> bool:

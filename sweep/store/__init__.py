@@ -23,6 +23,7 @@ _NAMES = {
     # sweep.store.common
     "StoreError": "sweep.store.common", "config_toml": "sweep.store.common",
     "created": "sweep.store.common", "exists": "sweep.store.common",
+    "identity_diffs": "sweep.store.common", "identity_of": "sweep.store.common",
     "is_sweep": "sweep.store.common", "model_options": "sweep.store.common",
     "open_dataset": "sweep.store.common", "read_attrs": "sweep.store.common",
     "read_failures": "sweep.store.common", "write_failures": "sweep.store.common",

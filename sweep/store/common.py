@@ -205,12 +205,24 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
 def identity_mismatch(store: str, *, have: str, want: str) -> StoreError:
     """The refusal of ``--resume`` on a store made with another config (JSON identities
     ``have`` and ``want``), naming the keys that differ."""
-    old, new = json.loads(have), json.loads(want)
-    diffs = [f"{t}.{k}" for t in sorted(set(old) | set(new))
-             for k in sorted(set(old.get(t, {})) | set(new.get(t, {})))
-             if old.get(t, {}).get(k) != new.get(t, {}).get(k)]
     return StoreError(f"--resume: {store} was made with a different config "
-                      f"(differs in {', '.join(diffs) or 'layout'}); store left untouched")
+                      f"(differs in {', '.join(identity_diffs(have, want)) or 'layout'}); "
+                      f"store left untouched")
+
+
+def identity_diffs(have: str, want: str) -> list[str]:
+    """The keys (``table.key``) in which two configs' JSON identities differ."""
+    old, new = json.loads(have), json.loads(want)
+    return [f"{t}.{k}" for t in sorted(set(old) | set(new))
+            for k in sorted(set(old.get(t, {})) | set(new.get(t, {})))
+            if old.get(t, {}).get(k) != new.get(t, {}).get(k)]
+
+
+def identity_of(attrs: Mapping) -> str | None:
+    """The config identity a sweep store was made with (``--resume`` compares it), from its
+    root attributes; None when they are not a sweep store's."""
+    value = attrs.get(ATTR_CONFIG_JSON)
+    return None if value is None else str(value)
 
 
 def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -> None:
