@@ -33,3 +33,10 @@ def on_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def on_this_machine(*, cluster_kind: str, scheduler: str | None) -> bool:
+    """Whether the workers of a cluster run on this machine: a local cluster (no
+    ``scheduler``), or a scheduler on loopback. They then share this process's numba cache."""
+    return bool((scheduler is None and cluster_kind == "local")
+                or (scheduler and on_loopback(scheduler)))

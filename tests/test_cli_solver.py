@@ -38,7 +38,8 @@ def test_tc_json_grid_order_and_values():
     assert code == 0, err
     records = json.loads(out)
     assert len(records) == 8
-    assert set(records[0]) == {"L", "W", "V", "omega0", "eta", "g", "tc_K", "status"}
+    assert set(records[0]) == {"L", "W", "V", "m_well", "m_barrier", "m_x", "nbands", "omega0",
+                               "eta", "g", "tc_K", "status"}
     assert [(r["g"], r["eta"]) for r in records[:4]] == [(0.25, -0.5), (0.25, 0.0), (0.25, 0.5),
                                                         (0.25, 1.0)]
     ref = tc_grid(eta=[-0.5, 0.0, 0.5, 1.0], g=[0.25, 0.3]).tc_K[0]
@@ -60,7 +61,7 @@ def test_tc_below_floor_is_null():
     (["tc", "--eta", "1", "--g", "0.3", "--W", "0"], "W must be >= 0.1"),
     (["tc", "--eta", "1", "--g", "0.3", "--m-x", "0"], "m_x must be >= 0.001"),
     (["tc", "--eta", "nan", "--g", "0.3"], "--eta"),
-    (["tc", "--eta", "1", "--g", "0.3", "--V", "inf"], "V must be finite"),
+    (["tc", "--eta", "1", "--g", "0.3", "--V", "inf"], "--V: 'inf' is not finite"),
     (["tc", "--eta", "1", "--g", "0.3", "--nbands", "0"], "nbands must be >= 1"),
     (["tc", "--eta", "1", "--g", "0.3", "--omega0", "-5"], "omega0 must be positive"),
     (["tc", "--eta", "1:0:0.1", "--g", "0.3"], "--eta"),

@@ -55,29 +55,40 @@ class Interrupted(BaseException):
 
 # ------------------------------------------------------------------ the model's parameters
 
-def add_parameter_option(group, name: str, **overrides) -> None:
-    """Add the option of parameter ``name`` to ``group`` (``overrides``: argparse keywords that
-    replace the table's, e.g. ``nargs``)."""
+def plain(value) -> str:
+    """A default as ``--help`` prints it: ``230``, ``0.86``, ``1e-06``, ``3``."""
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def add_parameter_option(group, name: str, *, many: bool = False) -> None:
+    """Add the option of parameter ``name`` to ``group``. ``many``: the option takes numbers
+    and inclusive ranges START:STOP:STEP (strings, parsed by :func:`sweep.grid.parse_values`),
+    its default the table's value as the one string."""
     p = PARAMETERS[name]
     flag = "--" + name.replace("_", "-")
     if p.kind is bool:
         if p.default:
             group.add_argument(f"--no-{flag[2:]}", dest=name, action="store_false",
-                               help=f"switch off: {p.long_name} [on]", **overrides)
+                               help=f"switch off: {p.long_name} [on]")
         else:
             group.add_argument(flag, dest=name, action="store_true",
-                               help=f"{p.long_name} [off]", **overrides)
+                               help=f"{p.long_name} [off]")
         return
-    kw = {"type": p.kind, "default": p.default, "help": f"{p.description} [%(default)s]"}
-    kw.update(overrides)
-    group.add_argument(flag, dest=name, **kw)
+    if many:
+        group.add_argument(flag, dest=name, nargs="+", default=[plain(p.default)],
+                           metavar=name.upper(), help=f"{p.description} [{plain(p.default)}]")
+        return
+    group.add_argument(flag, dest=name, type=p.kind, default=p.default,
+                       help=f"{p.description} [{plain(p.default)}]")
 
 
-def add_structure_options(p: argparse.ArgumentParser) -> None:
-    """The structure's parameters (:data:`solver.parameters.STRUCTURE`), paper defaults."""
-    g = p.add_argument_group("structure (paper defaults)")
+def add_structure_options(p: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """The structure's parameters (:data:`solver.parameters.STRUCTURE`), paper defaults;
+    ``many``: each numeric one takes lists and ranges (:func:`add_parameter_option`)."""
+    g = p.add_argument_group("structure (paper defaults)" + (
+        "; each number may be a list or a range START:STOP:STEP" if many else ""))
     for name in STRUCTURE:
-        add_parameter_option(g, name)
+        add_parameter_option(g, name, many=many)
 
 
 def add_model_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -251,6 +262,17 @@ def print_dashboard(client) -> None:
         print(f"dashboard: {link}", file=sys.stderr)
 
 
+
+
+def announce_compile(a: argparse.Namespace, *, job: str) -> None:
+    """One line on stderr, at once, when the solver's kernels of ``job`` (``tc`` or ``gaps``)
+    are not in numba's cache yet: the wait that follows is that compile
+    (:func:`solver.jit.compile_notice`)."""
+    from solver.jit import compile_notice
+
+    line = compile_notice(job)
+    if line:
+        print(f"fanodome {a.command}: {line}", file=sys.stderr, flush=True)
 
 
 def fmt(x, spec: str = ".4g") -> str:

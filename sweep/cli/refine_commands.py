@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..addresses import on_this_machine
 from ..config import RefineSettings
 from .options import (BadInput, add_cluster_options, add_executor_options, add_storage_option,
-                      cluster_config, emit, fmt, print_dashboard, show_progress_logs,
-                      storage_options)
+                      announce_compile, cluster_config, emit, fmt, print_dashboard,
+                      show_progress_logs, storage_options)
 
 
 def refine_document(result) -> dict:
@@ -52,6 +53,8 @@ def _cmd_refine(a: argparse.Namespace) -> int:
         raise BadInput(f"{a.store}: no such store")
     settings, curves_per_task, retries = _settings(a, so)
     spec = cluster_config(ClusterConfig(), a)
+    if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
+        announce_compile(a, job="tc")
     show_progress_logs(a)
     result = refine_store(a.store, settings=settings, curves_per_task=curves_per_task,
                           retries=retries, storage_options=so, cluster=spec,

@@ -12,9 +12,10 @@ import logging
 import shlex
 import sys
 
+from ..addresses import on_this_machine
 from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
-                      add_cluster_options, add_executor_options, add_storage_option,
+                      add_cluster_options, announce_compile, add_executor_options, add_storage_option,
                       check_scheduler, cluster_config, emit, fmt, print_dashboard,
                       show_progress_logs, storage_options, store_exists)
 from .progress import progress_for
@@ -48,6 +49,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
     cfg = load_config(a.config) if a.config else paper_config()
     spec = cluster_config(cfg.cluster, a)
+    if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
+        announce_compile(a, job="gaps" if cfg.gap_T_over_tc else "tc")
     store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
     so = storage_options(a)
     show_progress_logs(a)

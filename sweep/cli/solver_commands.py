@@ -6,12 +6,15 @@ the solver is imported, so these commands start fast.
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 
 from solver import band_structure, tc_grid
-from solver.parameters import PARAMETERS, STATUS_OK
+from solver.parameters import PARAMETERS, STATUS_OK, STRUCTURE
 
 from ..grid import parse_values
-from .options import (add_model_options, add_parameter_option, add_structure_options, fmt,
+from .options import (add_model_options, add_parameter_option, add_structure_options,
+                      announce_compile, fmt,
                       json_number, model_kwargs, structure_kwargs)
 
 
@@ -33,30 +36,72 @@ def _print_bands(doc: dict) -> None:
     print(f"E_L = {doc['E_L_meV']:.4f} meV, dE = {doc['dE_meV']:.4f} meV")
 
 
+TC_MAX_POINTS = 100_000
+"""Most points ``fanodome tc`` computes (structures x omega0 x g x eta): it runs in one
+process, about 2.5 ms a point and 0.13 s a structure on one core of the development machine
+(2026-12), so 10^5 points are minutes; a larger grid is a sweep (``fanodome run``)."""
+
+_STRUCTURE_NUMBERS = tuple(n for n in STRUCTURE if PARAMETERS[n].kind is not bool)
+"""The structure's parameters that ``fanodome tc`` takes as lists and ranges."""
+
+
+def _structure_values(a: argparse.Namespace) -> dict[str, list]:
+    """Each numeric structure parameter's values as given (numbers and ranges), integers
+    where the parameter is one."""
+    out = {}
+    for name in _STRUCTURE_NUMBERS:
+        flag = "--" + name.replace("_", "-")
+        values = [float(v) for v in parse_values(getattr(a, name), name=flag)]
+        if PARAMETERS[name].kind is int:
+            if any(not v.is_integer() for v in values):
+                raise ValueError(f"{flag}: values must be integers, got "
+                                 f"{', '.join(format(v, 'g') for v in values)}")
+            values = [int(v) for v in values]
+        out[name] = values
+    return out
+
+
 def _cmd_tc(a: argparse.Namespace) -> list[dict]:
     eta = parse_values(a.eta, name="--eta")
     g = parse_values(a.g, name="--g")
     omega0 = parse_values(a.omega0, name="--omega0")
-    res = tc_grid(eta=eta, g=g, omega0=omega0, **model_kwargs(a), **structure_kwargs(a))
+    structures = _structure_values(a)
+    n_structures = math.prod(len(v) for v in structures.values())
+    n = n_structures * eta.size * g.size * omega0.size
+    if n > TC_MAX_POINTS:
+        raise ValueError(f"{n} points ({n_structures} structure{'s' * (n_structures > 1)} x "
+                         f"{omega0.size} omega0 x "
+                         f"{g.size} g x {eta.size} eta) is more than fanodome tc computes in "
+                         f"one process ({TC_MAX_POINTS}); sweep them with fanodome run")
+    announce_compile(a, job="tc")
     records = []
-    for i, w in enumerate(omega0):
-        for j, gg in enumerate(g):
-            for k, e in enumerate(eta):
-                ok = res.status[i, j, k] == STATUS_OK
-                records.append({
-                    "L": a.L, "W": a.W, "V": a.V, "omega0": float(w),
-                    "eta": float(e), "g": float(gg),
-                    "tc_K": float(res.tc_K[i, j, k]) if ok else None,
-                    "status": res.status_name(int(res.status[i, j, k])),
-                })
+    for values in itertools.product(*structures.values()):
+        structure = dict(zip(structures, values))
+        res = tc_grid(eta=eta, g=g, omega0=omega0, **model_kwargs(a), **structure,
+                      ben_daniel_duke=a.ben_daniel_duke)
+        for i, w in enumerate(omega0):
+            for j, gg in enumerate(g):
+                for k, e in enumerate(eta):
+                    ok = res.status[i, j, k] == STATUS_OK
+                    records.append({
+                        **structure, "omega0": float(w), "eta": float(e), "g": float(gg),
+                        "tc_K": float(res.tc_K[i, j, k]) if ok else None,
+                        "status": res.status_name(int(res.status[i, j, k])),
+                    })
     return records
 
 
 def _print_tc(records: list[dict]) -> None:
-    print(f"{'omega0 (meV)':>12} {'g':>8} {'eta':>8} {'Tc (K)':>14}  status")
+    varied = [n for n in _STRUCTURE_NUMBERS if len({r[n] for r in records}) > 1]
+    units = {n: PARAMETERS[n].unit for n in varied}
+    heads = [f"{n} ({units[n]})" if units[n] != "1" else n for n in varied]
+    width = {n: max(8, len(h)) for n, h in zip(varied, heads)}
+    lead = "".join(f"{h:>{width[n]}} " for n, h in zip(varied, heads))
+    print(f"{lead}{'omega0 (meV)':>12} {'g':>8} {'eta':>8} {'Tc (K)':>14}  status")
     for r in records:
         tc = f"{r['tc_K']:14.6g}" if r["tc_K"] is not None else f"{'-':>14}"
-        print(f"{r['omega0']:12g} {r['g']:8g} {r['eta']:8g} {tc}  {r['status']}")
+        cols = "".join(f"{r[n]:>{width[n]}g} " for n in varied)
+        print(f"{cols}{r['omega0']:12g} {r['g']:8g} {r['eta']:8g} {tc}  {r['status']}")
 
 
 def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
@@ -65,6 +110,7 @@ def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
 
     temps = parse_values(a.T if a.T is not None else a.T_over_tc,
                          name="--T" if a.T is not None else "--T-over-tc")
+    announce_compile(a, job="gaps")
     st = prepare_structure(**structure_kwargs(a))
     r = gaps_on_structure(st, eta=a.eta, g=a.g, omega0=a.omega0, **model_kwargs(a),
                           fixed_mu=a.fixed_mu,
@@ -112,15 +158,17 @@ def add_commands(sub) -> None:
     b.add_argument("--json", action="store_true", help="one JSON document on stdout")
     b.set_defaults(func=_cmd_bands, show=_print_bands)
 
-    t = sub.add_parser("tc", help="critical temperature over a grid of (eta, g, omega0)",
-                       description="Tc of the linearised multigap gap equation. Each value may "
-                                   "be a number or an inclusive range START:STOP:STEP.")
+    t = sub.add_parser("tc", help="critical temperature over a grid of (eta, g, omega0) and "
+                                  "structures",
+                       description="Tc of the linearised multigap gap equation. Each number "
+                                   "may be a list or an inclusive range START:STOP:STEP "
+                                   "(--L 8:10:1 --W 5 6), also of the structure; at most "
+                                   f"{TC_MAX_POINTS} points, computed in this process.")
     t.add_argument("--eta", nargs="+", required=True,
                    help="Lifshitz parameter (mu - E_L)/dE, dimensionless")
     t.add_argument("--g", nargs="+", required=True, help="coupling g of the resonant subband")
-    add_parameter_option(t, "omega0", nargs="+", type=str,
-                         default=[str(PARAMETERS["omega0"].default)])
-    add_structure_options(t)
+    add_parameter_option(t, "omega0", many=True)
+    add_structure_options(t, many=True)
     add_model_options(t)
     t.add_argument("--json", action="store_true", help="one JSON document (a list) on stdout")
     t.set_defaults(func=_cmd_tc, show=_print_tc)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import distributed
 
-from ..addresses import on_loopback
+from ..addresses import on_this_machine
 from ..config import ClusterConfig
 from ..execution.clusters import cluster_client
 
@@ -77,8 +77,7 @@ class WarmupPlugin(distributed.WorkerPlugin):
 def workers_share_this_cache(spec: ClusterConfig, scheduler: str | None) -> bool:
     """Whether the workers run on this machine (a local cluster, a scheduler on loopback), and
     so load the kernels this process compiles into its numba cache."""
-    return bool((scheduler is None and spec.kind == "local")
-                or (scheduler and on_loopback(scheduler)))
+    return on_this_machine(cluster_kind=spec.kind, scheduler=scheduler)
 
 
 @contextlib.contextmanager
