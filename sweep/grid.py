@@ -78,6 +78,11 @@ DOME_AXES = STRUCTURE_AXES + ("omega0",)
 CURVE_AXES = DOME_AXES + ("g",)
 """Axes that pick one curve, Tc(eta), of a dome."""
 
+MIN_DOME_G = 3
+"""Fewest values of g a dome is drawn from as a surface over (eta, g): with two, a colour map
+is two bands joined by a straight ridge over a g axis it extrapolates; the cuts Tc(eta) show
+each g as it is."""
+
 
 def linspace_values(start: float, stop: float, num: int) -> np.ndarray:
     """``num`` evenly spaced values from start to stop (both included), rounded like

@@ -124,3 +124,24 @@ def slow_compute(task):
     time.sleep(0.3)
     return compute_chunk(task)
 
+
+
+CF_CHECK = r"""
+import sys
+from compliance_checker.runner import CheckSuite, ComplianceChecker
+CheckSuite.load_all_available_checkers()
+ComplianceChecker.run_checker(sys.argv[1], ["cf:1.8"], verbose=0, criteria="normal",
+                              output_filename=sys.argv[2], output_format="json")
+"""
+
+
+def cf_problems(nc: Path) -> dict[str, list[str]]:
+    """The IOOS compliance-checker's CF-1.8 errors and warnings of a netCDF file (in its own
+    process: it loads plugins), by priority."""
+    report = nc.with_suffix(".cf.json")
+    proc = subprocess.run([sys.executable, "-c", CF_CHECK, str(nc), str(report)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(report.read_text())["cf:1.8"]
+    return {level: [m for item in result[level] for m in item["msgs"]]
+            for level in ("high_priorities", "medium_priorities")}

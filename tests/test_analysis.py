@@ -10,7 +10,8 @@ from solver import STATUS_BELOW_FLOOR, STATUS_OK, tc_grid
 from sweep import flags
 from sweep import store as store_mod
 from sweep.analysis import (ANTI_FLAGS, DOME_FLAGS, FANO_PARAMS, curve_extrema, dome,
-                            dome_report, dome_top, fano_fit, fano_line, fit_fano, vertex)
+                            dome_report, dome_top, fano_fit, fano_line, fano_quality, fit_fano,
+                            vertex)
 from sweep.cli import main
 from sweep.config import parse_config
 from sweep.grid import inclusive_range
@@ -117,9 +118,10 @@ def test_dome_on_synthetic_store_is_exact_and_flags_what_it_cannot_measure(synth
     assert float(d.tc_max.isel(L=1, W=0, V=0, omega0=0, g=0)) == pytest.approx(1.5 * TC_MAX)
 
 
-def test_dome_keeps_units_and_is_lazy_on_a_dask_store(synthetic_store):
+def test_dome_keeps_units_computed_when_small_lazy_when_large(synthetic_store):
     ds = store_mod.open_dataset(synthetic_store)
-    d = dome(ds)
+    assert all(dome(ds)[v].chunks is None for v in dome(ds).data_vars), "a small store's"
+    d = dome(ds, max_computed=ds["tc"].size - 1)
     assert all(d[v].chunks is not None for v in d.data_vars), "must stay lazy"
     assert d.tc_max.attrs["units"] == "K" and d.eta_max.attrs["units"] == "1"
     assert d.tc_antiresonance_bound.attrs["units"] == "K"
@@ -161,7 +163,8 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert len(doc["structures"]) == 2
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
-    assert set(s["top"]) == {"g", "eta", "tc_K", "refined"} and s["top"]["refined"] is False
+    assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g"}
+    assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is False
     keys = {"g", "eta_max", "tc_max_K", "eta_antiresonance", "tc_antiresonance_K", "refined",
             "windows"}
     assert all(keys <= set(r) for r in s["per_g"])
@@ -193,6 +196,9 @@ def test_fano_fit_recovers_known_parameters(log):
         clean + noise * TRUE_FANO["amplitude"] * rng.standard_normal(eta.size)
     f = fit_fano(eta=eta, tc=tc, log=log)
     assert f.converged and f.n_points == eta.size
+    fit = {**f.params, **{p + "_err": getattr(f, p + "_err") for p in FANO_PARAMS},
+           "rms": f.rms, "y_range": f.y_range, "cond": f.cond}
+    assert fano_quality(fit, eta_lo=-1.5, eta_hi=3.0)[0] == "good"
     for p in FANO_PARAMS:
         err = getattr(f, p + "_err")
         assert 0 < err < 0.05 * abs(TRUE_FANO[p]) + 0.05, p
@@ -209,11 +215,13 @@ def test_fano_line_shape_zero_and_maximum():
     assert fano_line(1e6, **p) == pytest.approx(p["amplitude"] + p["offset"], rel=1e-5)
 
 
-def test_fano_fit_on_a_store_is_lazy_with_units(synthetic_store):
+def test_fano_fit_on_a_store_is_computed_when_small_lazy_when_large_with_units(synthetic_store):
     ds = store_mod.open_dataset(synthetic_store)
+    lazy = fano_fit(ds, g=[0.1], max_computed=0)
+    assert lazy.q.chunks is not None
     fits = fano_fit(ds, g=[0.1])
-    assert fits.q.chunks is not None
-    fits = fits.compute()
+    assert fits.q.chunks is None
+    xr.testing.assert_identical(lazy.compute(), fits)
     assert fits.eta_res.attrs["units"] == "1" and fits.amplitude.attrs["units"] == "K"
     assert fits.sizes["g"] == 1 and np.isfinite(fits.q).all()
     with pytest.raises(ValueError, match="at least"):

@@ -17,9 +17,46 @@ import sys
 import time
 
 import pytest
-from sweep_support import REPO
+from sweep_support import REPO, cf_problems
 
+from sweep import store as store_mod
 from sweep.cli import build_parser, main
+from sweep.config import parse_config
+from sweep.execution.runner import InProcessExecutor
+from sweep.run.service import run_sweep
+
+DESIGN = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.1}, "g": [0.25, 0.3, 0.35, 0.4],
+                   "L": [7.5, 8.5]},
+          "refine": {"thresholds": [200.0, 293.15]}}
+"""Two structures, four g, refined: the paper's structure (L = 8.5 Å) has the higher dome."""
+ONE_G = {"grid": {"eta": {"start": -0.5, "stop": 0.7, "step": 0.1}, "g": [1 / 3]},
+         "refine": {"thresholds": [200.0, 273.15]}}
+"""One g, refined, eta up to 0.7: the maximum (near eta = 0.93) lies past the grid's last eta."""
+
+
+def _toml(doc: dict) -> str:
+    from sweep.config import parse_config
+    return parse_config(doc).to_toml()
+
+
+def _store(tmp_path_factory, name: str, doc: dict):
+    path = tmp_path_factory.mktemp(name) / f"{name}.zarr"
+    run_sweep(parse_config(doc), store=str(path), executor=InProcessExecutor())
+    config = path.with_suffix(".toml")
+    config.write_text(_toml(doc))
+    return path, config
+
+
+@pytest.fixture(scope="module")
+def design(tmp_path_factory):
+    """(store, config) of :data:`DESIGN`, swept and refined in this process."""
+    return _store(tmp_path_factory, "design", DESIGN)
+
+
+@pytest.fixture(scope="module")
+def one_g(tmp_path_factory):
+    """(store, config) of :data:`ONE_G`, swept and refined in this process."""
+    return _store(tmp_path_factory, "one-g", ONE_G)
 
 
 def _one_line_error(err: str, *words: str) -> None:
@@ -114,3 +151,182 @@ def test_every_help_prints_its_defaults_plainly():
         assert not re.search(r"\[\[|\['|\[None\]|\[\]\]", text), (name, text)
     tc = _subparsers(parser)["tc"].format_help()
     assert "meV [230]" in tc and "Å [8.5]" in tc
+
+
+def test_top_level_help_and_each_description_are_complete_and_true(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert "structure" in top.split("plot", 1)[1].split("export", 1)[0]  # plot's line
+    parsers = _subparsers(build_parser())
+    for name, sub in parsers.items():
+        assert sub.description, f"fanodome {name} --help has no description"
+    refine = " ".join(parsers["refine"].format_help().split())
+    assert "CONFIG" not in refine and "config's [cluster]" not in refine
+    assert "config's, else local" not in refine
+
+
+# --------------------------------------------------------------------- run, refine again
+
+def test_refine_of_a_refined_store_says_nothing_to_do(design, capsys):
+    store, _ = design
+    assert main(["refine", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to do" in out and "refined 0 curves" not in out
+    assert main(["refine", str(store), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["nothing_to_do"] is True and doc["evaluations"] == 0
+
+
+# ------------------------------------------------------------------------- dome selections
+
+def test_dome_takes_g_and_select_on_the_grid(design, capsys):
+    store, _ = design
+    assert main(["dome", str(store), "--json"]) == 0
+    everything = json.loads(capsys.readouterr().out)["structures"]
+    assert main(["dome", str(store), "--select", "L=8.5", "--g", "0.25", "0.35", "--json"]) == 0
+    (one,) = json.loads(capsys.readouterr().out)["structures"]
+    assert one["L"] == 8.5 and [r["g"] for r in one["per_g"]] == [0.25, 0.35]
+    full = next(s for s in everything if s["L"] == 8.5)
+    assert one["top"] == full["top"]  # the top over every g, whatever rows are shown
+    assert main(["dome", str(store), "--select", "L=8.5000000001"]) == 0  # to 1e-6
+    assert "L = 8.5 Å" in capsys.readouterr().out
+    assert main(["dome", str(store), "--select", "L=8"]) == 2
+    _one_line_error(capsys.readouterr().err, "--select L", "nearest: 7.5, 8.5")
+    assert main(["dome", str(store), "--g", "0.26"]) == 2
+    _one_line_error(capsys.readouterr().err, "--g", "nearest: 0.25, 0.3")
+    assert main(["dome", str(store), "--select", "g=0.25"]) == 2
+    _one_line_error(capsys.readouterr().err, "--select", "L, W, V, omega0")
+
+
+# ---------------------------------------------------------------------------------- export
+
+def test_export_refuses_an_existing_file_unless_overwrite(design, tmp_path, capsys):
+    store, _ = design
+    for flag in ("--netcdf", "--csv"):
+        out = tmp_path / f"mine{flag[2:]}"
+        out.write_text("a collaborator's file")
+        assert main(["export", str(store), flag, str(out)]) == 2
+        _one_line_error(capsys.readouterr().err, str(out), "exists", "--overwrite")
+        assert out.read_text() == "a collaborator's file"
+        assert main(["export", str(store), flag, str(out), "--overwrite"]) == 0
+        assert out.read_bytes() != b"a collaborator's file"
+    capsys.readouterr()
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_netcdf_export_of_a_refined_store_is_cf_1_8_clean(design, tmp_path, capsys):
+    import xarray as xr
+    store, _ = design
+    nc = tmp_path / "refined.nc"
+    assert main(["export", str(store), "--netcdf", str(nc)]) == 0
+    with xr.open_dataset(nc, engine="h5netcdf") as back:
+        flagged = [v for v in back.data_vars if "flag_masks" in back[v].attrs]
+        assert {"refine_status", "window_status", "top_status"} <= set(flagged)
+        for v in flagged:
+            assert back[v].attrs["flag_masks"].dtype == back[v].dtype, v
+    assert cf_problems(nc) == {"high_priorities": [], "medium_priorities": []}
+
+
+# ------------------------------------------------------------ labels that name the right g
+
+def test_a_one_g_store_is_labelled_by_its_own_g(one_g, capsys):
+    store, config = one_g
+    assert main(["run", str(config), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "1/4" not in out and "g = 1/3 (nearest grid g = 0.333333)" in out
+    assert main(["dome", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "edge of the g range" not in out and "the store's only g" in out
+    assert main(["dome", str(store), "--json"]) == 0
+    (s,) = json.loads(capsys.readouterr().out)["structures"]
+    assert s["top"]["at_g_edge"] is False and s["top"]["searched_in_g"] is False
+
+
+def test_a_store_without_the_papers_g_names_the_g_it_shows(tmp_path, capsys):
+    doc = {"grid": {"eta": {"start": 0.5, "stop": 1.5, "step": 0.1}, "g": [0.15]}}
+    store = tmp_path / "g015.zarr"
+    run_sweep(parse_config(doc), store=str(store), executor=InProcessExecutor())
+    config = tmp_path / "g015.toml"
+    config.write_text(_toml(doc))
+    assert main(["run", str(config), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "1/4" not in out and "1/3" not in out and "  g = 0.15: max Tc over eta" in out
+
+
+def test_flags_say_why_a_number_is_a_bound_or_missing(one_g, design, capsys):
+    store, _ = one_g
+    assert main(["dome", str(store), "--json"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)["structures"][0]["per_g"]
+    assert r["dome"] == "at_grid_edge" and r["refined"]
+    by_t = {w["threshold_K"]: w for w in r["windows"]}
+    assert by_t[273.15]["eta_lo"] is None and by_t[273.15]["flags"] == ["below_threshold"]
+    assert f"{r['tc_max_K']:.5g} K" in by_t[273.15]["why"]
+    assert main(["dome", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "maximum at the edge of the eta grid: Tc_max is a lower bound" in out
+    assert "Tc >= 273.15 K: none (the curve's maximum is" in out
+    store, config = design
+    assert main(["run", str(config), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    # the README's first command: no window at g = 1/4, and the summary says why
+    assert re.search(r"Tc >= 200, 293.15 K: none \(the curve's maximum is 193.9\d K\)", out), out
+
+
+# -------------------------------------------------------------------------------- Fano fits
+
+def _quality(f, eta):
+    from sweep.analysis import FANO_PARAMS, fano_quality
+    fit = {**f.params, **{p + "_err": getattr(f, p + "_err") for p in FANO_PARAMS},
+           "rms": f.rms, "y_range": f.y_range, "cond": f.cond}
+    return fano_quality(fit, eta_lo=float(eta.min()), eta_hi=float(eta.max()))
+
+
+def test_fano_fit_refuses_error_bars_of_an_ill_conditioned_covariance():
+    """L = 7, W = 4 at g = 1/4: Tc(eta) fitted by a Lorentzian, q -> 6e5, whose covariance
+    curve_fit truncates (q +- 1e-11 before): no error bars, and the flag says why."""
+    import numpy as np
+
+    import solver
+    from sweep.analysis import FANO_COND_MAX, FANO_PARAMS, fit_fano
+    eta = np.round(np.arange(-0.5, 3.0001, 0.1), 10)
+    r = solver.tc_grid(eta=eta, g=[0.25], L=7.0, W=4.0)
+    tc = np.where(r.status[0, 0] == solver.STATUS_OK, r.tc_K[0, 0], np.nan)
+    f = fit_fano(eta=eta, tc=tc)
+    assert f.converged and abs(f.q) > 1e4 and f.cond > FANO_COND_MAX
+    assert all(np.isnan(getattr(f, p + "_err")) for p in FANO_PARAMS)
+    flag, why = _quality(f, eta)
+    assert flag == "ill_conditioned" and "condition number" in why
+
+
+def test_fano_quality_follows_the_residual_against_the_curve():
+    import numpy as np
+
+    import solver
+    from sweep.analysis import FANO_RMS_MAX, fano_line, fit_fano
+    eta = np.linspace(-0.5, 3.0, 71)
+    exact = fano_line(eta, eta_res=0.9, width=0.8, q=2.5, amplitude=30.0, offset=2.0)
+    f = fit_fano(eta=eta, tc=exact)
+    assert _quality(f, eta)[0] == "good"
+    # the paper's curve at g = 1/4: a Fano line only roughly (rms 12 K on a 194 K dome)
+    tc = solver.tc_grid(eta=eta, g=[0.25]).tc_K[0, 0]
+    f = fit_fano(eta=eta, tc=tc)
+    assert f.rms > FANO_RMS_MAX * f.y_range and np.isfinite(f.q_err)
+    flag, why = _quality(f, eta)
+    assert flag == "poor_fit" and re.search(r"\d % of the curve's range", why)
+
+
+# ------------------------------------------------------------------- computed small results
+
+def test_small_results_come_back_computed(design):
+    import sweep
+    store, _ = design
+    ds = sweep.open_dataset(str(store))
+    d = sweep.dome(ds)
+    m = d["tc_max"]
+    best = m.where(m == m.max(), drop=True)  # dask refuses this on a lazy array
+    assert best.size == 1 and best.item() == float(m.max())
+    top = sweep.dome_top(d)
+    assert top["top_tc"].chunks is None and float(top["top_tc"].max()) == float(m.max())
+    assert sweep.fano_fit(ds, g=[0.25])["q"].chunks is None

@@ -35,6 +35,7 @@ Words: a *structure* is (L, W, V), as in :mod:`sweep.grid`; a *dome* is Tc over 
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -47,8 +48,14 @@ from .. import flags
 from .. import store as store_mod
 from ..config import PAPER_G
 from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
-from ..grid import DOME_AXES
+from ..grid import DOME_AXES, GRID_MATCH_RTOL
 from ..store import VAR_DELTA, VAR_STATUS, VAR_TC
+
+COMPUTED_MAX_POINTS = 10_000_000
+"""Largest input (points of Tc) whose analysis is returned computed (NumPy-backed): reading
+and reducing 10^7 points takes seconds and 100 MB, and gives a small result (a dozen numbers
+per curve) that indexes like any array (``m.where(m == m.max(), drop=True)``). A larger input
+gives a lazy (dask) result, to select or reduce before ``.compute()``."""
 
 DOME_FLAGS = ("refined", "at_grid_edge", "none")
 """``dome_flag``: 0 vertex of the parabola; 1 grid maximum, not refined; 2 no ok point."""
@@ -174,13 +181,23 @@ def t_floor_of(ds: xr.Dataset) -> float:
     return float(store_mod.model_options(ds.attrs)["t_floor"])
 
 
-def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
-    """Dome maximum and antiresonance of every curve Tc(eta): lazy where ``ds`` is.
+def computed(res: xr.Dataset, *, points: int,
+             max_computed: int = COMPUTED_MAX_POINTS) -> xr.Dataset:
+    """``res`` computed when it was made from at most ``max_computed`` points (cheap, and a
+    small result), else as it is (lazy where its input was)."""
+    return res.compute() if points <= max_computed else res
+
+
+def dome(ds: xr.Dataset, *, t_floor: float | None = None,
+         max_computed: int = COMPUTED_MAX_POINTS) -> xr.Dataset:
+    """Dome maximum and antiresonance of every curve Tc(eta).
 
     ``ds``: a sweep (or a slice of one) with ``tc`` (K) and ``status`` over eta. ``t_floor``:
     the solver's temperature floor, K (default: from the store's config). Returns a Dataset over
     the other dimensions with the variables of ``_OUT`` plus ``tc_antiresonance_bound`` (K) and
-    ``antiresonance_depth`` (decades), each with ``units`` and ``long_name``.
+    ``antiresonance_depth`` (decades), each with ``units`` and ``long_name``: computed
+    (NumPy-backed) from at most ``max_computed`` points of ``ds`` (:data:`COMPUTED_MAX_POINTS`),
+    else lazy (dask) where ``ds`` is, to select or reduce before ``.compute()``.
     """
     floor = t_floor_of(ds) if t_floor is None else float(t_floor)
     tc, status = ds[VAR_TC], ds[VAR_STATUS]
@@ -215,14 +232,15 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None) -> xr.Dataset:
         how = store_mod.method_of(ds.attrs) or "fanodome refine"
         res.attrs["method"] = f"where refined (variable refined): {how}; elsewhere " + \
             res.attrs["method"]
-    return res
+    return computed(res, points=int(ds[VAR_TC].size), max_computed=max_computed)
 
 
 def dome_top(d: xr.Dataset) -> xr.Dataset:
     """The top of each dome over (g, eta) picked from :func:`dome`'s result: the g with the
     highest ``tc_max``. Returns ``top_g``, ``top_eta``, ``top_tc`` (the store's names) over the
-    remaining dimensions; lazy where ``d`` is (no indexing with computed positions, which dask
-    cannot do)."""
+    remaining dimensions: computed where ``d`` is (:func:`dome` of a store of at most
+    :data:`COMPUTED_MAX_POINTS` points), else lazy (built without indexing by computed
+    positions, which dask cannot do)."""
     g_best = d["tc_max"].fillna(-1.0).idxmax("g")  # the first g of the highest tc_max
     at = d["g"] == g_best
     top_tc = d["tc_max"].where(at).sum("g", min_count=1)  # one value, or NaN (none found)
@@ -288,23 +306,55 @@ def refined_top(ds: xr.Dataset) -> xr.Dataset | None:
     return ds[["top_g", "top_eta", "top_tc", store_mod.VAR_TOP_STATUS]]
 
 
+def window_why(*, names: Sequence[str], refined: bool, tc_max: float | None) -> str | None:
+    """Why a window Tc >= T* of one curve has no value or only a bound, in words that do not
+    depend on T* (so that windows without a value for one reason share a line): its
+    ``window_status`` flag ``names`` (:data:`sweep.flags.WINDOW_FLAGS`), whether the curve is
+    refined, and its maximum (K); None for a window closed on both sides."""
+    if not refined:
+        return "the curve is not refined (its refine task is pending or failed)"
+    if "below_threshold" in names:
+        return ("the curve's maximum is below it" if tc_max is None else
+                f"the curve's maximum is {tc_max:.5g} K")
+    why = []
+    if "open_below" in names:
+        why.append("Tc >= T* down to the grid's first eta: eta_lo is that eta, an upper bound "
+                   "of the edge")
+    if "open_above" in names:
+        why.append("Tc >= T* up to the grid's last eta: eta_hi is that eta, a lower bound of "
+                   "the edge")
+    return "; ".join(why) or None
+
+
 def _windows_record(d: xr.Dataset) -> list[dict]:
+    """The windows of one curve: ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}``
+    (``flags``: the names of its ``window_status``; ``why``: :func:`window_why`)."""
     if "eta_window_lo" not in d:
         return []
-    return [{"threshold_K": float(t), "eta_lo": _num(lo), "eta_hi": _num(hi)}
-            for t, lo, hi in zip(d["threshold"].values, d["eta_window_lo"].values,
-                                 d["eta_window_hi"].values)]
+    refined = bool(d["refined"]) if "refined" in d else True
+    out = []
+    for k, t in enumerate(d["threshold"].values):
+        status = int(d["window_status"].values[k]) if "window_status" in d else 0
+        names = [n for n, bit in flags.WINDOW_FLAGS.items() if flags.has(status, bit)]
+        out.append({"threshold_K": float(t), "eta_lo": _num(d["eta_window_lo"].values[k]),
+                    "eta_hi": _num(d["eta_window_hi"].values[k]), "flags": names,
+                    "why": window_why(names=names, refined=refined,
+                                      tc_max=_num(d["tc_max"]) if "tc_max" in d else None)})
+    return out
 
 
-def _top_record(tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
-    """``top`` of a dome record: the refined top where there is one, else the grid's."""
+def _top_record(tt: xr.Dataset, rt: xr.Dataset | None, *, n_g: int) -> dict:
+    """``top`` of a dome record: the refined top where there is one, else the grid's. With one
+    g in the store (``n_g``) the top is that g's maximum, searched in eta only
+    (``"searched_in_g": false``), never "on the edge" of a range that has none."""
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
         return {"g": _num(rt["top_g"]), "eta": _num(rt["top_eta"]), "tc_K": _num(rt["top_tc"]),
-                "refined": True,
-                "at_g_edge": flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_AT_G_EDGE)}
+                "refined": True, "searched_in_g": n_g > 1,
+                "at_g_edge": n_g > 1 and bool(flags.has(int(rt[store_mod.VAR_TOP_STATUS]),
+                                                        flags.TOP_AT_G_EDGE))}
     return {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
-            "refined": False}
+            "refined": False, "searched_in_g": False}
 
 
 # ------------------------------------------------------------------------------- reports
@@ -360,11 +410,12 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
     """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
-    "refined"}}`` (Å, Å, meV, meV; Tc in K). Values that do not exist are None; see :func:`dome`
-    for the flags. Each ``per_g`` entry says whether it is ``refined`` (the store's refined
-    numbers, ``fanodome refine``) and lists its ``windows`` ``{"threshold_K", "eta_lo",
-    "eta_hi"}`` (None below the threshold); ``top`` is the refined top over (eta, g) where the
-    store has one (then with ``at_g_edge``), else the best grid g's maximum. With gaps in the
+    "refined", "searched_in_g"}}`` (Å, Å, meV, meV; Tc in K). Values that do not exist are
+    None; see :func:`dome` for the flags. Each ``per_g`` entry says whether it is ``refined``
+    (the store's refined numbers, ``fanodome refine``) and lists its ``windows``
+    ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a value is None or a
+    bound, :func:`window_why`); ``top`` is the refined top over (eta, g) where the store has
+    one (then with ``at_g_edge``), else the best grid g's maximum. With gaps in the
     store, ``top`` also holds :func:`gaps_at_top`'s ``gap_ratios`` and ``gap_point`` (at the
     grid g of the top).
     """
@@ -379,7 +430,8 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
             per_g = [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])]
             rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
                    "omega0": float(dd["omega0"]), "per_g": per_g,
-                   "top": _top_record(tt, None if rtop is None else rtop.isel(omega0=io))}
+                   "top": _top_record(tt, None if rtop is None else rtop.isel(omega0=io),
+                                      n_g=dd.sizes["g"])}
             if VAR_DELTA in ds:
                 one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]
                 rec["top"].update(gaps_at_top(one, g_top=_num(tt["top_g"])))
@@ -403,8 +455,10 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
     target g (nearest grid g). Reads one dome at a time; keeps ``max_rows`` of them.
 
     Refined numbers where the store has them (``"refined": true``: the refined top over
-    (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi"}``),
-    else grid values (``"refined": false``).
+    (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi",
+    "flags", "why"}``), else grid values (``"refined": false``). Only targets the store's g
+    grid resolves are listed (:func:`near_targets`); without any, the g of the highest Tc
+    (``"g_target": null``).
     """
     ranked: list[tuple[float, int, dict]] = []
     combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
@@ -415,6 +469,29 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
         if len(ranked) > 4 * max_rows:  # memory bounded on stores of many domes
             ranked = sorted(ranked, key=lambda r: r[:2])[:max_rows]
     return [row for _, _, row in sorted(ranked, key=lambda r: r[:2])[:max_rows]]
+
+
+def near_targets(g: np.ndarray, targets: Sequence[tuple[float, str]]) -> list[tuple[int, str]]:
+    """(index into ``g``, label) of each target g the grid resolves: the nearest grid g lies
+    within half the grid step around it (:data:`sweep.grid.GRID_MATCH_RTOL` with a single
+    g), so a target is never labelled with a g far from it (1/4 with a store of g = 1/3)."""
+    order = np.argsort(g)
+    s = np.asarray(g, dtype=float)[order]
+    best: dict[int, tuple[float, str]] = {}  # grid index -> (distance, label) of its nearest
+    for target, label in targets:
+        k = int(np.argmin(np.abs(s - target)))
+        distance = abs(s[k] - target)
+        ok = math.isclose(s[k], target, rel_tol=GRID_MATCH_RTOL)
+        if s.size > 1:  # the step to the neighbour on the target's side (the other at an end)
+            side = k + 1 if target >= s[k] else k - 1
+            if not 0 <= side < s.size:
+                side = 2 * k - side
+            ok = ok or distance <= 0.5 * abs(s[side] - s[k])
+        j = int(order[k])
+        if ok and (j not in best or distance < best[j][0]):
+            best[j] = (distance, label)
+    kept = {label: j for j, (_, label) in best.items()}
+    return [(kept[label], label) for _, label in targets if label in kept]
 
 
 def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
@@ -439,8 +516,12 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
         row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
     row["at_g"] = []
-    for target, label in g_targets:
-        j = int(np.argmin(np.abs(g - target)))
+    near = near_targets(g, g_targets)
+    if not near:  # no target g in the store's range: the g of the highest Tc
+        j_top = int(np.argmin(np.abs(g - row["g_at_max"]))) if row["g_at_max"] is not None \
+            else 0
+        near = [(j_top, None)]
+    for j, label in near:
         rec = {"g_target": label, "g": float(g[j])}
         if refined:
             c = one.isel(g=j)

@@ -3,6 +3,26 @@
 Every function takes the Dataset of :func:`sweep.store.open_dataset` (lazy, dask-backed, local
 or remote) or a slice of it; :func:`fano_fit` runs curve by curve with
 :func:`xarray.apply_ufunc`, chunk by chunk on a dask-backed store.
+
+Quality
+-------
+A fit is ``good`` only when both of these hold, and says which failed otherwise:
+
+- **The residual is small against the curve** (:data:`FANO_RMS_MAX`): the RMS residual over
+  the range (max - min) of the fitted values. Tc(eta) from the solver has no noise: whatever
+  the line misses is the shape, so the residual is judged against what the curve spans, not
+  against an error bar. The paper structure's curves are Fano lines only roughly (linear fits
+  over eta in [-0.5, 3]: 3.4 % at g = 0.10, 6.1 % at g = 1/4, 6.6 % at g = 1/3; log fits 10-18 %;
+  docs/cli.md).
+- **The covariance is well conditioned** (:data:`FANO_COND_MAX`): the condition number of the
+  parameters' correlation matrix (the covariance scaled to unit diagonal, so that the units of
+  the parameters do not enter). :func:`scipy.optimize.curve_fit` estimates the covariance from a
+  Jacobian taken by finite differences, accurate to about sqrt(machine epsilon) = 1.5e-8 of its
+  largest singular value, and drops singular values below epsilon times its size: a direction
+  it drops, or resolves no better than that accuracy, gets a variance that is too small or
+  meaningless (q = 6.3e5 +- 9.3e-12). At a condition number of 1e12 the weakest direction's
+  singular value is 1e-6 of the largest and known to ~1.5 %; beyond it, or with a singular
+  covariance, :func:`fit_fano` refuses the error bars (NaN) and the flag says why.
 """
 from __future__ import annotations
 
@@ -15,6 +35,7 @@ import xarray as xr
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from ..store import VAR_TC
+from .domes import COMPUTED_MAX_POINTS, computed
 
 FANO_PARAMS = ("eta_res", "width", "q", "amplitude", "offset")
 """Parameters of :func:`fano_line`, in the order :func:`fit_fano` fits them."""
@@ -44,11 +65,35 @@ def _log_fano_vector(eta, eta_res, width, q, amplitude, offset):
     return np.log(_fano_vector(eta, eta_res, width, q, amplitude, offset))
 
 
+FANO_RMS_MAX = 0.05
+"""Largest RMS residual of a ``good`` fit, as a fraction of the range (max - min) of the fitted
+values: within it the line stays within a few per cent of what the curve spans, about a line's
+width in a figure of the curve; beyond it the curve is not that line (27 K on a 315 K dome is
+8.6 %)."""
+
+FANO_COND_MAX = 1e12
+"""Largest condition number of the correlation matrix of a fit whose 1-sigma errors are
+reported: the weakest parameter combination is then resolved to ~1.5 % by the Jacobian's
+finite differences (see the module's Quality); beyond it the errors are refused (NaN)."""
+
+
+def covariance_condition(pcov: np.ndarray) -> float:
+    """Condition number of the correlation matrix of covariance ``pcov`` (the covariance scaled
+    to unit diagonal); inf where a variance is not positive and finite (singular)."""
+    pcov = np.asarray(pcov, dtype=float)
+    sd = np.sqrt(np.diag(pcov)) if np.all(np.isfinite(pcov)) else np.zeros(len(pcov))
+    if not np.all(sd > 0):
+        return float("inf")
+    return float(np.linalg.cond(pcov / np.outer(sd, sd)))
+
+
 @dataclass(frozen=True)
 class FanoFit:
     """A Fano fit of one curve: the parameters of :func:`fano_line` and their 1-sigma errors
-    (from the covariance of :func:`scipy.optimize.curve_fit`, scaled by the residuals), the RMS
-    residual (K for a linear fit, natural log units for ``log=True``) and the points used."""
+    (from the covariance of :func:`scipy.optimize.curve_fit`, scaled by the residuals; NaN where
+    the covariance is singular or its condition number ``cond`` is above ``cond_max``), the RMS
+    residual and the range (max - min) of the fitted values (K for a linear fit, natural log
+    units for ``log=True``) and the points used."""
 
     eta_res: float
     width: float
@@ -63,6 +108,8 @@ class FanoFit:
     rms: float
     n_points: int
     converged: bool
+    y_range: float = float("nan")
+    cond: float = float("nan")
 
     @property
     def params(self) -> dict[str, float]:
@@ -90,15 +137,18 @@ def fano_guess(eta: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
 
 
 def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
-             p0: Sequence[float] | None = None, max_evaluations: int = 20000) -> FanoFit:
+             p0: Sequence[float] | None = None, max_evaluations: int = 20000,
+             cond_max: float = FANO_COND_MAX) -> FanoFit:
     """Least-squares fit of :func:`fano_line` to one curve Tc(eta).
 
     ``eta``: (n,), 1; ``tc``: (n,), K, NaN where there is no value (those points are left out:
     below-floor points carry no number). ``log``: fit log Tc to log F (weights the dip as much as
     the dome). Amplitude and offset are kept >= 0, as Tc is. ``p0``: starting parameters in
     :data:`FANO_PARAMS` order (default :func:`fano_guess`). ``max_evaluations``: cap on model
-    evaluations. Raises ValueError with fewer than 6 points; a fit that does not converge
-    returns NaN parameters with ``converged=False``.
+    evaluations. ``cond_max``: the errors are NaN where the covariance's
+    :func:`covariance_condition` is above it (:data:`FANO_COND_MAX`). Raises ValueError with
+    fewer than 6 points; a fit that does not converge returns NaN parameters with
+    ``converged=False``.
     """
     eta = np.asarray(eta, dtype=float)
     tc = np.asarray(tc, dtype=float)
@@ -124,10 +174,11 @@ def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
                                        max_nfev=max_evaluations)
     except RuntimeError:  # curve_fit: optimal parameters not found within max_evaluations
         return FanoFit(*([nan] * 10), rms=nan, n_points=n, converged=False)
-    err = np.sqrt(np.diag(pcov))
-    err = np.where(np.isfinite(err), err, nan)
+    cond = covariance_condition(pcov)
+    err = np.sqrt(np.diag(pcov)) if cond <= cond_max else np.full(len(popt), nan)
     rms = float(np.sqrt(np.mean((fn(x, *popt) - target) ** 2)))
-    return FanoFit(*map(float, popt), *map(float, err), rms=rms, n_points=n, converged=True)
+    return FanoFit(*map(float, popt), *map(float, err), rms=rms, n_points=n, converged=True,
+                   y_range=float(np.ptp(target)), cond=cond)
 
 
 FANO_Q_MAX = 100.0
@@ -135,23 +186,35 @@ FANO_Q_MAX = 100.0
 over any finite data (its zero at e = -q lies hundreds of widths away), q and the amplitude
 trade off freely and their errors mean nothing."""
 
-FANO_QUALITY = ("good", "not_converged", "degenerate", "resonance_outside_data",
-                "undetermined")
+FANO_QUALITY = ("good", "not_converged", "ill_conditioned", "degenerate", "poor_fit",
+                "resonance_outside_data", "undetermined")
 """Fano fit quality flags, in the order :func:`fano_quality` checks them."""
 
 
 def fano_quality(fit: Mapping[str, float], *, eta_lo: float, eta_hi: float,
-                 q_max: float = FANO_Q_MAX) -> tuple[str, str]:
+                 q_max: float = FANO_Q_MAX, rms_max: float = FANO_RMS_MAX,
+                 cond_max: float = FANO_COND_MAX) -> tuple[str, str]:
     """A flag from :data:`FANO_QUALITY` and a one-line reason for one fit (``fit``: the
-    parameters of :data:`FANO_PARAMS`, their ``*_err`` and ``n_points``; ``eta_lo``,
-    ``eta_hi``: the eta range of the data). Only ``good`` fits describe the curve by a Fano
-    line; the others say why not."""
+    parameters of :data:`FANO_PARAMS`, their ``*_err``, ``rms``, ``y_range`` and ``cond``;
+    ``eta_lo``, ``eta_hi``: the eta range of the data). Only ``good`` fits describe the curve by
+    a Fano line with error bars; the others say why not (see the module's Quality)."""
     values = [fit.get(p) for p in FANO_PARAMS]
     if any(v is None or not np.isfinite(v) for v in values):
         return "not_converged", "the least-squares fit did not converge"
+    cond = fit.get("cond", np.nan)
+    if not (np.isfinite(cond) and cond <= cond_max):
+        what = "singular" if not np.isfinite(cond) else f"condition number {cond:.2g} > " \
+                                                          f"{cond_max:g}"
+        return "ill_conditioned", (f"the covariance is {what}: the parameters are not "
+                                   f"determined one by one; no error bars")
     if abs(fit["q"]) > q_max:
         return "degenerate", (f"|q| = {abs(fit['q']):.3g} > {q_max:g}: a Lorentzian, not a "
                               f"Fano line; q and the amplitude are not determined")
+    rms, span = fit.get("rms", np.nan), fit.get("y_range", np.nan)
+    if not (np.isfinite(rms) and span > 0 and rms <= rms_max * span):
+        share = f"{100 * rms / span:.2g} %" if span > 0 else "all"
+        return "poor_fit", (f"the rms residual is {share} of the curve's range (more than "
+                            f"{100 * rms_max:g} %): the curve is not this Fano line")
     if not eta_lo <= fit["eta_res"] <= eta_hi:
         return "resonance_outside_data", (f"eta_res = {fit['eta_res']:.4g} outside the data "
                                           f"[{eta_lo:g}, {eta_hi:g}]")
@@ -161,40 +224,45 @@ def fano_quality(fit: Mapping[str, float], *, eta_lo: float, eta_hi: float,
     if loose:
         return "undetermined", (f"1-sigma error of {', '.join(loose)} not smaller than the "
                                 f"value (or not estimable)")
-    return "good", "Fano line with determined parameters"
+    return "good", (f"Fano line with determined parameters (rms {100 * rms / span:.2g} % of the "
+                    f"curve's range)")
+
+
+_OUTPUTS = (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "n_points", "y_range",
+            "cond")
+"""What :func:`fano_fit` returns per curve, in the kernel's order."""
 
 
 def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
-    """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., 2 * 5 + 2)."""
+    """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., len(_OUTPUTS))."""
     flat = tc.reshape(-1, tc.shape[-1])
-    out = np.full((flat.shape[0], 2 * len(FANO_PARAMS) + 2), np.nan)
+    out = np.full((flat.shape[0], len(_OUTPUTS)), np.nan)
     for i, row in enumerate(flat):
         if np.isfinite(row).sum() <= len(FANO_PARAMS):
             continue
         f = fit_fano(eta=eta, tc=row, log=log)
-        out[i] = [*(getattr(f, p) for p in FANO_PARAMS),
-                  *(getattr(f, p + "_err") for p in FANO_PARAMS), f.rms, f.n_points]
+        out[i] = [getattr(f, name) for name in _OUTPUTS]
     return out.reshape(*tc.shape[:-1], out.shape[-1])
 
 
-def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = False
-             ) -> xr.Dataset:
+def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = False,
+             max_computed: int = COMPUTED_MAX_POINTS) -> xr.Dataset:
     """Fano fits of Tc(eta) at the grid g nearest each of ``g`` (default: every g), per (L, W,
-    V, omega0): lazy where ``ds`` is. Returns the parameters of :func:`fano_line` and their
-    1-sigma errors (``*_err``), ``rms`` and ``n_points``, with units."""
+    V, omega0). Returns the parameters of :func:`fano_line` and their 1-sigma errors
+    (``*_err``, NaN where :func:`fit_fano` refuses them), ``rms``, ``n_points``, ``y_range``
+    and ``cond``, with units: computed from at most ``max_computed`` points
+    (:data:`~sweep.analysis.domes.COMPUTED_MAX_POINTS`), else lazy (dask) where ``ds`` is."""
     tc = ds[VAR_TC]
     if g is not None:  # nearest by position: the g axis need not be sorted
         gv = ds["g"].values
         tc = tc.isel(g=[int(np.argmin(np.abs(gv - x))) for x in g])
     if tc.chunks is not None:
         tc = tc.chunk({"eta": -1})
-    n_out = 2 * len(FANO_PARAMS) + 2
     out = xr.apply_ufunc(
         _fano_kernel, tc, ds["eta"], input_core_dims=[["eta"], ["eta"]],
         output_core_dims=[["quantity"]], kwargs={"log": log}, dask="parallelized",
-        output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"quantity": n_out}})
-    names = [*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "n_points"]
-    res = xr.Dataset({name: out.isel(quantity=i, drop=True) for i, name in enumerate(names)})
+        output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"quantity": len(_OUTPUTS)}})
+    res = xr.Dataset({name: out.isel(quantity=i, drop=True) for i, name in enumerate(_OUTPUTS)})
     etau, tcu = ds["eta"].attrs.get("units", "1"), ds[VAR_TC].attrs.get("units", "K")
     yu = "1" if log else tcu
     units = {"eta_res": etau, "width": etau, "q": "1", "amplitude": yu, "offset": yu}
@@ -207,7 +275,11 @@ def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = Fa
     res["rms"].attrs = {"units": "1" if log else tcu,
                         "long_name": "RMS residual" + (" of log Tc" if log else "")}
     res["n_points"].attrs = {"units": "1", "long_name": "points in the fit"}
+    res["y_range"].attrs = {"units": "1" if log else tcu,
+                            "long_name": "range (max - min) of the fitted values"}
+    res["cond"].attrs = {"units": "1", "long_name": "condition number of the parameters' "
+                                                    "correlation matrix"}
     res.attrs["form"] = ("F(eta) = amplitude (q + e)^2 / (1 + e^2) + offset, "
                          "e = 2 (eta - eta_res) / width" + (", fitted as log F to log Tc"
                                                             if log else ", fitted to Tc"))
-    return res
+    return computed(res, points=int(tc.size), max_computed=max_computed)

@@ -16,9 +16,13 @@ import argparse
 from pathlib import Path
 
 from ..config import PAPER_G
-from ..grid import DOME_AXES
+from ..grid import DOME_AXES, GRID_MATCH_RTOL, MIN_DOME_G
 from ..store.export import CSV_MAX_POINTS
-from .options import add_storage_option, fmt, json_number, storage_options, store_exists
+
+DEFAULT_DPI = 100.0
+"""Pixels per inch of ``fanodome plot`` (``--dpi``)."""
+from .options import (add_storage_option, fmt, json_number, storage_options, store_exists,
+                      window_lines)
 
 
 def _open(a: argparse.Namespace):
@@ -36,14 +40,24 @@ def _open(a: argparse.Namespace):
 
 def _cmd_dome(a: argparse.Namespace) -> dict:
     from ..analysis.domes import dome_report
-    return dome_report(_open(a))
+    ds = _open(a)
+    one = _select_many(ds, a.select, axes=DOME_AXES)
+    doc = dome_report(one)
+    if a.g is not None:  # the rows asked for; each dome's top stays its top over every g
+        keep = set(_g_values(ds, a.g))
+        for s in doc["structures"]:
+            s["per_g"] = [r for r in s["per_g"] if r["g"] in keep]
+    return doc
 
 
 def _print_dome(doc: dict) -> None:
     for s in doc["structures"]:
         t = s["top"]
         how = "refined" if t.get("refined") else "grid"
-        edge = ", on the edge of the g range" if t.get("at_g_edge") else ""
+        if t.get("refined") and not t.get("searched_in_g", True):
+            how = "refined in eta at the store's only g"
+        edge = ", on the edge of the g range: Tc may grow beyond it" if t.get("at_g_edge") \
+            else ""
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
               f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
               f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
@@ -53,22 +67,29 @@ def _print_dome(doc: dict) -> None:
             print(f"  2 Delta_n/(k_B Tc) at g = {gp['g']:g}, eta = {gp['eta']:g}, "
                   f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
         print(f"  {'g':>8} {'eta_max':>9} {'Tc_max (K)':>11} {'eta_anti':>9} "
-              f"{'Tc_anti (K)':>12}  {'values':7} antiresonance")
+              f"{'Tc_anti (K)':>12}  {'values':7} notes")
         for r in s["per_g"]:
+            notes = []
+            if r["dome"] == "at_grid_edge":
+                notes.append("maximum at the edge of the eta grid: Tc_max is a lower bound")
+            elif r["dome"] == "none":
+                notes.append("no Tc on the curve")
             if r["antiresonance"] == "below_floor":
                 lo, hi = r["eta_antiresonance_range"]
                 anti = f"{'< ' + fmt(r['tc_antiresonance_upper_bound_K']):>12}"
-                note = f"below the floor for eta in [{lo:.6g}, {hi:.6g}]"
+                notes.append(f"antiresonance below the floor for eta in [{lo:.6g}, {hi:.6g}]")
             else:
                 anti = f"{fmt(r['tc_antiresonance_K']):>12}"
-                note = r["antiresonance"]
-            missing = f", {r['missing_points']} points missing" if r["missing_points"] else ""
+                notes.append({"refined": "antiresonance refined",
+                              "at_grid_edge": "antiresonance at the edge of the eta grid: "
+                                              "Tc_anti is an upper bound",
+                              "none": "no antiresonance"}[r["antiresonance"]])
+            if r["missing_points"]:
+                notes.append(f"{r['missing_points']} points missing")
+            notes += window_lines(r.get("windows", []), digits=6)
             values = "refined" if r.get("refined") else "grid"
-            windows = "".join(
-                f"; Tc >= {w['threshold_K']:g} K: eta in [{w['eta_lo']:.6f}, {w['eta_hi']:.6f}]"
-                for w in r.get("windows", []) if w["eta_lo"] is not None)
             print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
-                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {note}{missing}{windows}")
+                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {'; '.join(notes)}")
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:
@@ -83,9 +104,11 @@ def _cmd_fano(a: argparse.Namespace) -> dict:
     for idx in fits["q"].stack(curve=dims)["curve"].values:
         f = fits.sel(dict(zip(dims, idx)))
         rec = {d: float(v) for d, v in zip(dims, idx)}
-        for p in (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms"):
+        for p in (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "y_range", "cond"):
             rec[p] = json_number(f[p])
         rec["rms_units"] = fits["rms"].attrs["units"]
+        rec["rms_relative"] = (None if rec["rms"] is None or not rec["y_range"] else
+                               rec["rms"] / rec["y_range"])
         rec["n_points"] = int(np.nan_to_num(float(f["n_points"])))
         rec["quality"], rec["quality_reason"] = fano_quality(
             {k: (np.nan if v is None else v) for k, v in rec.items()},
@@ -110,12 +133,15 @@ def _print_fano(doc: dict) -> None:
     print(doc["form"])
     for r in doc["fits"]:
         unit = "" if r["rms_units"] == "1" else f" {r['rms_units']}"
+        def pm(p: str) -> str:
+            err = "" if r[p + "_err"] is None else f" ± {fmt(r[p + '_err'], '.2g')}"
+            return f"{p} = {fmt(r[p])}{err}"
+
+        share = "" if r["rms_relative"] is None else f", {100 * r['rms_relative']:.2g} % of " \
+                                                     f"the range"
         print(f"L = {r['L']:g}, W = {r['W']:g}, V = {r['V']:g}, omega0 = {r['omega0']:g}, "
-              f"g = {r['g']:.4g}: eta_res = {fmt(r['eta_res'])} ± "
-              f"{fmt(r['eta_res_err'], '.2g')}, width = {fmt(r['width'])} ± "
-              f"{fmt(r['width_err'], '.2g')}, q = {fmt(r['q'])} ± "
-              f"{fmt(r['q_err'], '.2g')} (rms {fmt(r['rms'], '.3g')}{unit}, "
-              f"{r['n_points']} points)")
+              f"g = {r['g']:.4g}: {pm('eta_res')}, {pm('width')}, {pm('q')} "
+              f"(rms {fmt(r['rms'], '.3g')}{unit}{share}, {r['n_points']} points)")
         print(f"  fit quality: {r['quality']}: {r['quality_reason']}")
 
 
@@ -157,7 +183,7 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
         raise ValueError("--log-color: only for --kind dome")
     ds = _open(a)
     if a.kind == "structures":
-        one = _select_facets(ds, a.select)
+        one = _select_many(ds, a.select, axes=("V", "omega0"))
         fig = structures_figure(one, t_floor=t_floor_of(ds))
         structure = {k: [float(x) for x in np.atleast_1d(one[k].values)] for k in DOME_AXES}
     else:
@@ -184,15 +210,16 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
             "height_px": int(round(h)), "structure": structure}
 
 
-def _select_facets(ds, items: list[str]):
-    """``--select`` of ``--kind structures``: V and omega0 values (on the grid) to draw."""
+def _select_many(ds, items: list[str], *, axes: tuple[str, ...]):
+    """``--select AXIS=VALUE`` (repeatable) picking values of ``axes``, each on the store's
+    grid (else bad input naming the nearest); every axis not named keeps all its values."""
     from ..grid import on_grid
     sel: dict[str, list[float]] = {}
     for item in items:
         axis, sep, value = item.partition("=")
-        if not sep or axis not in ("V", "omega0"):
-            raise ValueError(f"--select: with --kind structures, expected V=VALUE or "
-                             f"omega0=VALUE, got {item!r}")
+        if not sep or axis not in axes:
+            raise ValueError(f"--select: expected AXIS=VALUE with AXIS one of {', '.join(axes)}, "
+                             f"got {item!r}")
         try:
             v = float(value)
         except ValueError:
@@ -210,15 +237,18 @@ def _cmd_export(a: argparse.Namespace) -> dict:
     from ..store.export import check_output, to_csv, to_netcdf
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
+    if a.csv and a.netcdf and Path(a.csv).absolute() == Path(a.netcdf).absolute():
+        raise ValueError(f"--csv and --netcdf name the same file {a.csv}")
     for out in (a.csv, a.netcdf):
         if out:
-            check_output(out)
+            check_output(out, overwrite=a.overwrite)
     ds = _open(a)
     written = []
     if a.csv:  # checked first: the size limit refuses before any long netCDF write
-        written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS)))
+        written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS,
+                                  overwrite=a.overwrite)))
     if a.netcdf:
-        written.append(str(to_netcdf(ds, path=a.netcdf)))
+        written.append(str(to_netcdf(ds, path=a.netcdf, overwrite=a.overwrite)))
     return {"store": a.store, "points": int(ds[store_mod.VAR_TC].size), "files": written}
 
 
@@ -231,15 +261,25 @@ def add_commands(sub) -> None:
     """Add the analysis sub-commands to the ``fanodome`` sub-parsers ``sub``."""
     d = sub.add_parser(
         "dome", help="dome maxima, antiresonances and the top of each dome of a store",
-        description="Per (L, W, V, omega0) and g: the maximum of Tc over eta (refined by a "
-                    "parabola in log Tc through the grid maximum and its neighbours) and the "
-                    "antiresonance (minimum of log Tc below eta_max; points below the "
-                    "temperature floor give an upper bound, not a value); the top of the dome "
-                    "over (g, eta). Antiresonance flags: refined, at_grid_edge (smallest "
-                    "sampled value, an upper bound), below_floor, none. A store swept with "
+        description="Per (L, W, V, omega0) and g: the maximum of Tc over eta and the "
+                    "antiresonance, and the top of the dome over (g, eta). Where the store "
+                    "holds refined numbers (fanodome refine, or a run with [refine]) they are "
+                    "shown, with the windows Tc >= T* (values 'refined'); else estimates from "
+                    "the grid ('grid'): the vertex of a parabola in log Tc through the grid "
+                    "extremum and its neighbours. Flags of the maximum and the "
+                    "antiresonance: refined, at_grid_edge (on the grid's last or first eta: "
+                    "a bound, not a value), below_floor (the antiresonance is below the "
+                    "temperature floor: an upper bound), none. A store swept with "
                     "[outputs] gaps = true also gives 2 Delta_n/(k_B Tc) of each subband at the "
                     "grid point of the top, at the smallest stored T/Tc.")
     d.add_argument("store", metavar="STORE", help="zarr store path or URL")
+    d.add_argument("--g", type=float, nargs="+", default=None,
+                   help="the rows of these couplings, each a g of the store's grid (to "
+                        f"{GRID_MATCH_RTOL:g} relative); each dome's top stays its top over "
+                        "every g [every g]")
+    d.add_argument("--select", action="append", default=[], metavar="AXIS=VALUE",
+                   help="domes to show: a value of L, W (Å), V or omega0 (meV) on the store's "
+                        f"grid (to {GRID_MATCH_RTOL:g} relative); repeatable [every dome]")
     add_storage_option(d)
     d.add_argument("--json", action="store_true", help="one JSON document on stdout")
     d.set_defaults(func=_cmd_dome, show=_print_dome)
@@ -247,22 +287,27 @@ def add_commands(sub) -> None:
     f = sub.add_parser("fano", help="Fano fits of Tc(eta) at fixed g",
                        description="Fit F = A (q + e)^2/(1 + e^2) + B, e = 2 (eta - eta_res)/"
                                    "width, to Tc(eta) (or log F to log Tc with --log) per "
-                                   "dome at the grid g nearest each --g; parameters with "
-                                   "1-sigma errors.")
+                                   "dome at each --g; parameters with 1-sigma errors and a "
+                                   "quality flag that says why a fit is not good (see "
+                                   "docs/cli.md).")
     f.add_argument("store", metavar="STORE", help="zarr store path or URL")
     f.add_argument("--g", type=float, nargs="+", default=None,
-                   help="couplings, each a g of the store's grid (to 1e-6 relative) [the grid "
-                        "g nearest 1/4 and 1/3]")
+                   help=f"couplings, each a g of the store's grid (to {GRID_MATCH_RTOL:g} "
+                        "relative) [the grid g nearest 1/4 and 1/3]")
     f.add_argument("--log", action="store_true", help="fit log Tc")
     add_storage_option(f)
     f.add_argument("--json", action="store_true", help="one JSON document on stdout")
     f.set_defaults(func=_cmd_fano, show=_print_fano)
 
-    p = sub.add_parser("plot", help="draw the dome (Fig. 4) or Tc(eta) cuts (Fig. 5) to a file",
+    p = sub.add_parser("plot", help="draw the dome (Fig. 4), Tc(eta) cuts (Fig. 5) or the top "
+                                    "Tc of every structure to a file",
                        description="dome: Tc over (eta, g) with the ridge, the top and the cuts "
-                                   "marked; cuts: Tc(eta) at each --g, linear and log, maxima and "
-                                   "antiresonances marked. One dome: the first L, W, V, "
-                                   "omega0 unless --select picks others.")
+                                   f"marked (at least {MIN_DOME_G} values of g); cuts: Tc(eta) "
+                                   "at each --g, linear and log, maxima and antiresonances "
+                                   "marked; structures: the top Tc of every structure over "
+                                   "(W, L), one panel per (V, omega0). dome and cuts draw one "
+                                   "dome: the one with the highest top Tc (named in the title) "
+                                   "unless --select picks others.")
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="image file; the format follows the suffix (.png, .pdf, .svg)")
@@ -273,12 +318,13 @@ def add_commands(sub) -> None:
     p.add_argument("--log-color", action="store_true",
                    help="dome: a logarithmic colour scale (shows the antiresonance too)")
     p.add_argument("--g", type=float, nargs="+", default=None,
-                   help="couplings of the cuts, each a g of the store's grid (to 1e-6 "
-                        "relative) [the grid g nearest 1/4 and 1/3]")
+                   help="couplings of the cuts, each a g of the store's grid (to "
+                        f"{GRID_MATCH_RTOL:g} relative) [the grid g nearest 1/4 and 1/3]")
     p.add_argument("--select", action="append", default=[], metavar="AXIS=VALUE",
                    help="dome to draw: a value of L, W (Å), V or omega0 (meV) on the store's "
-                        "grid (to 1e-6 relative); repeatable")
-    p.add_argument("--dpi", type=float, default=100.0, help="pixels per inch [%(default)s]")
+                        f"grid (to {GRID_MATCH_RTOL:g} relative); repeatable")
+    p.add_argument("--dpi", type=float, default=DEFAULT_DPI,
+                   help=f"pixels per inch [{DEFAULT_DPI:g}]")
     add_storage_option(p)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(func=_cmd_plot, show=_print_plot)
@@ -289,6 +335,8 @@ def add_commands(sub) -> None:
     e.add_argument("store", metavar="STORE", help="zarr store path or URL")
     e.add_argument("--netcdf", metavar="FILE", help="netCDF-4 file to write")
     e.add_argument("--csv", metavar="FILE", help="CSV file to write")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace files that exist (else an existing file is refused)")
     e.add_argument("--max-points", type=int, default=None, metavar="N",
                    help=f"largest store written as CSV [{CSV_MAX_POINTS}]")
     add_storage_option(e)

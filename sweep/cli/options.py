@@ -26,7 +26,8 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (``| head``)
 EXIT_CODES = {
     0: "done",
-    EXIT_FAILED_POINTS: "a run finished with failed points (fanodome run)",
+    EXIT_FAILED_POINTS: "a run or a refinement finished with failed points or tasks "
+                        "(fanodome run, fanodome refine)",
     EXIT_BAD_INPUT: "bad input, or a store, file, server or scheduler that cannot be used "
                     "(one line on stderr)",
     EXIT_STALLED: "a run stalled: no running worker for --stall-timeout seconds, or nothing "
@@ -171,12 +172,15 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
                             "pods (kubernetes)")
 
 
-def add_cluster_options(p: argparse.ArgumentParser) -> None:
+def add_cluster_options(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     """Options that override the config's ``[cluster]`` keys (``--workers`` is each command's
-    own: its help differs)."""
-    g = p.add_argument_group("cluster (each overrides the same key of the config's [cluster])")
+    own: its help differs). ``config``: False for a command that takes no config (its help
+    then names no config)."""
+    g = p.add_argument_group("cluster (each overrides the same key of the config's [cluster])"
+                             if config else "cluster (where the workers run)")
     g.add_argument("--cluster", choices=CLUSTER_KINDS, metavar="KIND",
-                   help=f"where workers run: {', '.join(CLUSTER_KINDS)} [config's, else local]")
+                   help=f"where workers run: {', '.join(CLUSTER_KINDS)} "
+                        f"[{'config' + chr(39) + 's, else ' if config else ''}local]")
     g.add_argument("--jobs", type=int, metavar="N", help="batch jobs to submit (slurm, pbs)")
     g.add_argument("--cores", type=int, metavar="N",
                    help="CPU cores per job (slurm, pbs) or per pod (kubernetes)")
@@ -273,6 +277,23 @@ def announce_compile(a: argparse.Namespace, *, job: str) -> None:
     line = compile_notice(job)
     if line:
         print(f"fanodome {a.command}: {line}", file=sys.stderr, flush=True)
+
+
+def window_lines(windows: list[dict], *, digits: int) -> list[str]:
+    """The windows Tc >= T* of one curve as lines: ``Tc >= T* K for eta in [lo, hi]`` with
+    why an edge is only a bound, ``Tc >= T* K: none (why)`` where there is no window (windows
+    without one for the same reason share a line)."""
+    lines, none = [], {}
+    for w in windows:
+        if w["eta_lo"] is None or w["eta_hi"] is None:
+            none.setdefault(w.get("why") or "no value", []).append(f"{w['threshold_K']:g}")
+            continue
+        why = f" ({w['why']})" if w.get("why") else ""
+        lines.append(f"Tc >= {w['threshold_K']:g} K for eta in [{w['eta_lo']:.{digits}f}, "
+                     f"{w['eta_hi']:.{digits}f}]{why}")
+    for why, ts in none.items():
+        lines.append(f"Tc >= {', '.join(ts)} K: none ({why})")
+    return lines
 
 
 def fmt(x, spec: str = ".4g") -> str:

@@ -20,7 +20,7 @@ def refine_document(result) -> dict:
     --json``: what this call computed."""
     return {"store": result.store, "curves": result.curves, "domes": result.domes,
             "evaluations": result.evaluations, "failed_tasks": len(result.failures),
-            "wall_s": round(result.wall_s, 3)}
+            "wall_s": round(result.wall_s, 3), "nothing_to_do": result.nothing_to_do}
 
 
 def _settings(a: argparse.Namespace, so):
@@ -64,6 +64,11 @@ def _cmd_refine(a: argparse.Namespace) -> int:
 
 
 def _print_refine(doc: dict) -> None:
+    if doc.get("nothing_to_do"):
+        print(f"store {doc['store']}: nothing to do: every curve and dome top is refined with "
+              f"these settings (other thresholds: --threshold); numbers: fanodome dome "
+              f"{doc['store']}")
+        return
     print(f"store {doc['store']}: refined {doc['curves']} curves and {doc['domes']} dome tops "
           f"with {doc['evaluations']} solver evaluations in {fmt(doc['wall_s'], '.1f')} s")
     if doc["failed_tasks"]:
@@ -88,15 +93,17 @@ def add_commands(sub) -> None:
                     f"|d eta| <= {_DEFAULT.root_tol:g}); per dome the top over (eta, g) with g "
                     "within the store's range. Computed "
                     "with the solver on the cluster, written into the store (variables "
-                    "eta_max, tc_max, ..., top_tc). Resumable; a second run computes nothing. "
-                    "Tolerances: the [refine] table of the store's config. Exit 0: all "
+                    "eta_max, tc_max, ..., top_tc). Resumable; the same "
+                    "thresholds again: nothing to do. "
+                    "Tolerances: the [refine] table the store was swept with, else the "
+                    "defaults. Exit 0: all "
                     "refined; 1: some tasks failed; 2: bad input.")
     r.add_argument("store", metavar="STORE", help="zarr store path or URL")
     r.add_argument("--threshold", type=float, nargs="*", metavar="K",
-                   help="temperatures T* (K) of the windows Tc >= T* [the config's "
-                        "[refine] thresholds, else none]")
+                   help="temperatures T* (K) of the windows Tc >= T* [the thresholds of "
+                        "the [refine] table the store was swept with, else none]")
     add_executor_options(r)
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    add_cluster_options(r)
+    add_cluster_options(r, config=False)
     add_storage_option(r)
     r.set_defaults(func=_cmd_refine, show=_print_refine)

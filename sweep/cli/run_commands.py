@@ -15,9 +15,10 @@ import sys
 from ..addresses import on_this_machine
 from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
-                      add_cluster_options, announce_compile, add_executor_options, add_storage_option,
-                      check_scheduler, cluster_config, emit, fmt, print_dashboard,
-                      show_progress_logs, storage_options, store_exists)
+                      add_cluster_options, add_executor_options, add_storage_option,
+                      announce_compile, check_scheduler, cluster_config, emit, fmt,
+                      print_dashboard, show_progress_logs, storage_options, store_exists,
+                      window_lines)
 from .progress import progress_for
 from .refine_commands import refine_document
 
@@ -171,7 +172,9 @@ def _print_run(doc: dict) -> None:
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
               f"{doc['store']}` and the store's 'failures' attribute; rerun with --resume")
-    if "refine" in doc:
+    if "refine" in doc and doc["refine"].get("nothing_to_do"):
+        print("refinement: nothing to do (every curve and dome top refined with these settings)")
+    elif "refine" in doc:
         rf = doc["refine"]
         print(f"refined {rf['curves']} curves and {rf['domes']} dome tops with "
               f"{rf['evaluations']} solver evaluations in {rf['wall_s']:.1f} s"
@@ -187,12 +190,12 @@ def _print_run(doc: dict) -> None:
         print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
               f"eta = {fmt(r['eta_at_max'], '.5g')}")
         for t in r["at_g"]:
-            print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
-                  f"{fmt(t['tc_max_K'], '.5g')} K at eta = {fmt(t['eta'], '.5g')}")
-            for w in t.get("windows", []):
-                if w["eta_lo"] is not None:
-                    print(f"    Tc >= {w['threshold_K']:g} K for eta in "
-                          f"[{w['eta_lo']:.5f}, {w['eta_hi']:.5f}]")
+            which = (f"g = {t['g']:g}" if t["g_target"] is None else
+                     f"g = {t['g_target']} (nearest grid g = {t['g']:g})")
+            print(f"  {which}: max Tc over eta = {fmt(t['tc_max_K'], '.5g')} K at eta = "
+                  f"{fmt(t['eta'], '.5g')}")
+            for line in window_lines(t.get("windows", []), digits=5):
+                print(f"    {line}")
 
 
 def _cmd_status(a: argparse.Namespace) -> dict:
@@ -256,7 +259,11 @@ def add_commands(sub) -> None:
     add_storage_option(r)
     r.set_defaults(func=_cmd_run, show=_print_run)
 
-    s = sub.add_parser("status", help="points done, failed and pending in a store")
+    s = sub.add_parser("status", help="points done, failed and pending in a store",
+                       description="Count the points of a sweep store: done, failed (their "
+                                   "tasks' errors follow), pending, and marked ok but missing "
+                                   "their value (counted as pending). Reads the store only; "
+                                   "works while a run writes it.")
     s.add_argument("store", metavar="STORE", help="zarr store path or URL")
     s.add_argument("--json", action="store_true",
                    help='one JSON document {"total", "done", "failed", "pending", "missing"} '

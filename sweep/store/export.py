@@ -25,15 +25,20 @@ CSV_MAX_POINTS = 1_000_000
 CSV is the wrong format (use netCDF)."""
 
 
-def check_output(path: str | Path) -> Path:
+def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
     """``path`` as a file to write; ValueError when it lies inside a zarr store (writing there
-    would replace the store's metadata or a chunk: ``--csv STORE/zarr.json``)."""
+    would replace the store's metadata or a chunk: ``--csv STORE/zarr.json``), or when it
+    exists and ``overwrite`` is not given (nothing is replaced unasked), or is not a file."""
     path = Path(path)
     full = path.resolve()
     inside = next((d for d in full.parents if (d / "zarr.json").is_file()), None)
     if full.name == "zarr.json" or inside is not None:
         raise ValueError(f"{path}: inside the zarr store {inside or full.parent}; write exports "
                          f"outside it")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path}: exists and is not a file; not touching it")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{path}: file exists; pass --overwrite to replace it")
     return path
 
 
@@ -44,9 +49,9 @@ CF_VERSION = "CF-1.8"
 def _plain(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` as a CF netCDF file holds it: axes in increasing order where a config listed them
     otherwise, without the zarr encodings (chunks, codecs) that
-    netCDF cannot take, no ``_FillValue`` on coordinates (CF §2.5.1), ``flag_values`` in the
-    flag variable's own type (§3.5; JSON attributes come back as int64), ``Conventions`` the
-    version checked and a ``history`` line. The data stay lazy."""
+    netCDF cannot take, no ``_FillValue`` on coordinates (CF §2.5.1), ``flag_values`` and
+    ``flag_masks`` in the flag variable's own type (§3.5; JSON attributes come back as int64),
+    ``Conventions`` the version checked and a ``history`` line. The data stay lazy."""
     unsorted = [d for d in ds.dims if d in ds.coords and ds[d].ndim == 1 and ds[d].size > 1
                 and not (np.all(np.diff(ds[d].values) > 0) or np.all(np.diff(ds[d].values) < 0))]
     out = ds.sortby(unsorted) if unsorted else ds.copy()  # CF §5: coordinates monotonic
@@ -56,8 +61,9 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
         out[name].encoding["_FillValue"] = None
     for name in out.data_vars:
         attrs = out[name].attrs
-        if "flag_values" in attrs:
-            attrs["flag_values"] = np.asarray(attrs["flag_values"], dtype=out[name].dtype)
+        for key in ("flag_values", "flag_masks"):
+            if key in attrs:
+                attrs[key] = np.asarray(attrs[key], dtype=out[name].dtype)
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     from .common import created
 
@@ -67,10 +73,10 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def to_netcdf(ds: xr.Dataset, *, path: str | Path) -> Path:
+def to_netcdf(ds: xr.Dataset, *, path: str | Path, overwrite: bool = False) -> Path:
     """Write the whole sweep (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
-    data are written chunk by chunk."""
-    path = check_output(path)
+    data are written chunk by chunk. An existing file is replaced only with ``overwrite``."""
+    path = check_output(path, overwrite=overwrite)
     from .points import VAR_TC
 
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
@@ -83,16 +89,18 @@ def csv_header(ds: xr.Dataset, name: str) -> str:
     return f"{name} [{ds[name].attrs.get('units', '?')}]"
 
 
-def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS) -> Path:
+def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS,
+           overwrite: bool = False) -> Path:
     """One row per point: the six coordinates, tc, status, E_L and dE (headers ``name [units]``;
-    tc empty where there is no value). Raises ValueError above ``max_points`` points."""
+    tc empty where there is no value). Raises ValueError above ``max_points`` points. An
+    existing file is replaced only with ``overwrite``."""
     from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
 
     n = int(ds[VAR_TC].size)
     if n > max_points:
         raise ValueError(f"{n} points is too many for CSV (limit {max_points}, --max-points); "
                          f"use --netcdf")
-    path = check_output(path)
+    path = check_output(path, overwrite=overwrite)
     names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
     frame = ds[names].load().to_dataframe()[names]
     frame = frame.reset_index()
