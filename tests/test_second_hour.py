@@ -330,3 +330,103 @@ def test_small_results_come_back_computed(design):
     top = sweep.dome_top(d)
     assert top["top_tc"].chunks is None and float(top["top_tc"].max()) == float(m.max())
     assert sweep.fano_fit(ds, g=[0.25])["q"].chunks is None
+
+
+# ---------------------------------------------------------------------------------- figures
+
+def _legend_labels(fig) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def _drawn_labels(fig) -> set[str]:
+    """Labels of the lines that hold at least one finite point inside their axes' limits."""
+    import numpy as np
+    out = set()
+    for ax in fig.axes:
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        for line in ax.lines:
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            if x.size and y.size:
+                x, y = np.broadcast_arrays(x, y)
+                inside = np.isfinite(x) & np.isfinite(y) & (x >= x0 - 1e-9) & (x <= x1 + 1e-9) & \
+                    (y >= y0 - 1e-9) & (y <= y1 + 1e-9)
+                if inside.any():
+                    out.add(line.get_label())
+    return out
+
+
+def test_plot_dome_draws_the_best_structure_over_the_stores_g_range(design, tmp_path, capsys):
+    store, _ = design
+    png = tmp_path / "dome.png"
+    assert main(["plot", str(store), "-o", str(png), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["structure"]["L"] == 8.5  # the higher dome (L = 7.5 Å tops at 220 K)
+    from sweep.analysis.plots import dome_figure
+    ds = store_mod.open_dataset(str(store))
+    fig = dome_figure(ds.sel(L=8.5))  # W, V, omega0 have one value each: squeezed
+    ax = fig.axes[0]
+    g, eta = ds["g"].values, ds["eta"].values
+    assert g.min() <= min(ax.get_ylim()) and max(ax.get_ylim()) <= g.max()
+    assert eta.min() <= min(ax.get_xlim()) and max(ax.get_xlim()) <= eta.max()
+    labels = _legend_labels(fig)
+    assert labels and set(labels) <= _drawn_labels(fig), (labels, _drawn_labels(fig))
+    assert not any("dots" in t for t in labels)
+    assert "8.5" in ax.get_title()
+
+
+@pytest.mark.parametrize("kind", ["dome", "cuts"])
+def test_plot_names_the_dome_it_picked_in_the_title(design, kind):
+    from sweep.cli.analysis_commands import plot_figure
+    store, _ = design
+    a = build_parser().parse_args(["plot", str(store), "-o", "x.png", "--kind", kind])
+    fig, structure = plot_figure(a, store_mod.open_dataset(str(store)))
+    title = fig.axes[0].get_title() if kind == "dome" else fig._suptitle.get_text()
+    assert structure["L"] == 8.5 and "$L$ = 8.5" in title
+    assert "the highest top $T_c$ of 2 domes" in title
+    a = build_parser().parse_args(["plot", str(store), "-o", "x.png", "--kind", kind,
+                                   "--select", "L=7.5"])
+    fig, structure = plot_figure(a, store_mod.open_dataset(str(store)))
+    title = fig.axes[0].get_title() if kind == "dome" else fig._suptitle.get_text()
+    assert structure["L"] == 7.5 and "highest" not in title  # asked for, not picked
+
+
+def test_plot_dome_with_fewer_than_three_g_is_refused_towards_cuts(one_g, tmp_path, capsys):
+    store, _ = one_g
+    png = tmp_path / "dome.png"
+    assert main(["plot", str(store), "-o", str(png)]) == 2
+    _one_line_error(capsys.readouterr().err, "at least 3 values of g", "--kind cuts")
+    assert not png.exists()
+    assert main(["plot", str(store), "-o", str(png), "--kind", "cuts"]) == 0
+    from sweep.analysis.plots import dome_figure
+    with pytest.raises(ValueError, match="cuts_figure"):
+        dome_figure(store_mod.open_dataset(str(store)))
+
+
+def test_plot_functions_take_one_dome_with_length_one_dimensions(design):
+    from sweep.analysis.plots import cuts_figure, dome_figure
+    ds = store_mod.open_dataset(str(design[0]))
+    for make in (dome_figure, cuts_figure):
+        assert make(ds.sel(L=7.5)).axes
+        with pytest.raises(ValueError, match="L has 2 values"):
+            make(ds)
+
+
+def test_structures_figure_is_readable_at_a_column_width(design, one_g):
+    from sweep.analysis.plots import COLUMN_WIDTH, structures_figure
+    fig = structures_figure(store_mod.open_dataset(str(design[0])))
+    assert fig.get_size_inches()[0] == pytest.approx(COLUMN_WIDTH)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in (ax.title, *ax.texts) if t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, a in enumerate(boxes):  # no label over another
+        assert not any(a.overlaps(b) for b in boxes[i + 1:]), [t.get_text() for t in texts]
+    panel = fig.axes[0]
+    assert "best: 320.6 K" in panel.get_title()  # L = 8.5 Å, W = 5.5 Å: a closed maximum
+    labels = _legend_labels(fig)
+    assert labels == ["best structure"]  # no lower bound, no missing structure: not listed
+    # eta up to 0.7: the maximum is past the grid's edge, a lower bound, marked as such
+    fig = structures_figure(store_mod.open_dataset(str(one_g[0])))
+    assert "≥" in fig.axes[0].get_title()
+    assert any("lower bound" in t for t in _legend_labels(fig))
+    assert any(line.get_marker() == "^" for line in fig.axes[0].lines)

@@ -11,15 +11,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .. import flags
 from ..config import PAPER_G
-from ..grid import DOME_AXES
+from ..grid import DOME_AXES, MIN_DOME_G
 from ..store import VAR_TC, VAR_TOP_STATUS
-from .domes import ANTI_FLAGS, dome, dome_top, refined_top
+from .domes import ANTI_FLAGS, DOME_FLAGS, dome, dome_top, refined_top
 
 DOME_FIGSIZE = (8.0, 6.0)
 """Inches of :func:`dome_figure`."""
@@ -69,6 +70,19 @@ def _new_figure(size: tuple[float, float]) -> Figure:
     return fig
 
 
+def one_dome(ds: xr.Dataset, *, figure: str) -> xr.Dataset:
+    """``ds`` as one dome over (g, eta): its length-1 dimensions of L, W, V and omega0 squeezed
+    (``ds.sel(L=9, W=6)`` of a store with one V and one omega0 is one dome). ValueError naming
+    the axis when one still holds several values (``figure``: the function, for the message)."""
+    extra = [a for a in DOME_AXES if a in ds.dims]
+    many = [a for a in extra if ds.sizes[a] > 1]
+    if many:
+        a = many[0]
+        raise ValueError(f"{figure} draws one dome: {a} has {ds.sizes[a]} values; pick one "
+                         f"(ds.sel({a}=...), or --select {a}=VALUE)")
+    return ds.squeeze(extra) if extra else ds
+
+
 def _cut_indices(ds: xr.Dataset, g_cuts: Sequence[float]) -> list[int]:
     g = ds["g"].values
     return sorted({int(np.argmin(np.abs(g - x))) for x in g_cuts})
@@ -78,52 +92,73 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None, log_color: bool = False) -> Figure:
     """Fig. 4: Tc over (eta, g) as a colour map, the ridge eta_max(g), the top of the dome and
     the cuts at ``g_cuts`` (nearest grid g) marked; with refined numbers in the store the ridge
-    is the refined one (dots), the top the refined top over (eta, g) and the windows'
-    edges are drawn. ``ds``: one dome (dims g, eta). ``log_color``: a logarithmic colour scale
-    (the dip and the dome in one picture), from the smallest positive Tc (at least
-    ``t_floor``) up."""
+    is the refined one, the top the refined top over (eta, g) and the windows' edges are
+    drawn. ``ds``: one dome (dims g, eta; length-1 dimensions squeezed, :func:`one_dome`) with
+    at least :data:`sweep.grid.MIN_DOME_G` values of g (ValueError otherwise: its curves are
+    :func:`cuts_figure`'s). The axes span the store's eta and g, nothing extrapolated; the
+    legend lists what is drawn. ``log_color``: a logarithmic colour scale (the dip and the dome
+    in one picture), from the smallest positive Tc (at least ``t_floor``) up."""
+    ds = one_dome(ds, figure="dome_figure")
+    if ds.sizes["g"] < MIN_DOME_G:
+        raise ValueError(f"a dome over (eta, g) needs at least {MIN_DOME_G} values of g to be "
+                         f"drawn as a surface; this one has {ds.sizes['g']}: draw its curves "
+                         f"with cuts_figure (fanodome plot --kind cuts)")
     ds = ds.load().sortby("g")  # a colour map needs monotonic axes; a config need not sort g
     d = dome(ds, t_floor=t_floor)
     top = dome_top(d)
     fig = _new_figure(DOME_FIGSIZE)
     ax = fig.add_subplot()
     tc = ds[VAR_TC].transpose("g", "eta")
+    g, eta = ds["g"].values, ds["eta"].values
     norm = None
     if log_color:
         positive = tc.where(tc > 0)
         lo = float(positive.min()) if positive.notnull().any() else 1.0
         norm = LogNorm(vmin=max(lo, t_floor or 0.0), vmax=max(float(positive.max()), lo))
-    mesh = ax.pcolormesh(ds["eta"].values, ds["g"].values, tc.values, shading="nearest",
-                         cmap="viridis", norm=norm)
+    mesh = ax.pcolormesh(eta, g, tc.values, shading="nearest", cmap="viridis", norm=norm)
     fig.colorbar(mesh, ax=ax, label=label(ds[VAR_TC]) + (", log scale" if log_color else ""))
-    refined = d["refined"].values if "refined" in d else np.zeros(ds.sizes["g"], dtype=bool)
-    ax.plot(d["eta_max"].values, ds["g"].values, color="w", lw=1.5,
-            label=r"maximum over $\eta$" + (" (refined: dots)" if refined.any() else ""))
-    if refined.any():
-        ax.plot(d["eta_max"].values[refined], ds["g"].values[refined], ".", color="w", ms=4)
-        if "eta_window_lo" in d:
-            for k, t in enumerate(d["threshold"].values):
-                for edge in ("eta_window_lo", "eta_window_hi"):
-                    ax.plot(d[edge].isel(threshold=k).values, ds["g"].values, color="tab:pink",
-                            lw=1, ls=(0, (1, 1 + k)),
-                            label=rf"$T_c \geq$ {t:g} K (window edges)"
-                            if edge.endswith("lo") else None)
-    for j in _cut_indices(ds, g_cuts):
-        ax.axhline(float(ds["g"][j]), color="tab:red", ls="--", lw=1,
-                   label="cut" if j == _cut_indices(ds, g_cuts)[0] else None)
-        ax.annotate(f"$g$ = {float(ds['g'][j]):.4g}", (1.0, float(ds["g"][j])),
+    outline = [patheffects.withStroke(linewidth=3.0, foreground="k")]  # seen on any colour
+    refined = d["refined"].values if "refined" in d else np.zeros(g.size, dtype=bool)
+    how = " (refined)" if refined.all() else "" if refined.any() else " (grid)"
+    ridge = d["eta_max"].values
+    if np.isfinite(ridge).any():
+        ax.plot(ridge, g, color="w", lw=1.5, path_effects=outline,
+                label=r"maximum over $\eta$" + how)
+    if refined.any() and not refined.all():
+        ax.plot(ridge[refined], g[refined], "o", color="w", mec="k", ms=5, ls="none",
+                label=r"maximum refined with the solver")
+    if refined.any() and "eta_window_lo" in d:
+        for k, t in enumerate(d["threshold"].values):
+            lo = d["eta_window_lo"].isel(threshold=k).values
+            hi = d["eta_window_hi"].isel(threshold=k).values
+            if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
+                continue  # no window at this T*: nothing drawn, no legend entry
+            style = {"color": "tab:pink", "lw": 1.2, "ls": (0, (4, 1 + 2 * k)),
+                     "path_effects": [patheffects.withStroke(linewidth=2.2, foreground="k")]}
+            ax.plot(lo, g, **style, label=rf"edges of $T_c \geq$ {t:g} K")
+            ax.plot(hi, g, **style)
+    cuts = _cut_indices(ds, g_cuts)
+    for j in cuts:
+        ax.axhline(float(g[j]), color="tab:red", ls="--", lw=1.2, clip_on=False,
+                   label="cut" if j == cuts[0] else None)
+        ax.annotate(f"$g$ = {float(g[j]):.4g}", (1.0, float(g[j])),
                     xycoords=("axes fraction", "data"), xytext=(4, 0),
                     textcoords="offset points", color="tab:red", va="center",
                     annotation_clip=False)
     rt = refined_top(ds)
+    units = ds[VAR_TC].attrs.get("units", "K")
     if rt is not None and flags.has(int(rt[VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
         ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
-                color="tab:orange", ls="none",
-                label=f"top (refined): {float(rt['top_tc']):.5g} {ds['tc'].attrs['units']}")
+                color="tab:orange", mec="k", ls="none", clip_on=False,
+                label=f"top (refined): {float(rt['top_tc']):.5g} {units}")
     elif np.isfinite(float(top["top_tc"])):
         ax.plot(float(top["top_eta"]), float(top["top_g"]), marker="*", ms=14, color="tab:orange",
-                ls="none", label=f"top: {float(top['top_tc']):.4g} {ds['tc'].attrs['units']}")
+                mec="k", ls="none", clip_on=False,
+                label=f"top: {float(top['top_tc']):.4g} {units}")
+    # The data's range, nothing extrapolated (markers on its edge are drawn unclipped).
+    ax.set_xlim(float(eta.min()), float(eta.max()))
+    ax.set_ylim(float(g.min()), float(g.max()))
     ax.set_xlabel(label(ds["eta"]))
     ax.set_ylabel(label(ds["g"]))
     ax.set_title(f"$T_c$ dome ({_dome_title(ds)})")
@@ -135,11 +170,12 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
 def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None) -> Figure:
     """Fig. 5: Tc(eta) at the grid g nearest each of ``g_cuts``, linear (left) and log (right),
-    maxima (circles: filled where refined with the solver, open from the grid) and
-    antiresonances (triangles; open triangles at the temperature floor where the dip is below
+    maxima (circles: filled where refined with the solver, open from the grid; their value
+    written beside the linear curve, with ``≥`` where the maximum is on the edge of the eta
+    grid, a lower bound) and antiresonances (triangles; open triangles at the temperature floor where the dip is below
     it) marked, and where the store has refined windows, each window Tc >= T* as a bar at T*.
-    ``ds``: one dome (dims g, eta)."""
-    ds = ds.load()
+    ``ds``: one dome (dims g, eta; length-1 dimensions squeezed, :func:`one_dome`)."""
+    ds = one_dome(ds, figure="cuts_figure").load()
     d = dome(ds, t_floor=t_floor)
     fig = _new_figure(CUTS_FIGSIZE)
     lin, log = fig.subplots(1, 2)
@@ -170,8 +206,9 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
             elif flag != "none":
                 ax.plot(float(dd["eta_antiresonance"]), float(dd["tc_antiresonance"]), "v",
                         color=color, ms=8)
-        if np.isfinite(float(dd["tc_max"])):
-            lin.annotate(f"{float(dd['tc_max']):.4g} {units}",
+        if np.isfinite(float(dd["tc_max"])):  # on the grid's edge: a lower bound
+            at_edge = DOME_FLAGS[int(dd["dome_flag"])] == "at_grid_edge"
+            lin.annotate(f"{'≥ ' if at_edge else ''}{float(dd['tc_max']):.4g} {units}",
                          (float(dd["eta_max"]), float(dd["tc_max"])),
                          textcoords="offset points", xytext=(8, 0), va="center",
                          color=color)
@@ -192,53 +229,115 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     return fig
 
 
-STRUCTURES_FIGSIZE_PER_FACET = (4.0, 3.5)
-"""Inches of each (V, omega0) facet of :func:`structures_figure`."""
+COLUMN_WIDTH = 3.4
+"""Inches of one column of a two-column journal page (8.6 cm, as Physical Review's): one facet
+of :func:`structures_figure` is that wide, its fonts 8 pt, so it is read at print size."""
+PAGE_WIDTH = 7.0
+"""Inches of a full two-column page width: the widest :func:`structures_figure`."""
+STRUCTURES_FONT_PT = 8.0
+"""Font size of :func:`structures_figure`, pt: a figure caption's size at column width."""
 MAX_FACETS = 16
 """Most (V, omega0) facets drawn in one figure; beyond that, pick some with --select."""
 
 
+def _cell_edges(values: np.ndarray) -> np.ndarray:
+    """Edges of the cells around sorted grid values: midpoints, and half the neighbouring step
+    past each end (a single value: +-0.5 of its unit)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = 0.5 * (v[1:] + v[:-1])
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
 def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure:
     """The top of each dome, Tc over (W, L), one facet per (V, omega0): which structure a
-    design sweep should make. ``ds``: a sweep (dims L, W, V, omega0, g, eta); structures
-    without a computed point are drawn as open grey circles."""
-    top = dome_top(dome(ds, t_floor=t_floor)).compute()
+    design sweep should make. ``ds``: a sweep (dims L, W, V, omega0, g, eta). Each structure
+    is a cell of the (W, L) grid coloured by its top Tc; the best of each facet is starred and
+    named in its title; a top whose curve has its maximum on the edge of the eta grid is a
+    lower bound, marked by a triangle (Tc may be higher past the grid); structures without a
+    computed point are hatched grey. One facet is a journal column wide (:data:`COLUMN_WIDTH`,
+    :data:`STRUCTURES_FONT_PT` fonts); more facets fill up to a page width, in rows."""
+    import matplotlib as mpl
+    from matplotlib.patches import Patch, Rectangle
+
+    d = dome(ds, t_floor=t_floor)
+    top = dome_top(d).compute()
+    at_top = d["g"] == top["top_g"]
+    edge = ((d["dome_flag"] == DOME_FLAGS.index("at_grid_edge")) & at_top).any("g").compute()
     nv, no = top.sizes["V"], top.sizes["omega0"]
     if nv * no > MAX_FACETS:
         raise ValueError(f"{nv * no} (V, omega0) facets is too many for one figure (at most "
                          f"{MAX_FACETS}); pick some with --select V=... --select omega0=...")
-    w, h = STRUCTURES_FIGSIZE_PER_FACET
-    fig = _new_figure((w * no + 1.5, h * nv + 0.8))
-    axes = np.atleast_2d(fig.subplots(nv, no, squeeze=False, sharex=True, sharey=True))
+    ncols = min(nv * no, max(1, int(PAGE_WIDTH // COLUMN_WIDTH)))
+    nrows = -(-nv * no // ncols)
+    units = ds[VAR_TC].attrs.get("units", "K")
     tc = top["top_tc"]
     finite = tc.where(np.isfinite(tc))
     vmin = float(finite.min()) if finite.notnull().any() else 0.0
     vmax = float(finite.max()) if finite.notnull().any() else 1.0
-    W, L = np.meshgrid(ds["W"].values, ds["L"].values)
-    units = ds[VAR_TC].attrs.get("units", "K")
-    mesh = None
-    for iv in range(nv):
-        for io in range(no):
-            ax = axes[iv, io]
-            t = tc.isel(V=iv, omega0=io).transpose("L", "W").values
-            ok = np.isfinite(t)
-            mesh = ax.scatter(W[ok], L[ok], c=t[ok], s=160, cmap="viridis", vmin=vmin,
-                              vmax=vmax, edgecolors="k", linewidths=0.5)
-            ax.scatter(W[~ok], L[~ok], s=160, facecolors="none", edgecolors="0.6")
+    Ls = np.sort(ds["L"].values)
+    Ws = np.sort(ds["W"].values)
+    with mpl.rc_context({"font.size": STRUCTURES_FONT_PT, "hatch.color": "0.55"}):
+        fig = _new_figure((COLUMN_WIDTH * ncols, 2.9 * nrows + 0.5))
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+        mesh, drawn = None, {"bound": False, "missing": False}
+        for k, (iv, io) in enumerate(np.ndindex(nv, no)):
+            ax = axes.flat[k]
+            one = tc.isel(V=iv, omega0=io).sel(L=Ls, W=Ws).transpose("L", "W").values
+            bound = edge.isel(V=iv, omega0=io).sel(L=Ls, W=Ws).transpose("L", "W").values
+            ok = np.isfinite(one)
+            ax.set_facecolor("0.92")
+            we, le = _cell_edges(Ws), _cell_edges(Ls)
+            for i, j in zip(*np.nonzero(~ok)):  # hatched: no computed point
+                ax.add_patch(Rectangle((we[j], le[i]), we[j + 1] - we[j], le[i + 1] - le[i],
+                                       facecolor="0.92", edgecolor="0.55", hatch="///", lw=0))
+                drawn["missing"] = True
+            mesh = ax.pcolormesh(_cell_edges(Ws), _cell_edges(Ls), np.where(ok, one, np.nan),
+                                 cmap="viridis", vmin=vmin, vmax=vmax, edgecolors="w",
+                                 linewidth=0.6)
+            WW, LL = np.meshgrid(Ws, Ls)
+            lb = ok & bound
+            if lb.any():
+                ax.plot(WW[lb], LL[lb], "^", color="w", mec="k", ms=6, ls="none")
+                drawn["bound"] = True
+            where = (f"{SYMBOLS['V']} = {float(ds['V'][iv]):g} {ds['V'].attrs.get('units', '')}, "
+                     f"{SYMBOLS['omega0']} = {float(ds['omega0'][io]):g} "
+                     f"{ds['omega0'].attrs.get('units', '')}")
             if ok.any():
-                k = np.unravel_index(int(np.nanargmax(np.where(ok, t, -np.inf))), t.shape)
-                ax.annotate(f"{t[k]:.4g} {units}", (W[k], L[k]), textcoords="offset points",
-                            xytext=(0, 11), ha="center", fontsize=8)
-            ax.set_title(f"{SYMBOLS['V']} = {float(ds['V'][iv]):g} "
-                         f"{ds['V'].attrs.get('units', '')}, {SYMBOLS['omega0']} = "
-                         f"{float(ds['omega0'][io]):g} {ds['omega0'].attrs.get('units', '')}",
-                         fontsize=9)
-            if iv == nv - 1:
+                b = np.unravel_index(int(np.nanargmax(np.where(ok, one, -np.inf))), one.shape)
+                ax.plot(WW[b], LL[b], "*", color="tab:orange", mec="k", ms=11, ls="none")
+                best = (f"best: {'≥ ' if bound[b] else ''}{one[b]:.4g} {units} at "
+                        f"{SYMBOLS['L']} = {LL[b]:g}, {SYMBOLS['W']} = {WW[b]:g} "
+                        f"{ds['L'].attrs.get('units', '')}")
+                ax.set_title(f"{where}\n{best}")
+            else:
+                ax.set_title(f"{where}\nno computed point")
+            ax.set_xticks(Ws if Ws.size <= 8 else ax.get_xticks())
+            ax.set_yticks(Ls if Ls.size <= 8 else ax.get_yticks())
+            ax.set_xlim(_cell_edges(Ws)[[0, -1]])
+            ax.set_ylim(_cell_edges(Ls)[[0, -1]])
+            if k // ncols == nrows - 1:
                 ax.set_xlabel(label(ds["W"]))
-            if io == 0:
+            if k % ncols == 0:
                 ax.set_ylabel(label(ds["L"]))
-            ax.margins(0.15)
-    if mesh is not None:
-        fig.colorbar(mesh, ax=axes, label=f"top of the dome, {SYMBOLS[VAR_TC]} [{units}]")
-    fig.suptitle(r"Top $T_c$ of each structure (maximum over $g$ and $\eta$)")
+        for ax in axes.flat[nv * no:]:
+            ax.set_visible(False)
+        if mesh is not None:
+            fig.colorbar(mesh, ax=axes, label=f"top {SYMBOLS[VAR_TC]} [{units}]", shrink=0.9)
+        handles = [plt_line("*", "tab:orange", "best structure")]
+        if drawn["bound"]:
+            handles.append(plt_line("^", "w", r"lower bound: maximum on the edge of the "
+                                              r"$\eta$ grid"))
+        if drawn["missing"]:
+            handles.append(Patch(facecolor="0.92", hatch="///", edgecolor="0.55",
+                                 label="no computed point"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=1, frameon=False)
+        fig.suptitle(r"Top $T_c$ of each structure (over $g$ and $\eta$)")
     return fig
+
+
+def plt_line(marker: str, color: str, text: str):
+    """A legend entry for a marker drawn alone."""
+    from matplotlib.lines import Line2D
+    return Line2D([], [], marker=marker, color=color, mec="k", ls="none", ms=8, label=text)

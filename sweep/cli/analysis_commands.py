@@ -86,7 +86,7 @@ def _print_dome(doc: dict) -> None:
                               "none": "no antiresonance"}[r["antiresonance"]])
             if r["missing_points"]:
                 notes.append(f"{r['missing_points']} points missing")
-            notes += window_lines(r.get("windows", []), digits=6)
+            notes += window_lines(r.get("windows", []), digits=6, sep=": ")
             values = "refined" if r.get("refined") else "grid"
             print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
                   f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {'; '.join(notes)}")
@@ -146,8 +146,10 @@ def _print_fano(doc: dict) -> None:
 
 
 def _select(ds, items: list[str]):
-    """One dome: ``AXIS=VALUE`` picks that grid value (else bad input naming the nearest),
-    every other axis its first."""
+    """One dome and how it was picked: ``AXIS=VALUE`` picks that grid value (else bad input
+    naming the nearest); among the domes left, the one with the highest top Tc (the refined
+    top where the store has one, else the grid's highest Tc). Returns (the dome, the number of
+    domes it was picked from)."""
     from ..grid import on_grid
     sel = {}
     for item in items:
@@ -162,18 +164,35 @@ def _select(ds, items: list[str]):
     sel = {axis: on_grid(ds[axis].values, [v], name=f"--select {axis}")[0]
            for axis, v in sel.items()}
     one = ds.sel(sel) if sel else ds
-    return one.isel({a: 0 for a in DOME_AXES if a not in sel})
+    free = [a for a in DOME_AXES if a not in sel]
+    n = 1
+    for a in free:
+        n *= one.sizes[a]
+    if n == 1:
+        return one.isel({a: 0 for a in free}), 1
+    return one.isel(_best_dome(one, free)), n
+
+
+def _best_dome(ds, axes: list[str]) -> dict[str, int]:
+    """Positions along ``axes`` of the dome with the highest top Tc: the store's refined tops
+    where it has them, else the highest Tc on the grid; the first dome when none has a
+    value."""
+    import numpy as np
+
+    from .. import flags
+    from .. import store as store_mod
+    top = ds[store_mod.VAR_TC].max(["g", "eta"])
+    if store_mod.VAR_TOP_STATUS in ds:
+        done = flags.has(ds[store_mod.VAR_TOP_STATUS].astype(np.int64), flags.TOP_DONE)
+        top = ds["top_tc"].where(done).fillna(top)
+    top = top.compute()
+    if not top.notnull().any():
+        return {a: 0 for a in axes}
+    best = top.fillna(-np.inf).argmax(dim=axes)
+    return {a: int(best[a]) for a in axes}
 
 
 def _cmd_plot(a: argparse.Namespace) -> dict:
-    import sys
-
-    import numpy as np
-
-    from .. import store as store_mod
-    from ..analysis.domes import t_floor_of
-    from ..flags import STATUS_FAILED
-    from ..analysis.plots import cuts_figure, dome_figure, structures_figure
     if a.dpi <= 0:
         raise ValueError(f"--dpi must be positive, got {a.dpi}")
     folder = Path(a.output).absolute().parent
@@ -181,13 +200,34 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
         raise ValueError(f"-o {a.output}: folder {folder} does not exist")
     if a.log_color and a.kind != "dome":
         raise ValueError("--log-color: only for --kind dome")
-    ds = _open(a)
+    fig, structure = plot_figure(a, _open(a))
+    fig.savefig(a.output, dpi=a.dpi)
+    w, h = fig.get_size_inches() * a.dpi
+    return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
+            "height_px": int(round(h)), "structure": structure}
+
+
+def plot_figure(a: argparse.Namespace, ds):
+    """The figure ``fanodome plot`` draws of store ``ds`` with the options ``a`` (``kind``,
+    ``select``, ``g``, ``log_color``), and the structure it shows."""
+    import sys
+
+    import numpy as np
+
+    from .. import store as store_mod
+    from ..analysis.domes import t_floor_of
+    from ..analysis.plots import cuts_figure, dome_figure, structures_figure
+    from ..flags import STATUS_FAILED
     if a.kind == "structures":
         one = _select_many(ds, a.select, axes=("V", "omega0"))
         fig = structures_figure(one, t_floor=t_floor_of(ds))
         structure = {k: [float(x) for x in np.atleast_1d(one[k].values)] for k in DOME_AXES}
     else:
-        one = _select(ds, a.select)
+        one, n_domes = _select(ds, a.select)
+        if a.kind == "dome" and one.sizes["g"] < MIN_DOME_G:
+            raise ValueError(f"--kind dome draws Tc over (eta, g) and needs at least "
+                             f"{MIN_DOME_G} values of g; {a.store} has {one.sizes['g']}: draw "
+                             f"its curves with --kind cuts")
         status = np.asarray(one[store_mod.VAR_STATUS].values)
         where = ", ".join(f"{k} = {float(one[k]):g}" for k in DOME_AXES)
         missing = int(np.count_nonzero(status >= STATUS_FAILED))
@@ -203,11 +243,14 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
                               log_color=a.log_color)
         else:
             fig = cuts_figure(one, g_cuts=g_cuts, t_floor=t_floor_of(ds))
+        if n_domes > 1:  # picked, not asked for: the title says why this one
+            note = f"the highest top $T_c$ of {n_domes} domes"
+            if a.kind == "dome":
+                fig.axes[0].set_title(f"{fig.axes[0].get_title()}\n{note}")
+            else:
+                fig.suptitle(f"{fig._suptitle.get_text()}\n{note}")
         structure = {k: float(one[k]) for k in DOME_AXES}
-    fig.savefig(a.output, dpi=a.dpi)
-    w, h = fig.get_size_inches() * a.dpi
-    return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
-            "height_px": int(round(h)), "structure": structure}
+    return fig, structure
 
 
 def _select_many(ds, items: list[str], *, axes: tuple[str, ...]):

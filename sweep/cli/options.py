@@ -279,8 +279,8 @@ def announce_compile(a: argparse.Namespace, *, job: str) -> None:
         print(f"fanodome {a.command}: {line}", file=sys.stderr, flush=True)
 
 
-def window_lines(windows: list[dict], *, digits: int) -> list[str]:
-    """The windows Tc >= T* of one curve as lines: ``Tc >= T* K for eta in [lo, hi]`` with
+def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> list[str]:
+    """The windows Tc >= T* of one curve as lines: ``Tc >= T* K{sep}eta in [lo, hi]`` with
     why an edge is only a bound, ``Tc >= T* K: none (why)`` where there is no window (windows
     without one for the same reason share a line)."""
     lines, none = [], {}
@@ -289,7 +289,7 @@ def window_lines(windows: list[dict], *, digits: int) -> list[str]:
             none.setdefault(w.get("why") or "no value", []).append(f"{w['threshold_K']:g}")
             continue
         why = f" ({w['why']})" if w.get("why") else ""
-        lines.append(f"Tc >= {w['threshold_K']:g} K for eta in [{w['eta_lo']:.{digits}f}, "
+        lines.append(f"Tc >= {w['threshold_K']:g} K{sep}eta in [{w['eta_lo']:.{digits}f}, "
                      f"{w['eta_hi']:.{digits}f}]{why}")
     for why, ts in none.items():
         lines.append(f"Tc >= {', '.join(ts)} K: none ({why})")
