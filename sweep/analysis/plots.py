@@ -26,6 +26,8 @@ DOME_FIGSIZE = (8.0, 6.0)
 """Inches of :func:`dome_figure`."""
 CUTS_FIGSIZE = (11.0, 4.5)
 """Inches of :func:`cuts_figure`."""
+WINDOW_COLORS = ("tab:pink", "tab:cyan", "tab:olive", "tab:gray")
+"""Colours of the window edges of :func:`dome_figure`, one per threshold T* in turn."""
 DEFAULT_CUTS = tuple(g for g, _ in PAPER_G)
 """The paper's Fig. 5 couplings."""
 
@@ -133,7 +135,8 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
             hi = d["eta_window_hi"].isel(threshold=k).values
             if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
                 continue  # no window at this T*: nothing drawn, no legend entry
-            style = {"color": "tab:pink", "lw": 1.2, "ls": (0, (4, 1 + 2 * k)),
+            style = {"color": WINDOW_COLORS[k % len(WINDOW_COLORS)], "lw": 1.2,
+                     "ls": (0, (4, 1 + 2 * k)),
                      "path_effects": [patheffects.withStroke(linewidth=2.2, foreground="k")]}
             ax.plot(lo, g, **style, label=rf"edges of $T_c \geq$ {t:g} K")
             ax.plot(hi, g, **style)

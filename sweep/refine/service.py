@@ -115,8 +115,8 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
     with store_mod.held(store, check=check, locked=locked):
         _lay_out(store, settings=settings, curves_per_task=curves_per_task, storage_options=so)
         if pending_work(store, settings=settings, storage_options=so) == 0:
-            log.info("%s: every curve and dome top refined with these settings; nothing to "
-                     "do", store)
+            log.debug("%s: every curve and dome top refined with these settings; nothing "
+                      "to do", store)
             return RefineResult(store=store, curves=0, domes=0, evaluations=0,
                                 nothing_to_do=True)
         with contextlib.ExitStack() as stack:

@@ -112,7 +112,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     with store_mod.held(store, check=check, locked=locked):
         if resume and _complete(store, refine=refine_settings, storage_options=so):
             counts = store_mod.status_counts(store, storage_options=so)
-            log.info("%s: all %d points done; nothing to do", store, counts["total"])
+            log.debug("%s: all %d points done; nothing to do", store, counts["total"])
             return SweepResult(store=store, counts=counts, report=RunReport(), wall_s=0.0,
                                resumed=True, nothing_to_do=True)
         with contextlib.ExitStack() as stack:
