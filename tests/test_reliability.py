@@ -486,6 +486,58 @@ def test_all_workers_dead_is_a_stall_and_the_store_resumes(dask_cluster, tmp_pat
     assert_same_sweep(store, reference)
 
 
+ALL_DEAD_DEADLINE_S = 180.0
+"""Seconds a run whose workers all died may take to finish before the test fails (the client is
+closed then, so a hung run ends the test instead of hanging it)."""
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_every_worker_killed_at_once_the_run_finishes(tmp_path, reference, caplog):
+    """SIGKILL of every worker process of a real LocalCluster 1 s into a sweep: the nannies
+    start new workers, the tasks the dead ones held (which distributed leaves restricted to
+    them) are found lost and submitted again, and the run finishes with the store of an
+    undisturbed run."""
+    import threading
+
+    import distributed
+
+    from sweep_support import points_done, slow_compute
+    store = tmp_path / "s.zarr"
+    seen: dict = {}
+    finished = threading.Event()
+
+    def kill_every_worker(client):
+        _wait(lambda: points_done(store) > 0, what="the first chunk")
+        time.sleep(1.0)
+        seen["done_at_kill"] = points_done(store)
+        for pid in client.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)
+        seen["killed_at"] = time.monotonic()
+        if not finished.wait(ALL_DEAD_DEADLINE_S):
+            seen["hung"] = True
+            client.close()  # the run raises instead of hanging the test
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        killer = threading.Thread(target=kill_every_worker, args=(client,), daemon=True)
+        killer.start()
+        try:
+            result = run_sweep(small_config(), store=str(store), executor=client,
+                               compute=slow_compute)
+        finally:
+            finished.set()
+        took = time.monotonic() - seen["killed_at"]
+    assert not seen.get("hung")
+    assert 0 < seen["done_at_kill"] < result.counts["total"], seen
+    assert result.complete and not result.report.failures
+    assert "lost with their workers" in caplog.text
+    assert_same_sweep(store, reference)
+    print(f"every worker killed at {seen['done_at_kill']} of {result.counts['total']} points; "
+          f"the run finished {took:.1f} s later")
+
+
 @pytest.mark.slow
 def test_all_workers_paused_stalls_the_cli_with_exit_3(dask_cluster, tmp_path):
     import distributed
