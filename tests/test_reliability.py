@@ -124,6 +124,33 @@ def test_lock_note_from_another_host_does_not_block(tmp_path):
         assert lock.held
 
 
+@pytest.mark.parametrize("plant", ["symlink", "dangling symlink", "hard link", "fifo",
+                                   "directory"])
+def test_a_lock_path_that_is_not_a_plain_file_is_refused_and_nothing_clobbered(
+        tmp_path, plant, capsys):
+    """Anyone who can create ``S.zarr.lock`` in a shared directory: the run refuses with one
+    line naming the lock, exit 2, and writes nothing through it."""
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    store, lock = tmp_path / "S.zarr", tmp_path / "S.zarr.lock"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    if plant == "symlink":
+        lock.symlink_to(victim.name)
+    elif plant == "dangling symlink":
+        lock.symlink_to(tmp_path / "created-through-the-link")
+    elif plant == "hard link":
+        os.link(victim, lock)
+    elif plant == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.mkdir()
+    assert main(["run", str(cfg), "--store", str(store), "--workers", "1"]) == 2
+    _one_line(capsys.readouterr().err, str(lock))
+    assert victim.read_text() == "precious"
+    assert not store.exists() and not (tmp_path / "created-through-the-link").exists()
+    assert os.path.lexists(lock)  # not ours to remove
+
+
 # ----------------------------------------------------------------- 3 inputs that hang or fail
 
 KERNEL = """

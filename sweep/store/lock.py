@@ -11,7 +11,10 @@ file server) owns the lock, not the file's contents:
   two processes never hold locks on the same path at once;
 * a run that dies in any way (SIGKILL, SIGTERM, SIGHUP, out of memory) loses its lock with its
   last file descriptor: the kernel releases it. The file it leaves behind is taken over by the
-  next run with a warning; its contents are only a note.
+  next run with a warning; its contents are only a note;
+* the file is opened with ``O_NOFOLLOW`` and must be a regular file with no other name: in a
+  shared directory anyone may create the lock's name, and a symbolic or hard link planted there
+  is refused, naming it, never followed into a file the run's user can write.
 
 Shared file systems (the rule this module relies on, checked where the tests can):
 
@@ -39,6 +42,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +59,10 @@ at once."""
 
 class LockedError(StoreError):
     """Another live run holds the store."""
+
+
+class LockError(StoreError):
+    """The lock's path holds something that is not a lock file (a link, a directory, ...)."""
 
 
 class StoreLock:
@@ -76,10 +84,32 @@ class StoreLock:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return {}  # being written by its owner right now, or garbage
 
+    def _open(self) -> int:
+        """A descriptor of the lock file itself: never through a symbolic link (``O_NOFOLLOW``),
+        and only a regular file with no other name, so that a link planted at the lock's path
+        cannot make a run truncate and write another file; :class:`LockError` names it."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise LockError(f"{self.store}: the lock {self.path} is a symbolic link; a "
+                                f"lock is a plain file: remove the link") from None
+            raise LockError(f"{self.store}: cannot open the lock {self.path} "
+                            f"({err.strerror})") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            what = ("has other hard links" if stat.S_ISREG(st.st_mode)
+                    else "is not a regular file")
+            raise LockError(f"{self.store}: the lock {self.path} {what}; a lock is a plain "
+                            f"file of its own: remove it")
+        return fd
+
     def _try_once(self) -> dict | None:
         """Hold the lock (None), or the holder's note, or ``{"retry": True}`` when the file
         was released and unlinked between our open and our lock."""
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -94,7 +124,7 @@ class StoreLock:
                     f"({err.strerror}); on Lustre mount with -o flock") from None
             raise
         try:
-            same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            same = os.fstat(fd).st_ino == os.lstat(self.path).st_ino
         except FileNotFoundError:
             same = False
         if not same:
