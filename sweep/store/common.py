@@ -16,8 +16,10 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 import zarr
+from zarr.core.sync import sync as zarr_sync  # zarr's own bridge from its async store API
 
 from ..addresses import is_read_only_url, is_url
 
@@ -105,6 +107,33 @@ def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> z
                                storage_options=storage_options)
     except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
         raise incomplete(store, err) from None
+
+
+def written_chunks(array: zarr.Array) -> np.ndarray | None:
+    """Which chunks of ``array`` have a file in its store: a bool array over its chunk grid
+    (zarr's ``cdata_shape``), from one listing of its prefix; None where the store cannot list
+    (HTTP: a static server lists nothing, not even what it serves) or keys its chunks other
+    than zarr v3's default way."""
+    store = array.store
+    encoding = array.metadata.chunk_key_encoding
+    protocols = getattr(getattr(store, "fs", None), "protocol", ())
+    protocols = (protocols,) if isinstance(protocols, str) else protocols
+    if (not store.supports_listing or {"http", "https"} & set(protocols)
+            or getattr(encoding, "name", None) != "default"):
+        return None
+    prefix = f"{array.path}/c{encoding.separator}" if array.path else f"c{encoding.separator}"
+
+    async def keys() -> list[str]:
+        return [k async for k in store.list_prefix(prefix)]
+
+    grid = np.zeros(array.cdata_shape, dtype=bool)
+    for key in zarr_sync(keys()):
+        parts = key[len(prefix):].split(encoding.separator)
+        if len(parts) == grid.ndim and all(x.isdigit() for x in parts):
+            index = tuple(int(x) for x in parts)
+            if all(i < n for i, n in zip(index, grid.shape)):
+                grid[index] = True
+    return grid
 
 
 def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
