@@ -315,6 +315,40 @@ def test_half_laid_out_store_names_itself_and_suggests_overwrite(reference, tmp_
     assert_same_sweep(store, reference)
 
 
+@pytest.mark.parametrize("command", ["status", "dome", "refine", "run"])
+def test_storage_options_for_a_local_store_are_refused(reference, tmp_path, command, capsys):
+    store = _copy(reference, tmp_path / "base.zarr")
+    args = [command, str(store)]
+    if command == "run":
+        args = ["run", str(write_toml(tmp_path / "small.toml", SMALL_TOML)), "--store",
+                str(tmp_path / "new.zarr"), "--workers", "1"]
+    assert main([*args, "--storage-option", "key=X"]) == 2
+    _one_line(capsys.readouterr().err, "--storage-option", "on this machine")
+    assert not (tmp_path / "new.zarr").exists()
+
+
+def test_a_file_url_store_is_a_local_store(reference, tmp_path, capsys):
+    """``--store file:///abs/path``: storage options refused (one line, nothing started), a
+    folder that is not a store left alone, the lock taken as for the path."""
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    url = (tmp_path / "S.zarr").as_uri()
+    out = fanodome("run", cfg, "--store", url, "--storage-option", "key=X", "--workers", "1")
+    assert out.returncode == 2, out.stderr
+    _one_line(out.stderr, "--storage-option")
+    assert not (tmp_path / "S.zarr").exists()
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("precious")
+    assert main(["run", str(cfg), "--store", folder.as_uri(), "--workers", "1"]) == 2
+    _one_line(capsys.readouterr().err, "not a zarr store")
+    assert (folder / "thesis.tex").read_text() == "precious"
+    store = _copy(reference, tmp_path / "held.zarr")
+    with StoreLock(str(store)):
+        with pytest.raises(LockedError, match="another run holds the store"):
+            run_sweep(small_config(), store=store.as_uri(), executor=InProcessExecutor(),
+                      overwrite=True)
+
+
 def test_corrupt_status_chunk_gives_one_line(reference, tmp_path, capsys):
     store = _copy(reference, tmp_path / "s.zarr")
     _chunk_files(store, "status")[0].write_bytes(b"\x00garbage" * 3)

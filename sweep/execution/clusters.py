@@ -36,7 +36,7 @@ import distributed
 import distributed.utils
 from dask.utils import parse_bytes
 
-from ..addresses import is_url, on_loopback, url_scheme
+from ..addresses import is_url, local_path, on_loopback, url_scheme
 from ..config import ClusterConfig, package_version
 from .runner import WINDOW_PER_WORKER
 
@@ -340,7 +340,8 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
     :class:`ClusterError` if its workers could not write the store, or a local cluster would
     not fit this machine (:func:`check_local_capacity`).
 
-    A store path that is a symbolic link is followed: the store is where the link points
+    A ``file://`` URL is used as the path it names. A store path that is a symbolic link is
+    followed: the store is where the link points
     (replaced and locked there, so runs through the link and through the target exclude each
     other). A cluster this process starts that is not local (slurm, pbs, kubernetes) gets a
     local store path made absolute and, unless ``window`` is given, a window sized for its
@@ -348,6 +349,7 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
     workers present at the start would undersize it.
     """
     spec = cluster or ClusterConfig()
+    store = local_path(store) or store  # a file:// URL is a path: locked, checked as one
     if not is_url(store) and os.path.islink(store.rstrip("/")):
         store = os.path.realpath(store)
     if scheduler is None and spec.kind != "local":

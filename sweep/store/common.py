@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import zarr
-from zarr.core.sync import sync as zarr_sync  # zarr's own bridge from its async store API
+from zarr.core.sync import sync as zarr_sync
 
-from ..addresses import is_read_only_url, is_url
+from ..addresses import is_read_only_url, local_path
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,21 @@ def consolidate(g: zarr.Group) -> None:
         zarr.consolidate_metadata(g.store, zarr_format=3)
 
 
+def check_storage_options(store: str, storage_options: Mapping | None) -> None:
+    """Refuse storage options for a store on this machine (a path or a ``file://`` URL): they
+    are fsspec's options for stores at URLs, and a local store takes none."""
+    if storage_options and local_path(store) is not None:
+        raise StoreError(f"--storage-option: {store} is a store on this machine; storage "
+                         f"options are for stores at URLs (s3://..., gs://...)")
+
+
 def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
-    """Whether anything is at ``store``; a local path that is not a zarr group is an error."""
-    if not is_url(store):
-        p = Path(store)
+    """Whether anything is at ``store``; a local path (or ``file://`` URL) that is not a zarr
+    group is an error, as are storage options for it."""
+    check_storage_options(store, storage_options)
+    local = local_path(store)
+    if local is not None:
+        p = Path(local)
         if not p.exists():
             return False
         if not (p / "zarr.json").is_file():
@@ -123,7 +134,7 @@ def written_chunks(array: zarr.Array) -> np.ndarray | None:
         return None
     prefix = f"{array.path}/c{encoding.separator}" if array.path else f"c{encoding.separator}"
 
-    async def keys() -> list[str]:
+    async def keys() -> list[str]:  # the store API is async; zarr_sync is zarr's own bridge
         return [k async for k in store.list_prefix(prefix)]
 
     grid = np.zeros(array.cdata_shape, dtype=bool)
@@ -246,10 +257,12 @@ def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -
     """Refuse to replace a local ``store`` (``--overwrite``) unless it is a store of ``kind``
     (its root has attribute ``attr``) holding nothing but its own zarr nodes: overwriting
     deletes the directory's contents, and a file someone put there is not ours to delete.
-    ``names``: the nodes a layout cut short may have left. URL stores are not checked."""
-    if is_url(store):
+    ``names``: the nodes a layout cut short may have left. Stores elsewhere (``s3://``, ...)
+    are not checked."""
+    local = local_path(store)
+    if local is None:
         return
-    root = Path(store)
+    root = Path(local)
     try:
         doc = json.loads((root / "zarr.json").read_text())
     except (OSError, ValueError) as err:

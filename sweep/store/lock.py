@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..addresses import is_url
+from ..addresses import local_path
 from .common import StoreError
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ class StoreLock:
 
     def __init__(self, store: str, *, wait_s: float = 0.0):
         self.store = str(store)
-        self.path = None if is_url(self.store) else Path(self.store.rstrip("/") + ".lock")
+        local = local_path(self.store)
+        self.path = None if local is None else Path(local.rstrip("/") + ".lock")
         self.wait_s = wait_s
         self.held = False
         self._fd: int | None = None
