@@ -303,9 +303,9 @@ def _one_line(err: str, *needles: str) -> None:
 def test_half_laid_out_store_names_itself_and_suggests_overwrite(reference, tmp_path, capsys):
     store = _copy(reference, tmp_path / "s.zarr")
     root = json.loads((store / "zarr.json").read_text())
-    root.pop("consolidated_metadata", None)  # what a layout cut short leaves (written last)
-    (store / "zarr.json").write_text(json.dumps(root))
-    (store / "status" / "zarr.json").unlink()
+    root.pop("consolidated_metadata", None)  # what a layout cut short leaves (written last):
+    (store / "zarr.json").write_text(json.dumps(root))  # no index, some arrays, no results
+    subprocess.run(["rm", "-r", str(store / "status"), str(store / "tc" / "c")], check=True)
     assert main(["status", str(store)]) == 2
     _one_line(capsys.readouterr().err, str(store), "--overwrite")
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
@@ -349,6 +349,49 @@ def test_a_file_url_store_is_a_local_store(reference, tmp_path, capsys):
                       overwrite=True)
 
 
+def test_a_lost_index_of_a_store_with_results_is_not_called_a_layout_cut_short(
+        reference, tmp_path, capsys):
+    """A refinement killed while it rewrote the metadata leaves the results without their
+    index: the advice restores the index (fanodome refine), it never discards the results."""
+    from sweep.refine.service import refine_store
+    store = _copy(reference, tmp_path / "s.zarr")
+    root = json.loads((store / "zarr.json").read_text())
+    root.pop("consolidated_metadata")
+    (store / "zarr.json").write_text(json.dumps(root))
+    assert main(["status", str(store)]) == 2
+    err = capsys.readouterr().err
+    _one_line(err, str(store), f"fanodome refine {store} restores it")
+    assert "--overwrite" not in err and "cut short" not in err.replace("was cut short while", "")
+    refine_store(str(store), executor=InProcessExecutor())
+    assert main(["status", str(store)]) == 0
+
+
+def _truncate_root(store: Path) -> None:
+    text = (store / "zarr.json").read_text()
+    (store / "zarr.json").write_text(text[:len(text) // 2])
+
+
+def _unknown_codec(store: Path) -> None:
+    root = json.loads((store / "zarr.json").read_text())
+    root["consolidated_metadata"]["metadata"]["status"]["codecs"].append({"name": "lz4hc"})
+    (store / "zarr.json").write_text(json.dumps(root))
+
+
+@pytest.mark.parametrize("damage", [_truncate_root, _unknown_codec])
+def test_damage_is_named_as_damage(reference, tmp_path, damage, capsys):
+    """A truncated root zarr.json, a codec zarr cannot decode: every command says what is
+    damaged and that --overwrite discards it, never that a layout was cut short."""
+    store = _copy(reference, tmp_path / "s.zarr")
+    damage(store)
+    cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
+    for args in (["status", str(store)], ["dome", str(store)], ["refine", str(store)],
+                 ["run", str(cfg), "--store", str(store), "--resume"]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        _one_line(err, str(store), "damaged", "--overwrite would discard")
+        assert "cut short" not in err, err
+
+
 def test_corrupt_status_chunk_gives_one_line(reference, tmp_path, capsys):
     store = _copy(reference, tmp_path / "s.zarr")
     _chunk_files(store, "status")[0].write_bytes(b"\x00garbage" * 3)
@@ -371,10 +414,12 @@ def test_overwrite_never_deletes_unrelated_files(reference, tmp_path, capsys):
     assert main(["run", str(cfg), "--store", str(store), "--overwrite", "--workers", "1"]) == 2
     _one_line(capsys.readouterr().err, "notes.txt")
     assert (store / "notes.txt").read_text() == "mine"
-    # A zarr store that is not a sweep is not replaced either.
+    # A zarr store that is not a sweep is not replaced either (an empty group with nodes of
+    # its own; a bare group holding only layout names is a sweep's layout cut short).
     other = tmp_path / "other.zarr"
-    other.mkdir()
+    (other / "data").mkdir(parents=True)
     (other / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    (other / "data" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
     with pytest.raises(store_mod.StoreError, match="not a fanodome sweep store"):
         run_sweep(small_config(), store=str(other), executor=InProcessExecutor(),
                   overwrite=True)
@@ -418,16 +463,40 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def _fill(disk: Path) -> Path:
+def _fill(disk: Path, *, leave: int = 0) -> Path:
+    """Fill ``disk`` with a ballast file, then give back ``leave`` bytes of it."""
     ballast = disk / "ballast"
-    with open(ballast, "ab") as f:
+    with open(ballast, "ab", buffering=0) as f:  # unbuffered: nothing left to fail at close
         try:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
+            while f.write(b"\0" * 4096):
+                pass
         except OSError:
             pass
+    if leave:
+        os.truncate(ballast, max(0, ballast.stat().st_size - leave))
     return ballast
+
+
+@pytest.mark.parametrize("pages", [0, 2, 8])
+def test_full_disk_during_layout_gives_one_advice(tiny_disk, reference, pages):
+    """The disk fills up while the store is laid out (with 0, 2 or 8 pages of 4 KiB left):
+    the run and a following --resume say the same (the layout was cut short, it holds no
+    results, --overwrite), and --overwrite then gives the undisturbed store."""
+    store = tiny_disk / "s.zarr"
+    ballast = _fill(tiny_disk, leave=4096 * pages)
+    with pytest.raises(store_mod.StoreError) as run:
+        run_sweep(small_config(), store=str(store), executor=InProcessExecutor())
+    ballast.unlink()
+    with pytest.raises(store_mod.StoreError) as resume:
+        run_sweep(small_config(), store=str(store), executor=InProcessExecutor(), resume=True)
+    for err in (str(run.value), str(resume.value)):
+        _one_line(err, str(store), "--overwrite")
+        assert "rerun with --resume" not in err and "damaged" not in err, err
+    assert "layout was cut short" in str(run.value)
+    result = run_sweep(small_config(), store=str(store), executor=InProcessExecutor(),
+                       overwrite=True)
+    assert result.complete
+    assert_same_sweep(store, reference)
 
 
 def test_full_disk_mid_run_gives_one_line_and_a_resumable_store(tiny_disk, reference):

@@ -24,7 +24,8 @@ _NAMES = {
     "is_read_only_url": "sweep.addresses", "is_url": "sweep.addresses",
     # sweep.store.common
     "StoreError": "sweep.store.common", "config_toml": "sweep.store.common",
-    "created": "sweep.store.common", "exists": "sweep.store.common",
+    "created": "sweep.store.common", "cut_short": "sweep.store.common",
+    "exists": "sweep.store.common",
     "is_sweep": "sweep.store.common", "model_options": "sweep.store.common",
     "read_attrs": "sweep.store.common",
     "read_failures": "sweep.store.common", "write_failures": "sweep.store.common",

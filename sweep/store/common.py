@@ -85,8 +85,8 @@ def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
     local = local_path(store)
     if local is not None:
         p = Path(local)
-        if not p.exists():
-            return False
+        if not p.exists() or (p.is_dir() and not any(p.iterdir())):
+            return False  # an empty folder holds nothing (a layout cut short at its start)
         if not (p / "zarr.json").is_file():
             raise StoreError(f"{store}: exists and is not a zarr store; not touching it")
         return True
@@ -103,12 +103,53 @@ def open_dataset(store: str, *, storage_options: Mapping | None = None) -> xr.Da
         return xr.open_zarr(store, zarr_format=3, consolidated=True,
                             storage_options=storage_options)
     except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
-        raise incomplete(store, err) from None
+        raise unusable(store, err) from None
 
 
-def incomplete(store: str, err: BaseException | str) -> StoreError:
-    return StoreError(f"{store}: incomplete sweep store ({str(err)[:120]}; its layout was cut "
-                      f"short by a kill or a full disk?); start it again with --overwrite")
+class IndexMissing(StoreError):
+    """The store's metadata index (its consolidated metadata) is not there."""
+
+
+ERROR_DETAIL_CHARS = 200
+"""Most characters of a library's error message quoted in a line about a store."""
+
+
+def cut_short(store: str, why: str) -> StoreError:
+    """The refusal of a store whose layout was cut short (``why``): it holds no results, so
+    starting again loses nothing. The same words wherever it is found."""
+    return StoreError(f"{store}: its layout was cut short ({why}); it holds no results: free "
+                      f"any space it needs and start it again with --overwrite")
+
+
+def damaged(store: str, what: str) -> StoreError:
+    """The refusal of a damaged store: ``what`` is damaged; ``--overwrite`` would discard it."""
+    return StoreError(f"{store}: damaged: {what}; restore it from a copy (--overwrite would "
+                      f"discard it and start again)")
+
+
+def unusable(store: str, err: BaseException) -> StoreError:
+    """Why zarr could not open ``store`` (``err``), as one line with the way on: metadata that
+    is not JSON and a codec zarr cannot decode are damage; a missing metadata index is a layout
+    cut short when the store holds no results, else an index that a refinement cut short was
+    rewriting (``fanodome refine`` restores it)."""
+    detail = " ".join(str(err).split())[:ERROR_DETAIL_CHARS]
+    if isinstance(err, json.JSONDecodeError):
+        return damaged(store, f"its metadata is not valid JSON ({detail})")
+    if isinstance(err, (zarr.errors.UnknownCodecError, zarr.errors.MetadataValidationError)):
+        return damaged(store, f"its metadata declares what zarr cannot decode ({detail})")
+    if isinstance(err, ValueError) and "onsolidated metadata" in str(err):
+        local = local_path(store)
+        if local is not None and not any((Path(local) / name / "c").is_dir()
+                                         for name in _RESULT_ARRAYS):
+            return IndexMissing(str(cut_short(store, "no metadata index")))
+        return IndexMissing(f"{store}: its metadata index (consolidated metadata) is missing "
+                            f"while it holds results (a refinement was cut short while "
+                            f"rewriting it?): fanodome refine {store} restores it")
+    return cut_short(store, detail)
+
+
+_RESULT_ARRAYS = ("status", "tc")
+"""Arrays whose chunk files hold a sweep's results (a layout writes none)."""
 
 
 def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> zarr.Group:
@@ -117,7 +158,7 @@ def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> z
         return zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=True,
                                storage_options=storage_options)
     except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
-        raise incomplete(store, err) from None
+        raise unusable(store, err) from None
 
 
 def written_chunks(array: zarr.Array) -> np.ndarray | None:
@@ -148,8 +189,13 @@ def written_chunks(array: zarr.Array) -> np.ndarray | None:
 
 
 def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
-    """The store's root attributes."""
-    return dict(group(store, mode="r", storage_options=storage_options).attrs)
+    """The store's root attributes (also while its metadata index is missing: they are the
+    root's own)."""
+    try:
+        return dict(group(store, mode="r", storage_options=storage_options).attrs)
+    except IndexMissing:
+        return dict(zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=False,
+                                    storage_options=storage_options).attrs)
 
 
 def provenance(*, config_toml: str, config_json: str, model_defaults: Mapping,
@@ -232,6 +278,9 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
     present = exists(store, storage_options=storage_options)
     if present and resume:
         check_resumable(store, identity=identity, storage_options=storage_options)
+    elif resume and local_path(store) is not None and Path(local_path(store)).is_dir():
+        raise StoreError(f"--resume: {store} is an empty folder; nothing to resume: start it "
+                         f"with --overwrite")
     elif resume:
         raise StoreError(f"--resume: {store} does not exist; nothing to resume "
                          f"(run without --resume to start it)")
@@ -269,7 +318,10 @@ def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -
         raise StoreError(f"{store}: unreadable zarr.json ({err}); not a {kind} store, not "
                          f"touching it") from None
     attrs = doc.get("attributes", {}) if isinstance(doc, dict) else {}
-    if attr not in attrs:
+    # A layout cut short before it wrote the root's attributes: a bare group of its names.
+    bare = isinstance(doc, dict) and not attrs and not doc.get("consolidated_metadata") and \
+        all(p.name in names | {"zarr.json"} for p in root.iterdir())
+    if attr not in attrs and not bare:
         raise StoreError(f"{store}: not a fanodome {kind} store (no {attr} attribute); "
                          f"--overwrite only replaces {kind} stores")
     # The store's own entries: its nodes (as the consolidated metadata lists them, or, for a

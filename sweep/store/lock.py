@@ -137,8 +137,12 @@ class StoreLock:
                         self.store, stale.get("pid"), stale.get("host", "?"))
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+        except OSError as err:  # a full disk: the lock holds, only its note is missing
+            log.warning("%s: cannot write the note of the lock %s (%s)", self.store,
+                        self.path, err.strerror)
         self._fd = fd
         return None
 

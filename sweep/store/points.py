@@ -47,7 +47,7 @@ from solver.parameters import PARAMETERS
 from ..config import package_version
 from ..flags import STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_NAMES, STATUS_OK, STATUS_PENDING
 from ..grid import AXES, STRUCTURE_AXES, ChunkPlan
-from .common import (ATTR_CONFIG_JSON, StoreError, check_only_own_files, group,
+from .common import (ATTR_CONFIG_JSON, StoreError, check_only_own_files, cut_short, group,
                      identity_mismatch, provenance, quiet)
 from .common import check_can_start as _check_can_start
 
@@ -309,8 +309,7 @@ def _array(g: zarr.Group, name: str, store: str) -> zarr.Array:
     try:
         return g[name]
     except KeyError:
-        raise StoreError(f"{store}: incomplete sweep store (no {name!r}; its layout was cut "
-                         f"short?); start it again with --overwrite") from None
+        raise cut_short(store, f"no {name!r}") from None
 
 
 def _read(array: zarr.Array, prefix: tuple, store: str) -> np.ndarray:

@@ -33,8 +33,8 @@ import zarr
 
 from ..flags import CURVE_FLAGS, DONE, TOP_DONE, TOP_FLAGS, WINDOW_FLAGS
 from ..grid import CURVE_AXES, DOME_AXES
-from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS, consolidate,
-                     group, open_dataset, quiet, written_chunks)
+from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS,
+                     IndexMissing, consolidate, group, open_dataset, quiet, written_chunks)
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +172,8 @@ def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -
     try:
         group(store, mode="r", storage_options=storage_options)
         return False
-    except ValueError as err:  # zarr: "Consolidated metadata requested ... but not found"
-        if "onsolidated" not in str(err):
-            raise
+    except IndexMissing:
+        pass
     g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
                         storage_options=storage_options)
     consolidate(g)
