@@ -206,6 +206,20 @@ def test_hostile_configs_are_refused_before_anything_is_laid_out(tmp_path, table
     assert not (tmp_path / "s.zarr").exists()
 
 
+@pytest.mark.parametrize("table", ['[model]\nm_barrier = "{big}"\n', '[grid]\neta = "{big}"\n',
+                                   '[{big}]\nx = 1\n'])
+def test_a_huge_value_in_a_config_gives_a_short_line(tmp_path, table, capsys):
+    """A 100 kB value is cut from the error line; its start (the key) and end stay."""
+    from sweep.cli import ERROR_LINE_CHARS, main
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(table.format(big="x" * 100_000))
+    assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "characters cut" in err, err[:300]
+    assert len(err) < sum(ERROR_LINE_CHARS) + 100, len(err)
+    assert not (tmp_path / "s.zarr").exists()
+
+
 # ------------------------------------------------------------------ 4, 5, 7, 9 stores on disk
 
 from sweep import store as store_mod  # noqa: E402

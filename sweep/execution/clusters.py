@@ -230,26 +230,27 @@ def warn_if_exposed(spec: ClusterConfig) -> bool:
 
 
 @contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Worker processes started inside ignore SIGINT (the disposition survives their exec, and
-    Python then installs no KeyboardInterrupt handler): a Ctrl-C at the terminal reaches the
-    whole process group, and it is the client's to stop the run, not each worker's (each would
-    print a traceback). Only from the main thread (signals are set there); a Ctrl-C while the
-    workers start is lost."""
+def _children_ignore_terminal_signals() -> Iterator[None]:
+    """Worker processes started inside ignore SIGINT and SIGHUP (the disposition survives their
+    exec, and Python then installs no KeyboardInterrupt handler): a Ctrl-C at the terminal, or
+    the terminal's hangup, reaches the whole process group, and it is the client's to stop the
+    run, not each worker's (each would print a traceback or die under running tasks). Only from
+    the main thread (signals are set there); such a signal while the workers start is lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
     host = spec.host or LOCAL_HOST
-    with _children_ignore_sigint():
+    with _children_ignore_terminal_signals():
         return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                         host=host, dashboard_address=PRIVATE_DASHBOARD,
                                         memory_limit=spec.memory or "auto",
