@@ -535,6 +535,32 @@ def test_full_disk_mid_run_gives_one_line_and_a_resumable_store(tiny_disk, refer
     assert_same_sweep(store, reference)
 
 
+@pytest.fixture(scope="module")
+def refined_reference(reference, tmp_path_factory):
+    from sweep.refine.service import refine_store
+    path = _copy(reference, tmp_path_factory.mktemp("refined") / "small.zarr")
+    refine_store(str(path), executor=InProcessExecutor())
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pages", [0, 40, 60])
+def test_refine_into_a_full_disk_gives_one_line_and_goes_on(tiny_disk, reference,
+                                                            refined_reference, pages):
+    """The disk is full but for 0, 40 or 60 pages of 4 KiB when a refinement starts (it then
+    stops in the layout of the refined numbers, in the curves, in the tops): one line naming
+    the store and the way on; a second refine gives the numbers of an undisturbed one."""
+    from sweep.refine.service import refine_store
+    store = _copy(reference, tiny_disk / "s.zarr")
+    ballast = _fill(tiny_disk, leave=4096 * pages)
+    with pytest.raises(store_mod.StoreError) as err:
+        refine_store(str(store), executor=InProcessExecutor())
+    _one_line(str(err.value), str(store), "No space left", f"fanodome refine {store} again")
+    ballast.unlink()
+    assert refine_store(str(store), executor=InProcessExecutor()).complete
+    assert_same_sweep(store, refined_reference)
+
+
 # -------------------------------------------------------------------------- 2 stalls end
 
 
