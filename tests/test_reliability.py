@@ -408,9 +408,17 @@ def test_damage_is_named_as_damage(reference, tmp_path, damage, capsys):
 
 def test_corrupt_status_chunk_gives_one_line(reference, tmp_path, capsys):
     store = _copy(reference, tmp_path / "s.zarr")
-    _chunk_files(store, "status")[0].write_bytes(b"\x00garbage" * 3)
+    victim = _chunk_files(store, "status")[2]
+    victim.write_bytes(b"\x00garbage" * 3)
     assert main(["status", str(store)]) == 2
-    _one_line(capsys.readouterr().err, str(store), "status")
+    # The chunk is named, and the way that loses only its points: delete it, then --resume.
+    _one_line(capsys.readouterr().err, str(store), "damaged",
+              str(victim.relative_to(store)), "delete that file")
+    victim.unlink()
+    result = run_sweep(small_config(), store=str(store), executor=InProcessExecutor(),
+                       resume=True)
+    assert result.complete and result.report.tasks_done >= 1
+    assert_same_sweep(store, reference)
 
 
 def test_resume_of_a_missing_store_is_refused(tmp_path, capsys):

@@ -121,10 +121,12 @@ def cut_short(store: str, why: str) -> StoreError:
                       f"any space it needs and start it again with --overwrite")
 
 
-def damaged(store: str, what: str) -> StoreError:
-    """The refusal of a damaged store: ``what`` is damaged; ``--overwrite`` would discard it."""
-    return StoreError(f"{store}: damaged: {what}; restore it from a copy (--overwrite would "
-                      f"discard it and start again)")
+def damaged(store: str, what: str, *, otherwise: str = "") -> StoreError:
+    """The refusal of a damaged store: ``what`` is damaged; restore it from a copy, or
+    ``otherwise`` (a way that loses less); ``--overwrite`` would discard it."""
+    alternative = f", or {otherwise}" if otherwise else ""
+    return StoreError(f"{store}: damaged: {what}; restore it from a copy{alternative} "
+                      f"(--overwrite would discard it and start again)")
 
 
 def unusable(store: str, err: BaseException) -> StoreError:
