@@ -220,6 +220,45 @@ def test_a_huge_value_in_a_config_gives_a_short_line(tmp_path, table, capsys):
     assert not (tmp_path / "s.zarr").exists()
 
 
+@pytest.mark.parametrize(("table", "message"), [
+    ("[refine]\nmax_evaluations = 1000000000\n", "refine.max_evaluations: must be <= 2000"),
+    ("[refine]\nthresholds = [" + ", ".join(str(1.0 + t) for t in range(101)) + "]\n",
+     "refine.thresholds: at most 100 temperatures"),
+])
+def test_refine_settings_that_no_search_could_finish_are_refused(tmp_path, table, message,
+                                                                 capsys):
+    from sweep.cli import main
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(table)
+    assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", "1"]) == 2
+    _one_line(capsys.readouterr().err, message)
+    assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.slow
+def test_refine_with_tolerances_below_the_float_spacing_ends(tmp_path):
+    """Every tolerance 1e-300 (below the spacing of floats near any eta or g) on curves with
+    intervals below the temperature floor: each search stops at the float spacing or at
+    max_evaluations, flagged where it did not meet its tolerance; nothing loops for ever."""
+    import tomllib
+
+    from sweep.config import RefineSettings
+    from sweep.refine.service import refine_store
+    cfg = parse_config(tomllib.loads(SMALL_TOML + "\n[model]\nt_floor = 20.0\n"))
+    store = tmp_path / "s.zarr"
+    run_sweep(cfg, store=str(store), executor=InProcessExecutor())
+    tiny = RefineSettings(thresholds=(100.0,), eta_tol=1e-300, tc_rtol=1e-300, root_tol=1e-300,
+                          floor_tol=1e-300, g_tol=1e-300)
+    t0 = time.monotonic()
+    result = refine_store(str(store), settings=tiny, executor=InProcessExecutor())
+    took = time.monotonic() - t0
+    assert result.complete and result.curves == 16 and result.domes == 4
+    ds = store_mod.open_dataset(str(store))
+    from sweep import flags
+    assert bool((ds["refine_status"] & flags.ANTI_BELOW_FLOOR).any())  # floor edges bisected
+    print(f"refine with tolerances 1e-300: {took:.1f} s, {result.evaluations} evaluations")
+
+
 # ------------------------------------------------------------------ 4, 5, 7, 9 stores on disk
 
 from sweep import store as store_mod  # noqa: E402
