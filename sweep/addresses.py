@@ -23,6 +23,18 @@ def is_read_only_url(store: str) -> bool:
     return url_scheme(store) in READ_ONLY_SCHEMES
 
 
+def local_path(store: str) -> str | None:
+    """The path of a store on this machine's file system: ``store`` itself, or the path of a
+    ``file://`` URL (as fsspec reads it: ``file:///abs`` is ``/abs``, ``file://rel`` is ``rel``);
+    None for a store elsewhere (``s3://``, ``http://``, ...)."""
+    store = str(store)
+    if not is_url(store):
+        return store
+    if url_scheme(store) == "file":
+        return store.split("://", 1)[1]
+    return None
+
+
 def on_loopback(address: str) -> bool:
     """Whether a scheduler ``address`` (``tcp://host:port``, ``host:port``) is this machine's
     loopback."""

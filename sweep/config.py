@@ -432,6 +432,13 @@ def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
 MAX_EVALUATIONS_MIN = 10
 """Fewest solver evaluations a search may be allowed: a bracketed Brent search needs a handful
 to move at all; below ten every search would stop as ``not_converged``."""
+MAX_EVALUATIONS_MAX = 2000
+"""Most solver evaluations a search may be allowed: ten times the default; a search that has
+not met its tolerance after that many (~3 s of solver time) asks for more than Tc resolves,
+and without a cap a tolerance below the float spacing would make it run for ever."""
+MAX_THRESHOLDS = 100
+"""Most window temperatures T*: each adds a root search per curve, and a hundred already
+resolve Tc(eta) more finely than its windows are read."""
 
 
 @dataclass(frozen=True)
@@ -461,7 +468,8 @@ class RefineSettings:
     the pairing window leaves the resonant subband, beyond which no Fano minimum can lie."""
     max_evaluations: int = 200
     """Cap on the solver evaluations of one search (a safety net: a search that hits it is
-    flagged ``not_converged``); at least :data:`MAX_EVALUATIONS_MIN`."""
+    flagged ``not_converged``); between :data:`MAX_EVALUATIONS_MIN` and
+    :data:`MAX_EVALUATIONS_MAX`."""
 
     def __post_init__(self):
         for f in fields(self):
@@ -475,6 +483,13 @@ class RefineSettings:
         if int(self.max_evaluations) < MAX_EVALUATIONS_MIN:
             raise ValueError(f"max_evaluations: must be >= {MAX_EVALUATIONS_MIN}, got "
                              f"{self.max_evaluations!r}")
+        if int(self.max_evaluations) > MAX_EVALUATIONS_MAX:
+            raise ValueError(f"max_evaluations: must be <= {MAX_EVALUATIONS_MAX} (beyond, a "
+                             f"search asks for more than Tc resolves), got "
+                             f"{self.max_evaluations!r}")
+        if len(self.thresholds) > MAX_THRESHOLDS:
+            raise ValueError(f"thresholds: at most {MAX_THRESHOLDS} temperatures (each is a "
+                             f"search per curve), got {len(self.thresholds)}")
         th = tuple(float(t) for t in self.thresholds)
         for t in th:
             if not (math.isfinite(t) and t > 0):

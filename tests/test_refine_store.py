@@ -87,6 +87,42 @@ def test_second_refine_computes_nothing(refined):
         np.testing.assert_array_equal(before[k], after[k])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tc_max", "eta_antiresonance_lo", "refine_evaluations",
+                                  "eta_window_hi", "window_status", "top_tc"])
+def test_a_lost_refined_chunk_is_pending_unrefined_and_recomputed(refined, tmp_path, name,
+                                                                    capsys):
+    """Delete one chunk file of a refined variable: its curves (or top) count as pending,
+    ``dome`` does not call them refined, and a refine computes exactly them, back to the
+    identical store. Chunks that hold only fill values (an antiresonance with no floor
+    interval, a closed window's status 0) are written too, so absence is loss."""
+    from sweep.cli import main
+    reference, _ = refined
+    store = tmp_path / "s.zarr"
+    subprocess.run(["cp", "-r", reference, str(store)], check=True)
+    victim = sorted(p for p in (store / name / "c").rglob("*") if p.is_file())[0]
+    victim.unlink()
+    top = name.startswith("top_")
+    want = {"curves": 0, "domes": 1} if top else {"curves": 2, "domes": 0}
+    plan = store_mod.refine_plan(str(store))
+    assert (sum(c[5] - c[4] for c in plan["curves"]), len(plan["domes"])) == \
+        (want["curves"], want["domes"])
+    assert main(["dome", str(store), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    s0 = doc["structures"][0]
+    if top:
+        assert not s0["top"]["refined"]
+    else:
+        assert [r["refined"] for r in s0["per_g"]] == [False, False, True, True]
+    again = refine_store(str(store), settings=SETTINGS, executor=InProcessExecutor(),
+                         curves_per_task=2)
+    assert (again.curves, again.domes) == (want["curves"], want["domes"]) and again.complete
+    want_values, got = _values(reference), _values(str(store))
+    for k in REFINED:
+        np.testing.assert_array_equal(want_values[k], got[k], err_msg=k)
+    assert store_mod.refine_plan(str(store)) == {"curves": [], "domes": [], "block": 2}
+
+
 _CHILD = """
 import sys
 from sweep.config import RefineSettings

@@ -69,15 +69,29 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except (ValueError, BadInput) as err:
-        print(f"fanodome {args.command}: error: {err}", file=sys.stderr)
+        print(_error_line(args.command, str(err)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as err:  # a file that cannot be written, a server that does not answer
-        print(f"fanodome {args.command}: error: {_os_error_text(err)}", file=sys.stderr)
+        print(_error_line(args.command, _os_error_text(err)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except (KeyboardInterrupt, Interrupted) as err:
         print(f"fanodome {args.command}: interrupted", file=sys.stderr)
         return getattr(err, "exit_code", EXIT_INTERRUPTED)
     return 0
+
+
+ERROR_LINE_CHARS = (300, 200)
+"""Characters of an error kept from its start and from its end (where the key it names and the
+way on are); a long value in between, such as a 100 kB string in a config, is cut."""
+
+
+def _error_line(command: str, text: str) -> str:
+    """The one line of an error: no line breaks, a long middle cut (:data:`ERROR_LINE_CHARS`)."""
+    text = " ".join(text.split())
+    head, tail = ERROR_LINE_CHARS
+    if len(text) > head + tail:
+        text = f"{text[:head]} ... [{len(text) - head - tail} characters cut] ... {text[-tail:]}"
+    return f"fanodome {command}: error: {text}"
 
 
 def _os_error_text(err: OSError) -> str:

@@ -9,6 +9,7 @@ table, help = long name, unit and default. A boolean that is off by default is s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ EXIT_BAD_INPUT = 2
 EXIT_STALLED = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal or SSH session closed
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (``| head``)
 EXIT_CODES = {
     0: "done",
@@ -35,6 +37,7 @@ EXIT_CODES = {
     EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
     EXIT_BROKEN_PIPE: "the reader of stdout went away (e.g. `| head`)",
     EXIT_TERMINATED: "terminated (SIGTERM)",
+    EXIT_HANGUP: "the terminal hung up (SIGHUP: a closed terminal or SSH session)",
 }
 """Every exit code of ``fanodome``, documented in ``fanodome --help``."""
 
@@ -44,14 +47,59 @@ class BadInput(Exception):
 
 
 class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived; ``exit_code`` is 130 or 143. A BaseException, as
-    KeyboardInterrupt is, so that no ``except Exception`` on the way swallows it."""
+    """SIGINT, SIGTERM or SIGHUP arrived; ``exit_code`` is 130, 143 or 129. A BaseException,
+    as KeyboardInterrupt is, so that no ``except Exception`` on the way swallows it."""
 
     def __init__(self, signum: int):
         import signal
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-        self.exit_code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+        self.exit_code = {signal.SIGTERM: EXIT_TERMINATED,
+                          signal.SIGHUP: EXIT_HANGUP}.get(signum, EXIT_INTERRUPTED)
+
+
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+"""The signals that stop a command cleanly (:func:`interruptible`): Ctrl-C, ``kill``, and a
+terminal or SSH session that closes (the common end of a run started on a login node)."""
+
+
+@contextlib.contextmanager
+def interruptible():
+    """:data:`STOP_SIGNALS` raise :class:`Interrupted` in the main thread, so that every
+    ``with`` on the way out runs: the cluster closes, the store lock is released. The first
+    signal also quiets distributed's logging (its shutdown chatter) and makes further signals
+    wait for that shutdown, which takes seconds. The handlers that were there come back on exit."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals are the main's
+        yield
+        return
+    signals = [getattr(signal, name) for name in STOP_SIGNALS]
+
+    def handler(signum, frame):
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
+        quiet = ("distributed", "tornado", "asyncio")
+        # Children too: distributed's logging config sets some (tornado.application) itself.
+        for name in [*quiet, *logging.root.manager.loggerDict]:
+            if name.split(".")[0] in quiet:
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def say(line: str) -> None:
+    """Print ``line`` on stderr where it may be gone (after SIGHUP the terminal is): the line
+    is lost then, not the exit code."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------ the model's parameters

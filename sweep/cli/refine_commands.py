@@ -7,12 +7,13 @@ Heavy imports happen inside the command.
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from ..addresses import on_this_machine
 from ..config import RefineSettings
-from .options import (BadInput, add_cluster_options, add_executor_options, add_storage_option,
-                      announce_compile, cluster_config, emit, fmt, print_dashboard,
-                      show_progress_logs, storage_options)
+from .options import (BadInput, Interrupted, add_cluster_options, add_executor_options,
+                      add_storage_option, announce_compile, cluster_config, emit, fmt,
+                      interruptible, print_dashboard, say, show_progress_logs, storage_options)
 
 
 def refine_document(result) -> dict:
@@ -56,9 +57,16 @@ def _cmd_refine(a: argparse.Namespace) -> int:
     if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
         announce_compile(a, job="tc")
     show_progress_logs(a)
-    result = refine_store(a.store, settings=settings, curves_per_task=curves_per_task,
-                          retries=retries, storage_options=so, cluster=spec,
-                          scheduler=a.scheduler, on_client=print_dashboard)
+    try:
+        with interruptible():
+            result = refine_store(a.store, settings=settings, curves_per_task=curves_per_task,
+                                  retries=retries, storage_options=so, cluster=spec,
+                                  scheduler=a.scheduler, on_client=print_dashboard)
+    except Interrupted as err:  # what is refined stays: a second refine goes on from there
+        again = shlex.join(["fanodome", *(t.strip() for t in getattr(a, "argv", None) or
+                                          ["refine", a.store])])
+        say(f"interrupted: what is refined is kept; go on with: {again}")
+        return err.exit_code
     emit(a, refine_document(result))
     return 0 if result.complete else 1
 

@@ -7,8 +7,6 @@ use them so that ``fanodome bands`` and ``fanodome tc`` start fast. ``run`` only
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
 import shlex
 import sys
 
@@ -17,8 +15,8 @@ from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_storage_option,
                       announce_compile, check_scheduler, cluster_config, emit, fmt,
-                      print_dashboard, show_progress_logs, storage_options, store_exists,
-                      window_lines)
+                      interruptible, print_dashboard, say, show_progress_logs,
+                      storage_options, store_exists, window_lines)
 from .progress import progress_for
 from .refine_commands import refine_document
 
@@ -77,7 +75,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
             print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
                   file=sys.stderr)
             return EXIT_STALLED
-        print(_interrupted_line(a, store=store, storage_options=so), file=sys.stderr)
+        say(_interrupted_line(a, store=store, storage_options=so))
         return err.exit_code
     if result.nothing_to_do:
         print(f"{result.store}: all {result.counts['total']} points done; nothing to do",
@@ -131,34 +129,6 @@ def _interrupted_line(a: argparse.Namespace, *, store: str, storage_options) -> 
         return f"interrupted: no points done (no store yet); start again with: {again}"
     return (f"interrupted: {counts['done']} of {counts['total']} points done; resume with: "
             f"{resume_command(a)}")
-
-
-@contextlib.contextmanager
-def interruptible():
-    """SIGINT (Ctrl-C) and SIGTERM raise :class:`Interrupted` in the main thread, so that every
-    ``with`` on the way out runs: the cluster closes, the store lock is released. The first
-    signal also quiets distributed's logging (its shutdown chatter) and makes further signals
-    wait for that shutdown, which takes seconds. The handlers that were there come back on exit."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():  # signals are the main's
-        yield
-        return
-
-    def handler(signum, frame):
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, signal.SIG_IGN)
-        for name in ("distributed", "tornado", "asyncio"):
-            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-        raise Interrupted(signum)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def _print_run(doc: dict) -> None:

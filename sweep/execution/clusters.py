@@ -36,7 +36,7 @@ import distributed
 import distributed.utils
 from dask.utils import parse_bytes
 
-from ..addresses import is_url, on_loopback, url_scheme
+from ..addresses import is_url, local_path, on_loopback, url_scheme
 from ..config import ClusterConfig, package_version
 from .runner import WINDOW_PER_WORKER
 
@@ -230,26 +230,27 @@ def warn_if_exposed(spec: ClusterConfig) -> bool:
 
 
 @contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Worker processes started inside ignore SIGINT (the disposition survives their exec, and
-    Python then installs no KeyboardInterrupt handler): a Ctrl-C at the terminal reaches the
-    whole process group, and it is the client's to stop the run, not each worker's (each would
-    print a traceback). Only from the main thread (signals are set there); a Ctrl-C while the
-    workers start is lost."""
+def _children_ignore_terminal_signals() -> Iterator[None]:
+    """Worker processes started inside ignore SIGINT and SIGHUP (the disposition survives their
+    exec, and Python then installs no KeyboardInterrupt handler): a Ctrl-C at the terminal, or
+    the terminal's hangup, reaches the whole process group, and it is the client's to stop the
+    run, not each worker's (each would print a traceback or die under running tasks). Only from
+    the main thread (signals are set there); such a signal while the workers start is lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
     host = spec.host or LOCAL_HOST
-    with _children_ignore_sigint():
+    with _children_ignore_terminal_signals():
         return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                         host=host, dashboard_address=PRIVATE_DASHBOARD,
                                         memory_limit=spec.memory or "auto",
@@ -340,7 +341,8 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
     :class:`ClusterError` if its workers could not write the store, or a local cluster would
     not fit this machine (:func:`check_local_capacity`).
 
-    A store path that is a symbolic link is followed: the store is where the link points
+    A ``file://`` URL is used as the path it names. A store path that is a symbolic link is
+    followed: the store is where the link points
     (replaced and locked there, so runs through the link and through the target exclude each
     other). A cluster this process starts that is not local (slurm, pbs, kubernetes) gets a
     local store path made absolute and, unless ``window`` is given, a window sized for its
@@ -348,6 +350,7 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
     workers present at the start would undersize it.
     """
     spec = cluster or ClusterConfig()
+    store = local_path(store) or store  # a file:// URL is a path: locked, checked as one
     if not is_url(store) and os.path.islink(store.rstrip("/")):
         store = os.path.realpath(store)
     if scheduler is None and spec.kind != "local":

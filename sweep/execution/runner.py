@@ -42,6 +42,18 @@ NO_PROGRESS_S = 3600.0
 """Seconds a run may have running workers but not one task finished before it gives up as
 stalled: a task takes seconds, so an hour means a hung solver or a scheduler that lost them."""
 
+LOST_S = 10.0
+"""Seconds without a finished task after which tasks that no worker holds, while a running
+worker has nothing to do, are taken for lost and submitted again. The scheduler places a task
+within milliseconds, so this happens only when the task's worker died together with every other
+one: distributed then keeps the task restricted to the dead worker (state ``no-worker``) even
+after new workers join, because it places such tasks on a newcomer only when the newcomer is one
+of the restricted workers, whatever ``allow_other_workers`` says."""
+
+LOST_TRIES = 5
+"""Times a task may be lost with its workers before it is recorded as failed: each loss means
+every worker died under it; a task lost this often kills its workers itself (out of memory)."""
+
 POLL_S = 0.5
 """Seconds between looks at the cluster (a scheduler round trip) while no task has finished."""
 
@@ -84,6 +96,25 @@ class _Iterated:
 class Stalled(RuntimeError):
     """The run cannot make progress (no running worker, or nothing finishing); what is written
     stays in the store, a later ``--resume`` finishes it."""
+
+
+class _Lost(Exception):
+    """Futures that no worker holds while a running worker idles (see :data:`LOST_S`)."""
+
+    def __init__(self, futures: list):
+        super().__init__(f"{len(futures)} tasks lost")
+        self.futures = futures
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One look at a cluster: its workers, how many of them run (not paused), how many of those
+    run nothing, and the keys some worker holds."""
+
+    workers: int
+    running: int
+    idle: int
+    placed: frozenset
 
 
 @dataclass
@@ -150,14 +181,22 @@ class _ClientPool:
         self.load: Counter = Counter()
         self.threads = 0
         self.refreshed = -float("inf")
+        self.submitted = 0
 
     def submit(self, fn, task, attempt: int, worker: str | None = None):
-        key = f"fanodome-task-{self.run_id}-{'.'.join(map(str, task.index))}-{attempt}"
+        self.submitted += 1  # a lost task submitted again needs a key of its own
+        key = (f"fanodome-task-{self.run_id}-{'.'.join(map(str, task.index))}-{attempt}"
+               f"-{self.submitted}")
         place = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
         fut = self.client.submit(fn, task, key=key, pure=False, **place)
         self.completed.add(fut)
         self.load[worker] += 1
         return fut
+
+    def forget(self, futures: list) -> None:
+        """Cancel ``futures`` (lost: they come out of :meth:`next_done` cancelled, and are
+        skipped there)."""
+        self.client.cancel(futures)
 
     def release_slot(self, worker: str | None) -> None:
         self.load[worker] -= 1
@@ -181,13 +220,17 @@ class _ClientPool:
                 while self.load[w] < cap:
                     yield w
 
-    def next_done(self, watchdog: _Watchdog | None = None):
+    def next_done(self, watchdog: _Watchdog | None = None, waiting: Iterable = ()):
         """The next finished future, its result and its exception (one of them None); while
-        none is ready, ``watchdog`` looks at the workers."""
+        none is ready, ``watchdog`` looks at the cluster and raises :class:`Stalled`, or
+        :class:`_Lost` with those of the ``waiting`` futures that no worker holds."""
         looked = -math.inf
         while watchdog is not None and not self.completed.has_ready():
             if time.monotonic() - looked >= POLL_S:
-                watchdog.check(self.running_workers, pending=self.completed.count())
+                lost = watchdog.check(self.look, pending=self.completed.count(),
+                                      waiting=waiting)
+                if lost:
+                    raise _Lost(lost)
                 looked = time.monotonic()
             time.sleep(READY_POLL_S)
         fut, result = next(self.completed)
@@ -198,10 +241,18 @@ class _ClientPool:
             return fut, None, result
         return fut, result, None
 
-    def running_workers(self) -> tuple[int, int]:
-        """(workers, of them running): paused workers (memory limit) run nothing."""
+    def look(self, *, placed: bool = False) -> _Look:
+        """The cluster's workers, those running (paused workers, at their memory limit, run
+        nothing) and, with ``placed``, the keys they hold and how many running ones hold none
+        (one more scheduler round trip)."""
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
-        return len(workers), sum(1 for w in workers.values() if w.get("status") == "running")
+        running = {w for w, info in workers.items() if info.get("status") == "running"}
+        if not placed or not running:
+            return _Look(len(workers), len(running), 0, frozenset())
+        processing = self.client.processing()
+        idle = sum(1 for w in running if not processing.get(w))
+        return _Look(len(workers), len(running), idle,
+                     frozenset(k for keys in processing.values() for k in keys))
 
     def default_window(self) -> int:
         threads = sum(self.client.nthreads().values())
@@ -229,7 +280,7 @@ class _ExecutorPool:
         while True:  # no placement: the window alone bounds what is in flight
             yield None
 
-    def next_done(self, watchdog=None):
+    def next_done(self, watchdog=None, waiting=()):
         if not self.done:
             done, self.pending = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
             self.done.extend(done)
@@ -243,32 +294,52 @@ class _ExecutorPool:
 
 class _Watchdog:
     """Says when a run on a cluster has stalled: tasks waiting and no running worker for
-    ``stall_s``, or no task finished for ``no_progress_s``."""
+    ``stall_s``, or no task finished for ``no_progress_s``; and which waiting tasks are lost:
+    held by no worker while a running worker idles, with no task finished (or resubmitted) for
+    ``lost_s``."""
 
-    def __init__(self, *, stall_s: float, no_progress_s: float):
+    def __init__(self, *, stall_s: float, no_progress_s: float, lost_s: float = LOST_S):
         self.stall_s = stall_s
         self.no_progress_s = no_progress_s
+        self.lost_s = lost_s
         self.last_progress = time.monotonic()
+        self.last_change = self.last_progress
         self.idle_since: float | None = None
+        self.unplaced: set = set()
 
     def progress(self) -> None:
-        self.last_progress = time.monotonic()
+        self.last_progress = self.last_change = time.monotonic()
 
-    def check(self, running_workers: Callable[[], tuple[int, int]], *, pending: int) -> None:
+    def resubmitted(self) -> None:
+        self.last_change = time.monotonic()
+
+    def check(self, look: Callable[..., _Look], *, pending: int, waiting: Iterable = ()
+              ) -> list:
+        """Raise :class:`Stalled`, or return the lost futures of ``waiting`` (futures with a
+        ``key``) -- none while anything moves."""
         now = time.monotonic()
         if now - self.last_progress > self.no_progress_s:
             raise Stalled(f"stalled: no task finished for {self.no_progress_s:g} s while "
                           f"{pending} wait")
-        n, running = running_workers()
-        if running:
+        suspect = now - self.last_change >= self.lost_s
+        seen = look(placed=suspect)
+        if seen.running:
             self.idle_since = None
-            return
+            # Unplaced in two looks in a row: not a task finishing between the scheduler's
+            # answer and the client's hearing of it.
+            unplaced = ({f.key for f in waiting if f.status == "pending"} - seen.placed
+                        if suspect and seen.idle else set())
+            lost, self.unplaced = unplaced & self.unplaced, unplaced
+            return [f for f in waiting if f.key in lost]
+        self.unplaced = set()
         if self.idle_since is None:
             self.idle_since = now
-            return
+            return []
         if now - self.idle_since > self.stall_s:
+            n = seen.workers
             why = "no worker" if n == 0 else f"all {n} workers paused (memory limit)"
             raise Stalled(f"stalled: {why} for {self.stall_s:g} s while {pending} tasks wait")
+        return []
 
 
 class Progress:
@@ -308,6 +379,7 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
                on_failed: Callable[[Failure], None] | None = None,
                on_done: Callable[[object], None] | None = None,
                stall_s: float = STALL_S, no_progress_s: float = NO_PROGRESS_S,
+               lost_s: float = LOST_S,
                progress: Callable[..., Progress] | None = None) -> RunReport:
     """Run ``compute(task)`` for every task on ``executor`` (a distributed.Client or
     concurrent.futures.Executor). ``tasks``: an iterable, or a :class:`TaskSource` that places
@@ -323,7 +395,10 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
 
     On a distributed.Client, :class:`Stalled` is raised when tasks wait and no worker runs
     (none, or all paused) for ``stall_s`` seconds, or no task finishes for ``no_progress_s``
-    (see :data:`STALL_S`, :data:`NO_PROGRESS_S`); what finished tasks wrote is kept.
+    (see :data:`STALL_S`, :data:`NO_PROGRESS_S`); what finished tasks wrote is kept. Tasks
+    lost with their workers (held by no worker while one idles, nothing finished for ``lost_s``
+    seconds: :data:`LOST_S`) are submitted again, anywhere; one lost :data:`LOST_TRIES` times
+    fails.
     """
     pool = _ClientPool(executor) if _is_client(executor) else _ExecutorPool(executor)
     window = window or pool.default_window()
@@ -352,19 +427,53 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
             fut = pool.submit(compute, task, attempts[task.index], worker)
             inflight[fut] = (task, worker)
 
-    watchdog = (_Watchdog(stall_s=stall_s, no_progress_s=no_progress_s)
+    def give_up(task, n: int, error: str, text: str) -> None:
+        attempts.pop(task.index, None)
+        failure = Failure(task=task, attempts=n, error=error, traceback=text)
+        report.failures.append(failure)
+        progress.add(task.n_points)
+        if on_failed is not None:
+            on_failed(failure)
+
+    def resubmit(lost: list) -> None:
+        """Submit lost tasks again, anywhere (their worker is gone); one lost
+        :data:`LOST_TRIES` times is recorded as failed."""
+        pool.forget(lost)
+        log.warning("%d tasks lost with their workers (no worker holds them while one idles); "
+                    "submitting them again", len(lost))
+        for fut in lost:
+            task, worker = inflight.pop(fut)
+            pool.release_slot(worker)
+            n = losses[task.index] = losses.get(task.index, 0) + 1
+            if n >= LOST_TRIES:
+                give_up(task, attempts[task.index], f"lost with its workers {n} times",
+                        f"every worker holding task {task.index} died, {n} times: a task that "
+                        f"kills its worker (out of memory?)")
+                continue
+            inflight[pool.submit(compute, task, attempts[task.index])] = (task, None)
+        watchdog.resubmitted()
+
+    watchdog = (_Watchdog(stall_s=stall_s, no_progress_s=no_progress_s, lost_s=lost_s)
                 if isinstance(pool, _ClientPool) else None)
+    losses: dict[tuple[int, ...], int] = {}
     refill()
     while inflight:
         try:
-            fut, outcome, err = pool.next_done(watchdog)
+            fut, outcome, err = pool.next_done(watchdog, waiting=inflight)
         except Stalled:
             executor.cancel(list(inflight))  # nothing of this run lingers on the scheduler
             raise
+        except _Lost as lost:
+            resubmit(lost.futures)
+            refill()
+            continue
+        if fut not in inflight:  # lost, cancelled and submitted again
+            continue
         if watchdog is not None:
             watchdog.progress()
         task, worker = inflight.pop(fut)
         pool.release_slot(worker)
+        losses.pop(task.index, None)
         if err is None:
             attempts.pop(task.index, None)
             source.finished(outcome)
@@ -384,12 +493,7 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
                 retry_queue.append(task)
             else:
                 log.error("task %s failed after %d tries: %s", task.index, n, error)
-                attempts.pop(task.index, None)
-                failure = Failure(task=task, attempts=n, error=error, traceback=text)
-                report.failures.append(failure)
-                progress.add(task.n_points)
-                if on_failed is not None:
-                    on_failed(failure)
+                give_up(task, n, error, text)
         if hasattr(fut, "release"):
             fut.release()
         refill(worker)

@@ -261,6 +261,8 @@ def _floor_edge(curve: Curve, inside: float, outside: float, *, tol: float) -> f
     below-floor side of the final interval (within ``tol`` of the edge)."""
     while abs(outside - inside) > tol:
         mid = 0.5 * (inside + outside)
+        if mid in (inside, outside):  # adjacent floats: no eta lies between them
+            break
         if curve(mid) <= 0.0:
             inside = mid
         else:

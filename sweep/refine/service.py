@@ -112,7 +112,7 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
     def check() -> None:
         _check_refinable(store, storage_options=so)
 
-    with store_mod.held(store, check=check, locked=locked):
+    with store_mod.held(store, check=check, locked=locked), _disk_errors(store):
         _lay_out(store, settings=settings, curves_per_task=curves_per_task, storage_options=so)
         if pending_work(store, settings=settings, storage_options=so) == 0:
             log.debug("%s: every curve and dome top refined with these settings; nothing "
@@ -133,6 +133,18 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
              done["curves"], done["domes"], evaluations, wall)
     return RefineResult(store=store, curves=done["curves"], domes=done["domes"],
                         evaluations=evaluations, failures=failures, wall_s=wall)
+
+
+@contextlib.contextmanager
+def _disk_errors(store: str):
+    """A full disk or a lost mount while refining: one line naming the store and the way on
+    (what is refined is kept; a second refine repairs the metadata index and goes on)."""
+    try:
+        yield
+    except OSError as err:
+        raise store_mod.StoreError(
+            f"{store}: cannot write the store ({err.strerror or err}); what is refined is "
+            f"kept: free the space and run fanodome refine {store} again") from None
 
 
 def _check_refinable(store: str, *, storage_options: Mapping | None) -> None:

@@ -84,7 +84,8 @@ class RefineOutcome:
 
 def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """eta (n,), and tc (K, 0 below the floor, NaN elsewhere) and status of the task's curves."""
-    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
+    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None,
+                                check_lost=False)
     iL, iW, iV, io, g0, g1 = task.index
     sel = dict(L=iL, W=iW, V=iV, omega0=io, g=slice(g0, g1))
     tc = np.asarray(ds[store_mod.VAR_TC].isel(sel).values, dtype=float)
@@ -146,7 +147,8 @@ def compute_top(task: TopTask) -> RefineOutcome:
     t0 = time.perf_counter()
     settings = task.refine_settings()
     model = task.model_params()
-    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
+    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None,
+                                check_lost=False)
     iL, iW, iV, io = task.index
     one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
     g = np.asarray(ds["g"].values, dtype=float)

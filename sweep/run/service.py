@@ -234,9 +234,13 @@ def _open_work(config: SweepConfig, *, store: str, resume: bool, storage_options
         log.info("resuming %s: %d of %d points to do", store, total, before["total"])
         return True, plan, store_mod.chunks_to_do(store, plan, storage_options=so), total, failures
     plan = config.plan()
-    store_mod.layout(store=store, axes=config.axes, plan=plan, config_toml=config.stored_toml(),
-                     config_json=config.identity(), storage_options=so,
-                     gap_T_over_tc=config.gap_T_over_tc, nbands=int(config.model["nbands"]))
+    try:
+        store_mod.layout(store=store, axes=config.axes, plan=plan,
+                         config_toml=config.stored_toml(), config_json=config.identity(),
+                         storage_options=so, gap_T_over_tc=config.gap_T_over_tc,
+                         nbands=int(config.model["nbands"]))
+    except OSError as err:  # a full disk: what --resume will find is a layout cut short
+        raise store_mod.cut_short(store, err.strerror or str(err)) from None
     return False, plan, plan.chunks(), plan.n_points, FailureLog((), key="chunk", write=write)
 
 

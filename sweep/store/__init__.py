@@ -6,6 +6,8 @@
 - :mod:`sweep.store.points` -- the sweep's points (tc, status, E_L, dE, gaps): layout, task
   writes, progress counts.
 - :mod:`sweep.store.refined` -- the refined numbers beside them.
+- :mod:`sweep.store.dataset` -- a store as its readers see it (refined numbers that lost a
+  chunk file read as pending).
 - :mod:`sweep.store.lock` -- one run per store (an OS lock beside it).
 - :mod:`sweep.store.export` -- netCDF and CSV for collaborators without zarr.
 
@@ -22,11 +24,14 @@ _NAMES = {
     "is_read_only_url": "sweep.addresses", "is_url": "sweep.addresses",
     # sweep.store.common
     "StoreError": "sweep.store.common", "config_toml": "sweep.store.common",
-    "created": "sweep.store.common", "exists": "sweep.store.common",
-    "identity_diffs": "sweep.store.common", "identity_of": "sweep.store.common",
+    "created": "sweep.store.common", "cut_short": "sweep.store.common",
+    "exists": "sweep.store.common", "identity_diffs": "sweep.store.common",
+    "identity_of": "sweep.store.common",
     "is_sweep": "sweep.store.common", "model_options": "sweep.store.common",
-    "open_dataset": "sweep.store.common", "read_attrs": "sweep.store.common",
+    "read_attrs": "sweep.store.common",
     "read_failures": "sweep.store.common", "write_failures": "sweep.store.common",
+    # sweep.store.dataset
+    "open_dataset": "sweep.store.dataset",
     # sweep.store.lock
     "LockedError": "sweep.store.lock", "StoreLock": "sweep.store.lock",
     "held": "sweep.store.lock",

@@ -16,10 +16,12 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 import zarr
+from zarr.core.sync import sync as zarr_sync
 
-from ..addresses import is_read_only_url, is_url
+from ..addresses import is_read_only_url, local_path
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +70,23 @@ def consolidate(g: zarr.Group) -> None:
         zarr.consolidate_metadata(g.store, zarr_format=3)
 
 
+def check_storage_options(store: str, storage_options: Mapping | None) -> None:
+    """Refuse storage options for a store on this machine (a path or a ``file://`` URL): they
+    are fsspec's options for stores at URLs, and a local store takes none."""
+    if storage_options and local_path(store) is not None:
+        raise StoreError(f"--storage-option: {store} is a store on this machine; storage "
+                         f"options are for stores at URLs (s3://..., gs://...)")
+
+
 def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
-    """Whether anything is at ``store``; a local path that is not a zarr group is an error."""
-    if not is_url(store):
-        p = Path(store)
-        if not p.exists():
-            return False
+    """Whether anything is at ``store``; a local path (or ``file://`` URL) that is not a zarr
+    group is an error, as are storage options for it."""
+    check_storage_options(store, storage_options)
+    local = local_path(store)
+    if local is not None:
+        p = Path(local)
+        if not p.exists() or (p.is_dir() and not any(p.iterdir())):
+            return False  # an empty folder holds nothing (a layout cut short at its start)
         if not (p / "zarr.json").is_file():
             raise StoreError(f"{store}: exists and is not a zarr store; not touching it")
         return True
@@ -90,12 +103,55 @@ def open_dataset(store: str, *, storage_options: Mapping | None = None) -> xr.Da
         return xr.open_zarr(store, zarr_format=3, consolidated=True,
                             storage_options=storage_options)
     except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
-        raise incomplete(store, err) from None
+        raise unusable(store, err) from None
 
 
-def incomplete(store: str, err: BaseException | str) -> StoreError:
-    return StoreError(f"{store}: incomplete sweep store ({str(err)[:120]}; its layout was cut "
-                      f"short by a kill or a full disk?); start it again with --overwrite")
+class IndexMissing(StoreError):
+    """The store's metadata index (its consolidated metadata) is not there."""
+
+
+ERROR_DETAIL_CHARS = 200
+"""Most characters of a library's error message quoted in a line about a store."""
+
+
+def cut_short(store: str, why: str) -> StoreError:
+    """The refusal of a store whose layout was cut short (``why``): it holds no results, so
+    starting again loses nothing. The same words wherever it is found."""
+    return StoreError(f"{store}: its layout was cut short ({why}); it holds no results: free "
+                      f"any space it needs and start it again with --overwrite")
+
+
+def damaged(store: str, what: str, *, otherwise: str = "") -> StoreError:
+    """The refusal of a damaged store: ``what`` is damaged; restore it from a copy, or
+    ``otherwise`` (a way that loses less); ``--overwrite`` would discard it."""
+    alternative = f", or {otherwise}" if otherwise else ""
+    return StoreError(f"{store}: damaged: {what}; restore it from a copy{alternative} "
+                      f"(--overwrite would discard it and start again)")
+
+
+def unusable(store: str, err: BaseException) -> StoreError:
+    """Why zarr could not open ``store`` (``err``), as one line with the way on: metadata that
+    is not JSON and a codec zarr cannot decode are damage; a missing metadata index is a layout
+    cut short when the store holds no results, else an index that a refinement cut short was
+    rewriting (``fanodome refine`` restores it)."""
+    detail = " ".join(str(err).split())[:ERROR_DETAIL_CHARS]
+    if isinstance(err, json.JSONDecodeError):
+        return damaged(store, f"its metadata is not valid JSON ({detail})")
+    if isinstance(err, (zarr.errors.UnknownCodecError, zarr.errors.MetadataValidationError)):
+        return damaged(store, f"its metadata declares what zarr cannot decode ({detail})")
+    if isinstance(err, ValueError) and "onsolidated metadata" in str(err):
+        local = local_path(store)
+        if local is not None and not any((Path(local) / name / "c").is_dir()
+                                         for name in _RESULT_ARRAYS):
+            return IndexMissing(str(cut_short(store, "no metadata index")))
+        return IndexMissing(f"{store}: its metadata index (consolidated metadata) is missing "
+                            f"while it holds results (a refinement was cut short while "
+                            f"rewriting it?): fanodome refine {store} restores it")
+    return cut_short(store, detail)
+
+
+_RESULT_ARRAYS = ("status", "tc")
+"""Arrays whose chunk files hold a sweep's results (a layout writes none)."""
 
 
 def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> zarr.Group:
@@ -104,12 +160,44 @@ def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> z
         return zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=True,
                                storage_options=storage_options)
     except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
-        raise incomplete(store, err) from None
+        raise unusable(store, err) from None
+
+
+def written_chunks(array: zarr.Array) -> np.ndarray | None:
+    """Which chunks of ``array`` have a file in its store: a bool array over its chunk grid
+    (zarr's ``cdata_shape``), from one listing of its prefix; None where the store cannot list
+    (HTTP: a static server lists nothing, not even what it serves) or keys its chunks other
+    than zarr v3's default way."""
+    store = array.store
+    encoding = array.metadata.chunk_key_encoding
+    protocols = getattr(getattr(store, "fs", None), "protocol", ())
+    protocols = (protocols,) if isinstance(protocols, str) else protocols
+    if (not store.supports_listing or {"http", "https"} & set(protocols)
+            or getattr(encoding, "name", None) != "default"):
+        return None
+    prefix = f"{array.path}/c{encoding.separator}" if array.path else f"c{encoding.separator}"
+
+    async def keys() -> list[str]:  # the store API is async; zarr_sync is zarr's own bridge
+        return [k async for k in store.list_prefix(prefix)]
+
+    grid = np.zeros(array.cdata_shape, dtype=bool)
+    for key in zarr_sync(keys()):
+        parts = key[len(prefix):].split(encoding.separator)
+        if len(parts) == grid.ndim and all(x.isdigit() for x in parts):
+            index = tuple(int(x) for x in parts)
+            if all(i < n for i, n in zip(index, grid.shape)):
+                grid[index] = True
+    return grid
 
 
 def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:
-    """The store's root attributes."""
-    return dict(group(store, mode="r", storage_options=storage_options).attrs)
+    """The store's root attributes (also while its metadata index is missing: they are the
+    root's own)."""
+    try:
+        return dict(group(store, mode="r", storage_options=storage_options).attrs)
+    except IndexMissing:
+        return dict(zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=False,
+                                    storage_options=storage_options).attrs)
 
 
 def provenance(*, config_toml: str, config_json: str, model_defaults: Mapping,
@@ -192,6 +280,9 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
     present = exists(store, storage_options=storage_options)
     if present and resume:
         check_resumable(store, identity=identity, storage_options=storage_options)
+    elif resume and local_path(store) is not None and Path(local_path(store)).is_dir():
+        raise StoreError(f"--resume: {store} is an empty folder; nothing to resume: start it "
+                         f"with --overwrite")
     elif resume:
         raise StoreError(f"--resume: {store} does not exist; nothing to resume "
                          f"(run without --resume to start it)")
@@ -229,17 +320,22 @@ def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -
     """Refuse to replace a local ``store`` (``--overwrite``) unless it is a store of ``kind``
     (its root has attribute ``attr``) holding nothing but its own zarr nodes: overwriting
     deletes the directory's contents, and a file someone put there is not ours to delete.
-    ``names``: the nodes a layout cut short may have left. URL stores are not checked."""
-    if is_url(store):
+    ``names``: the nodes a layout cut short may have left. Stores elsewhere (``s3://``, ...)
+    are not checked."""
+    local = local_path(store)
+    if local is None:
         return
-    root = Path(store)
+    root = Path(local)
     try:
         doc = json.loads((root / "zarr.json").read_text())
     except (OSError, ValueError) as err:
         raise StoreError(f"{store}: unreadable zarr.json ({err}); not a {kind} store, not "
                          f"touching it") from None
     attrs = doc.get("attributes", {}) if isinstance(doc, dict) else {}
-    if attr not in attrs:
+    # A layout cut short before it wrote the root's attributes: a bare group of its names.
+    bare = isinstance(doc, dict) and not attrs and not doc.get("consolidated_metadata") and \
+        all(p.name in names | {"zarr.json"} for p in root.iterdir())
+    if attr not in attrs and not bare:
         raise StoreError(f"{store}: not a fanodome {kind} store (no {attr} attribute); "
                          f"--overwrite only replaces {kind} stores")
     # The store's own entries: its nodes (as the consolidated metadata lists them, or, for a

@@ -11,7 +11,10 @@ file server) owns the lock, not the file's contents:
   two processes never hold locks on the same path at once;
 * a run that dies in any way (SIGKILL, SIGTERM, SIGHUP, out of memory) loses its lock with its
   last file descriptor: the kernel releases it. The file it leaves behind is taken over by the
-  next run with a warning; its contents are only a note.
+  next run with a warning; its contents are only a note;
+* the file is opened with ``O_NOFOLLOW`` and must be a regular file with no other name: in a
+  shared directory anyone may create the lock's name, and a symbolic or hard link planted there
+  is refused, naming it, never followed into a file the run's user can write.
 
 Shared file systems (the rule this module relies on, checked where the tests can):
 
@@ -39,11 +42,12 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..addresses import is_url
+from ..addresses import local_path
 from .common import StoreError
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,10 @@ class LockedError(StoreError):
     """Another live run holds the store."""
 
 
+class LockError(StoreError):
+    """The lock's path holds something that is not a lock file (a link, a directory, ...)."""
+
+
 class StoreLock:
     """Context manager holding ``<store>.lock``; no-op (with a warning) for URL stores.
 
@@ -65,7 +73,8 @@ class StoreLock:
 
     def __init__(self, store: str, *, wait_s: float = 0.0):
         self.store = str(store)
-        self.path = None if is_url(self.store) else Path(self.store.rstrip("/") + ".lock")
+        local = local_path(self.store)
+        self.path = None if local is None else Path(local.rstrip("/") + ".lock")
         self.wait_s = wait_s
         self.held = False
         self._fd: int | None = None
@@ -76,10 +85,32 @@ class StoreLock:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return {}  # being written by its owner right now, or garbage
 
+    def _open(self) -> int:
+        """A descriptor of the lock file itself: never through a symbolic link (``O_NOFOLLOW``),
+        and only a regular file with no other name, so that a link planted at the lock's path
+        cannot make a run truncate and write another file; :class:`LockError` names it."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise LockError(f"{self.store}: the lock {self.path} is a symbolic link; a "
+                                f"lock is a plain file: remove the link") from None
+            raise LockError(f"{self.store}: cannot open the lock {self.path} "
+                            f"({err.strerror})") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            what = ("has other hard links" if stat.S_ISREG(st.st_mode)
+                    else "is not a regular file")
+            raise LockError(f"{self.store}: the lock {self.path} {what}; a lock is a plain "
+                            f"file of its own: remove it")
+        return fd
+
     def _try_once(self) -> dict | None:
         """Hold the lock (None), or the holder's note, or ``{"retry": True}`` when the file
         was released and unlinked between our open and our lock."""
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -94,7 +125,7 @@ class StoreLock:
                     f"({err.strerror}); on Lustre mount with -o flock") from None
             raise
         try:
-            same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            same = os.fstat(fd).st_ino == os.lstat(self.path).st_ino
         except FileNotFoundError:
             same = False
         if not same:
@@ -106,8 +137,12 @@ class StoreLock:
                         self.store, stale.get("pid"), stale.get("host", "?"))
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+        except OSError as err:  # a full disk: the lock holds, only its note is missing
+            log.warning("%s: cannot write the note of the lock %s (%s)", self.store,
+                        self.path, err.strerror)
         self._fd = fd
         return None
 

@@ -47,8 +47,8 @@ from solver.parameters import PARAMETERS
 from ..config import package_version
 from ..flags import STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_NAMES, STATUS_OK, STATUS_PENDING
 from ..grid import AXES, STRUCTURE_AXES, ChunkPlan
-from .common import (ATTR_CONFIG_JSON, StoreError, check_only_own_files, group,
-                     identity_mismatch, provenance, quiet)
+from .common import (ATTR_CONFIG_JSON, StoreError, check_only_own_files, cut_short, damaged,
+                     group, identity_mismatch, provenance, quiet)
 from .common import check_can_start as _check_can_start
 
 log = logging.getLogger(__name__)
@@ -309,8 +309,7 @@ def _array(g: zarr.Group, name: str, store: str) -> zarr.Array:
     try:
         return g[name]
     except KeyError:
-        raise StoreError(f"{store}: incomplete sweep store (no {name!r}; its layout was cut "
-                         f"short?); start it again with --overwrite") from None
+        raise cut_short(store, f"no {name!r}") from None
 
 
 def _read(array: zarr.Array, prefix: tuple, store: str) -> np.ndarray:
@@ -319,6 +318,22 @@ def _read(array: zarr.Array, prefix: tuple, store: str) -> np.ndarray:
     try:
         return np.asarray(array[prefix] if prefix else array[...])
     except (ValueError, TypeError, RuntimeError, OSError) as err:
-        raise StoreError(f"{store}: {array.name.strip('/')} has an unreadable chunk "
-                         f"({type(err).__name__}: {str(err)[:200]}); recompute the store "
-                         f"(--overwrite) or restore it from a copy") from None
+        chunk = _bad_chunk(array, prefix)
+        raise damaged(store, f"its chunk {chunk or array.name.strip('/')} cannot be decoded "
+                             f"({type(err).__name__}: {str(err)[:200]})",
+                      otherwise="delete that file: its points then count as pending and "
+                                "--resume recomputes them") from None
+
+
+def _bad_chunk(array: zarr.Array, prefix: tuple) -> str | None:
+    """The key of the first chunk under ``prefix`` that cannot be decoded (``status/c/0/...``),
+    None if every one reads now."""
+    lead = tuple(i // c for i, c in zip(prefix, array.chunks))
+    for rest in np.ndindex(*array.cdata_shape[len(lead):]):
+        index = lead + rest
+        try:
+            array.blocks[index]
+        except (ValueError, TypeError, RuntimeError, OSError):
+            key = array.metadata.encode_chunk_key(index)
+            return f"{array.path}/{key}" if array.path else key
+    return None

@@ -16,7 +16,9 @@ Written by a refinement (:mod:`sweep.refine`)::
                 refine_method, refine_failures (JSON list, like ``failures``)
 
 Chunks: one block of ``curves_per_task`` g per (L, W, V, omega0), whole along threshold; a
-top per chunk. Every task writes its own region, statuses last.
+top per chunk. Every task writes its own region, statuses last, and every chunk of it, those
+holding only fill values too (``write_empty_chunks``): a chunk file that is absent where the
+status says done was lost, and its curves or top count as pending (:func:`lost_refined`).
 """
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ import zarr
 
 from ..flags import CURVE_FLAGS, DONE, TOP_DONE, TOP_FLAGS, WINDOW_FLAGS
 from ..grid import CURVE_AXES, DOME_AXES
-from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS, consolidate,
-                     group, open_dataset, quiet)
+from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS,
+                     IndexMissing, consolidate, group, open_dataset, quiet, written_chunks)
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +172,8 @@ def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -
     try:
         group(store, mode="r", storage_options=storage_options)
         return False
-    except ValueError as err:  # zarr: "Consolidated metadata requested ... but not found"
-        if "onsolidated" not in str(err):
-            raise
+    except IndexMissing:
+        pass
     g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
                         storage_options=storage_options)
     consolidate(g)
@@ -181,13 +182,47 @@ def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -
     return True
 
 
+def lost_refined(g: zarr.Group) -> tuple[np.ndarray, np.ndarray]:
+    """The curves (L, W, V, omega0, g) and the dome tops (L, W, V, omega0) of a refined store's
+    group ``g`` whose status says done but one of whose variables lost its chunk file (a task
+    writes every chunk of its region): boolean masks, all False where the store cannot list
+    its files (plain HTTP)."""
+    status = g[VAR_REFINE_STATUS]
+    top = g[VAR_TOP_STATUS]
+    curves = np.zeros(status.shape, dtype=bool)
+    domes = np.zeros(top.shape, dtype=bool)
+    names = [n for n in (*_REFINE_CURVE_VARS, *_REFINE_WINDOW_VARS, *_REFINE_TOP_VARS)
+             if n not in FLAG_VARS or n == VAR_WINDOW_STATUS]
+    block_lost = np.zeros(status.cdata_shape, dtype=bool)
+    top_lost = np.zeros(top.cdata_shape, dtype=bool)
+    for name in names:
+        if name not in g:
+            continue
+        written = written_chunks(g[name])
+        if written is None:
+            return curves, domes
+        if name in _REFINE_TOP_VARS:
+            top_lost |= ~written
+        else:  # a window variable's chunk is whole along threshold: one per block
+            block_lost |= ~written.reshape(written.shape[:5])
+    block = status.chunks[-1]
+    if block_lost.any():
+        per_curve = np.repeat(block_lost, block, axis=-1)[..., :status.shape[-1]]
+        curves = per_curve & ((np.asarray(status[...]) & DONE) != 0)
+    if top_lost.any():
+        domes = top_lost & ((np.asarray(top[...]) & TOP_DONE) != 0)
+    return curves, domes
+
+
 def refine_plan(store: str, *, storage_options: Mapping | None = None) -> dict:
     """What is left to refine: ``{"curves": [(iL, iW, iV, io, g_start, g_stop)], "domes":
-    [(iL, iW, iV, io)], "block": curves per task}``; blocks with a pending or failed curve, domes
-    whose top is pending or failed and whose curves are all done."""
+    [(iL, iW, iV, io)], "block": curves per task}``; blocks with a pending or failed curve (or
+    one that lost a chunk file), domes whose top is pending, failed or lost and whose curves
+    are all done."""
     g = group(store, mode="r", storage_options=storage_options)
-    status = np.asarray(g[VAR_REFINE_STATUS][...])
-    top = np.asarray(g[VAR_TOP_STATUS][...])
+    lost_curves, lost_domes = lost_refined(g)
+    status = np.where(lost_curves, 0, np.asarray(g[VAR_REFINE_STATUS][...]))
+    top = np.where(lost_domes, 0, np.asarray(g[VAR_TOP_STATUS][...]))
     block = int(g[VAR_REFINE_STATUS].chunks[-1])
     curves, domes = [], []
     n_g = status.shape[-1]
@@ -201,6 +236,28 @@ def refine_plan(store: str, *, storage_options: Mapping | None = None) -> dict:
     return {"curves": curves, "domes": domes, "block": block}
 
 
+def without_lost(ds: xr.Dataset, store: str, *,
+                 storage_options: Mapping | None = None) -> xr.Dataset:
+    """``ds`` (the store's Dataset) with the curves and tops that lost a chunk file
+    (:func:`lost_refined`) marked pending in ``refine_status`` and ``top_status``, so that no
+    reader takes their fill values for refined numbers."""
+    if not has_refined(ds):
+        return ds
+    curves, domes = lost_refined(group(store, mode="r", storage_options=storage_options))
+    if not (curves.any() or domes.any()):
+        return ds
+    log.warning("%s: %d refined curves and %d dome tops lost a chunk file; they count as "
+                "pending (fanodome refine computes them again)", store, int(curves.sum()),
+                int(domes.sum()))
+    out = ds.copy()
+    for name, lost in ((VAR_REFINE_STATUS, curves), (VAR_TOP_STATUS, domes)):
+        var = ds[name]
+        out[name] = var.where(~xr.DataArray(lost, dims=var.dims), 0).astype(var.dtype)
+        out[name].attrs = dict(var.attrs)
+        out[name].encoding = dict(var.encoding)
+    return out
+
+
 def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Mapping,
                          storage_options: Mapping | None = None) -> None:
     """Write a block of refined curves (arrays of the region's shape, plus threshold for the
@@ -209,7 +266,7 @@ def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Map
     ds = xr.Dataset({k: ((dims5 + ("threshold",)) if k in _REFINE_WINDOW_VARS else dims5,
                          np.asarray(v)) for k, v in values.items() if k != VAR_REFINE_STATUS})
     kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
-          "storage_options": storage_options}
+          "storage_options": storage_options, "write_empty_chunks": True}
     reg = dict(region)
     if any(k in _REFINE_WINDOW_VARS for k in values):
         n = next(np.asarray(v).shape[-1] for k, v in values.items() if k in _REFINE_WINDOW_VARS)
@@ -227,7 +284,7 @@ def write_top(*, store: str, region: Mapping[str, slice], values: Mapping,
                                             dtype=_REFINE_TOP_VARS[k][0]))
                      for k, v in values.items() if k != VAR_TOP_STATUS})
     kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
-          "storage_options": storage_options}
+          "storage_options": storage_options, "write_empty_chunks": True}
     if ds.data_vars:
         ds.to_zarr(store, region=dict(region), **kw)
     st = xr.Dataset({VAR_TOP_STATUS: (DOME_AXES, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS],
