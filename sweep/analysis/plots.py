@@ -175,8 +175,9 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     """Fig. 5: Tc(eta) at the grid g nearest each of ``g_cuts``, linear (left) and log (right),
     maxima (circles: filled where refined with the solver, open from the grid; their value
     written beside the linear curve, with ``≥`` where the maximum is on the edge of the eta
-    grid, a lower bound) and antiresonances (triangles; open triangles at the temperature floor where the dip is below
-    it) marked, and where the store has refined windows, each window Tc >= T* as a bar at T*.
+    grid, a lower bound) and antiresonances (triangles; open triangles at the temperature floor
+    where the dip is below it) marked, and where the store has refined windows, each window
+    Tc >= T* as a bar at T*.
     ``ds``: one dome (dims g, eta; length-1 dimensions squeezed, :func:`one_dome`)."""
     ds = one_dome(ds, figure="cuts_figure").load()
     d = dome(ds, t_floor=t_floor)

@@ -18,11 +18,11 @@ from pathlib import Path
 from ..config import PAPER_G
 from ..grid import DOME_AXES, GRID_MATCH_RTOL, MIN_DOME_G
 from ..store.export import CSV_MAX_POINTS
+from .options import (add_storage_option, fmt, json_number, storage_options, store_exists,
+                      window_lines)
 
 DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
-from .options import (add_storage_option, fmt, json_number, storage_options, store_exists,
-                      window_lines)
 
 
 def _open(a: argparse.Namespace):
