@@ -462,14 +462,21 @@ class RefineSettings:
     max_evaluations: int = 200
     """Cap on the solver evaluations of one search (a safety net: a search that hits it is
     flagged ``not_converged``); at least :data:`MAX_EVALUATIONS_MIN`."""
+    eta_max_bound: float | None = None
+    """Highest eta the maximum and the windows are followed to past the grid's last eta (None:
+    only the physical bound, where mu + omega~ meets the bottom of the first subband the model
+    leaves out; else the lower of the two)."""
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("thresholds", "follow_margin", "max_evaluations"):
+            if f.name in ("thresholds", "follow_margin", "max_evaluations", "eta_max_bound"):
                 continue
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{f.name}: must be a positive number, got {v!r}")
+        if self.eta_max_bound is not None and not (
+                isinstance(self.eta_max_bound, (int, float)) and math.isfinite(self.eta_max_bound)):
+            raise ValueError(f"eta_max_bound: must be a finite number, got {self.eta_max_bound!r}")
         if not (math.isfinite(self.follow_margin) and self.follow_margin >= 0):
             raise ValueError(f"follow_margin: must be >= 0, got {self.follow_margin!r}")
         if int(self.max_evaluations) < MAX_EVALUATIONS_MIN:
@@ -519,7 +526,7 @@ def parse_refine(table: Mapping[str, object]) -> tuple[RefineSettings, int, dict
             kw[f.name] = tuple(_number(x, f"{key}[{i}]") for i, x in enumerate(v))
         elif isinstance(f.default, int):
             kw[f.name] = _integer(v, key)
-        else:
+        else:  # numbers, and eta_max_bound (default None)
             kw[f.name] = _number(v, key)
     cpt = _integer(table.get("curves_per_task", REFINE_CURVES_PER_TASK), "refine.curves_per_task",
                    minimum=1)

@@ -29,8 +29,10 @@ DONE = 1
 """The curve was refined (0: pending)."""
 FAILED = 2
 """Its task raised; the traceback is in the store's refine failure records."""
-MAX_AT_GRID_EDGE = 4
-"""The grid maximum is on the first or last eta: refined between it and its neighbour only."""
+MAX_AT_BOUND = 4
+"""The maximum was followed past the grid's last eta up to the upper bound of the search
+(:func:`sweep.refine.searches.eta_upper_bound`) and Tc still grows there: tc_max is Tc at the
+bound, a lower bound of the maximum."""
 ANTI_BELOW_FLOOR = 8
 """Tc drops under the temperature floor below eta_max: the antiresonance is an interval."""
 ANTI_OUTSIDE_GRID = 16
@@ -43,23 +45,33 @@ NO_MAXIMUM = 128
 """No point with a Tc on the curve."""
 NOT_CONVERGED = 256
 """A search hit max_evaluations before its tolerance."""
+MAX_AT_FIRST_ETA = 512
+"""The maximum is on the grid's first eta (the search does not go below the grid): Tc may be
+higher at lower eta; tc_max is the maximum over eta >= that first eta."""
+MAX_OUTSIDE_GRID = 1024
+"""The maximum was followed past the grid's last eta (eta_max is beyond it)."""
 CURVE_FLAGS = MappingProxyType({
-    "done": DONE, "failed": FAILED, "max_at_grid_edge": MAX_AT_GRID_EDGE,
+    "done": DONE, "failed": FAILED, "max_at_bound": MAX_AT_BOUND,
     "antiresonance_below_floor": ANTI_BELOW_FLOOR,
     "antiresonance_outside_grid": ANTI_OUTSIDE_GRID, "antiresonance_at_bound": ANTI_AT_BOUND,
     "no_antiresonance": NO_ANTIRESONANCE, "no_maximum": NO_MAXIMUM,
-    "not_converged": NOT_CONVERGED})
+    "not_converged": NOT_CONVERGED, "max_at_first_eta": MAX_AT_FIRST_ETA,
+    "max_outside_grid": MAX_OUTSIDE_GRID})
 """``refine_status``'s flag_meanings and flag_masks."""
 
 # ------------------------------------------------------ window_status: one window Tc >= T*
 BELOW_THRESHOLD = 1
 """The maximum is below T*: no window."""
 OPEN_BELOW = 2
-"""Tc >= T* down to the grid's first known eta: eta_window_lo is that eta (an upper bound)."""
+"""Tc >= T* down to the lower bound the edge was followed to (the antiresonance's bound):
+eta_window_lo is that bound (an upper bound of the edge)."""
 OPEN_ABOVE = 4
-"""Tc >= T* up to the grid's last known eta: eta_window_hi is that eta (a lower bound)."""
+"""Tc >= T* up to the upper bound the edge was followed to (the maximum's bound):
+eta_window_hi is that bound (a lower bound of the edge)."""
+WINDOW_OUTSIDE_GRID = 8
+"""An edge was followed past the grid's first or last eta."""
 WINDOW_FLAGS = MappingProxyType({"below_threshold": BELOW_THRESHOLD, "open_below": OPEN_BELOW,
-                                 "open_above": OPEN_ABOVE})
+                                 "open_above": OPEN_ABOVE, "outside_grid": WINDOW_OUTSIDE_GRID})
 """``window_status``'s flag_meanings and flag_masks."""
 
 # --------------------------------------------------------- top_status: the top of one dome
@@ -71,8 +83,11 @@ TOP_NONE = 4
 """No refined maximum in the dome."""
 TOP_FAILED = 8
 """Its task raised; the traceback is in the store's refine failure records."""
+TOP_AT_ETA_BOUND = 16
+"""The maximum over eta at the top lies on a bound of the eta search (the grid's first eta, or
+the upper bound with Tc still growing): top_tc is a lower bound."""
 TOP_FLAGS = MappingProxyType({"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
-                              "failed": TOP_FAILED})
+                              "failed": TOP_FAILED, "at_eta_bound": TOP_AT_ETA_BOUND})
 """``top_status``'s flag_meanings and flag_masks."""
 
 

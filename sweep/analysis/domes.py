@@ -50,8 +50,11 @@ from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
 from ..grid import DOME_AXES
 from ..store import VAR_DELTA, VAR_STATUS, VAR_TC
 
-DOME_FLAGS = ("refined", "at_grid_edge", "none")
-"""``dome_flag``: 0 vertex of the parabola; 1 grid maximum, not refined; 2 no ok point."""
+DOME_FLAGS = ("refined", "at_grid_edge", "none", "at_bound")
+"""``dome_flag``: 0 vertex of the parabola (or the solver's refined maximum); 1 on the grid's
+first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point; 3 the
+refined maximum was followed to its upper bound of eta and Tc still grows there (a lower
+bound, :data:`sweep.flags.MAX_AT_BOUND`)."""
 ANTI_FLAGS = ("refined", "at_grid_edge", "below_floor", "none")
 """``antiresonance_flag``: 0 vertex of the parabola; 1 smallest sampled value (first eta or next to
 a missing point); 2 below the temperature floor (upper bound only); 3 no point on that side."""
@@ -250,7 +253,8 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     """:func:`dome`'s grid values replaced by the store's refined numbers (``fanodome refine``,
     :mod:`sweep.refine`) on every refined curve. Adds ``refined`` (bool) and, where the store has
     thresholds, ``eta_window_lo``, ``eta_window_hi`` and ``window_status`` (dims ..., threshold).
-    The flags keep their meanings: a refined maximum on the grid's edge is ``at_grid_edge``; an
+    The flags keep their meanings: a refined maximum on the grid's first eta is
+    ``at_grid_edge``, one followed to its upper bound of eta ``at_bound`` (a lower bound); an
     antiresonance followed to its bound ``at_grid_edge`` (an upper bound); below the floor
     ``below_floor`` with the refined interval."""
     status = ds[store_mod.VAR_REFINE_STATUS].astype(np.int64)
@@ -258,9 +262,11 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     out = res.copy()
     for name in _REFINED_VALUES:
         out[name] = xr.where(done, ds[name], res[name]).assign_attrs(res[name].attrs)
-    dome_flag = xr.where(flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
-                         xr.where(flags.has(status, flags.MAX_AT_GRID_EDGE),
-                                  DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined")))
+    dome_flag = xr.where(
+        flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
+        xr.where(flags.has(status, flags.MAX_AT_BOUND), DOME_FLAGS.index("at_bound"),
+                 xr.where(flags.has(status, flags.MAX_AT_FIRST_ETA),
+                          DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined"))))
     anti_flag = xr.where(
         flags.has(status, flags.ANTI_BELOW_FLOOR), ANTI_FLAGS.index("below_floor"),
         xr.where(flags.has(status, flags.NO_ANTIRESONANCE | flags.NO_MAXIMUM),
@@ -289,20 +295,27 @@ def refined_top(ds: xr.Dataset) -> xr.Dataset | None:
 
 
 def _windows_record(d: xr.Dataset) -> list[dict]:
+    """Per threshold: the window's edges, and whether each is open (Tc >= T* up to the bound
+    the edge was followed to: ``eta_lo`` an upper bound of the edge, ``eta_hi`` a lower one)."""
     if "eta_window_lo" not in d:
         return []
-    return [{"threshold_K": float(t), "eta_lo": _num(lo), "eta_hi": _num(hi)}
-            for t, lo, hi in zip(d["threshold"].values, d["eta_window_lo"].values,
-                                 d["eta_window_hi"].values)]
+    status = (np.asarray(d[store_mod.VAR_WINDOW_STATUS].values).astype(np.int64)
+              if store_mod.VAR_WINDOW_STATUS in d else np.zeros(d.sizes["threshold"], int))
+    return [{"threshold_K": float(t), "eta_lo": _num(lo), "eta_hi": _num(hi),
+             "open_below": bool(flags.has(int(st), flags.OPEN_BELOW)),
+             "open_above": bool(flags.has(int(st), flags.OPEN_ABOVE))}
+            for t, lo, hi, st in zip(d["threshold"].values, d["eta_window_lo"].values,
+                                     d["eta_window_hi"].values, status)]
 
 
 def _top_record(tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     """``top`` of a dome record: the refined top where there is one, else the grid's."""
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
+        status = int(rt[store_mod.VAR_TOP_STATUS])
         return {"g": _num(rt["top_g"]), "eta": _num(rt["top_eta"]), "tc_K": _num(rt["top_tc"]),
-                "refined": True,
-                "at_g_edge": flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_AT_G_EDGE)}
+                "refined": True, "at_g_edge": flags.has(status, flags.TOP_AT_G_EDGE),
+                "at_eta_bound": flags.has(status, flags.TOP_AT_ETA_BOUND)}
     return {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
             "refined": False}
 
@@ -404,7 +417,9 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
 
     Refined numbers where the store has them (``"refined": true``: the refined top over
     (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi"}``),
-    else grid values (``"refined": false``).
+    else grid values (``"refined": false``). ``"at_edge"`` names the axes (``"g"``, ``"eta"``)
+    on whose edge or bound the highest Tc lies (Tc may be higher beyond: a lower bound); each
+    target g's entry says the same of its maximum over eta (``"at_edge": true``).
     """
     ranked: list[tuple[float, int, dict]] = []
     combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
@@ -430,26 +445,38 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
     refined = has_refined and flags.has(int(one[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
         bool(np.all(flags.has(np.asarray(one[store_mod.VAR_REFINE_STATUS].values), flags.DONE)))
     row["refined"] = refined
+    def on_edge(i: int, n: int) -> bool:
+        return n > 1 and i in (0, n - 1)
+
     if refined:
+        status = int(one[store_mod.VAR_TOP_STATUS])
         row.update(tc_max_K=_num(one["top_tc"]), g_at_max=_num(one["top_g"]),
-                   eta_at_max=_num(one["top_eta"]))
+                   eta_at_max=_num(one["top_eta"]),
+                   at_edge=[a for a, f in (("g", flags.TOP_AT_G_EDGE),
+                                           ("eta", flags.TOP_AT_ETA_BOUND))
+                            if flags.has(status, f)])
     elif np.all(np.isnan(tc)):
-        row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
+        row.update(tc_max_K=None, g_at_max=None, eta_at_max=None, at_edge=[])
     else:
         j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
-        row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
+        row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]),
+                   at_edge=[a for a, i, n in (("g", j, g.size), ("eta", k, eta.size))
+                            if on_edge(i, n)])
     row["at_g"] = []
     for target, label in g_targets:
         j = int(np.argmin(np.abs(g - target)))
         rec = {"g_target": label, "g": float(g[j])}
         if refined:
             c = one.isel(g=j)
+            edge = flags.MAX_AT_BOUND | flags.MAX_AT_FIRST_ETA
             rec.update(tc_max_K=_num(c["tc_max"]), eta=_num(c["eta_max"]),
+                       at_edge=bool(flags.has(int(c[store_mod.VAR_REFINE_STATUS]), edge)),
                        windows=_windows_record(c.compute()))
         elif np.all(np.isnan(tc[j])):
-            rec.update(tc_max_K=None, eta=None)
+            rec.update(tc_max_K=None, eta=None, at_edge=False)
         else:
             k = int(np.nanargmax(tc[j]))
-            rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]))
+            rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]),
+                       at_edge=on_edge(k, eta.size))
         row["at_g"].append(rec)
     return row

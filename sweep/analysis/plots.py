@@ -19,7 +19,7 @@ from .. import flags
 from ..config import PAPER_G
 from ..grid import DOME_AXES
 from ..store import VAR_TC, VAR_TOP_STATUS
-from .domes import ANTI_FLAGS, dome, dome_top, refined_top
+from .domes import ANTI_FLAGS, DOME_FLAGS, dome, dome_top, refined_top
 
 DOME_FIGSIZE = (8.0, 6.0)
 """Inches of :func:`dome_figure`."""
@@ -118,9 +118,15 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     rt = refined_top(ds)
     if rt is not None and flags.has(int(rt[VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
+        status = int(rt[VAR_TOP_STATUS])
+        edges = [w for f, w in ((flags.TOP_AT_G_EDGE, "the g range"),
+                                (flags.TOP_AT_ETA_BOUND, r"the $\eta$ bound"))
+                 if flags.has(status, f)]
+        note = f"; on the edge of {' and '.join(edges)}: a lower bound" if edges else ""
         ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
                 color="tab:orange", ls="none",
-                label=f"top (refined): {float(rt['top_tc']):.5g} {ds['tc'].attrs['units']}")
+                label=f"top (refined{note}): {float(rt['top_tc']):.5g} "
+                      f"{ds['tc'].attrs['units']}")
     elif np.isfinite(float(top["top_tc"])):
         ax.plot(float(top["top_eta"]), float(top["top_g"]), marker="*", ms=14, color="tab:orange",
                 ls="none", label=f"top: {float(top['top_tc']):.4g} {ds['tc'].attrs['units']}")
@@ -153,9 +159,11 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                             label=gl if ax is lin else None)
             color = line.get_color()
             is_refined = "refined" in dd and bool(dd["refined"])
+            at_bound = DOME_FLAGS[int(dd["dome_flag"])] == "at_bound"
             if np.isfinite(float(dd["tc_max"])):
-                ax.plot(float(dd["eta_max"]), float(dd["tc_max"]), "o", color=color,
-                        mfc=color if is_refined else "none", ms=9 if not is_refined else 6)
+                ax.plot(float(dd["eta_max"]), float(dd["tc_max"]), ">" if at_bound else "o",
+                        color=color, mfc=color if is_refined else "none",
+                        ms=9 if not is_refined else 6)
             if is_refined and "eta_window_lo" in dd:
                 for k, t in enumerate(dd["threshold"].values):
                     lo = float(dd["eta_window_lo"].isel(threshold=k))
@@ -171,7 +179,8 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 ax.plot(float(dd["eta_antiresonance"]), float(dd["tc_antiresonance"]), "v",
                         color=color, ms=8)
         if np.isfinite(float(dd["tc_max"])):
-            lin.annotate(f"{float(dd['tc_max']):.4g} {units}",
+            at_bound = DOME_FLAGS[int(dd["dome_flag"])] == "at_bound"
+            lin.annotate(f"{'≥ ' if at_bound else ''}{float(dd['tc_max']):.4g} {units}",
                          (float(dd["eta_max"]), float(dd["tc_max"])),
                          textcoords="offset points", xytext=(8, 0), va="center",
                          color=color)
@@ -182,7 +191,8 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
         ax.grid(True, alpha=0.3)
     # Outside the axes: never over a curve's maximum label.
     fig.legend(loc="outside lower center", ncols=len(_cut_indices(ds, g_cuts)) + 1,
-               title=r"○ maximum (● refined), ▽ antiresonance, ├┤ window $T_c \geq T^*$")
+               title=r"○ maximum (● refined; ▶ at the $\eta$ bound, a lower bound), "
+                     r"▽ antiresonance, ├┤ window $T_c \geq T^*$")
     positive = ds[VAR_TC].where(ds[VAR_TC] > 0)
     if positive.notnull().any():
         log.set_ylim(bottom=0.5 * min(float(positive.min()),

@@ -18,7 +18,8 @@ from pathlib import Path
 from ..config import PAPER_G
 from ..grid import DOME_AXES
 from ..store.export import CSV_MAX_POINTS
-from .options import add_storage_option, fmt, json_number, storage_options, store_exists
+from .options import (add_storage_option, fmt, json_number, storage_options, store_exists,
+                      window_interval)
 
 
 def _open(a: argparse.Namespace):
@@ -44,6 +45,10 @@ def _print_dome(doc: dict) -> None:
         t = s["top"]
         how = "refined" if t.get("refined") else "grid"
         edge = ", on the edge of the g range" if t.get("at_g_edge") else ""
+        if t.get("at_eta_bound"):
+            edge += ", its maximum over eta on the eta bound"
+        if edge:
+            edge += ": a lower bound"
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
               f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
               f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
@@ -54,6 +59,7 @@ def _print_dome(doc: dict) -> None:
                   f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
         print(f"  {'g':>8} {'eta_max':>9} {'Tc_max (K)':>11} {'eta_anti':>9} "
               f"{'Tc_anti (K)':>12}  {'values':7} antiresonance")
+        bounded = False
         for r in s["per_g"]:
             if r["antiresonance"] == "below_floor":
                 lo, hi = r["eta_antiresonance_range"]
@@ -63,12 +69,23 @@ def _print_dome(doc: dict) -> None:
                 anti = f"{fmt(r['tc_antiresonance_K']):>12}"
                 note = r["antiresonance"]
             missing = f", {r['missing_points']} points missing" if r["missing_points"] else ""
-            values = "refined" if r.get("refined") else "grid"
+            values = _VALUES.get(r["dome"], "refined" if r.get("refined") else "grid")
+            bounded |= values in ("bound", "edge")
             windows = "".join(
-                f"; Tc >= {w['threshold_K']:g} K: eta in [{w['eta_lo']:.6f}, {w['eta_hi']:.6f}]"
+                f"; Tc >= {w['threshold_K']:g} K: eta in {window_interval(w, '.6f')}"
                 for w in r.get("windows", []) if w["eta_lo"] is not None)
             print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
                   f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {note}{missing}{windows}")
+        if bounded:
+            print(_VALUES_NOTE)
+
+
+_VALUES = {"at_bound": "bound", "at_grid_edge": "edge"}
+"""The ``values`` column of a maximum on an edge: ``bound``, followed to the upper bound of eta
+with Tc still growing there; ``edge``, on the grid's first eta (or, not refined, its last)."""
+_VALUES_NOTE = ("  values: bound = Tc_max at the upper bound of eta it was followed to, still "
+                "growing (a lower bound); edge = on the eta grid's edge (Tc may be higher "
+                "beyond it)")
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:

@@ -258,6 +258,29 @@ def fmt(x, spec: str = ".4g") -> str:
     return "-" if x is None else format(x, spec)
 
 
+EDGE_WORDS = {"g": "the g range", "eta": "the eta range searched"}
+"""How the output names the edge a value lies on (``at_edge`` of the dome summary)."""
+
+
+def edge_note(at_edge) -> str:
+    """`` (on the edge of ...: a lower bound)`` for a highest value on the edge of the axes
+    ``at_edge`` (names, or True for eta alone); empty when on none."""
+    if at_edge is True:
+        at_edge = ["eta"]
+    if not at_edge:
+        return ""
+    where = " and ".join(EDGE_WORDS.get(a, a) for a in at_edge)
+    return f" (on the edge of {where}: Tc may be higher beyond it, a lower bound)"
+
+
+def window_interval(w: dict, spec: str = ".5f") -> str:
+    """A window ``[eta_lo, eta_hi]``; an open edge (Tc >= T* up to the bound it was followed
+    to) is written ``<= lo`` or ``>= hi``."""
+    lo = ("<= " if w.get("open_below") else "") + format(w["eta_lo"], spec)
+    hi = (">= " if w.get("open_above") else "") + format(w["eta_hi"], spec)
+    return f"[{lo}, {hi}]"
+
+
 def json_number(x) -> float | None:
     """A float for a JSON document: None where it is not finite (no value)."""
     x = float(x)

@@ -15,8 +15,8 @@ import sys
 from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_storage_option,
-                      check_scheduler, cluster_config, emit, fmt, print_dashboard,
-                      show_progress_logs, storage_options, store_exists)
+                      check_scheduler, cluster_config, edge_note, emit, fmt, print_dashboard,
+                      show_progress_logs, storage_options, store_exists, window_interval)
 from .progress import progress_for
 from .refine_commands import refine_document
 
@@ -181,14 +181,14 @@ def _print_run(doc: dict) -> None:
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
               f"omega0 = {r['omega0']:g} meV ({how} values):")
         print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
-              f"eta = {fmt(r['eta_at_max'], '.5g')}")
+              f"eta = {fmt(r['eta_at_max'], '.5g')}{edge_note(r.get('at_edge'))}")
         for t in r["at_g"]:
             print(f"  g = {t['g_target']} (nearest grid g = {t['g']:g}): max Tc over eta = "
-                  f"{fmt(t['tc_max_K'], '.5g')} K at eta = {fmt(t['eta'], '.5g')}")
+                  f"{fmt(t['tc_max_K'], '.5g')} K at eta = {fmt(t['eta'], '.5g')}"
+                  f"{edge_note(t.get('at_edge'))}")
             for w in t.get("windows", []):
                 if w["eta_lo"] is not None:
-                    print(f"    Tc >= {w['threshold_K']:g} K for eta in "
-                          f"[{w['eta_lo']:.5f}, {w['eta_hi']:.5f}]")
+                    print(f"    Tc >= {w['threshold_K']:g} K for eta in {window_interval(w)}")
 
 
 def _cmd_status(a: argparse.Namespace) -> dict:
