@@ -1,7 +1,7 @@
 """Status codes and flags of the store's variables, each written once (no I/O).
 
-``status`` holds one code per point (CF ``flag_values``); ``refine_status``, ``window_status``
-and ``top_status`` hold bit flags (CF ``flag_masks``: a value is the sum of the flags that
+``status`` holds one code per point (CF ``flag_values``); ``refine_status``, ``window_status``,
+``top_status`` and an explore store's ``sample_status`` hold bit flags (CF ``flag_masks``: a value is the sum of the flags that
 apply, 0 = pending). The store writes these names and values into the variables' attributes
 (:mod:`sweep.store`); the searches set them (:mod:`sweep.refine`); the readers test them
 (:mod:`sweep.analysis`) by name, never by number.
@@ -89,6 +89,42 @@ the upper bound with Tc still growing): top_tc is a lower bound."""
 TOP_FLAGS = MappingProxyType({"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
                               "failed": TOP_FAILED, "at_eta_bound": TOP_AT_ETA_BOUND})
 """``top_status``'s flag_meanings and flag_masks."""
+
+
+# --------------------------------------------------- sample_status: one sample of an explore
+SAMPLE_DONE = 1
+"""The sample was computed (0: pending)."""
+SAMPLE_FAILED = 2
+"""Its task raised on every try; the traceback is in the store's explore failure records."""
+SAMPLE_POLISH = 4
+"""A point of the polish of the best sample (else a point the learner chose)."""
+SAMPLE_MAX_AT_BOUND = 8
+"""The maximum over eta was followed to the upper bound of eta and Tc still grows there:
+tc_max is a lower bound (see :data:`MAX_AT_BOUND`)."""
+SAMPLE_MAX_AT_FIRST_ETA = 16
+"""The maximum over eta is on the [grid] eta axis's first eta, the lower end of the objective's
+domain (Tc may be higher below it)."""
+SAMPLE_MAX_OUTSIDE_GRID = 32
+"""The maximum over eta was followed past the [grid] eta axis's last eta."""
+SAMPLE_BELOW_FLOOR = 64
+"""Tc is below the temperature floor (at the point, or on the whole eta axis): tc_max is 0 K."""
+SAMPLE_NOT_CONVERGED = 128
+"""The search of the maximum over eta hit max_evaluations before its tolerance."""
+SAMPLE_FLAGS = MappingProxyType({
+    "done": SAMPLE_DONE, "failed": SAMPLE_FAILED, "polish": SAMPLE_POLISH,
+    "max_at_bound": SAMPLE_MAX_AT_BOUND, "max_at_first_eta": SAMPLE_MAX_AT_FIRST_ETA,
+    "max_outside_grid": SAMPLE_MAX_OUTSIDE_GRID, "below_floor": SAMPLE_BELOW_FLOOR,
+    "not_converged": SAMPLE_NOT_CONVERGED})
+"""``sample_status``'s flag_meanings and flag_masks."""
+
+BRANCHES = ("below_lifshitz", "kink", "above_lifshitz", "bound")
+"""``branch`` of an explore sample (CF flag_values 0..3, -1 pending): where its maximum over
+eta sits. 0 a smooth top below the Lifshitz point eta = 1 (the van Hove peak at the top of the
+resonant subband); 1 on a kink of Tc(eta), where the pairing window mu +- omega~ meets a band
+edge; 2 a smooth top above eta = 1; 3 on a bound of the eta search (or Tc below the floor). The
+maximum over eta is smooth in the structure's parameters while it stays on one branch and has
+a kink where it changes branch (:mod:`sweep.explore.learners` looks for those); 0 for every
+sample when eta is explored."""
 
 
 def has(value, flag: int):

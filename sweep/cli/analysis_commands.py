@@ -22,8 +22,11 @@ from .options import (add_storage_option, fmt, json_number, storage_options, sto
                       window_interval)
 
 
-def _open(a: argparse.Namespace):
+def _open(a: argparse.Namespace, *, explore: bool = False):
+    """The store of ``a.store``: a sweep's, or with ``explore`` an explore store's (each
+    refused where the other is expected)."""
     from .. import store as store_mod
+    from ..store.explored import is_explore
     so = storage_options(a)
     try:
         present = store_exists(a.store, so)
@@ -32,7 +35,13 @@ def _open(a: argparse.Namespace):
                          f"--storage-option or the usual environment variables") from None
     if not present:
         raise ValueError(f"{a.store}: no such store")
-    return store_mod.open_dataset(a.store, storage_options=so)
+    ds = store_mod.open_dataset(a.store, storage_options=so)
+    if is_explore(ds.attrs) != explore:
+        raise ValueError(f"{a.store}: an explore store (fanodome explore), not a sweep: draw "
+                         f"it with fanodome plot {a.store} --kind explore -o map.png"
+                         if not explore else
+                         f"{a.store}: not an explore store (made by fanodome explore)")
+    return ds
 
 
 def _cmd_dome(a: argparse.Namespace) -> dict:
@@ -172,6 +181,17 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
         raise ValueError(f"-o {a.output}: folder {folder} does not exist")
     if a.log_color and a.kind != "dome":
         raise ValueError("--log-color: only for --kind dome")
+    if a.kind == "explore":
+        if a.select or a.g is not None:
+            raise ValueError("--select and --g: not for --kind explore")
+        from ..analysis.plots import explore_figure
+        from ..store.explored import explore_attrs
+        ds = _open(a, explore=True)
+        fig = explore_figure(ds)
+        fig.savefig(a.output, dpi=a.dpi)
+        w, h = fig.get_size_inches() * a.dpi
+        return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
+                "height_px": int(round(h)), "best": explore_attrs(ds.attrs)["best"]}
     ds = _open(a)
     if a.kind == "structures":
         one = _select_facets(ds, a.select)
@@ -283,10 +303,11 @@ def add_commands(sub) -> None:
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="image file; the format follows the suffix (.png, .pdf, .svg)")
-    p.add_argument("--kind", choices=("dome", "cuts", "structures"), default="dome",
+    p.add_argument("--kind", choices=("dome", "cuts", "structures", "explore"), default="dome",
                    help="dome: Tc over (eta, g); cuts: Tc(eta) at each --g; structures: the "
-                        "top Tc of every structure over (W, L), one panel per (V, omega0) "
-                        "[%(default)s]")
+                        "top Tc of every structure over (W, L), one panel per (V, omega0); "
+                        "explore: the map of an explore store (fanodome explore) over its "
+                        "one or two axes, samples and best marked [%(default)s]")
     p.add_argument("--log-color", action="store_true",
                    help="dome: a logarithmic colour scale (shows the antiresonance too)")
     p.add_argument("--g", type=float, nargs="+", default=None,

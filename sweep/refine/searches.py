@@ -143,8 +143,7 @@ def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[floa
 
     def tc(x: float) -> float:
         if span is not None and not known[0] <= x <= known[1]:
-            omega = max(float(omega0), 0.0)
-            st.tables(lo=st.E_L + span[0] * st.dE - omega, hi=st.E_L + span[1] * st.dE + omega)
+            cover(st, span=span, omega0=omega0)
             known[:] = [min(span[0], known[0]), max(span[1], known[1])]
         r = solver.tc_on_structure(st, eta=[x], g=[g], omega0=[omega0], **kw)
         code = int(r.status[0, 0, 0])
@@ -155,6 +154,13 @@ def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[floa
         raise RuntimeError(f"solver status {code} at eta = {x}, g = {g}")
 
     return Curve(tc, eta=eta, values=values)
+
+
+def cover(st, *, span: tuple[float, float], omega0: float) -> None:
+    """Build the DOS tables of prepared structure ``st`` once over the eta interval ``span``
+    and the cut-off ``omega0`` (meV) on either side (:meth:`solver.Structure.tables`), so
+    that evaluations anywhere in it reuse them."""
+    st.tables(lo=st.E_L + span[0] * st.dE - omega0, hi=st.E_L + span[1] * st.dE + omega0)
 
 
 class BelowFloor(Exception):
