@@ -1,10 +1,13 @@
 """The polish: a bounded local maximisation of the objective from the best sample.
 
-SciPy's Nelder-Mead (Gao and Han's bounded variant as SciPy runs it: points clipped into the
-box) on -Tc, from a simplex as large as the learner's sample spacing, to :data:`XTOL` in
-every axis and :data:`RTOL` relative in Tc. Nelder-Mead needs no gradient, which the
-objective does not have at its kinks (where the maximum over eta changes branch), and its
-simplex shrinks onto a kink or an edge of the box without stalling there. Points are computed
+SciPy's Nelder-Mead (points clipped into the box) on -Tc, from a simplex as large as the
+learner's sample spacing, to :data:`XTOL` in every axis and :data:`RTOL` relative in Tc.
+Nelder-Mead needs no gradient, which the objective does not have at its kinks (where the
+maximum over eta changes branch), and its simplex shrinks onto an edge of the box without
+stalling there. On a ridge that is itself a kink its simplex can collapse short of the top,
+so a converged run is restarted from its best point with a simplex :data:`RESTART_SHRINK`
+times smaller; the polish has converged when a restart no longer gains :data:`RTOL`. Points
+are computed
 by ``evaluate`` (one solver task each); a point already known (``known``, e.g. the stored
 points of a polish cut short) is never computed again, so a resumed polish retraces its path
 for free; at most ``max_points`` points are computed or known.
@@ -23,23 +26,37 @@ of an ångström is far below what a grown superlattice controls (a monolayer is
 RTOL = 1e-6
 """The polish's tolerance in Tc, relative: 0.3 mK at 300 K, far below the model's own accuracy
 and well above the solver's (1e-9 on ln Tc)."""
+RESTART_SHRINK = 10.0
+"""A restart's simplex is the first one over this: large enough to turn a collapsed simplex
+round on a kinked ridge (a closed-form kink top is then found to 5e-4 in each axis), small
+enough to cost 20-40 points, not a second polish."""
+MAX_RESTARTS = 20
+"""A bound on the restarts (``max_points`` bounds them first in practice)."""
 
 
 class _Spent(Exception):
-    """The polish has used its points."""
+    """The polish has used its points (or one failed: ``failed``)."""
+
+    def __init__(self, failed: bool = False):
+        super().__init__()
+        self.failed = failed
 
 
 @dataclass
 class PolishResult:
     """The best point the polish found (``x``, ``tc`` in K), the points it computed, the points
-    it found known, and whether Nelder-Mead met its tolerances (False: stopped by
-    ``max_points`` or a failed point)."""
+    it found known, and why it stopped: ``converged`` (Nelder-Mead met its tolerances),
+    ``points`` (it used ``max_points``) or ``failed`` (a point's computation failed)."""
 
     x: tuple[float, ...]
     tc: float
     computed: int
     reused: int
-    converged: bool
+    stopped: str
+
+    @property
+    def converged(self) -> bool:
+        return self.stopped == "converged"
 
 
 def initial_simplex(x0: Sequence[float], *, bounds: Sequence[tuple[float, float]],
@@ -78,31 +95,37 @@ def polish(evaluate: Callable[[tuple[float, ...]], float | None], x0: Sequence[f
         if p in memo:
             if known and p in known:
                 counts["reused"] += 1
+            if memo[p] > best[1]:
+                best[:] = [p, memo[p]]
             return -memo[p]
         if counts["computed"] >= budget:
             raise _Spent
         value = evaluate(p)
         counts["computed"] += 1
         if value is None:
-            raise _Spent
+            raise _Spent(failed=True)
         memo[p] = value
         if value > best[1]:
             best[:] = [p, value]
         return -value
 
-    converged = False
-    if budget > 0:
-        try:
-            res = minimize(f, np.asarray(x0, dtype=float), method="Nelder-Mead",
-                           bounds=list(bounds),
+    stopped = "points"
+    x, simplex, restarted = np.asarray(x0, dtype=float), list(steps), False
+    try:
+        for _ in range(MAX_RESTARTS if budget > 0 else 0):
+            before = best[1]
+            res = minimize(f, x, method="Nelder-Mead", bounds=list(bounds),
                            options={"xatol": xtol, "fatol": rtol * abs(tc0),
-                                    "initial_simplex": initial_simplex(x0, bounds=bounds,
-                                                                       steps=steps),
+                                    "initial_simplex": initial_simplex(x, bounds=bounds,
+                                                                       steps=simplex),
                                     "maxfev": 10 * max_points + 100, "adaptive": False})
-            converged = bool(res.success)
-        except _Spent:
-            pass
-    for p, v in memo.items():  # the known points count too: the best of all
-        if v > best[1]:
-            best[:] = [p, v]
-    return PolishResult(best[0], best[1], counts["computed"], counts["reused"], converged)
+            if not res.success:
+                break
+            if restarted and best[1] - before <= rtol * abs(before):
+                stopped = "converged"  # a restart gained nothing
+                break
+            x, restarted = np.asarray(best[0], dtype=float), True
+            simplex = [step / RESTART_SHRINK for step in steps]
+    except _Spent as spent:
+        stopped = "failed" if spent.failed else "points"
+    return PolishResult(best[0], best[1], counts["computed"], counts["reused"], stopped)

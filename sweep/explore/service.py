@@ -216,7 +216,9 @@ class _Explore:
         self.errors: list[Failure] = []
         self.polish_converged: bool | None = None
         self.writer = explored.SampleWriter(store, axes=self.axes)
-        records = explored.explore_attrs(store_mod.read_attrs(store))["failures"]
+        attrs = explored.explore_attrs(store_mod.read_attrs(store))
+        records = attrs["failures"]
+        self.finished = dict(attrs["finished"])
         self.failures = FailureLog(records, key="task", write=lambda r: explored
                                    .write_explore_attrs(store, failures=r))
         # task identities never met in this store's failure records
@@ -266,9 +268,15 @@ class _Explore:
 
     # -------------------------------------------------------------------- the learner
 
+    def finish(self, phase: str, why: str) -> None:
+        self.finished[phase] = why
+        explored.write_explore_attrs(self.store, finished=self.finished)
+
     def learn(self) -> None:
         """Tell the learner the store's learner samples, then let it place the rest of the
-        budget (or until its loss reaches ``loss_goal``)."""
+        budget (or until its loss reaches ``loss_goal``); nothing when a call finished it."""
+        if self.finished.get("learner"):
+            return
         ds = self.rows()
         status = np.asarray(ds[explored.VAR_SAMPLE_STATUS].values).astype(np.int64)
         mine = (status != 0) & ~has(status, SAMPLE_POLISH)
@@ -283,12 +291,14 @@ class _Explore:
             point = tuple(float(ds[a].values[i]) for a in self.axes)
             self.learner.tell_pending(learners.learner_point(point, n))
         left = self.settings.budget - int(np.count_nonzero(mine))
-        if left <= 0 or self._goal_reached():
-            return
-        log.info("explore %s: %d samples to place (budget %d)", self.store, left,
-                 self.settings.budget)
-        self.run(_LearnerSource(self, left=left), total=left)
-        self.failures.flush()
+        if left > 0 and not self._goal_reached():
+            log.info("explore %s: %d samples to place (budget %d)", self.store, left,
+                     self.settings.budget)
+            source = _LearnerSource(self, left=left)
+            self.run(source, total=left)
+            self.failures.flush()
+            left = source.left
+        self.finish("learner", "budget" if left <= 0 else "loss_goal")
 
     def _goal_reached(self) -> bool:
         goal = self.settings.loss_goal
@@ -300,6 +310,9 @@ class _Explore:
         """Polish the best learner sample (:mod:`sweep.explore.polish`), its points computed
         as tasks one at a time and stored like any sample."""
         e = self.settings
+        if self.finished.get("polish"):
+            self.polish_converged = self.finished["polish"] == "converged"
+            return
         if e.polish_points <= 0:
             return
         ds = self.rows()
@@ -341,6 +354,8 @@ class _Explore:
             getattr(bar[0], "close", lambda: None)()
         self.polish_converged = res.converged
         self.failures.flush()
+        if res.stopped != "failed":  # a failed point is tried again by --resume
+            self.finish("polish", res.stopped)
 
     # -------------------------------------------------------------------- the result
 

@@ -15,7 +15,8 @@ Written by :mod:`sweep.explore`::
     root attrs  title, Conventions, config_toml (the config), explore_json (what --resume
                 compares: :meth:`sweep.config.SweepConfig.explore_identity`), model_defaults,
                 fanodome_version, created, explore_settings (JSON: learner, loss, batch,
-                polish), explore_best (JSON: the best sample), explore_failures (JSON list)
+                polish), explore_best (JSON: the best sample), explore_failures (JSON list),
+                explore_finished (JSON: which phases finished, and why)
 
 Only the process that drives the learner writes (the values arrive there to be told to the
 learner anyway): values first, ``sample_status`` last, so a row cut short reads as pending.
@@ -49,6 +50,10 @@ ATTR_EXPLORE_JSON = "explore_json"
 ATTR_EXPLORE_SETTINGS = "explore_settings"
 ATTR_EXPLORE_BEST = "explore_best"
 ATTR_EXPLORE_FAILURES = "explore_failures"
+ATTR_EXPLORE_FINISHED = "explore_finished"
+"""JSON ``{"learner": why it stopped or null, "polish": why it stopped or null}``: a phase
+that finished is not run again by ``--resume`` (a learner's loss need not stay below its goal
+when it is told the same samples in another order)."""
 
 VAR_SAMPLE_STATUS = "sample_status"
 SAMPLE_DIM = "sample"
@@ -131,6 +136,7 @@ def layout_explore(*, store: str, axes: Sequence[str], rows: int, config_toml: s
         ATTR_EXPLORE_JSON: identity,
         ATTR_EXPLORE_SETTINGS: json.dumps(dict(settings), sort_keys=True),
         ATTR_EXPLORE_BEST: "null", ATTR_EXPLORE_FAILURES: "[]",
+        ATTR_EXPLORE_FINISHED: json.dumps({"learner": None, "polish": None}),
     })
     with quiet():
         ds.to_zarr(store, compute=False, zarr_format=3, mode="w", consolidated=True,
@@ -210,22 +216,26 @@ class SampleWriter:
 
 
 def write_explore_attrs(store: str, *, best: Mapping | None = None,
-                        failures: list[dict] | None = None,
+                        failures: list[dict] | None = None, finished: Mapping | None = None,
                         storage_options: Mapping | None = None) -> None:
-    """Record the best sample and/or the failure records in the root attributes (then
-    re-consolidated)."""
+    """Record the best sample, the failure records and/or which phases finished (and why) in
+    the root attributes (then re-consolidated)."""
     g = group(store, mode="r+", storage_options=storage_options)
     if best is not None:
         g.attrs[ATTR_EXPLORE_BEST] = json.dumps(dict(best), sort_keys=True)
     if failures is not None:
         g.attrs[ATTR_EXPLORE_FAILURES] = json.dumps(failures)
+    if finished is not None:
+        g.attrs[ATTR_EXPLORE_FINISHED] = json.dumps(dict(finished), sort_keys=True)
     consolidate(g)
 
 
 def explore_attrs(attrs: Mapping) -> dict:
-    """The explore settings, best sample and failure records of a store's root attributes."""
+    """The explore settings, best sample, failure records, finished phases and config of a
+    store's root attributes."""
     return {"settings": json.loads(attrs.get(ATTR_EXPLORE_SETTINGS, "{}")),
             "best": json.loads(attrs.get(ATTR_EXPLORE_BEST, "null")),
             "failures": json.loads(attrs.get(ATTR_EXPLORE_FAILURES, "[]")),
+            "finished": json.loads(attrs.get(ATTR_EXPLORE_FINISHED, "{}")),
             "config_toml": attrs.get(ATTR_CONFIG_TOML, "")}
 
