@@ -354,3 +354,24 @@ def test_killed_explore_resumes_without_recomputing_and_a_second_is_refused(tmp_
 def test_explore_help():
     out = cli("explore", "--help")
     assert out.returncode == 0 and "--resume" in out.stdout and "[explore]" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("L, W", [(7.0, 3.0), (9.0, 8.5), (11.0, 10.0)])
+def test_a_coarse_eta_axis_finds_the_same_maximum(L, W):
+    """The objective started on eta step 0.25 or the paper's 0.05: the same maximum over eta
+    (a wide subband's van Hove peak, one followed past eta = 3, one at eta ~ 38), with fewer
+    solver evaluations."""
+    import solver
+
+    from sweep.config import RefineSettings
+    from sweep.explore.objective import objective
+    from sweep.grid import inclusive_range
+    model = {k: solver.PARAMETERS[k].default for k in solver.parameters.MODEL}
+    values = [objective(solver.prepare_structure(L=L, W=W), g=1 / 3, omega0=230.0, model=model,
+                        settings=RefineSettings(), eta_grid=inclusive_range(-0.5, 3.0, step))
+              for step in (0.05, 0.25)]
+    fine, coarse = values
+    assert coarse.tc == pytest.approx(fine.tc, rel=1e-9) and coarse.branch == fine.branch
+    assert abs(coarse.eta - fine.eta) <= 1e-4 * max(1.0, fine.eta)
+    assert coarse.evaluations < 0.5 * fine.evaluations

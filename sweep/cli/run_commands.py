@@ -196,6 +196,10 @@ def _cmd_status(a: argparse.Namespace) -> dict:
     so = storage_options(a)
     if not store_exists(a.store, so):
         raise BadInput(f"{a.store}: no such store")
+    from ..store.explored import is_explore
+    if is_explore(store_mod.read_attrs(a.store, storage_options=so)):
+        raise BadInput(f"{a.store}: an explore store (fanodome explore): its samples are in "
+                       f"fanodome plot {a.store} --kind explore, or sweep.open_dataset")
     counts = store_mod.status_counts(a.store, storage_options=so)
     if not a.json:
         counts = {**counts, "failures": store_mod.read_failures(a.store, storage_options=so)}
