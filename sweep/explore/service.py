@@ -82,7 +82,8 @@ def best_of(ds, *, config: SweepConfig) -> dict | None:
     """The best done sample of an explore store's rows ``ds``: every axis's value (the explored
     ones the sample's, the others the config's; ``eta`` where the maximum sits), ``tc_K``,
     ``mu_minus_E_L_meV`` (meV), ``at_edge`` (the explored axes on whose bound it lies), the
-    row (``sample``), whether the polish found it, its branch and flags. None: no done row."""
+    row (``sample``), whether the polish found it, its branch (None when eta is explored:
+    there is no maximum over eta) and flags. None: no done row."""
     status = np.asarray(ds[explored.VAR_SAMPLE_STATUS].values).astype(np.int64)
     tc = np.where(has(status, SAMPLE_DONE), np.asarray(ds["tc_max"].values, float), -np.inf)
     if not np.isfinite(tc).any():
@@ -102,7 +103,7 @@ def best_of(ds, *, config: SweepConfig) -> dict | None:
                          if min(abs(float(ds[a].values[i]) - lo),
                                 abs(float(ds[a].values[i]) - hi)) <= polish_mod.XTOL],
                 sample=i, polish=bool(has(flags, SAMPLE_POLISH)),
-                branch=BRANCHES[int(ds["branch"].values[i])],
+                branch=None if "eta" in axes else BRANCHES[int(ds["branch"].values[i])],
                 flags=[n for n, f in SAMPLE_FLAGS.items() if has(flags, f)])
     if has(flags, SAMPLE_MAX_AT_BOUND):
         best["tc_is_lower_bound"] = True
