@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .bands import BandStructure, band_edges, check_edges, flux_factors
+from .bands import BandStructure, band_edge, band_edges, check_edges, flux_factors
 from .constants import HBAR2_2ME
 from .dos import basis_values, build_table, chebyshev_basis, table_breaks, top_curvature
 from .overlaps import exchange_integrals
@@ -158,6 +158,13 @@ class Structure:
     def dE(self) -> float:
         """Width of the resonant subband, meV (:attr:`BandStructure.dE`)."""
         return self.bands.dE
+
+    @property
+    def E_left_out(self) -> float:
+        """Bottom of subband nbands + 1, the first subband the model leaves out, meV (NaN when
+        its edge cannot be bracketed). Pairing that reaches it (mu + omega~ above it) is
+        outside the model."""
+        return float(band_edge(self.bottoms.size + 1, False, *self.args))
 
 
 @functools.lru_cache(maxsize=8)

@@ -10,12 +10,14 @@ The front door for notebooks and scripts, one import::
     d = sweep.dome(ds)                              # per curve: eta_max, tc_max (K), antiresonance
     top = sweep.dome_top(d)                         # per dome: top_g, top_eta, top_tc (K)
     fits = sweep.fano_fit(ds, g=[0.25, 1/3])
+    found = sweep.explore(cfg, store="best.zarr")   # cfg with [explore]: the best structure
 
 Names are loaded on first use, so ``import sweep`` is cheap. The rooms behind it, each
 importable on its own: :mod:`sweep.config` and :mod:`sweep.grid` (what to compute),
 :mod:`sweep.flags` (status codes and flags), :mod:`sweep.store` (zarr layouts),
 :mod:`sweep.execution` (Dask), :mod:`sweep.worker` (the solver on the workers),
-:mod:`sweep.run`, :mod:`sweep.refine`, :mod:`sweep.analysis`, :mod:`sweep.cli`.
+:mod:`sweep.run`, :mod:`sweep.refine`, :mod:`sweep.explore`, :mod:`sweep.analysis`,
+:mod:`sweep.cli`.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ _API = {
     # running and refining
     "run_sweep": "sweep.run.service", "SweepResult": "sweep.run.service",
     "refine_store": "sweep.refine.service", "RefineResult": "sweep.refine.service",
+    "explore": "sweep.explore.service", "ExploreResult": "sweep.explore.service",
+    "ExploreSettings": "sweep.config",
     # stores
     "open_dataset": "sweep.store", "status_counts": "sweep.store", "StoreError": "sweep.store",
     "to_netcdf": "sweep.store.export", "to_csv": "sweep.store.export",
@@ -37,7 +41,7 @@ _API = {
     "dome_report": "sweep.analysis.domes", "fano_fit": "sweep.analysis.fano",
     "fano_quality": "sweep.analysis.fano",
     "dome_figure": "sweep.analysis.plots", "cuts_figure": "sweep.analysis.plots",
-    "structures_figure": "sweep.analysis.plots",
+    "structures_figure": "sweep.analysis.plots", "explore_figure": "sweep.analysis.plots",
 }
 """Each name of the front door and the module that defines it."""
 

@@ -25,6 +25,10 @@ computed and how it is stored and run)::
               (temperatures T* of the windows Tc >= T*, K), the tolerances of
               :class:`RefineSettings`, curves_per_task. The paper config has it.
               Not part of the sweep's identity (the store keeps the refine settings apart).
+    [explore] optional: what ``fanodome explore`` searches (:mod:`sweep.explore`): axes
+              (1 to 4 of L, W, V, omega0, g, eta, each [low, high]), budget (samples),
+              loss_goal, polish_points; see :class:`ExploreSettings`. ``fanodome run``
+              ignores it.
 
 Each table's settings are validated here, once, into the dataclass its room uses
 (:class:`TaskSizing`, :class:`RefineSettings`, :class:`ClusterConfig`); the rooms never read
@@ -162,6 +166,8 @@ class SweepConfig:
     curves_per_task: int = 0
     """Curves per refine task (``[refine] curves_per_task``)."""
     sizing: TaskSizing | None = TaskSizing()
+    explore: ExploreSettings | None = None
+    """``[explore]``: what ``fanodome explore`` searches; None: no such table."""
 
     @property
     def shape(self) -> dict[str, int]:
@@ -183,6 +189,23 @@ class SweepConfig:
         }
         if self.gap_T_over_tc:  # left out when off: stores made before [outputs] still resume
             doc["outputs"] = {"gaps": True, "gap_T_over_tc": list(self.gap_T_over_tc)}
+        return json.dumps(doc, sort_keys=True)
+
+    def explore_identity(self) -> str:
+        """Canonical JSON of what an explore store's samples depend on: the ``[explore]``
+        table, the values of the axes not explored, the eta axis the maximum over eta starts
+        on (when eta is not explored), the model and the refinement's settings (its
+        tolerances and ``eta_max_bound``, not its thresholds). Two configs with equal
+        identity explore alike;
+        ``--resume`` compares it."""
+        if self.explore is None:
+            raise ConfigError("explore: the config has no [explore] table")
+        fixed = {a: self.axes[a][0] for a in AXES if a not in self.explore.axes and a != "eta"}
+        doc = {"explore": self.explore.to_dict(), "fixed": fixed, "model": dict(self.model),
+               "refine": {k: v for k, v in (self.refine or RefineSettings()).to_dict().items()
+                          if k != "thresholds"}}
+        if "eta" not in self.explore.axes:
+            doc["eta"] = list(self.axes["eta"])
         return json.dumps(doc, sort_keys=True)
 
     def to_toml(self) -> str:
@@ -275,7 +298,7 @@ def _default_block(shape: Mapping[str, int]) -> dict[str, int]:
     return {"omega0": 1, "g": g, "eta": eta}
 
 
-TABLES = ("grid", "model", "run", "outputs", "cluster", "refine")
+TABLES = ("grid", "model", "run", "outputs", "cluster", "refine", "explore")
 """The tables a config may have."""
 
 
@@ -311,11 +334,16 @@ def parse_config(doc: Mapping) -> SweepConfig:
     refine, curves_per_task = None, REFINE_CURVES_PER_TASK
     if "refine" in doc:
         refine, curves_per_task, document["refine"] = parse_refine(_table(doc, "refine"))
+    explore = None
+    if "explore" in doc:
+        explore = parse_explore(_table(doc, "explore"), grid=axes,
+                                softening=bool(model["softening"]))
+        document["explore"] = explore.document()
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(run.block), retries=run.retries,
                        batch_size=run.batch_size, document=MappingProxyType(document),
                        cluster=cluster, gap_T_over_tc=gap_ratios, refine=refine,
-                       curves_per_task=curves_per_task, sizing=run.sizing)
+                       curves_per_task=curves_per_task, sizing=run.sizing, explore=explore)
 
 
 def parse_model(table: Mapping[str, object]) -> dict[str, object]:
@@ -470,14 +498,21 @@ class RefineSettings:
     """Cap on the solver evaluations of one search (a safety net: a search that hits it is
     flagged ``not_converged``); between :data:`MAX_EVALUATIONS_MIN` and
     :data:`MAX_EVALUATIONS_MAX`."""
+    eta_max_bound: float | None = None
+    """Highest eta the maximum and the windows are followed to past the grid's last eta (None:
+    only the physical bound, where mu + omega~ meets the bottom of the first subband the model
+    leaves out; else the lower of the two)."""
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("thresholds", "follow_margin", "max_evaluations"):
+            if f.name in ("thresholds", "follow_margin", "max_evaluations", "eta_max_bound"):
                 continue
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{f.name}: must be a positive number, got {v!r}")
+        if self.eta_max_bound is not None and not (
+                isinstance(self.eta_max_bound, (int, float)) and math.isfinite(self.eta_max_bound)):
+            raise ValueError(f"eta_max_bound: must be a finite number, got {self.eta_max_bound!r}")
         if not (math.isfinite(self.follow_margin) and self.follow_margin >= 0):
             raise ValueError(f"follow_margin: must be >= 0, got {self.follow_margin!r}")
         if int(self.max_evaluations) < MAX_EVALUATIONS_MIN:
@@ -534,7 +569,7 @@ def parse_refine(table: Mapping[str, object]) -> tuple[RefineSettings, int, dict
             kw[f.name] = tuple(_number(x, f"{key}[{i}]") for i, x in enumerate(v))
         elif isinstance(f.default, int):
             kw[f.name] = _integer(v, key)
-        else:
+        else:  # numbers, and eta_max_bound (default None)
             kw[f.name] = _number(v, key)
     cpt = _integer(table.get("curves_per_task", REFINE_CURVES_PER_TASK), "refine.curves_per_task",
                    minimum=1)
@@ -545,6 +580,106 @@ def parse_refine(table: Mapping[str, object]) -> tuple[RefineSettings, int, dict
     document = dict(table)
     document["thresholds"] = list(settings.thresholds)
     return settings, cpt, document
+
+
+# ----------------------------------------------------------------------------- [explore]
+
+EXPLORE_AXES = ("L", "W", "V", "omega0", "g", "eta")
+"""The axes ``[explore] axes`` may name (units as :data:`solver.parameters.PARAMETERS`)."""
+EXPLORE_MAX_AXES = 4
+"""Most axes explored at once: python-adaptive's LearnerND triangulates the box, and its cost
+per sample grows steeply with the dimension; beyond four a grid of the extra axes is cheaper."""
+EXPLORE_BUDGET_MAX = 100_000
+"""Largest ``budget``: the learner re-triangulates its samples as it goes (its own cost grows
+with them) and the store lays out a row per sample; 10^5 samples are days of solver time."""
+EXPLORE_POLISH_POINTS = 60
+"""Default ``polish_points``: most points the polish of the best sample may compute. A
+bounded Nelder-Mead converges to 1e-3 in two or three axes in 20-50 points on this objective
+(measured: docs/explore.md); the cap bounds a polish that crawls along a kink."""
+EXPLORE_KEYS = ("axes", "budget", "loss_goal", "polish_points")
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """A validated ``[explore]`` table.
+
+    ``axes``: each explored axis's (low, high) bounds, in the table's order (units as the
+    parameter table's); ``budget``: samples the learner may place; ``loss_goal``: stop before
+    the budget once the learner's loss is at most this (None: spend the budget);
+    ``polish_points``: most points the polish of the best sample computes (0: no polish).
+    """
+
+    axes: Mapping[str, tuple[float, float]]
+    budget: int
+    loss_goal: float | None = None
+    polish_points: int = EXPLORE_POLISH_POINTS
+
+    def to_dict(self) -> dict:
+        return {"axes": {a: list(b) for a, b in self.axes.items()}, "budget": self.budget,
+                "loss_goal": self.loss_goal, "polish_points": self.polish_points}
+
+    def document(self) -> dict:
+        """The table as TOML prints it (``loss_goal`` left out when none)."""
+        return {k: v for k, v in self.to_dict().items() if v is not None}
+
+
+def parse_explore(table: Mapping[str, object], *, grid: Mapping[str, tuple[float, ...]],
+                  softening: bool) -> ExploreSettings:
+    """Validate an ``[explore]`` table against the sweep's ``[grid]`` values ``grid``: every
+    axis not explored must have one value there (eta, when not explored, at least two: the
+    axis the maximum over eta starts on). ``softening``: the model's, which bounds g."""
+    _check_keys(table, "explore", EXPLORE_KEYS)
+    if "axes" not in table:
+        raise ConfigError(f"explore.axes: missing; e.g. axes = {{ L = [7.0, 11.0], "
+                          f"W = [3.0, 10.0] }} (1 to {EXPLORE_MAX_AXES} of "
+                          f"{', '.join(EXPLORE_AXES)})")
+    spec = table["axes"]
+    if not isinstance(spec, Mapping) or not spec:
+        raise ConfigError(f"explore.axes: expected a table of bounds such as "
+                          f"{{ L = [7.0, 11.0] }}, got {spec!r}")
+    _check_keys(spec, "explore.axes", EXPLORE_AXES, "axis")
+    if len(spec) > EXPLORE_MAX_AXES:
+        raise ConfigError(f"explore.axes: at most {EXPLORE_MAX_AXES} axes, got {len(spec)} "
+                          f"({', '.join(spec)})")
+    axes: dict[str, tuple[float, float]] = {}
+    for a, b in spec.items():
+        key = f"explore.axes.{a}"
+        if not isinstance(b, list) or len(b) != 2:
+            raise ConfigError(f"{key}: expected [low, high], got {b!r}")
+        lo, hi = (_number(x, f"{key}[{i}]") for i, x in enumerate(b))
+        if not lo < hi:
+            raise ConfigError(f"{key}: low must be below high, got [{lo!r}, {hi!r}]")
+        for x in (lo, hi):
+            _checked(a, x, key=key, softening=softening if a == "g" else None)
+        axes[a] = (lo, hi)
+    for a in EXPLORE_AXES:
+        if a in axes:
+            continue
+        n = len(grid[a])
+        if a == "eta" and n < 2:
+            raise ConfigError("grid.eta: the maximum over eta starts on the [grid] eta axis; "
+                              "it needs at least two values")
+        if a != "eta" and n != 1:
+            raise ConfigError(f"grid.{a}: {n} values; an axis not explored takes one value "
+                              f"from [grid] (e.g. {a} = {grid[a][0]!r})")
+    budget = _integer(table.get("budget"), "explore.budget", minimum=1) \
+        if "budget" in table else None
+    if budget is None:
+        raise ConfigError("explore.budget: missing (the samples the learner may place, "
+                          "e.g. budget = 150)")
+    if budget > EXPLORE_BUDGET_MAX:
+        raise ConfigError(f"explore.budget: at most {EXPLORE_BUDGET_MAX}, got {budget}")
+    goal = None
+    if "loss_goal" in table:
+        goal = _number(table["loss_goal"], "explore.loss_goal")
+        if goal <= 0:
+            raise ConfigError(f"explore.loss_goal: must be positive, got {goal!r}")
+    polish = _integer(table.get("polish_points", EXPLORE_POLISH_POINTS), "explore.polish_points",
+                      minimum=0)
+    if polish > EXPLORE_BUDGET_MAX:
+        raise ConfigError(f"explore.polish_points: at most {EXPLORE_BUDGET_MAX}, got {polish}")
+    return ExploreSettings(axes=MappingProxyType(axes), budget=budget, loss_goal=goal,
+                           polish_points=polish)
 
 
 def load_config(path: str | Path) -> SweepConfig:

@@ -1,10 +1,10 @@
 """Status codes and flags of the store's variables, each written once (no I/O).
 
-``status`` holds one code per point (CF ``flag_values``); ``refine_status``, ``window_status``
-and ``top_status`` hold bit flags (CF ``flag_masks``: a value is the sum of the flags that
-apply, 0 = pending). The store writes these names and values into the variables' attributes
-(:mod:`sweep.store`); the searches set them (:mod:`sweep.refine`); the readers test them
-(:mod:`sweep.analysis`) by name, never by number.
+``status`` holds one code per point (CF ``flag_values``); ``refine_status``, ``window_status``,
+``top_status`` and an explore store's ``sample_status`` hold bit flags (CF ``flag_masks``: a
+value is the sum of the flags that apply, 0 = pending). The store writes these names and values
+into the variables' attributes (:mod:`sweep.store`); the searches set them (:mod:`sweep.refine`,
+:mod:`sweep.explore`); the readers test them (:mod:`sweep.analysis`) by name, never by number.
 """
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ DONE = 1
 """The curve was refined (0: pending)."""
 FAILED = 2
 """Its task raised; the traceback is in the store's refine failure records."""
-MAX_AT_GRID_EDGE = 4
-"""The grid maximum is on the first or last eta: refined between it and its neighbour only."""
+MAX_AT_BOUND = 4
+"""The maximum was followed past the grid's last eta up to the upper bound of the search
+(:func:`sweep.refine.searches.eta_upper_bound`) and Tc still grows there: tc_max is Tc at the
+bound, a lower bound of the maximum."""
 ANTI_BELOW_FLOOR = 8
 """Tc drops under the temperature floor below eta_max: the antiresonance is an interval."""
 ANTI_OUTSIDE_GRID = 16
@@ -43,23 +45,33 @@ NO_MAXIMUM = 128
 """No point with a Tc on the curve."""
 NOT_CONVERGED = 256
 """A search hit max_evaluations before its tolerance."""
+MAX_AT_FIRST_ETA = 512
+"""The maximum is on the grid's first eta (the search does not go below the grid): Tc may be
+higher at lower eta; tc_max is the maximum over eta >= that first eta."""
+MAX_OUTSIDE_GRID = 1024
+"""The maximum was followed past the grid's last eta (eta_max is beyond it)."""
 CURVE_FLAGS = MappingProxyType({
-    "done": DONE, "failed": FAILED, "max_at_grid_edge": MAX_AT_GRID_EDGE,
+    "done": DONE, "failed": FAILED, "max_at_bound": MAX_AT_BOUND,
     "antiresonance_below_floor": ANTI_BELOW_FLOOR,
     "antiresonance_outside_grid": ANTI_OUTSIDE_GRID, "antiresonance_at_bound": ANTI_AT_BOUND,
     "no_antiresonance": NO_ANTIRESONANCE, "no_maximum": NO_MAXIMUM,
-    "not_converged": NOT_CONVERGED})
+    "not_converged": NOT_CONVERGED, "max_at_first_eta": MAX_AT_FIRST_ETA,
+    "max_outside_grid": MAX_OUTSIDE_GRID})
 """``refine_status``'s flag_meanings and flag_masks."""
 
 # ------------------------------------------------------ window_status: one window Tc >= T*
 BELOW_THRESHOLD = 1
 """The maximum is below T*: no window."""
 OPEN_BELOW = 2
-"""Tc >= T* down to the grid's first known eta: eta_window_lo is that eta (an upper bound)."""
+"""Tc >= T* down to the lower bound the edge was followed to (the antiresonance's bound):
+eta_window_lo is that bound (an upper bound of the edge)."""
 OPEN_ABOVE = 4
-"""Tc >= T* up to the grid's last known eta: eta_window_hi is that eta (a lower bound)."""
+"""Tc >= T* up to the upper bound the edge was followed to (the maximum's bound):
+eta_window_hi is that bound (a lower bound of the edge)."""
+WINDOW_OUTSIDE_GRID = 8
+"""An edge was followed past the grid's first or last eta."""
 WINDOW_FLAGS = MappingProxyType({"below_threshold": BELOW_THRESHOLD, "open_below": OPEN_BELOW,
-                                 "open_above": OPEN_ABOVE})
+                                 "open_above": OPEN_ABOVE, "outside_grid": WINDOW_OUTSIDE_GRID})
 """``window_status``'s flag_meanings and flag_masks."""
 
 # --------------------------------------------------------- top_status: the top of one dome
@@ -71,9 +83,48 @@ TOP_NONE = 4
 """No refined maximum in the dome."""
 TOP_FAILED = 8
 """Its task raised; the traceback is in the store's refine failure records."""
+TOP_AT_ETA_BOUND = 16
+"""The maximum over eta at the top lies on a bound of the eta search (the grid's first eta, or
+the upper bound with Tc still growing): top_tc is a lower bound."""
 TOP_FLAGS = MappingProxyType({"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
-                              "failed": TOP_FAILED})
+                              "failed": TOP_FAILED, "at_eta_bound": TOP_AT_ETA_BOUND})
 """``top_status``'s flag_meanings and flag_masks."""
+
+
+# --------------------------------------------------- sample_status: one sample of an explore
+SAMPLE_DONE = 1
+"""The sample was computed (0: pending)."""
+SAMPLE_FAILED = 2
+"""Its task raised on every try; the traceback is in the store's explore failure records."""
+SAMPLE_POLISH = 4
+"""A point of the polish of the best sample (else a point the learner chose)."""
+SAMPLE_MAX_AT_BOUND = 8
+"""The maximum over eta was followed to the upper bound of eta and Tc still grows there:
+tc_max is a lower bound (see :data:`MAX_AT_BOUND`)."""
+SAMPLE_MAX_AT_FIRST_ETA = 16
+"""The maximum over eta is on the [grid] eta axis's first eta, the lower end of the objective's
+domain (Tc may be higher below it)."""
+SAMPLE_MAX_OUTSIDE_GRID = 32
+"""The maximum over eta was followed past the [grid] eta axis's last eta."""
+SAMPLE_BELOW_FLOOR = 64
+"""Tc is below the temperature floor (at the point, or on the whole eta axis): tc_max is 0 K."""
+SAMPLE_NOT_CONVERGED = 128
+"""The search of the maximum over eta hit max_evaluations before its tolerance."""
+SAMPLE_FLAGS = MappingProxyType({
+    "done": SAMPLE_DONE, "failed": SAMPLE_FAILED, "polish": SAMPLE_POLISH,
+    "max_at_bound": SAMPLE_MAX_AT_BOUND, "max_at_first_eta": SAMPLE_MAX_AT_FIRST_ETA,
+    "max_outside_grid": SAMPLE_MAX_OUTSIDE_GRID, "below_floor": SAMPLE_BELOW_FLOOR,
+    "not_converged": SAMPLE_NOT_CONVERGED})
+"""``sample_status``'s flag_meanings and flag_masks."""
+
+BRANCHES = ("below_lifshitz", "kink", "above_lifshitz", "bound")
+"""``branch`` of an explore sample (CF flag_values 0..3, -1 pending): where its maximum over
+eta sits. 0 a smooth top below the Lifshitz point eta = 1 (the van Hove peak at the top of the
+resonant subband); 1 on a kink of Tc(eta), where the pairing window mu +- omega~ meets a band
+edge; 2 a smooth top above eta = 1; 3 on a bound of the eta search (or Tc below the floor). The
+maximum over eta is smooth in the structure's parameters while it stays on one branch and has
+a kink where it changes branch (:mod:`sweep.explore.learners` looks for those); 0 for every
+sample when eta is explored."""
 
 
 def has(value, flag: int):

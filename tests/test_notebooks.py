@@ -1,4 +1,6 @@
 """The notebooks in notebooks/ run top to bottom in a fresh kernel (outputs are not committed)."""
+import os
+
 import pytest
 
 from sweep_support import REPO
@@ -18,6 +20,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's migration warning
+    # the kernel imports this checkout's code, whatever copy of fanodome is installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()

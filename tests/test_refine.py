@@ -8,7 +8,9 @@ import pytest
 from sweep.grid import inclusive_range
 from sweep.config import RefineSettings
 from sweep.flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD,
-                         MAX_AT_GRID_EDGE, NOT_CONVERGED, OPEN_ABOVE, TOP_AT_G_EDGE)
+                         MAX_AT_BOUND, MAX_AT_FIRST_ETA, MAX_OUTSIDE_GRID, NOT_CONVERGED,
+                         OPEN_ABOVE, OPEN_BELOW, TOP_AT_ETA_BOUND, TOP_AT_G_EDGE,
+                         WINDOW_OUTSIDE_GRID)
 from sweep.refine.searches import (Curve, brent_minimize, curve_antiresonance, curve_maximum,
                                    curve_window, refine_curve, search_top)
 
@@ -52,14 +54,55 @@ def test_maximum_between_grid_points(f, eta_star):
     assert abs(m.eta - eta_star) <= S.eta_tol or f(eta_star) - m.tc <= 1e-9 * m.tc
     assert abs(m.eta - eta_star) <= 1e-4
     assert 0 <= f(eta_star) - m.tc <= 300 * S.eta_tol
-    assert m.flags & NOT_CONVERGED == 0 and m.flags & MAX_AT_GRID_EDGE == 0
+    assert m.flags & NOT_CONVERGED == 0 and m.flags & MAX_AT_BOUND == 0
     assert 0 < m.evaluations <= 40
 
 
 def test_maximum_on_the_grid_edge_is_flagged():
     c = grid_curve(lambda x: 100.0 + x)
     m = curve_maximum(c, settings=S)
-    assert m.flags & MAX_AT_GRID_EDGE and m.eta == 3.0 and m.tc == 103.0
+    assert m.flags & MAX_AT_BOUND and m.eta == 3.0 and m.tc == 103.0
+
+
+def beyond(x):  # a smooth maximum at eta = 5.3172 (310 K), past the paper grid's last eta
+    return 310.0 * math.exp(-(x - 5.3172) ** 2 / 8.0) + 1e-3
+
+
+def test_maximum_followed_past_the_grid_edge():
+    c = grid_curve(beyond)
+    m = curve_maximum(c, settings=S, upper=40.0)
+    assert m.flags == MAX_OUTSIDE_GRID
+    assert abs(m.eta - 5.3172) <= 1e-3 and 0 <= 310.001 - m.tc <= 1e-9 * 310
+    assert m.evaluations <= 60
+    # not followed (no bound given): the last grid eta, flagged at its bound
+    edge = curve_maximum(grid_curve(beyond), settings=S)
+    assert edge.flags & MAX_AT_BOUND and edge.eta == 3.0
+
+
+def test_maximum_stops_at_the_bound_and_only_then_is_flagged():
+    rising = grid_curve(lambda x: 100.0 + x)
+    m = curve_maximum(rising, settings=S, upper=4.5)
+    assert m.flags == MAX_AT_BOUND | MAX_OUTSIDE_GRID and m.eta == 4.5 and m.tc == 104.5
+    # a bound beyond the maximum stops nothing: no flag of a bound
+    m = curve_maximum(grid_curve(beyond), settings=S, upper=5.5)
+    assert m.flags == MAX_OUTSIDE_GRID and abs(m.eta - 5.3172) <= 1e-3
+    # on the first eta: the search does not go below the grid
+    m = curve_maximum(grid_curve(lambda x: 100.0 - x), settings=S, upper=40.0)
+    assert m.flags == MAX_AT_FIRST_ETA and m.eta == -0.5
+
+
+def test_windows_followed_past_both_grid_edges():
+    def wide(x):  # Tc >= 250 K for eta in [-0.8123, 4.2345]: a broad flat-topped dome
+        return 250.0 + 60.0 * (1.0 - ((x - 1.7111) / 2.5234) ** 2)
+    w = refine_curve(grid_curve(wide), bound=-2.0, upper=40.0,
+                     settings=RefineSettings(thresholds=(250.0,))).windows[0]
+    assert w.flags == WINDOW_OUTSIDE_GRID
+    assert abs(w.lo - (1.7111 - 2.5234)) <= 1e-8 and abs(w.hi - (1.7111 + 2.5234)) <= 1e-8
+    # bounds inside the window: open there, at the bounds
+    w = refine_curve(grid_curve(wide), bound=-0.6, upper=3.5,
+                     settings=RefineSettings(thresholds=(250.0,))).windows[0]
+    assert w.flags == OPEN_BELOW | OPEN_ABOVE | WINDOW_OUTSIDE_GRID
+    assert (w.lo, w.hi) == (-0.6, 3.5)
 
 
 def test_antiresonance_followed_past_the_grid_edge():
@@ -164,12 +207,30 @@ def test_dome_top_in_g():
     assert edge.flags & TOP_AT_G_EDGE and edge.g == 0.3
 
 
+def test_dome_top_within_the_eta_bounds():
+    # Tc grows with eta at every g: the top's maximum over eta sits on the eta bound
+    def f(gg, x):
+        return 300.0 - 1e4 * (gg - 0.3012) ** 2 + 5.0 * x
+    g = inclusive_range(0.2, 0.4, 0.05)
+    maxima = [curve_maximum(grid_curve(lambda x: f(gg, x)), settings=S, upper=4.0) for gg in g]
+    assert all(m.flags & MAX_AT_BOUND and m.eta == 4.0 for m in maxima)
+    top = search_top(lambda gg: Curve(lambda x: f(gg, x)), g=g,
+                     eta_max=[m.eta for m in maxima], tc_max=[m.tc for m in maxima],
+                     eta_step=0.05, settings=S, eta_bounds=lambda gg: (-0.5, 4.0),
+                     at_bound=[True] * len(g))
+    assert top.flags & TOP_AT_ETA_BOUND and not top.flags & TOP_AT_G_EDGE
+    assert top.eta == 4.0 and abs(top.g - 0.3012) <= 1e-5
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="eta_tol"):
         RefineSettings(eta_tol=0)
     with pytest.raises(ValueError, match="thresholds"):
         RefineSettings(thresholds=(-1.0,))
     assert RefineSettings(thresholds=(293.15, 273.15)).thresholds == (273.15, 293.15)
+    with pytest.raises(ValueError, match="eta_max_bound"):
+        RefineSettings(eta_max_bound=math.inf)
+    assert RefineSettings(eta_max_bound=-1.0).eta_max_bound == -1.0
 
 
 # ------------------------------------------------------------------------------ on the solver
@@ -263,3 +324,49 @@ def test_solver_dome_top_against_scans_in_g(structures):
     for dg in (-2e-3, -1e-3, 1e-3, 2e-3):  # the dome is lower on either side in g
         assert _scan(st, scan_eta, top.g + dg).max() <= top.tc * (1 + 1e-9)
     assert _scan(st, [top.eta], top.g)[0] == pytest.approx(top.tc, rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_solver_maximum_followed_past_the_paper_axis():
+    """L = 9, W = 8.5 Å, g = 1/3 on the paper's eta axis (eta <= 3): Tc still rises at eta = 3;
+    the refined maximum lies beyond it and is the maximum of a dense scan there."""
+    import solver
+    from sweep.refine import eta_upper_bound
+    st = solver.prepare_structure(L=9.0, W=8.5)
+    g = 1 / 3
+    eta = np.asarray(PAPER_ETA)
+    c = _solver_curve(st, g, eta)
+    assert c.known[1][-1] == c.known[1].max()  # rising at the grid's last eta
+    upper = eta_upper_bound(omega0=230.0, g=g, softening=True, E_L=st.E_L, dE=st.dE,
+                            E_left_out=st.E_left_out, settings=S)
+    r = refine_curve(c, bound=_bound(st, g), upper=upper, settings=S)
+    m = r.maximum
+    assert m.flags == MAX_OUTSIDE_GRID and 3.0 < m.eta < upper
+    coarse_eta = np.arange(3.0, 8.0, 0.01)
+    coarse = _scan(st, coarse_eta, g)
+    centre = coarse_eta[int(np.argmax(coarse))]
+    fine_eta = centre + 1e-4 * np.arange(-150, 151)
+    fine = _scan(st, fine_eta, g)
+    assert m.tc >= fine.max() * (1 - 1e-9) and m.tc >= coarse.max()
+    assert abs(m.eta - fine_eta[int(np.argmax(fine))]) <= 2e-4
+    assert _scan(st, [m.eta], g)[0] == pytest.approx(m.tc, rel=1e-12)
+    for t, w in zip(S.thresholds, r.windows):  # each window closes beyond the grid
+        assert w.flags == WINDOW_OUTSIDE_GRID and w.hi > 3.0
+        assert _scan(st, [w.hi], g)[0] == pytest.approx(t, rel=1e-6)
+
+
+def test_upper_bound_is_where_the_window_meets_the_first_subband_left_out():
+    import solver
+    st = solver.prepare_structure(L=9.0, W=8.5)
+    four = solver.band_structure(L=9.0, W=8.5, nbands=4)
+    assert st.E_left_out == pytest.approx(four.E_min[-1], rel=1e-12)
+    from sweep.refine import eta_upper_bound
+    g = 1 / 3
+    upper = eta_upper_bound(omega0=230.0, g=g, softening=True, E_L=st.E_L, dE=st.dE,
+                            E_left_out=st.E_left_out, settings=S)
+    omega = 230.0 * math.sqrt(1 - 2 * g)
+    assert st.E_L + upper * st.dE + omega == pytest.approx(four.E_min[-1], rel=1e-12)
+    user = eta_upper_bound(omega0=230.0, g=g, softening=True, E_L=st.E_L, dE=st.dE,
+                           E_left_out=st.E_left_out, settings=RefineSettings(eta_max_bound=4.0))
+    assert user == 4.0

@@ -283,7 +283,7 @@ def test_every_curve_lands_in_its_own_place(tmp_path):
     """Two structures, two cut-offs: each stored number is the one refine_curve gives for its
     own (L, omega0, g), computed directly here."""
     import solver
-    from sweep.refine import antiresonance_bound, refine_curve, solver_curve
+    from sweep.refine import antiresonance_bound, eta_upper_bound, refine_curve, solver_curve
     doc = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.25}, "g": [0.3, 0.35],
                     "L": [8.5, 9.0], "omega0": [200.0, 230.0]}}
     store = _sweep(tmp_path / "many.zarr", doc)
@@ -301,10 +301,52 @@ def test_every_curve_lands_in_its_own_place(tmp_path):
                                  values=tc)
                 bound = antiresonance_bound(omega0=w, g=g, softening=True, dE=st.dE,
                                             settings=SETTINGS)
-                want = refine_curve(c, bound=bound, settings=SETTINGS)
+                upper = eta_upper_bound(omega0=w, g=g, softening=True, E_L=st.E_L, dE=st.dE,
+                                        E_left_out=st.E_left_out, settings=SETTINGS)
+                want = refine_curve(c, bound=bound, upper=upper, settings=SETTINGS)
                 assert float(one["tc_max"]) == want.maximum.tc
                 assert float(one["eta_antiresonance"]) == want.antiresonance.eta
                 np.testing.assert_array_equal(one["eta_window_lo"].values,
                                               [x.lo for x in want.windows])
             top = ds["top_tc"].sel(L=L, omega0=w).values.ravel()[0]
             assert top >= ds["tc_max"].sel(L=L, omega0=w).max()
+
+
+def test_a_maximum_at_the_eta_bound_is_never_called_refined_or_highest(tmp_path, capsys):
+    """L = 9, W = 8.5 Å, g = 1/3 rises past eta = 3 to its maximum at 3.63: with the user
+    bound eta_max_bound = 3.3 the search stops there, and every reader says it is a bound."""
+    from sweep.analysis.domes import dome_summary
+    from sweep.cli import main
+    from sweep.cli.run_commands import _print_run
+    doc = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.25},
+                    "g": [0.3333333333333333], "L": 9.0, "W": 8.5},
+           "refine": {"thresholds": [300.0], "eta_max_bound": 3.3}}
+    store = _sweep(tmp_path / "bound.zarr", doc)
+    ds = store_mod.open_dataset(store)
+    status = int(ds[store_mod.VAR_REFINE_STATUS].values.ravel()[0])
+    assert flags.has(status, flags.MAX_AT_BOUND) and float(ds["eta_max"].values.ravel()[0]) == 3.3
+    assert flags.has(int(ds["window_status"].values.ravel()[0]), flags.OPEN_ABOVE)
+    assert flags.has(int(ds["top_status"].values.ravel()[0]), flags.TOP_AT_ETA_BOUND)
+    assert main(["dome", store, "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)["structures"][0]
+    assert rec["per_g"][0]["dome"] == "at_bound" and rec["top"]["at_eta_bound"] is True
+    assert rec["per_g"][0]["windows"][0]["open_above"] is True
+    assert main(["dome", store]) == 0
+    out = capsys.readouterr().out
+    assert " bound " in out and "a lower bound" in out and ">= 3.300000]" in out
+    assert " refined " not in out  # the values column never says refined for it
+    row = dome_summary(ds)[0]
+    assert row["at_edge"] == ["g", "eta"] and row["at_g"][1]["at_edge"] is True
+    _print_run({"store": store, "total": 15, "done": 15, "failed": 0, "pending": 0,
+                "computed_points": 15, "wall_s": 1.0, "n_domes": 1, "dome": [row]})
+    out = capsys.readouterr().out
+    assert out.count("a lower bound") == 3  # the highest Tc, the 1/4 and 1/3 lines (one g)
+    # without the user bound: followed to the maximum at 3.63, nothing at a bound
+    doc["refine"].pop("eta_max_bound")
+    store = _sweep(tmp_path / "free.zarr", doc)
+    ds = store_mod.open_dataset(store)
+    status = int(ds[store_mod.VAR_REFINE_STATUS].values.ravel()[0])
+    assert flags.has(status, flags.MAX_OUTSIDE_GRID)
+    assert not flags.has(status, flags.MAX_AT_BOUND | flags.MAX_AT_FIRST_ETA)
+    assert 3.6 < float(ds["eta_max"].values.ravel()[0]) < 3.7
+    assert dome_summary(ds)[0]["at_edge"] == ["g"]

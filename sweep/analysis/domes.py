@@ -57,8 +57,11 @@ and reducing 10^7 points takes seconds and 100 MB, and gives a small result (a d
 per curve) that indexes like any array (``m.where(m == m.max(), drop=True)``). A larger input
 gives a lazy (dask) result, to select or reduce before ``.compute()``."""
 
-DOME_FLAGS = ("refined", "at_grid_edge", "none")
-"""``dome_flag``: 0 vertex of the parabola; 1 grid maximum, not refined; 2 no ok point."""
+DOME_FLAGS = ("refined", "at_grid_edge", "none", "at_bound")
+"""``dome_flag``: 0 vertex of the parabola (or the solver's refined maximum); 1 on the grid's
+first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point; 3 the
+refined maximum was followed to its upper bound of eta and Tc still grows there (a lower
+bound, :data:`sweep.flags.MAX_AT_BOUND`)."""
 ANTI_FLAGS = ("refined", "at_grid_edge", "below_floor", "none")
 """``antiresonance_flag``: 0 vertex of the parabola; 1 smallest sampled value (first eta or next to
 a missing point); 2 below the temperature floor (upper bound only); 3 no point on that side."""
@@ -268,7 +271,8 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     """:func:`dome`'s grid values replaced by the store's refined numbers (``fanodome refine``,
     :mod:`sweep.refine`) on every refined curve. Adds ``refined`` (bool) and, where the store has
     thresholds, ``eta_window_lo``, ``eta_window_hi`` and ``window_status`` (dims ..., threshold).
-    The flags keep their meanings: a refined maximum on the grid's edge is ``at_grid_edge``; an
+    The flags keep their meanings: a refined maximum on the grid's first eta is
+    ``at_grid_edge``, one followed to its upper bound of eta ``at_bound`` (a lower bound); an
     antiresonance followed to its bound ``at_grid_edge`` (an upper bound); below the floor
     ``below_floor`` with the refined interval."""
     status = ds[store_mod.VAR_REFINE_STATUS].astype(np.int64)
@@ -276,9 +280,11 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     out = res.copy()
     for name in _REFINED_VALUES:
         out[name] = xr.where(done, ds[name], res[name]).assign_attrs(res[name].attrs)
-    dome_flag = xr.where(flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
-                         xr.where(flags.has(status, flags.MAX_AT_GRID_EDGE),
-                                  DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined")))
+    dome_flag = xr.where(
+        flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
+        xr.where(flags.has(status, flags.MAX_AT_BOUND), DOME_FLAGS.index("at_bound"),
+                 xr.where(flags.has(status, flags.MAX_AT_FIRST_ETA),
+                          DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined"))))
     anti_flag = xr.where(
         flags.has(status, flags.ANTI_BELOW_FLOOR), ANTI_FLAGS.index("below_floor"),
         xr.where(flags.has(status, flags.NO_ANTIRESONANCE | flags.NO_MAXIMUM),
@@ -318,11 +324,12 @@ def window_why(*, names: Sequence[str], refined: bool, tc_max: float | None) -> 
                 f"the curve's maximum is {tc_max:.5g} K")
     why = []
     if "open_below" in names:
-        why.append("Tc >= T* down to the grid's first eta: eta_lo is that eta, an upper bound "
-                   "of the edge")
+        why.append("Tc >= T* down to the lowest eta searched (the antiresonance's bound): "
+                   "eta_lo is that eta, an upper bound of the edge")
     if "open_above" in names:
-        why.append("Tc >= T* up to the grid's last eta: eta_hi is that eta, a lower bound of "
-                   "the edge")
+        why.append("Tc >= T* up to the highest eta searched (where mu + omega~ meets the first "
+                   "subband left out, or [refine] eta_max_bound): eta_hi is that eta, a lower "
+                   "bound of the edge")
     return "; ".join(why) or None
 
 
@@ -349,10 +356,11 @@ def _top_record(tt: xr.Dataset, rt: xr.Dataset | None, *, n_g: int) -> dict:
     (``"searched_in_g": false``), never "on the edge" of a range that has none."""
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
+        status = int(rt[store_mod.VAR_TOP_STATUS])
         return {"g": _num(rt["top_g"]), "eta": _num(rt["top_eta"]), "tc_K": _num(rt["top_tc"]),
                 "refined": True, "searched_in_g": n_g > 1,
-                "at_g_edge": n_g > 1 and bool(flags.has(int(rt[store_mod.VAR_TOP_STATUS]),
-                                                        flags.TOP_AT_G_EDGE))}
+                "at_g_edge": n_g > 1 and bool(flags.has(status, flags.TOP_AT_G_EDGE)),
+                "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND))}
     return {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
             "refined": False, "searched_in_g": False}
 
@@ -456,9 +464,11 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
 
     Refined numbers where the store has them (``"refined": true``: the refined top over
     (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi",
-    "flags", "why"}``), else grid values (``"refined": false``). Only targets the store's g
-    grid resolves are listed (:func:`near_targets`); without any, the g of the highest Tc
-    (``"g_target": null``).
+    "flags", "why"}``), else grid values (``"refined": false``). ``"at_edge"`` names the axes
+    (``"g"``, ``"eta"``) on whose edge or bound the highest Tc lies (Tc may be higher beyond: a
+    lower bound); each target g's entry says the same of its maximum over eta (``"at_edge":
+    true``). Only targets the store's g grid resolves are listed (:func:`near_targets`);
+    without any, the g of the highest Tc (``"g_target": null``).
     """
     ranked: list[tuple[float, int, dict]] = []
     combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
@@ -507,14 +517,24 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
     refined = has_refined and flags.has(int(one[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
         bool(np.all(flags.has(np.asarray(one[store_mod.VAR_REFINE_STATUS].values), flags.DONE)))
     row["refined"] = refined
-    if refined:
+
+    def on_edge(i: int, n: int) -> bool:
+        return n > 1 and i in (0, n - 1)
+
+    if refined:  # a store of one g has no g range whose edge the top could be on
+        status = int(one[store_mod.VAR_TOP_STATUS])
         row.update(tc_max_K=_num(one["top_tc"]), g_at_max=_num(one["top_g"]),
-                   eta_at_max=_num(one["top_eta"]))
+                   eta_at_max=_num(one["top_eta"]),
+                   at_edge=[a for a, f in (("g", flags.TOP_AT_G_EDGE),
+                                           ("eta", flags.TOP_AT_ETA_BOUND))
+                            if flags.has(status, f) and (a != "g" or g.size > 1)])
     elif np.all(np.isnan(tc)):
-        row.update(tc_max_K=None, g_at_max=None, eta_at_max=None)
+        row.update(tc_max_K=None, g_at_max=None, eta_at_max=None, at_edge=[])
     else:
         j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
-        row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]))
+        row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]),
+                   at_edge=[a for a, i, n in (("g", j, g.size), ("eta", k, eta.size))
+                            if on_edge(i, n)])
     row["at_g"] = []
     near = near_targets(g, g_targets)
     if not near:  # no target g in the store's range: the g of the highest Tc
@@ -525,12 +545,15 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         rec = {"g_target": label, "g": float(g[j])}
         if refined:
             c = one.isel(g=j)
+            edge = flags.MAX_AT_BOUND | flags.MAX_AT_FIRST_ETA
             rec.update(tc_max_K=_num(c["tc_max"]), eta=_num(c["eta_max"]),
+                       at_edge=bool(flags.has(int(c[store_mod.VAR_REFINE_STATUS]), edge)),
                        windows=_windows_record(c.compute()))
         elif np.all(np.isnan(tc[j])):
-            rec.update(tc_max_K=None, eta=None)
+            rec.update(tc_max_K=None, eta=None, at_edge=False)
         else:
             k = int(np.nanargmax(tc[j]))
-            rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]))
+            rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]),
+                       at_edge=on_edge(k, eta.size))
         row["at_g"].append(rec)
     return row

@@ -1,4 +1,5 @@
-"""Figures of one dome (a fixed L, W, V, omega0): the paper's Fig. 4 and Fig. 5.
+"""Figures of one dome (a fixed L, W, V, omega0): the paper's Fig. 4 and Fig. 5; the structures
+of a sweep; the map of an explore store.
 
 Matplotlib through :class:`matplotlib.figure.Figure` (Agg canvas, no pyplot state, no backend
 switch at import). Axis labels come from the store's ``long_name`` and ``units`` attributes. The
@@ -15,6 +16,8 @@ from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+
+from solver.parameters import PARAMETERS
 
 from .. import flags
 from ..config import PAPER_G
@@ -152,9 +155,14 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     units = ds[VAR_TC].attrs.get("units", "K")
     if rt is not None and flags.has(int(rt[VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
+        status = int(rt[VAR_TOP_STATUS])
+        edges = [w for f, w in ((flags.TOP_AT_G_EDGE, "the g range"),
+                                (flags.TOP_AT_ETA_BOUND, r"the $\eta$ bound"))
+                 if flags.has(status, f)]
+        note = f"; on the edge of {' and '.join(edges)}: a lower bound" if edges else ""
         ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
                 color="tab:orange", mec="k", ls="none", clip_on=False,
-                label=f"top (refined): {float(rt['top_tc']):.5g} {units}")
+                label=f"top (refined{note}): {float(rt['top_tc']):.5g} {units}")
     elif np.isfinite(float(top["top_tc"])):
         ax.plot(float(top["top_eta"]), float(top["top_g"]), marker="*", ms=14, color="tab:orange",
                 mec="k", ls="none", clip_on=False,
@@ -193,9 +201,11 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                             label=gl if ax is lin else None)
             color = line.get_color()
             is_refined = "refined" in dd and bool(dd["refined"])
+            at_bound = DOME_FLAGS[int(dd["dome_flag"])] == "at_bound"
             if np.isfinite(float(dd["tc_max"])):
-                ax.plot(float(dd["eta_max"]), float(dd["tc_max"]), "o", color=color,
-                        mfc=color if is_refined else "none", ms=9 if not is_refined else 6)
+                ax.plot(float(dd["eta_max"]), float(dd["tc_max"]), ">" if at_bound else "o",
+                        color=color, mfc=color if is_refined else "none",
+                        ms=9 if not is_refined else 6)
             if is_refined and "eta_window_lo" in dd:
                 for k, t in enumerate(dd["threshold"].values):
                     lo = float(dd["eta_window_lo"].isel(threshold=k))
@@ -210,8 +220,8 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
             elif flag != "none":
                 ax.plot(float(dd["eta_antiresonance"]), float(dd["tc_antiresonance"]), "v",
                         color=color, ms=8)
-        if np.isfinite(float(dd["tc_max"])):  # on the grid's edge: a lower bound
-            at_edge = DOME_FLAGS[int(dd["dome_flag"])] == "at_grid_edge"
+        if np.isfinite(float(dd["tc_max"])):  # on the grid's edge or the bound: a lower bound
+            at_edge = DOME_FLAGS[int(dd["dome_flag"])] in ("at_grid_edge", "at_bound")
             lin.annotate(f"{'≥ ' if at_edge else ''}{float(dd['tc_max']):.4g} {units}",
                          (float(dd["eta_max"]), float(dd["tc_max"])),
                          textcoords="offset points", xytext=(8, 0), va="center",
@@ -223,7 +233,8 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
         ax.grid(True, alpha=0.3)
     # Outside the axes: never over a curve's maximum label.
     fig.legend(loc="outside lower center", ncols=len(_cut_indices(ds, g_cuts)) + 1,
-               title=r"○ maximum (● refined), ▽ antiresonance, ├┤ window $T_c \geq T^*$")
+               title=r"○ maximum (● refined; ▶ at the $\eta$ bound, a lower bound), "
+                     r"▽ antiresonance, ├┤ window $T_c \geq T^*$")
     positive = ds[VAR_TC].where(ds[VAR_TC] > 0)
     if positive.notnull().any():
         log.set_ylim(bottom=0.5 * min(float(positive.min()),
@@ -345,3 +356,81 @@ def plt_line(marker: str, color: str, text: str):
     """A legend entry for a marker drawn alone."""
     from matplotlib.lines import Line2D
     return Line2D([], [], marker=marker, color=color, mec="k", ls="none", ms=8, label=text)
+
+
+EXPLORE_FIGSIZE = (8.0, 6.0)
+"""Inches of :func:`explore_figure`."""
+EXPLORE_LEVELS = 32
+"""Colour levels of the explore map: fine enough to show a 1 K step on a 300 K map."""
+
+
+def explore_figure(ds: xr.Dataset) -> Figure:
+    """The map of an explore store's objective (``tc_max``) over its explored axes: over two
+    axes a map triangulated between the samples (linear in each triangle: the map whose
+    error docs/explore.md measures), the samples (dots; the polish's as crosses), the best
+    (star) and the samples whose maximum over eta lies on its bound (Tc a lower bound: open
+    triangles); over one axis
+    the curve through the samples. ``ds``: the store's Dataset (:func:`sweep.store.
+    open_dataset`); ValueError for three or four axes (read those with xarray)."""
+    from matplotlib.tri import Triangulation
+
+    from ..store import explored
+
+    ds = ds.load()
+    axes = [str(c) for c in ds.coords if c != explored.SAMPLE_DIM
+            and ds[c].dims == (explored.SAMPLE_DIM,)]
+    if len(axes) > 2:
+        raise ValueError(f"--kind explore draws one or two explored axes; this store explores "
+                         f"{len(axes)} ({', '.join(axes)}): read it with sweep.open_dataset")
+    status = np.asarray(ds[explored.VAR_SAMPLE_STATUS].values).astype(np.int64)
+    done = flags.has(status, flags.SAMPLE_DONE)
+    if not done.any():
+        raise ValueError("the explore store has no computed sample yet")
+    polish = flags.has(status, flags.SAMPLE_POLISH) & done
+    bound = flags.has(status, flags.SAMPLE_MAX_AT_BOUND) & done
+    tc = ds["tc_max"]
+    units = tc.attrs.get("units", "K")
+    z = np.asarray(tc.values, float)
+    i = int(np.argmax(np.where(done, z, -np.inf)))
+    fig = _new_figure(EXPLORE_FIGSIZE)
+    ax = fig.add_subplot()
+    x = np.asarray(ds[axes[0]].values, float)
+    if len(axes) == 2:
+        y = np.asarray(ds[axes[1]].values, float)
+        tri = Triangulation(x[done], y[done])
+        mesh = ax.tricontourf(tri, z[done], levels=EXPLORE_LEVELS, cmap="viridis")
+        fig.colorbar(mesh, ax=ax, label=label(tc, SYMBOLS[VAR_TC]))
+        ax.plot(x[done & ~polish], y[done & ~polish], ".", color="k", ms=3,
+                label=f"samples ({int(np.count_nonzero(done & ~polish))})")
+        if polish.any():
+            ax.plot(x[polish], y[polish], "x", color="tab:pink", ms=5,
+                    label=f"polish ({int(np.count_nonzero(polish))})")
+        if bound.any():
+            ax.plot(x[bound], y[bound], "^", mfc="none", color="tab:red", ms=6,
+                    label=r"max over $\eta$ on its bound (a lower bound)")
+        ax.plot(x[i], y[i], "*", color="tab:orange", ms=16, mec="k", ls="none",
+                label=f"best: {z[i]:.5g} {units}")
+        ax.set_ylabel(label(ds[axes[1]]))
+    else:
+        order = np.argsort(x[done])
+        ax.plot(x[done][order], z[done][order], "-", color="tab:blue", lw=1)
+        ax.plot(x[done & ~polish], z[done & ~polish], ".", color="k", ms=4, label="samples")
+        if polish.any():
+            ax.plot(x[polish], z[polish], "x", color="tab:green", ms=5, label="polish")
+        if bound.any():
+            ax.plot(x[bound], z[bound], "^", mfc="none", color="tab:red", ms=7,
+                    label=r"max over $\eta$ on its bound (a lower bound)")
+        ax.plot(x[i], z[i], "*", color="tab:orange", ms=16, mec="k", ls="none",
+                label=f"best: {z[i]:.5g} {units}")
+        ax.set_ylabel(label(tc, SYMBOLS[VAR_TC]))
+        ax.grid(True, alpha=0.3)
+    ax.set_xlabel(label(ds[axes[0]]))
+    ax.margins(0.02)  # samples on the box's edges stay visible
+    best = explored.explore_attrs(ds.attrs)["best"] or {}
+    fixed = [f"{SYMBOLS.get(a, a)} = {best[a]:.4g} "
+             f"{'' if PARAMETERS[a].unit == '1' else PARAMETERS[a].unit}".rstrip()
+             for a in ("L", "W", "V", "omega0", "g") if a not in axes and a in best]
+    ax.set_title(f"Explore: {tc.attrs.get('long_name', 'objective')}"
+                 + (f"\n({', '.join(fixed)})" if fixed else ""))
+    fig.legend(loc="outside lower center", ncols=2)
+    return fig

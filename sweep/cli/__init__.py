@@ -6,6 +6,7 @@ cause is one line on stderr and an exit code (:data:`EXIT_CODES`), never a trace
 
 The commands live in one module per group (:mod:`~sweep.cli.solver_commands`,
 :mod:`~sweep.cli.run_commands`, :mod:`~sweep.cli.refine_commands`,
+:mod:`~sweep.cli.explore_commands`,
 :mod:`~sweep.cli.analysis_commands`,
 :mod:`~sweep.cli.deploy_commands`); what they share is in :mod:`~sweep.cli.options`.
 """
@@ -17,8 +18,8 @@ import os
 import re
 import sys
 
-from . import (analysis_commands, deploy_commands, refine_commands, run_commands,
-               solver_commands)
+from . import (analysis_commands, deploy_commands, explore_commands, refine_commands,
+               run_commands, solver_commands)
 from .options import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, BadInput,
                       Interrupted, emit)
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     solver_commands.add_commands(sub)
     run_commands.add_commands(sub)
     refine_commands.add_commands(sub)
+    explore_commands.add_commands(sub)
     deploy_commands.add_commands(sub)
     analysis_commands.add_commands(sub)
     solver_commands.add_gaps_command(sub)

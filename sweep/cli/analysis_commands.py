@@ -25,8 +25,11 @@ DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
 
 
-def _open(a: argparse.Namespace):
+def _open(a: argparse.Namespace, *, explore: bool = False):
+    """The store of ``a.store``: a sweep's, or with ``explore`` an explore store's (each
+    refused where the other is expected)."""
     from .. import store as store_mod
+    from ..store.explored import is_explore
     so = storage_options(a)
     try:
         present = store_exists(a.store, so)
@@ -35,7 +38,13 @@ def _open(a: argparse.Namespace):
                          f"--storage-option or the usual environment variables") from None
     if not present:
         raise ValueError(f"{a.store}: no such store")
-    return store_mod.open_dataset(a.store, storage_options=so)
+    ds = store_mod.open_dataset(a.store, storage_options=so)
+    if is_explore(ds.attrs) != explore:
+        raise ValueError(f"{a.store}: an explore store (fanodome explore), not a sweep: draw "
+                         f"it with fanodome plot {a.store} --kind explore -o map.png"
+                         if not explore else
+                         f"{a.store}: not an explore store (made by fanodome explore)")
+    return ds
 
 
 def _cmd_dome(a: argparse.Namespace) -> dict:
@@ -56,8 +65,11 @@ def _print_dome(doc: dict) -> None:
         how = "refined" if t.get("refined") else "grid"
         if t.get("refined") and not t.get("searched_in_g", True):
             how = "refined in eta at the store's only g"
-        edge = ", on the edge of the g range: Tc may grow beyond it" if t.get("at_g_edge") \
-            else ""
+        edge = ", on the edge of the g range" if t.get("at_g_edge") else ""
+        if t.get("at_eta_bound"):
+            edge += ", its maximum over eta on the eta bound"
+        if edge:
+            edge += ": Tc may grow beyond it, a lower bound"
         print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
               f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
               f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
@@ -72,6 +84,9 @@ def _print_dome(doc: dict) -> None:
             notes = []
             if r["dome"] == "at_grid_edge":
                 notes.append("maximum at the edge of the eta grid: Tc_max is a lower bound")
+            elif r["dome"] == "at_bound":
+                notes.append("maximum at the upper bound of eta it was followed to, still "
+                             "growing: Tc_max is a lower bound")
             elif r["dome"] == "none":
                 notes.append("no Tc on the curve")
             if r["antiresonance"] == "below_floor":
@@ -87,9 +102,14 @@ def _print_dome(doc: dict) -> None:
             if r["missing_points"]:
                 notes.append(f"{r['missing_points']} points missing")
             notes += window_lines(r.get("windows", []), digits=6, sep=": ")
-            values = "refined" if r.get("refined") else "grid"
+            values = _VALUES.get(r["dome"], "refined" if r.get("refined") else "grid")
             print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
                   f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {'; '.join(notes)}")
+
+
+_VALUES = {"at_bound": "bound", "at_grid_edge": "edge"}
+"""The ``values`` column of a maximum on an edge: ``bound``, followed to the upper bound of eta
+with Tc still growing there; ``edge``, on the grid's first eta (or, not refined, its last)."""
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:
@@ -200,6 +220,17 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
         raise ValueError(f"-o {a.output}: folder {folder} does not exist")
     if a.log_color and a.kind != "dome":
         raise ValueError("--log-color: only for --kind dome")
+    if a.kind == "explore":
+        if a.select or a.g is not None:
+            raise ValueError("--select and --g: not for --kind explore")
+        from ..analysis.plots import explore_figure
+        from ..store.explored import explore_attrs
+        ds = _open(a, explore=True)
+        fig = explore_figure(ds)
+        fig.savefig(a.output, dpi=a.dpi)
+        w, h = fig.get_size_inches() * a.dpi
+        return {"file": a.output, "kind": a.kind, "width_px": int(round(w)),
+                "height_px": int(round(h)), "best": explore_attrs(ds.attrs)["best"]}
     fig, structure = plot_figure(a, _open(a))
     fig.savefig(a.output, dpi=a.dpi)
     w, h = fig.get_size_inches() * a.dpi
@@ -354,10 +385,11 @@ def add_commands(sub) -> None:
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="image file; the format follows the suffix (.png, .pdf, .svg)")
-    p.add_argument("--kind", choices=("dome", "cuts", "structures"), default="dome",
+    p.add_argument("--kind", choices=("dome", "cuts", "structures", "explore"), default="dome",
                    help="dome: Tc over (eta, g); cuts: Tc(eta) at each --g; structures: the "
-                        "top Tc of every structure over (W, L), one panel per (V, omega0) "
-                        "[%(default)s]")
+                        "top Tc of every structure over (W, L), one panel per (V, omega0); "
+                        "explore: the map of an explore store (fanodome explore) over its "
+                        "one or two axes, samples and best marked [%(default)s]")
     p.add_argument("--log-color", action="store_true",
                    help="dome: a logarithmic colour scale (shows the antiresonance too)")
     p.add_argument("--g", type=float, nargs="+", default=None,

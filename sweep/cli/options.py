@@ -337,8 +337,8 @@ def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> lis
             none.setdefault(w.get("why") or "no value", []).append(f"{w['threshold_K']:g}")
             continue
         why = f" ({w['why']})" if w.get("why") else ""
-        lines.append(f"Tc >= {w['threshold_K']:g} K{sep}eta in [{w['eta_lo']:.{digits}f}, "
-                     f"{w['eta_hi']:.{digits}f}]{why}")
+        lines.append(f"Tc >= {w['threshold_K']:g} K{sep}eta in "
+                     f"{window_interval(w, f'.{digits}f')}{why}")
     for why, ts in none.items():
         lines.append(f"Tc >= {', '.join(ts)} K: none ({why})")
     return lines
@@ -347,6 +347,29 @@ def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> lis
 def fmt(x, spec: str = ".4g") -> str:
     """A number of a human-readable table, ``-`` where there is none (None)."""
     return "-" if x is None else format(x, spec)
+
+
+EDGE_WORDS = {"g": "the g range", "eta": "the eta range searched"}
+"""How the output names the edge a value lies on (``at_edge`` of the dome summary)."""
+
+
+def edge_note(at_edge) -> str:
+    """`` (on the edge of ...: a lower bound)`` for a highest value on the edge of the axes
+    ``at_edge`` (names, or True for eta alone); empty when on none."""
+    if at_edge is True:
+        at_edge = ["eta"]
+    if not at_edge:
+        return ""
+    where = " and ".join(EDGE_WORDS.get(a, a) for a in at_edge)
+    return f" (on the edge of {where}: Tc may be higher beyond it, a lower bound)"
+
+
+def window_interval(w: dict, spec: str = ".5f") -> str:
+    """A window ``[eta_lo, eta_hi]``; an open edge (Tc >= T* up to the bound it was followed
+    to) is written ``<= lo`` or ``>= hi``."""
+    lo = ("<= " if "open_below" in w.get("flags", ()) else "") + format(w["eta_lo"], spec)
+    hi = (">= " if "open_above" in w.get("flags", ()) else "") + format(w["eta_hi"], spec)
+    return f"[{lo}, {hi}]"
 
 
 def json_number(x) -> float | None:

@@ -14,8 +14,8 @@ from ..addresses import on_this_machine
 from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_storage_option,
-                      announce_compile, check_scheduler, cluster_config, emit, fmt,
-                      interruptible, print_dashboard, say, show_progress_logs,
+                      announce_compile, check_scheduler, cluster_config, edge_note, emit,
+                      fmt, interruptible, print_dashboard, say, show_progress_logs,
                       storage_options, store_exists, window_lines)
 from .progress import progress_for
 from .refine_commands import refine_document
@@ -158,12 +158,12 @@ def _print_run(doc: dict) -> None:
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
               f"omega0 = {r['omega0']:g} meV ({how} values):")
         print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
-              f"eta = {fmt(r['eta_at_max'], '.5g')}")
+              f"eta = {fmt(r['eta_at_max'], '.5g')}{edge_note(r.get('at_edge'))}")
         for t in r["at_g"]:
             which = (f"g = {t['g']:g}" if t["g_target"] is None else
                      f"g = {t['g_target']} (nearest grid g = {t['g']:g})")
             print(f"  {which}: max Tc over eta = {fmt(t['tc_max_K'], '.5g')} K at eta = "
-                  f"{fmt(t['eta'], '.5g')}")
+                  f"{fmt(t['eta'], '.5g')}{edge_note(t.get('at_edge'))}")
             for line in window_lines(t.get("windows", []), digits=5):
                 print(f"    {line}")
 
@@ -173,6 +173,10 @@ def _cmd_status(a: argparse.Namespace) -> dict:
     so = storage_options(a)
     if not store_exists(a.store, so):
         raise BadInput(f"{a.store}: no such store")
+    from ..store.explored import is_explore
+    if is_explore(store_mod.read_attrs(a.store, storage_options=so)):
+        raise BadInput(f"{a.store}: an explore store (fanodome explore): its samples are in "
+                       f"fanodome plot {a.store} --kind explore, or sweep.open_dataset")
     counts = store_mod.status_counts(a.store, storage_options=so)
     if not a.json:
         counts = {**counts, "failures": store_mod.read_failures(a.store, storage_options=so)}

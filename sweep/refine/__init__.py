@@ -10,9 +10,10 @@ set are :mod:`sweep.flags`'.
 """
 from ..config import RefineSettings
 from .searches import (METHOD, Curve, antiresonance_bound, curve_antiresonance, curve_maximum,
-                       curve_window, refine_curve, search_top, solver_curve)
+                       curve_window, eta_upper_bound, refine_curve, search_top, solver_curve)
 from .service import RefineResult, pending_work, refine_store, stored_settings
 
 __all__ = ["METHOD", "Curve", "RefineResult", "RefineSettings", "antiresonance_bound",
-           "curve_antiresonance", "curve_maximum", "curve_window", "pending_work",
+           "curve_antiresonance", "curve_maximum", "curve_window", "eta_upper_bound",
+           "pending_work",
            "refine_curve", "refine_store", "search_top", "solver_curve", "stored_settings"]

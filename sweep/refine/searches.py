@@ -17,7 +17,12 @@ Maximum of Tc(eta)
     stops when the bracket is ``eta_tol`` wide on either side of the best point, or when the
     values at both bracket ends are within ``tc_rtol`` of the best (Tc is flat there to the
     solver's own precision, 1e-9 on ln Tc). The result is a solver value, never an
-    interpolation, and never lower than the grid maximum.
+    interpolation, and never lower than the grid maximum. A grid maximum on the grid's last
+    eta is first **followed upward** (steps growing by the golden ratio) until Tc falls, up to
+    :func:`eta_upper_bound`: where mu + omega~ meets the bottom of the first subband the model
+    leaves out (beyond it that subband would pair too, and the model no longer holds), or the
+    user's ``eta_max_bound``. The search never goes below the grid's first eta: the maximum is
+    over eta >= that eta.
 Antiresonance
     The same method on ln Tc over eta below the maximum, from the lowest grid point there. When
     that point is the grid's first eta the search walks outward (steps growing by the golden
@@ -29,11 +34,14 @@ Antiresonance
 Windows Tc >= T*
     For each threshold, the connected interval around the maximum where Tc >= T*: each edge is
     the root of Tc - T* between the nearest known points on either side of the crossing (grid and
-    every evaluation so far), by scipy's ``brentq`` to ``root_tol``. Not followed outside the
-    grid: an edge the grid does not close is reported at the last known eta, flagged open.
+    every evaluation so far), by scipy's ``brentq`` to ``root_tol``. An edge the known points do
+    not close is followed outward (steps growing by the golden ratio) until Tc < T*, down to the
+    antiresonance's bound and up to the maximum's; one still open there is reported at the
+    bound, flagged open.
 Top of the dome
     Brent's method over g within the store's g range (never beyond), on F(g) = the maximum of
-    Tc(eta) at g (the method above, bracketed from the grid maxima of the neighbouring g).
+    Tc(eta) at g (the method above, bracketed from the grid maxima of the neighbouring g, within
+    the same eta bounds).
 """
 from __future__ import annotations
 
@@ -46,18 +54,24 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from solver.parameters import PARAMETERS
+from solver.tc import cutoff
+
 from ..config import RefineSettings
 from ..flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD, DONE,
-                     MAX_AT_GRID_EDGE, NO_ANTIRESONANCE, NO_MAXIMUM, NOT_CONVERGED, OPEN_ABOVE,
-                     OPEN_BELOW, TOP_AT_G_EDGE, TOP_DONE, TOP_NONE)
+                     MAX_AT_BOUND, MAX_AT_FIRST_ETA, MAX_OUTSIDE_GRID, NO_ANTIRESONANCE,
+                     NO_MAXIMUM, NOT_CONVERGED, OPEN_ABOVE, OPEN_BELOW, TOP_AT_ETA_BOUND,
+                     TOP_AT_G_EDGE, TOP_DONE, TOP_NONE, WINDOW_OUTSIDE_GRID)
 
 log = logging.getLogger(__name__)
 
 METHOD = ("maximum of Tc(eta): Brent's method (golden section with parabolic steps) from the "
-          "grid maximum and its neighbours; antiresonance: the same on ln Tc below eta_max, "
-          "followed outward past the grid's first eta to -omega~/dE - follow_margin; below "
-          "the temperature floor: the interval, edges bisected; windows Tc >= T*: brentq "
-          "between the known points around each crossing; top of the dome: Brent's method "
+          "grid maximum and its neighbours, followed upward past the grid's last eta up to "
+          "where mu + omega~ meets the first subband left out (or eta_max_bound); "
+          "antiresonance: the same on ln Tc below eta_max, followed outward past the grid's "
+          "first eta to -omega~/dE - follow_margin; below the temperature floor: the interval, "
+          "edges bisected; windows Tc >= T*: brentq between the known points around each "
+          "crossing, followed outward to the same bounds; top of the dome: Brent's method "
           "over g within the store's g range on the refined maximum over eta")
 """One paragraph on the methods, stored with the results (``refine_method``)."""
 
@@ -65,6 +79,8 @@ CGOLD = 0.5 * (3.0 - math.sqrt(5.0))
 """Golden-section fraction of Brent's method, 0.381966..."""
 GROWTH = 0.5 * (1.0 + math.sqrt(5.0))
 """Ratio of successive steps when a search walks outward past the grid."""
+ETA_LIMITS = (PARAMETERS["eta"].minimum, PARAMETERS["eta"].maximum)
+"""The solver's range of eta: no walk goes beyond it, whatever the bounds."""
 
 
 class Curve:
@@ -110,18 +126,25 @@ class Curve:
 
 
 def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[float] = (),
-                 values: Sequence[float] = ()) -> Curve:
+                 values: Sequence[float] = (), span: tuple[float, float] | None = None) -> Curve:
     """A :class:`Curve` on a prepared structure (``solver.prepare_structure``).
 
     ``g``: coupling of the resonant subband; ``omega0``: cut-off, meV; ``model``: the keywords
     g_lower, g_inter, softening, t_floor (K) of ``solver.tc_on_structure``; ``eta``, ``values``:
-    known grid points (Tc in K, 0 below the floor).
+    known grid points (Tc in K, 0 below the floor). ``span``: the eta interval the searches
+    may walk to (their bounds): the first evaluation outside the known points builds the
+    structure's DOS tables over all of it at once, so that a walk pays for one build (about
+    20 evaluations' worth), not one per step.
     """
     import solver
 
     kw = {k: model[k] for k in solver.parameters.MODEL if k in model}
+    known = [min(eta, default=math.inf), max(eta, default=-math.inf)]
 
     def tc(x: float) -> float:
+        if span is not None and not known[0] <= x <= known[1]:
+            cover(st, span=span, omega0=omega0)
+            known[:] = [min(span[0], known[0]), max(span[1], known[1])]
         r = solver.tc_on_structure(st, eta=[x], g=[g], omega0=[omega0], **kw)
         code = int(r.status[0, 0, 0])
         if code == solver.STATUS_OK:
@@ -131,6 +154,13 @@ def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[floa
         raise RuntimeError(f"solver status {code} at eta = {x}, g = {g}")
 
     return Curve(tc, eta=eta, values=values)
+
+
+def cover(st, *, span: tuple[float, float], omega0: float) -> None:
+    """Build the DOS tables of prepared structure ``st`` once over the eta interval ``span``
+    and the cut-off ``omega0`` (meV) on either side (:meth:`solver.Structure.tables`), so
+    that evaluations anywhere in it reuse them."""
+    st.tables(lo=st.E_L + span[0] * st.dE - omega0, hi=st.E_L + span[1] * st.dE + omega0)
 
 
 class BelowFloor(Exception):
@@ -212,18 +242,44 @@ class Maximum:
     evaluations: int
 
 
-def curve_maximum(curve: Curve, *, settings: RefineSettings) -> Maximum:
-    """The maximum of Tc(eta), from the best known point and its known neighbours."""
+def curve_maximum(curve: Curve, *, settings: RefineSettings,
+                  upper: float | None = None) -> Maximum:
+    """The maximum of Tc(eta) over eta >= the first known eta, from the best known point and
+    its known neighbours; a best point on the last known eta is followed upward until Tc falls,
+    up to ``upper`` (eta; None: not followed). Flags: :data:`~sweep.flags.MAX_AT_BOUND` when
+    Tc still grows at ``upper`` (the value is Tc there, a lower bound),
+    :data:`~sweep.flags.MAX_AT_FIRST_ETA`, :data:`~sweep.flags.MAX_OUTSIDE_GRID` (past the
+    last known eta)."""
     start = curve.evaluations
     xs, ys = curve.known
     if xs.size == 0 or not np.any(ys > 0):
         return Maximum(math.nan, math.nan, NO_MAXIMUM, 0)
     k = int(np.argmax(ys))
-    flags = 0
     if xs.size == 1:
-        return Maximum(float(xs[0]), float(ys[0]), MAX_AT_GRID_EDGE, 0)
-    if k == 0 or k == xs.size - 1:
-        flags |= MAX_AT_GRID_EDGE
+        return Maximum(float(xs[0]), float(ys[0]), MAX_AT_FIRST_ETA, 0)
+    last = float(xs[-1])
+    flags = 0
+    if k == xs.size - 1:  # rising at the last known eta: follow it up
+        bound = last if upper is None else min(float(upper), ETA_LIMITS[1])
+        best = [last]
+
+        def falls(x, y):
+            if y < curve(best[-1]):
+                return True
+            best.append(x)
+            return False
+
+        end, stopped = _follow(curve, start=last, step=last - float(xs[-2]), bound=bound,
+                               stop=falls, max_evaluations=settings.max_evaluations)
+        if best[-1] > last:
+            flags |= MAX_OUTSIDE_GRID
+        if not stopped:
+            flags |= MAX_AT_BOUND if end >= bound else NOT_CONVERGED
+            return Maximum(best[-1], curve(best[-1]), flags, curve.evaluations - start)
+        xs, ys = curve.known
+        k = int(np.searchsorted(xs, best[-1]))
+    if k == 0:
+        flags |= MAX_AT_FIRST_ETA
     lo, hi = max(k - 1, 0), min(k + 1, xs.size - 1)
     res = brent_minimize(lambda x: -curve(x), float(xs[lo]), float(xs[hi]), float(xs[k]),
                          ha=-float(ys[lo]), hb=-float(ys[hi]), hx=-float(ys[k]),
@@ -231,6 +287,8 @@ def curve_maximum(curve: Curve, *, settings: RefineSettings) -> Maximum:
                          max_evaluations=settings.max_evaluations)
     if not res.converged:
         flags |= NOT_CONVERGED
+    if res.x > last:
+        flags |= MAX_OUTSIDE_GRID
     return Maximum(res.x, -res.value, flags, curve.evaluations - start)
 
 
@@ -270,16 +328,18 @@ def _floor_edge(curve: Curve, inside: float, outside: float, *, tol: float) -> f
     return inside
 
 
-def _follow_down(curve: Curve, *, start: float, step: float, bound: float,
-                 stop: Callable[[float, float], bool], max_evaluations: int
-                 ) -> tuple[float, bool]:
-    """Walk from ``start`` towards ``bound`` with steps growing by GROWTH until
-    ``stop(x, Tc(x))``; returns (last x, whether it stopped before the bound)."""
+def _follow(curve: Curve, *, start: float, step: float, bound: float,
+            stop: Callable[[float, float], bool], max_evaluations: int) -> tuple[float, bool]:
+    """Walk from ``start`` towards ``bound`` (above or below it) with steps growing by GROWTH
+    until ``stop(x, Tc(x))``; returns (last x, whether it stopped before the bound). A walk
+    that neither stops nor reaches the bound in ``max_evaluations`` steps ends short of it."""
+    up = bound > start
     x = start
+    step = abs(step)
     for _ in range(max_evaluations):
-        if x <= bound:
+        if (x >= bound) if up else (x <= bound):
             return x, False
-        x = max(x - step, bound)
+        x = min(x + step, bound) if up else max(x - step, bound)
         if stop(x, curve(x)):
             return x, True
         step *= GROWTH
@@ -328,13 +388,14 @@ def _log_minimum(curve: Curve, *, eta_max: float, first: float, step: float, bou
             prev.append(x)
             return False
 
-        _, found = _follow_down(curve, start=first, step=step, bound=bound, stop=rises,
-                                max_evaluations=settings.max_evaluations)
+        end, found = _follow(curve, start=first, step=step, bound=bound, stop=rises,
+                             max_evaluations=settings.max_evaluations)
         if prev[-1] < first:
             flags |= ANTI_OUTSIDE_GRID
         if not found:
             xb = prev[-1]
-            return Antiresonance(xb, curve(xb), xb, xb, flags | ANTI_AT_BOUND, 0)
+            flags |= ANTI_AT_BOUND if end <= bound else NOT_CONVERGED
+            return Antiresonance(xb, curve(xb), xb, xb, flags, 0)
         xs, ys = curve.known
         m = int(np.searchsorted(xs, prev[-1]))
     a, x, b = float(xs[m - 1]), float(xs[m]), float(xs[m + 1])
@@ -371,23 +432,38 @@ def _floor_interval(curve: Curve, *, eta_max: float, first: float, step: float, 
             last.append(x)
             return False
 
-        x_out, found = _follow_down(curve, start=last[0], step=step, bound=bound,
-                                    stop=surfaces, max_evaluations=settings.max_evaluations)
+        x_out, found = _follow(curve, start=last[0], step=step, bound=bound, stop=surfaces,
+                               max_evaluations=settings.max_evaluations)
         if last[-1] < first:
             flags |= ANTI_OUTSIDE_GRID
         if found:
             lo = _floor_edge(curve, last[-1], x_out, tol=settings.floor_tol)
         else:
-            flags |= ANTI_AT_BOUND
+            flags |= ANTI_AT_BOUND if x_out <= bound else NOT_CONVERGED
             lo = last[-1]
     return Antiresonance(0.5 * (lo + hi), math.nan, lo, hi, flags, 0)
 
 
 def antiresonance_bound(*, omega0: float, g: float, softening: bool, dE: float,
                         settings: RefineSettings) -> float:
-    """Lowest eta an antiresonance is followed to: -omega~/dE - follow_margin (RefineSettings)."""
-    omega = omega0 * math.sqrt(1.0 - 2.0 * g) if softening else omega0
-    return -omega / dE - settings.follow_margin
+    """Lowest eta an antiresonance (and a window's lower edge) is followed to:
+    -omega~/dE - follow_margin (RefineSettings)."""
+    omega = cutoff(omega0=omega0, g=g, softening=softening)
+    return max(-omega / dE - settings.follow_margin, ETA_LIMITS[0])
+
+
+def eta_upper_bound(*, omega0: float, g: float, softening: bool, E_L: float, dE: float,
+                    E_left_out: float, settings: RefineSettings) -> float:
+    """Highest eta a maximum (and a window's upper edge) is followed to: where mu + omega~
+    meets ``E_left_out``, the bottom of the first subband the model leaves out
+    (:attr:`solver.Structure.E_left_out`, meV), i.e. (E_left_out - omega~ - E_L)/dE; or the
+    user's ``settings.eta_max_bound`` when lower. ``E_L``, ``dE``: the resonant subband's
+    bottom and width, meV; ``omega0``: meV."""
+    omega = cutoff(omega0=omega0, g=g, softening=softening)
+    bound = (E_left_out - omega - E_L) / dE if math.isfinite(E_left_out) else ETA_LIMITS[1]
+    if settings.eta_max_bound is not None:
+        bound = min(bound, float(settings.eta_max_bound))
+    return min(bound, ETA_LIMITS[1])
 
 
 # ------------------------------------------------------------------------------------ windows
@@ -400,30 +476,62 @@ class Window:
     evaluations: int
 
 
+def _window_side(curve: Curve, eta_max: float, threshold: float, direction: int
+                 ) -> tuple[int, int | None]:
+    """From the known point eta_max, walk the known points in ``direction`` while Tc >=
+    ``threshold``: (index of the last such point, index of the first below it or None)."""
+    xs, ys = curve.known
+    i = int(np.searchsorted(xs, eta_max))  # xs[i] == eta_max: it is a known point
+    inside, j = i, i + direction
+    while 0 <= j < xs.size and ys[j] >= threshold:
+        inside = j
+        j += direction
+    return inside, (j if 0 <= j < xs.size else None)
+
+
 def curve_window(curve: Curve, *, eta_max: float, tc_max: float, threshold: float,
-                 settings: RefineSettings) -> Window:
-    """The interval around eta_max where Tc >= ``threshold`` (K); see the module's Methods."""
+                 settings: RefineSettings, lower: float | None = None,
+                 upper: float | None = None,
+                 grid: tuple[float, float] = (-math.inf, math.inf)) -> Window:
+    """The interval around eta_max where Tc >= ``threshold`` (K); see the module's Methods.
+    An edge the known points do not close is followed down to ``lower`` and up to ``upper``
+    (eta; None: not followed); ``grid``: the grid's first and last eta (an edge beyond them
+    is flagged :data:`~sweep.flags.WINDOW_OUTSIDE_GRID`)."""
     start = curve.evaluations
     if not (tc_max >= threshold):
         return Window(math.nan, math.nan, BELOW_THRESHOLD, 0)
     flags = 0
     edges = []
-    for direction in (-1, 1):
-        xs, ys = curve.known
-        i = int(np.searchsorted(xs, eta_max))  # xs[i] == eta_max: it is a known point
-        inside = i
-        j = i + direction
-        while 0 <= j < xs.size and ys[j] >= threshold:
-            inside = j
-            j += direction
-        if not 0 <= j < xs.size:
-            flags |= OPEN_BELOW if direction < 0 else OPEN_ABOVE
-            edges.append(float(xs[inside]))
-            continue
+    for direction, limit in ((-1, lower), (1, upper)):
+        inside, j = _window_side(curve, eta_max, threshold, direction)
+        if j is None:  # the known points do not close it: follow it outward
+            xs, _ = curve.known
+            x_in = float(xs[inside])
+            bound = x_in if limit is None else float(np.clip(limit, *ETA_LIMITS))
+            prev = inside - direction
+            step = abs(x_in - float(xs[prev])) if 0 <= prev < xs.size else settings.root_tol
+            above = [x_in]
+
+            def drops(x, y):
+                if y < threshold:
+                    return True
+                above.append(x)
+                return False
+
+            _, closed = _follow(curve, start=x_in, step=step, bound=bound, stop=drops,
+                                max_evaluations=settings.max_evaluations)
+            if not closed:
+                flags |= OPEN_BELOW if direction < 0 else OPEN_ABOVE
+                edges.append(above[-1])
+                continue
+            inside, j = _window_side(curve, eta_max, threshold, direction)
+        xs, _ = curve.known
         a, b = sorted((float(xs[inside]), float(xs[j])))
         root = brentq(lambda x: curve(x) - threshold, a, b, xtol=settings.root_tol,
                       rtol=4 * np.finfo(float).eps, maxiter=settings.max_evaluations)
         edges.append(float(root))
+    if edges[0] < grid[0] or edges[1] > grid[1]:
+        flags |= WINDOW_OUTSIDE_GRID
     return Window(edges[0], edges[1], flags, curve.evaluations - start)
 
 
@@ -446,16 +554,22 @@ class CurveResult:
                 sum(w.evaluations for w in self.windows))
 
 
-def refine_curve(curve: Curve, *, bound: float, settings: RefineSettings) -> CurveResult:
-    """Maximum, antiresonance and windows of one curve whose grid points ``curve`` knows."""
-    mx = curve_maximum(curve, settings=settings)
+def refine_curve(curve: Curve, *, bound: float, settings: RefineSettings,
+                 upper: float | None = None) -> CurveResult:
+    """Maximum, antiresonance and windows of one curve whose grid points ``curve`` knows.
+    ``bound``: the lowest eta the antiresonance and the windows are followed to
+    (:func:`antiresonance_bound`); ``upper``: the highest eta the maximum and the windows are
+    followed to (:func:`eta_upper_bound`; None: not followed past the grid)."""
+    grid = curve.known[0]
+    mx = curve_maximum(curve, settings=settings, upper=upper)
     if not math.isfinite(mx.tc):
         nothing = Antiresonance(math.nan, math.nan, math.nan, math.nan, 0, 0)
         return CurveResult(mx, nothing, [Window(math.nan, math.nan, BELOW_THRESHOLD, 0)
                                          for _ in settings.thresholds])
     anti = curve_antiresonance(curve, eta_max=mx.eta, bound=bound, settings=settings)
-    windows = [curve_window(curve, eta_max=mx.eta, tc_max=mx.tc, threshold=t,
-                            settings=settings) for t in settings.thresholds]
+    span = (float(grid[0]), float(grid[-1]))
+    windows = [curve_window(curve, eta_max=mx.eta, tc_max=mx.tc, threshold=t, settings=settings,
+                            lower=bound, upper=upper, grid=span) for t in settings.thresholds]
     return CurveResult(mx, anti, windows)
 
 
@@ -471,54 +585,62 @@ class Top:
 
 
 def search_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
-             eta_max: Sequence[float], tc_max: Sequence[float], eta_step: float,
-             settings: RefineSettings) -> Top:
+               eta_max: Sequence[float], tc_max: Sequence[float], eta_step: float,
+               settings: RefineSettings,
+               eta_bounds: Callable[[float], tuple[float, float]] | None = None,
+               at_bound: Sequence[bool] | None = None) -> Top:
     """The top of a dome: the maximum of Tc over (eta, g) with g in [min g, max g] (never
     beyond), searched with the solver (the store's ``top_g``, ``top_eta``, ``top_tc``).
 
     ``curve_at(g)``: a fresh :class:`Curve` at coupling g (no known points needed); ``g``,
     ``eta_max``, ``tc_max``: the refined maxima of the store's curves (NaN where none);
-    ``eta_step``: the grid's eta spacing, the half-width of the first eta bracket at a new g.
+    ``eta_step``: the grid's eta spacing, the half-width of the first eta bracket at a new g;
+    ``eta_bounds(g)``: the (lowest, highest) eta of the maximum at g (the grid's first eta and
+    :func:`eta_upper_bound`; None: unbounded); ``at_bound``: whether each given maximum lies
+    on such a bound (then a top there is flagged :data:`~sweep.flags.TOP_AT_ETA_BOUND`).
     """
     g = np.asarray(g, dtype=float)
     tcm = np.asarray(tc_max, dtype=float)
     etm = np.asarray(eta_max, dtype=float)
+    edge = np.zeros(g.size, dtype=bool) if at_bound is None else np.asarray(at_bound, bool)
     ok = np.isfinite(tcm)
     if not ok.any():
         return Top(math.nan, math.nan, math.nan, TOP_NONE, 0)
-    g, tcm, etm = g[ok], tcm[ok], etm[ok]
+    g, tcm, etm, edge = g[ok], tcm[ok], etm[ok], edge[ok]
     order = np.argsort(g)
-    g, tcm, etm = g[order], tcm[order], etm[order]
+    g, tcm, etm, edge = g[order], tcm[order], etm[order], edge[order]
     k = int(np.argmax(tcm))
     evaluations = 0
-    best: dict[float, tuple[float, float]] = {float(gg): (float(e), float(t))
-                                              for gg, e, t in zip(g, etm, tcm)}
+    best: dict[float, tuple[float, float, bool]] = {
+        float(gg): (float(e), float(t), bool(b)) for gg, e, t, b in zip(g, etm, tcm, edge)}
 
     def F(gg: float) -> float:
         nonlocal evaluations
         if gg in best:
             return best[gg][1]
-        e0 = float(np.interp(gg, g, etm))
+        lo, hi = eta_bounds(gg) if eta_bounds is not None else (-math.inf, math.inf)
+        e0 = min(max(float(np.interp(gg, g, etm)), lo), hi)
         curve = curve_at(gg)
-        x = [e0 - eta_step, e0, e0 + eta_step]
+        x = [max(e0 - eta_step, lo), e0, min(e0 + eta_step, hi)]
         y = [curve(v) for v in x]
         for _ in range(settings.max_evaluations):  # walk uphill until x[1] is a bracket
-            if y[0] > y[1]:
-                x = [x[0] - (x[1] - x[0]) * GROWTH, x[0], x[1]]
+            if y[0] > y[1] and x[0] > lo:
+                x = [max(x[0] - (x[1] - x[0]) * GROWTH, lo), x[0], x[1]]
                 y = [curve(x[0]), y[0], y[1]]
-            elif y[2] > y[1]:
-                x = [x[1], x[2], x[2] + (x[2] - x[1]) * GROWTH]
+            elif y[2] > y[1] and x[2] < hi:
+                x = [x[1], x[2], min(x[2] + (x[2] - x[1]) * GROWTH, hi)]
                 y = [y[1], y[2], curve(x[2])]
             else:
                 break
-        mx = curve_maximum(curve, settings=settings)
+        mx = curve_maximum(curve, settings=settings, upper=hi)
         evaluations += curve.evaluations
-        best[gg] = (mx.eta, mx.tc)
+        best[gg] = (mx.eta, mx.tc, bool(mx.flags & (MAX_AT_BOUND | MAX_AT_FIRST_ETA)))
         return mx.tc
 
     if g.size == 1:
         gg = float(g[0])
-        return Top(gg, best[gg][0], best[gg][1], TOP_DONE | TOP_AT_G_EDGE, 0)
+        e, t, b = best[gg]
+        return Top(gg, e, t, TOP_DONE | TOP_AT_G_EDGE | (TOP_AT_ETA_BOUND if b else 0), 0)
     lo, hi = max(k - 1, 0), min(k + 1, g.size - 1)
     res = brent_minimize(lambda gg: -F(gg), float(g[lo]), float(g[hi]), float(g[k]),
                          ha=-float(tcm[lo]), hb=-float(tcm[hi]), hx=-float(tcm[k]),
@@ -527,5 +649,7 @@ def search_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
     flags = TOP_DONE
     if min(res.x - g[0], g[-1] - res.x) <= settings.g_tol:
         flags |= TOP_AT_G_EDGE
-    e, t = best[res.x]
+    e, t, b = best[res.x]
+    if b:
+        flags |= TOP_AT_ETA_BOUND
     return Top(float(res.x), e, t, flags, evaluations)

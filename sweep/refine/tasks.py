@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import store as store_mod
 from ..config import RefineSettings
-from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
+from ..flags import MAX_AT_BOUND, MAX_AT_FIRST_ETA, STATUS_BELOW_FLOOR, STATUS_OK, has
 from ..worker.structures import STRUCTURES, OnStructure
 from . import searches
 
@@ -94,6 +94,19 @@ def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(ds["eta"].values, dtype=float), tc, np.asarray(ds["g"].values[g0:g1])
 
 
+def _eta_bounds(st, task: RefineTask, *, g: float, settings: RefineSettings
+                ) -> tuple[float, float]:
+    """(lowest, highest) eta the searches of one curve walk to: the antiresonance's bound and
+    the maximum's (:func:`sweep.refine.searches.antiresonance_bound`, :func:`eta_upper_bound
+    <sweep.refine.searches.eta_upper_bound>`)."""
+    softening = bool(task.model_params().get("softening", True))
+    lower = searches.antiresonance_bound(omega0=task.omega0, g=g, softening=softening,
+                                         dE=st.dE, settings=settings)
+    upper = searches.eta_upper_bound(omega0=task.omega0, g=g, softening=softening, E_L=st.E_L,
+                                     dE=st.dE, E_left_out=st.E_left_out, settings=settings)
+    return lower, upper
+
+
 def compute_refine_block(task: RefineTask) -> RefineOutcome:
     """Refine the task's curves and write them into the store (runs where the task runs)."""
     t0 = time.perf_counter()
@@ -114,12 +127,10 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
         if np.isnan(tc[j]).any():
             raise ValueError(f"curve g = {g} of {task.index} has points without a value "
                              f"(pending or failed): finish the sweep before refining")
+        lower, upper = _eta_bounds(st, task, g=float(g), settings=settings)
         curve = searches.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
-                                    values=tc[j])
-        bound = searches.antiresonance_bound(omega0=task.omega0, g=float(g),
-                                           softening=bool(model.get("softening", True)),
-                                           dE=st.dE, settings=settings)
-        r = searches.refine_curve(curve, bound=bound, settings=settings)
+                                      values=tc[j], span=(lower, upper))
+        r = searches.refine_curve(curve, bound=lower, upper=upper, settings=settings)
         m, a = r.maximum, r.antiresonance
         out["eta_max"][j], out["tc_max"][j] = m.eta, m.tc
         out["eta_antiresonance"][j], out["tc_antiresonance"][j] = a.eta, a.tc
@@ -154,15 +165,21 @@ def compute_top(task: TopTask) -> RefineOutcome:
     g = np.asarray(ds["g"].values, dtype=float)
     eta_max = np.asarray(one["eta_max"].values, dtype=float)
     tc_max = np.asarray(one["tc_max"].values, dtype=float)
+    status = np.asarray(one[store_mod.VAR_REFINE_STATUS].values).astype(np.int64)
     eta = np.asarray(ds["eta"].values, dtype=float)
     step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
 
+    def bounds(gg: float) -> tuple[float, float]:
+        return float(eta[0]), _eta_bounds(st, task, g=gg, settings=settings)[1]
+
     def curve_at(gg: float) -> searches.Curve:
-        return searches.solver_curve(st, g=gg, omega0=task.omega0, model=model)
+        lo, hi = bounds(gg)
+        return searches.solver_curve(st, g=gg, omega0=task.omega0, model=model, span=(lo, hi))
 
     top = searches.search_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
-                          settings=settings)
+                              settings=settings, eta_bounds=bounds,
+                              at_bound=has(status, MAX_AT_BOUND | MAX_AT_FIRST_ETA))
     values = {"top_g": top.g, "top_eta": top.eta, "top_tc": top.tc,
               "top_evaluations": top.evaluations, "top_status": top.flags}
     store_mod.write_top(store=task.store, region=task.region_slices(), values=values,

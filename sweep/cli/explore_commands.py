@@ -1,0 +1,130 @@
+"""``fanodome explore``: a design question answered adaptively on the cluster, into a store.
+
+Parses, calls :func:`sweep.explore` (which locks the store, starts a cluster when something is
+left to compute, places the samples, polishes the best) and prints the best structure. Heavy
+imports happen inside the command.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
+                      add_cluster_options, add_executor_options, check_scheduler,
+                      cluster_config, emit, fmt, print_dashboard, show_progress_logs)
+from .progress import progress_for
+
+
+def explore_document(result) -> dict:
+    """The JSON document of ``fanodome explore``."""
+    return {"store": result.store, "axes": list(result.axes), "budget": result.budget,
+            "best": result.best, "samples": result.samples, "polish": result.polish,
+            "computed": result.computed, "evaluations": result.evaluations,
+            "failed": result.failed, "polish_converged": result.polish_converged,
+            "wall_s": round(result.wall_s, 3)}
+
+
+def _cmd_explore(a: argparse.Namespace) -> int:
+    from ..config import load_config
+
+    if a.scheduler:
+        check_scheduler(a.scheduler)
+    if a.workers is not None and a.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {a.workers}")
+    if a.scheduler and a.cluster:
+        raise ValueError("--cluster and --scheduler exclude each other")
+    cfg = load_config(a.config)
+    if cfg.explore is None:
+        raise BadInput(f"{a.config}: no [explore] table; add one, e.g. [explore] axes = "
+                       f"{{ L = [7.0, 11.0], W = [3.0, 10.0] }}, budget = 150")
+    spec = cluster_config(cfg.cluster, a)
+    show_progress_logs(a)
+
+    from ..execution.runner import Stalled
+    from ..explore.service import explore
+    from .run_commands import interruptible, resume_command
+
+    bars: list = []
+
+    def progress(**kw):
+        bars.append(progress_for()(**kw))
+        return bars[-1]
+
+    try:
+        with interruptible():
+            result = explore(cfg, store=a.store, cluster=spec, scheduler=a.scheduler,
+                             resume=a.resume, overwrite=a.overwrite, progress=progress,
+                             on_client=print_dashboard)
+    except (Interrupted, Stalled) as err:
+        for bar in bars:
+            getattr(bar, "close", lambda: None)()
+        print(f"fanodome explore: {err if isinstance(err, Stalled) else 'interrupted'}; "
+              f"{a.store} keeps every finished sample: resume with: {resume_command(a)}",
+              file=sys.stderr)
+        return EXIT_STALLED if isinstance(err, Stalled) else err.exit_code
+    doc = explore_document(result)
+    best = result.best
+    if best and best["at_edge"] and not a.json:
+        units = {name: _unit(name) for name in best["at_edge"]}
+        where = ", ".join(f"{n} = {best[n]:g}{units[n]}" for n in best["at_edge"])
+        print(f"fanodome explore: warning: the best lies on the edge of the box: Tc still grows "
+              f"towards {where}: widen the box", file=sys.stderr)
+    emit(a, doc)
+    return 0 if result.complete else EXIT_FAILED_POINTS
+
+
+def _unit(name: str) -> str:
+    from solver.parameters import PARAMETERS
+    unit = PARAMETERS[name].unit
+    return "" if unit == "1" else f" {unit}"
+
+
+def _print_explore(doc: dict) -> None:
+    print(f"explore {doc['store']}: {doc['samples']} samples (budget {doc['budget']}) and "
+          f"{doc['polish']} polish points in the store; computed {doc['computed']} with "
+          f"{doc['evaluations']} solver evaluations in {doc['wall_s']:.1f} s"
+          + (f"; {doc['failed']} failed" if doc["failed"] else ""))
+    b = doc["best"]
+    if b is None:
+        print("no sample computed yet")
+        return
+    explored = doc["axes"]
+    shown = [a for a in ("L", "W", "V", "omega0", "g") if a in explored]
+    fixed = [a for a in ("L", "W", "V", "omega0", "g") if a not in explored]
+    print("best structure: " + ", ".join(f"{a} = {b[a]:.6g}{_unit(a)}" for a in shown)
+          + (" (" + ", ".join(f"{a} = {b[a]:.6g}{_unit(a)}" for a in fixed) + ")"
+             if fixed else ""))
+    lower = " (a lower bound: the maximum over eta lies on its bound)" \
+        if b.get("tc_is_lower_bound") else ""
+    what = "Tc" if "eta" in explored else "max Tc over eta"
+    print(f"  {what} = {b['tc_K']:.7g} K{lower} at eta = {b['eta']:.6g} "
+          f"(mu - E_L = {fmt(b['mu_minus_E_L_meV'], '.5g')} meV)")
+    how = ("converged" if doc["polish_converged"] else "stopped before its tolerance"
+           if doc["polish_converged"] is False else "not run")
+    print(f"  found by {'the polish' if b['polish'] else 'the learner'} (sample {b['sample']}); "
+          f"polish {how}")
+    print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")
+
+
+def add_commands(sub) -> None:
+    """Add ``explore`` to the ``fanodome`` sub-parsers ``sub``."""
+    e = sub.add_parser(
+        "explore", help="search a box of structures adaptively for the highest Tc",
+        description="Sample the objective of CONFIG's [explore] table over its box of 1 to 4 "
+                    "of L, W, V, omega0, g, eta (the maximum of Tc over eta, followed past "
+                    "the [grid] eta axis without clipping; Tc at the point when eta is "
+                    "explored) with python-adaptive's learners, as tasks on a Dask cluster, "
+                    "then polish the best sample with a bounded Nelder-Mead; every sample "
+                    "goes into the store as it finishes. Exit 0: done; 1: some samples "
+                    "failed; 2: bad input; 3: stalled (the store is resumable).")
+    e.add_argument("config", metavar="CONFIG", help="TOML config with an [explore] table")
+    e.add_argument("--store", required=True, metavar="PATH", help="explore store (zarr)")
+    add_executor_options(e)
+    mode = e.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="go on with an existing store of the same explore (its samples "
+                           "are told to the learner, never computed again)")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    e.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_cluster_options(e)
+    e.set_defaults(func=_cmd_explore, show=_print_explore)

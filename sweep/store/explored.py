@@ -1,0 +1,241 @@
+"""The zarr layout of an explore store: one row per sample, written as samples finish.
+
+Written by :mod:`sweep.explore`::
+
+    dimension   sample (budget + polish_points rows, laid out first; a row is filled when its
+                sample finishes, in the order they finish)
+    coordinates sample (index), and per sample the explored axes' values, named as the
+                parameters (L, W in Å; V, omega0 in meV; g, eta)
+    variables   tc_max (K; the objective, NaN until computed), eta_max (where the maximum over
+                eta sits; the point's eta when eta is explored), E_L, dE (meV; the resonant
+                subband's bottom and width: mu - E_L = eta_max * dE), evaluations (solver
+                calls of the sample), branch (int8, CF flag_values of
+                :data:`sweep.flags.BRANCHES`; -1 pending), sample_status (int16, CF
+                flag_masks of :data:`sweep.flags.SAMPLE_FLAGS`; 0 = pending)
+    root attrs  title, Conventions, config_toml (the config), explore_json (what --resume
+                compares: :meth:`sweep.config.SweepConfig.explore_identity`), model_defaults,
+                fanodome_version, created, explore_settings (JSON: learner, loss, batch,
+                polish), explore_best (JSON: the best sample), explore_failures (JSON list),
+                explore_finished (JSON: which phases finished, and why)
+
+Only the process that drives the learner writes (the values arrive there to be told to the
+learner anyway): values first, ``sample_status`` last, so a row cut short reads as pending.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+import solver.parameters
+from solver.parameters import PARAMETERS
+
+from ..config import package_version
+from ..flags import BRANCHES, SAMPLE_FLAGS
+from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_FAILURES, StoreError,
+                     check_only_own_files, consolidate, group, identity_mismatch, provenance,
+                     quiet)
+from .common import check_can_start as _check_can_start
+
+log = logging.getLogger(__name__)
+
+ATTR_EXPLORE_JSON = "explore_json"
+"""The explore's identity (:meth:`sweep.config.SweepConfig.explore_identity`): what
+``--resume`` compares, and what marks an explore store."""
+ATTR_EXPLORE_SETTINGS = "explore_settings"
+ATTR_EXPLORE_BEST = "explore_best"
+ATTR_EXPLORE_FAILURES = "explore_failures"
+ATTR_EXPLORE_FINISHED = "explore_finished"
+"""JSON ``{"learner": why it stopped or null, "polish": why it stopped or null}``: a phase
+that finished is not run again by ``--resume`` (a learner's loss need not stay below its goal
+when it is told the same samples in another order)."""
+
+VAR_SAMPLE_STATUS = "sample_status"
+SAMPLE_DIM = "sample"
+CHUNK_SAMPLES = 256
+"""Rows per chunk: a chunk is a few kB, rewritten in place as its rows finish (one writer)."""
+
+_VARS = {
+    "tc_max": ("f8", {"units": "K", "long_name": "maximum of Tc over eta (the objective)"}),
+    "eta_max": ("f8", {"units": "1", "long_name": "eta of the maximum of Tc over eta"}),
+    "E_L": ("f8", {"units": "meV", "long_name": "Lifshitz energy (bottom of the resonant "
+                                                "subband)"}),
+    "dE": ("f8", {"units": "meV", "long_name": "width of the resonant subband"}),
+    "evaluations": ("i4", {"units": "1", "long_name": "solver evaluations of the sample"}),
+    "branch": ("i1", {"units": "1", "long_name": "where the maximum over eta sits"}),
+    VAR_SAMPLE_STATUS: ("i2", {"units": "1", "long_name": "status of the sample"}),
+}
+_AT_POINT = {"tc_max": "critical temperature at the point (the objective)",
+             "eta_max": "eta of the point"}
+"""The long names when eta is explored: the objective is Tc at the point."""
+
+NAMES = set(_VARS) | {SAMPLE_DIM} | set(PARAMETERS)
+"""Every node an explore store may hold (for ``--overwrite``'s check)."""
+
+
+PENDING_BRANCH = -1
+"""``branch`` of a row not computed yet."""
+
+
+def _fill(dtype: str):
+    """NaN for numbers, -1 for the branch (0 is a branch), 0 (pending) for counts and flags."""
+    if dtype == "f8":
+        return np.nan
+    return np.dtype(dtype).type(PENDING_BRANCH if dtype == "i1" else 0)
+
+
+def is_explore(attrs: Mapping) -> bool:
+    """Whether root attributes ``attrs`` are an explore store's."""
+    return ATTR_EXPLORE_JSON in attrs
+
+
+def layout_explore(*, store: str, axes: Sequence[str], rows: int, config_toml: str,
+                   identity: str, settings: Mapping,
+                   storage_options: Mapping | None = None) -> None:
+    """Write the metadata of an empty explore store of ``rows`` samples over ``axes`` (names
+    of parameters), every row pending. ``settings``: JSON-able (learner, loss, ...)."""
+    n = int(rows)
+    chunk = (max(1, min(CHUNK_SAMPLES, n)),)
+    at_point = "eta" in axes
+    data, encoding = {}, {}
+    for name, (dtype, attrs) in _VARS.items():
+        attrs = dict(attrs)
+        if at_point and name in _AT_POINT:
+            attrs["long_name"] = _AT_POINT[name]
+        if name == VAR_SAMPLE_STATUS:
+            attrs.update(flag_masks=np.array(list(SAMPLE_FLAGS.values()), dtype=dtype),
+                         flag_meanings=" ".join(SAMPLE_FLAGS))
+        if name == "branch":
+            attrs.update(flag_values=np.arange(len(BRANCHES), dtype=dtype),
+                         flag_meanings=" ".join(BRANCHES))
+        data[name] = xr.Variable(SAMPLE_DIM, da.full(n, _fill(dtype), dtype=dtype, chunks=-1),
+                                 attrs)
+        encoding[name] = {"chunks": chunk, "fill_value": _fill(dtype)}
+    coords = {SAMPLE_DIM: xr.Variable(SAMPLE_DIM, np.arange(n, dtype=np.int64),
+                                      {"units": "1", "long_name": "sample (in the order "
+                                                                  "samples finished)"})}
+    for a in axes:
+        p = PARAMETERS[a]
+        coords[a] = xr.Variable(SAMPLE_DIM, da.full(n, np.nan, dtype="f8", chunks=-1),
+                                {"units": p.unit, "long_name": p.long_name})
+        encoding[a] = {"chunks": chunk, "fill_value": np.nan}
+    ds = xr.Dataset(data, coords=coords)
+    # a sweep's provenance, but no sweep identity (an explore store is not a sweep: the sweep
+    # commands refuse it) and its failure records under their own name
+    made = provenance(config_toml=config_toml, config_json="",
+                      model_defaults=solver.parameters.defaults(), version=package_version())
+    ds.attrs.update({
+        "title": "fanodome explore: the objective sampled adaptively over " + ", ".join(axes),
+        "Conventions": "CF-1.10",
+        **{k: v for k, v in made.items() if k not in (ATTR_CONFIG_JSON, ATTR_FAILURES)},
+        ATTR_EXPLORE_JSON: identity,
+        ATTR_EXPLORE_SETTINGS: json.dumps(dict(settings), sort_keys=True),
+        ATTR_EXPLORE_BEST: "null", ATTR_EXPLORE_FAILURES: "[]",
+        ATTR_EXPLORE_FINISHED: json.dumps({"learner": None, "polish": None}),
+    })
+    with quiet():
+        ds.to_zarr(store, compute=False, zarr_format=3, mode="w", consolidated=True,
+                   encoding=encoding, storage_options=storage_options)
+    log.info("laid out %s: %d sample rows over %s", store, n, ", ".join(axes))
+
+
+def check_resumable(store: str, *, identity: str,
+                    storage_options: Mapping | None = None) -> None:
+    """Raise :class:`StoreError` unless ``store`` is an explore store of exactly this
+    identity."""
+    attrs = dict(group(store, mode="r", storage_options=storage_options).attrs)
+    if not is_explore(attrs):
+        raise StoreError(f"{store}: not a fanodome explore store (no {ATTR_EXPLORE_JSON} "
+                         f"attribute)")
+    if attrs[ATTR_EXPLORE_JSON] != identity:
+        raise identity_mismatch(store, have=attrs[ATTR_EXPLORE_JSON], want=identity)
+
+
+def check_replaceable(store: str) -> None:
+    """Refuse to replace a local ``store`` unless it is an explore store holding only its own
+    nodes."""
+    check_only_own_files(store, attr=ATTR_EXPLORE_JSON, kind="explore", names=NAMES)
+
+
+def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
+                    storage_options: Mapping | None = None) -> None:
+    """Refuse an explore store conflict before anything starts (as
+    :func:`sweep.store.points.check_can_start` does for sweeps)."""
+    _check_can_start(store, identity=identity, resume=resume, overwrite=overwrite,
+                     check_resumable=check_resumable, check_replaceable=check_replaceable,
+                     storage_options=storage_options)
+
+
+def read_samples(store: str, *, storage_options: Mapping | None = None) -> xr.Dataset:
+    """Every row of an explore store, loaded (a few numbers per sample)."""
+    g = group(store, mode="r", storage_options=storage_options)
+    attrs = dict(g.attrs)
+    if not is_explore(attrs):
+        raise StoreError(f"{store}: not a fanodome explore store")
+    with quiet():
+        return xr.open_zarr(store, zarr_format=3, consolidated=True,
+                            storage_options=storage_options).load()
+
+
+class SampleWriter:
+    """Writes finished samples into their rows, opening the store's arrays once; only the
+    process that drives the learner writes. Rows are handed out in order, from the first
+    row that holds nothing."""
+
+    def __init__(self, store: str, *, axes: Sequence[str],
+                 storage_options: Mapping | None = None):
+        self.store = store
+        self.axes = tuple(axes)
+        g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=True,
+                            storage_options=storage_options)
+        self.arrays = {name: g[name] for name in (*self.axes, *_VARS)}
+        status = np.asarray(self.arrays[VAR_SAMPLE_STATUS][...])
+        used = np.flatnonzero(status != 0)
+        self.next_row = int(used[-1]) + 1 if used.size else 0
+        self.rows = status.size
+
+    def write(self, *, point: Sequence[float], values: Mapping[str, float], status: int
+              ) -> int:
+        """Write one sample (the explored axes' values ``point``, the variables ``values``)
+        into the next free row, ``sample_status`` last; returns the row."""
+        if self.next_row >= self.rows:
+            raise StoreError(f"{self.store}: all {self.rows} sample rows are used")
+        i = self.next_row
+        for a, x in zip(self.axes, point):
+            self.arrays[a][i] = float(x)
+        for name, x in values.items():
+            self.arrays[name][i] = x
+        self.arrays[VAR_SAMPLE_STATUS][i] = np.int16(status)
+        self.next_row += 1
+        return i
+
+
+def write_explore_attrs(store: str, *, best: Mapping | None = None,
+                        failures: list[dict] | None = None, finished: Mapping | None = None,
+                        storage_options: Mapping | None = None) -> None:
+    """Record the best sample, the failure records and/or which phases finished (and why) in
+    the root attributes (then re-consolidated)."""
+    g = group(store, mode="r+", storage_options=storage_options)
+    if best is not None:
+        g.attrs[ATTR_EXPLORE_BEST] = json.dumps(dict(best), sort_keys=True)
+    if failures is not None:
+        g.attrs[ATTR_EXPLORE_FAILURES] = json.dumps(failures)
+    if finished is not None:
+        g.attrs[ATTR_EXPLORE_FINISHED] = json.dumps(dict(finished), sort_keys=True)
+    consolidate(g)
+
+
+def explore_attrs(attrs: Mapping) -> dict:
+    """The explore settings, best sample, failure records, finished phases and config of a
+    store's root attributes."""
+    return {"settings": json.loads(attrs.get(ATTR_EXPLORE_SETTINGS, "{}")),
+            "best": json.loads(attrs.get(ATTR_EXPLORE_BEST, "null")),
+            "failures": json.loads(attrs.get(ATTR_EXPLORE_FAILURES, "[]")),
+            "finished": json.loads(attrs.get(ATTR_EXPLORE_FINISHED, "{}")),
+            "config_toml": attrs.get(ATTR_CONFIG_TOML, "")}
+

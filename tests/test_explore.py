@@ -1,0 +1,378 @@
+"""fanodome explore: the learner, the polish and the store on closed-form objectives with a known
+maximum, then the real solver against SciPy, a killed explore resumed, two explores on one
+store, bad [explore] tables. Real stores on disk; the solver and a real local cluster where it
+matters."""
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sweep_support import cli, cli_background, kill_group, wait_for, write_toml
+
+from sweep import flags
+from sweep import store as store_mod
+from sweep.config import parse_config
+from sweep.execution.runner import InProcessExecutor
+from sweep.explore import SampleOutcome, Value, explore
+from sweep.explore import polish as polish_mod
+from sweep.store import explored
+
+# --------------------------------------------------------------- closed-form objectives
+
+
+def interior(L, W):  # a smooth top at (9.1234, 6.3456), 310 K
+    return 310.0 - 5.0 * (L - 9.1234) ** 2 - 3.0 * (W - 6.3456) ** 2 - 2.0 * (L - 9.1234) * (
+        W - 6.3456), 0
+
+
+def edge(L, W):  # rising towards W = 10 at every L, top at L = 8.3217 on that edge
+    return 300.0 + 2.0 * W - (L - 8.3217) ** 2, 0
+
+
+def kink(L, W):  # the maximum of two branches: a kink line through the top (9.2137, 7.5123)
+    a = 320.0 - 30.0 * (L - 9.2137) - 0.5 * (W - 7.5123) ** 2
+    b = 320.0 + 12.0 * (L - 9.2137) - 0.5 * (W - 7.5123) ** 2
+    return min(a, b), (0 if a < b else 2)  # the lower branch holds: a ridge along the kink
+
+
+TOPS = {interior: ((9.1234, 6.3456), 310.0), edge: ((8.3217, 10.0), 320.0),
+        kink: ((9.2137, 7.5123), 320.0)}
+
+BOX_TOML = """
+[grid]
+g = 0.3333333333333333
+eta = { start = -0.5, stop = 3.0, step = 0.25 }
+[explore]
+axes = { L = [7.0, 11.0], W = [3.0, 10.0] }
+budget = %(budget)d
+polish_points = %(polish)d
+"""
+
+
+class ClosedForm:
+    """A sample task's function: the closed-form objective at the task's point (picklable)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.points: list[tuple[float, ...]] = []
+
+    def __call__(self, task) -> SampleOutcome:
+        self.points.append(task.point)
+        tc, branch = self.f(*task.point)
+        return SampleOutcome(task.index, task.point, task.polish,
+                             Value(tc, 1.0, 0, 1, 3000.0, 20.0, branch), 0.0)
+
+
+def _config(budget=30, polish=200, **extra):
+    doc = tomllib.loads(BOX_TOML % {"budget": budget, "polish": polish})
+    doc["explore"].update(extra)
+    return parse_config(doc)
+
+
+@pytest.mark.parametrize("f", [interior, edge, kink], ids=lambda f: f.__name__)
+def test_polished_best_is_the_known_maximum_and_the_budget_is_honoured(f, tmp_path):
+    store = str(tmp_path / "x.zarr")
+    compute = ClosedForm(f)
+    cfg = _config()
+    r = explore(cfg, store=store, executor=InProcessExecutor(), compute=compute)
+    (L0, W0), top = TOPS[f]
+    assert r.samples == cfg.explore.budget and 0 < r.polish <= cfg.explore.polish_points
+    assert r.computed == r.samples + r.polish == len(compute.points)
+    assert len(set(compute.points)) == len(compute.points)  # no point computed twice
+    b = r.best
+    assert r.polish_converged and b["polish"]
+    # to the polish's tolerance: 1e-3 in each axis, 1e-6 relative in Tc
+    assert abs(b["L"] - L0) <= polish_mod.XTOL and abs(b["W"] - W0) <= polish_mod.XTOL
+    assert 0 <= top - b["tc_K"] <= polish_mod.RTOL * top
+    assert b["at_edge"] == (["W"] if f is edge else [])
+    ds = store_mod.open_dataset(store).load()
+    assert b["tc_K"] == float(ds["tc_max"].max())  # at least as high as every sample
+    assert json.loads(ds.attrs[explored.ATTR_EXPLORE_BEST])["tc_K"] == b["tc_K"]
+
+
+def test_the_store_is_cf_and_written_as_samples_finish(tmp_path):
+    store = str(tmp_path / "x.zarr")
+    rows_seen = []
+
+    class Watching(ClosedForm):
+        def __call__(self, task):
+            status = np.asarray(explored.read_samples(store)[explored.VAR_SAMPLE_STATUS])
+            rows_seen.append(int(np.count_nonzero(status)))
+            return super().__call__(task)
+
+    r = explore(_config(budget=12, polish=5), store=store, executor=InProcessExecutor(),
+                compute=Watching(interior))
+    # each sample is in the store before any sample submitted after it finished runs (the
+    # executor runs a task at submission, two in flight)
+    assert all(seen >= k - 1 for k, seen in enumerate(rows_seen)) and rows_seen[-1] > 10
+    ds = store_mod.open_dataset(store)  # consolidated: opens as a sweep store opens
+    assert ds.sizes["sample"] == 12 + 5
+    for name in ("tc_max", "eta_max", "E_L", "dE", "evaluations", "branch",
+                 explored.VAR_SAMPLE_STATUS, "L", "W"):
+        assert ds[name].attrs["units"] and ds[name].attrs["long_name"], name
+    assert ds["tc_max"].attrs["units"] == "K" and ds["L"].attrs["units"] == "Å"
+    assert ds[explored.VAR_SAMPLE_STATUS].attrs["flag_meanings"].split() == list(
+        flags.SAMPLE_FLAGS)
+    assert ds["branch"].attrs["flag_meanings"].split() == list(flags.BRANCHES)
+    settings = json.loads(ds.attrs[explored.ATTR_EXPLORE_SETTINGS])
+    assert settings["learner"].startswith("Learner2D") and "kink" in settings["loss"]
+    assert ds.attrs["fanodome_version"] and ds.attrs["created"] and ds.attrs["config_toml"]
+    assert not store_mod.is_sweep(ds.attrs)  # the sweep commands refuse it
+    status = ds[explored.VAR_SAMPLE_STATUS].values.astype(int)
+    assert (flags.has(status, flags.SAMPLE_DONE)).sum() == r.samples + r.polish
+    assert (flags.has(status, flags.SAMPLE_POLISH)).sum() == r.polish
+
+
+def test_loss_goal_stops_before_the_budget_and_a_second_call_computes_nothing(tmp_path):
+    store = str(tmp_path / "x.zarr")
+    cfg = _config(budget=200, polish=10, loss_goal=1e-2)
+    first = explore(cfg, store=store, executor=InProcessExecutor(), compute=ClosedForm(edge))
+    assert 4 < first.samples < 200
+    again = explore(cfg, store=store, resume=True, compute=ClosedForm(edge))
+    assert again.computed == 0 and again.nothing_to_do  # no cluster was started
+    assert again.best == {**first.best, "polish_converged": again.best["polish_converged"]}
+
+
+def test_one_axis_and_four_axes(tmp_path):
+    one = parse_config(tomllib.loads("""
+[grid]
+g = 0.3333333333333333
+W = 6.0
+[explore]
+axes = { L = [7.0, 11.0] }
+budget = 20
+polish_points = 40
+"""))
+    r = explore(one, store=str(tmp_path / "one.zarr"), executor=InProcessExecutor(),
+                compute=ClosedForm(lambda L: interior(L, 6.3456)))
+    assert abs(r.best["L"] - 9.1234) <= polish_mod.XTOL and r.best["W"] == 6.0
+    four = parse_config(tomllib.loads("""
+[grid]
+eta = 1.0
+[explore]
+axes = { L = [8.0, 10.0], W = [5.0, 7.0], g = [0.2, 0.45], eta = [0.5, 1.5] }
+budget = 30
+polish_points = 10
+"""))
+
+    def f(L, W, g, eta):
+        return 300.0 - (L - 9) ** 2 - (W - 6) ** 2 - 100 * (g - 0.4) ** 2 - (eta - 1) ** 2, 0
+
+    r = explore(four, store=str(tmp_path / "four.zarr"), executor=InProcessExecutor(),
+                compute=ClosedForm(f))
+    assert r.samples == 30 and r.polish <= 10 and r.best["tc_K"] > 299.0
+    ds = explored.read_samples(str(tmp_path / "four.zarr"))
+    assert ds["tc_max"].attrs["long_name"].startswith("critical temperature at the point")
+
+
+def test_plot_explore_maps_and_refuses_what_it_cannot_draw(tmp_path, capsys):
+    from sweep.cli import main
+    store = str(tmp_path / "x.zarr")
+    explore(_config(budget=25, polish=10), store=store, executor=InProcessExecutor(),
+            compute=ClosedForm(kink))
+    png = tmp_path / "map.png"
+    assert main(["plot", store, "--kind", "explore", "-o", str(png), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert png.stat().st_size > 10_000 and doc["best"]["tc_K"] > 319.0
+    assert main(["dome", store]) == 2  # an explore store is no sweep
+    assert "--kind explore" in capsys.readouterr().err
+
+
+def test_the_kink_learner_maps_a_kinked_ridge_better_than_the_default_learner():
+    """Serial (deterministic) runs on a closed-form map whose maximum changes branch along a
+    curve, a steep ramp meeting a gentle slope as the real objective's do: the learner that
+    knows the branch misses the map by half as much at the same number of samples."""
+    import adaptive
+    from adaptive.learner.learner2D import default_loss
+    from scipy.interpolate import LinearNDInterpolator
+
+    from sweep.explore.learners import make_learner
+
+    def f(x, y):
+        c = 0.3 + 0.4 * x * x
+        steep, gentle = 200 + 150 * (y - c), 200 + 20 * (y - c)
+        return min(steep, gentle) - 30 * (x - 0.4) ** 2, (0 if steep < gentle else 2)
+
+    grid = np.array([(x, y) for x in np.linspace(0, 1, 41) for y in np.linspace(0, 1, 41)])
+    truth = np.array([f(*p)[0] for p in grid])
+    default = adaptive.Learner2D(None, [(0, 1), (0, 1)], loss_per_triangle=lambda ip:
+                                 default_loss(LinearNDInterpolator(ip.tri, ip.values[:, 0])))
+    default.stack_size = 1
+    errors = {}
+    for name, learner in (("default", default), ("kink", make_learner([(0, 1), (0, 1)]))):
+        while learner.npoints < 120:
+            (p,), _ = learner.ask(1)
+            learner.tell(p, f(*p))
+        ip = LinearNDInterpolator(np.array(list(learner.data)),
+                                  np.array([v[0] for v in learner.data.values()]))
+        errors[name] = np.abs(ip(grid) - truth)
+    assert errors["kink"].max() < 0.6 * errors["default"].max()
+    assert np.percentile(errors["kink"], 90) <= 1.05 * np.percentile(errors["default"], 90)
+
+
+# ---------------------------------------------------------------------- bad [explore]
+
+@pytest.mark.parametrize("table, key", [
+    ("axes = { L = [7.0, 11.0] }", "explore.budget"),
+    ("budget = 10", "explore.axes"),
+    ("axes = { Q = [1.0, 2.0] }\nbudget = 10", "explore.axes.Q"),
+    ("axes = { L = [11.0, 7.0] }\nbudget = 10", "explore.axes.L"),
+    ("axes = { L = [7.0] }\nbudget = 10", "explore.axes.L"),
+    ("axes = { g = [0.1, 0.6] }\nbudget = 10", "explore.axes.g"),
+    ("axes = { L = [7.0, 11.0] }\nbudget = 0", "explore.budget"),
+    ("axes = { L = [7.0, 11.0] }\nbudget = 10\nloss_goal = -1.0", "explore.loss_goal"),
+    ("axes = { L = [7.0, 11.0] }\nbudget = 10\npolish = 3", "explore.polish"),
+    ("axes = { L = [7.0, 11.0], W = [1.0, 2.0], V = [1.0, 2.0], omega0 = [100.0, 200.0],"
+     " g = [0.1, 0.2] }\nbudget = 10", "explore.axes"),
+])
+def test_bad_explore_tables_give_one_line_and_exit_2(table, key, tmp_path, capsys):
+    from sweep.cli import main
+    cfg = write_toml(tmp_path / "bad.toml", f"[grid]\ng = 0.3\n[explore]\n{table}\n")
+    store = tmp_path / "bad.zarr"
+    assert main(["explore", str(cfg), "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {key}" in err, err
+    assert not store.exists()
+
+
+def test_config_without_explore_and_an_axis_with_many_values(tmp_path, capsys):
+    from sweep.cli import main
+    cfg = write_toml(tmp_path / "plain.toml", "[grid]\ng = 0.3\n")
+    assert main(["explore", str(cfg), "--store", str(tmp_path / "s.zarr")]) == 2
+    assert "no [explore] table" in capsys.readouterr().err
+    cfg = write_toml(tmp_path / "many.toml", "[explore]\naxes = { L = [7.0, 9.0] }\nbudget = 5\n")
+    assert main(["explore", str(cfg), "--store", str(tmp_path / "s.zarr")]) == 2
+    assert "grid.g: 40 values" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- the solver
+
+SOLVER_TOML = """
+[grid]
+g = 0.3333333333333333
+eta = { start = -0.5, stop = 3.0, step = 0.25 }
+[explore]
+axes = { L = [8.9, 9.4], W = [9.0, 10.0] }
+budget = 10
+polish_points = 40
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_on_the_solver_the_best_is_a_bounded_scipy_optimisation(tmp_path):
+    """(L, W) at g = 1/3 on a small box: the explore's best is at least as high as every
+    sample and equal, to 1e-5, to SciPy's bounded Nelder-Mead on the same objective."""
+    import solver
+    from scipy.optimize import minimize
+
+    from sweep.config import RefineSettings
+    from sweep.explore.objective import objective
+
+    cfg = parse_config(tomllib.loads(SOLVER_TOML))
+    store = str(tmp_path / "s.zarr")
+    r = explore(cfg, store=store, executor=InProcessExecutor())
+    ds = store_mod.open_dataset(store).load()
+    assert r.best["tc_K"] >= float(ds["tc_max"].max()) and r.samples == 10
+    model, eta = dict(cfg.model), cfg.axes["eta"]
+
+    def F(x):
+        st = solver.prepare_structure(L=float(x[0]), W=float(x[1]))
+        return -objective(st, g=1 / 3, omega0=230.0, model=model, settings=RefineSettings(),
+                          eta_grid=eta).tc
+
+    ref = minimize(F, [9.15, 9.5], method="Nelder-Mead", bounds=[(8.9, 9.4), (9.0, 10.0)],
+                   options={"xatol": 1e-4, "fatol": 1e-7})
+    assert r.best["tc_K"] == pytest.approx(-ref.fun, rel=1e-5)
+    assert abs(r.best["L"] - ref.x[0]) <= 0.05 and r.best["W"] == pytest.approx(ref.x[1], abs=1e-3)
+    assert r.best["at_edge"] == ["W"] and r.best["eta"] > 3.0  # followed past the eta axis
+
+
+KILL_TOML = """
+[grid]
+g = 0.3333333333333333
+eta = { start = -0.5, stop = 3.0, step = 0.25 }
+[explore]
+axes = { L = [8.5, 9.5], W = [7.0, 10.0] }
+budget = 60
+polish_points = 6
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_killed_explore_resumes_without_recomputing_and_a_second_is_refused(tmp_path):
+    cfg = write_toml(tmp_path / "k.toml", KILL_TOML)
+    store = tmp_path / "k.zarr"
+    args = ["explore", str(cfg), "--store", str(store), "--workers", "2"]
+    # one worker: slow enough to be killed mid-run (about 10 s of samples) on an idle machine
+    proc = cli_background(*args[:-1], "1", log=tmp_path / "first.log")
+
+    def done_rows():
+        if not (store / "zarr.json").exists():
+            return 0
+        try:
+            status = explored.read_samples(str(store))[explored.VAR_SAMPLE_STATUS].values
+        except (ValueError, KeyError, OSError):
+            return 0  # being laid out
+        return int(np.count_nonzero(flags.has(status.astype(int), flags.SAMPLE_DONE)))
+
+    try:
+        wait_for(lambda: done_rows() >= 3, timeout=300, what="three samples")
+        second = cli(*args, "--resume", timeout=120)  # while the first holds the store
+        assert second.returncode == 2, second.stderr
+        assert "another run holds the store" in second.stderr
+        assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+        assert proc.poll() is None, "the first explore finished before it could be killed"
+    finally:
+        kill_group(proc)  # SIGKILL of the process group, workers included
+    before = explored.read_samples(str(store))
+    status = before[explored.VAR_SAMPLE_STATUS].values.astype(int)
+    kept = np.flatnonzero(flags.has(status, flags.SAMPLE_DONE))
+    assert 3 <= kept.size < 60
+    resumed = cli(*args, "--resume", "--json", timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    doc = json.loads(resumed.stdout)
+    assert {"best", "samples", "polish", "computed", "evaluations"} <= set(doc)
+    assert set(doc["best"]) >= {"L", "W", "V", "omega0", "g", "eta", "tc_K", "at_edge"}
+    after = explored.read_samples(str(store))
+    # what the killed run stored is untouched, and nothing was computed twice
+    for name in ("L", "W", "tc_max", "eta_max", explored.VAR_SAMPLE_STATUS):
+        np.testing.assert_array_equal(after[name].values[kept], before[name].values[kept])
+    n = int(np.count_nonzero(after[explored.VAR_SAMPLE_STATUS].values))
+    assert doc["computed"] == n - kept.size and doc["samples"] == 60
+    assert doc["samples"] + doc["polish"] == n
+    points = {(float(a), float(b)) for a, b in zip(after["L"].values[:n], after["W"].values[:n])}
+    assert len(points) == n
+    assert not Path(f"{store}.lock").exists()
+    again = cli(*args, "--resume", "--json", timeout=120)
+    assert again.returncode == 0 and json.loads(again.stdout)["computed"] == 0
+
+
+def test_explore_help():
+    out = cli("explore", "--help")
+    assert out.returncode == 0 and "--resume" in out.stdout and "[explore]" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("L, W", [(7.0, 3.0), (9.0, 8.5), (11.0, 10.0)])
+def test_a_coarse_eta_axis_finds_the_same_maximum(L, W):
+    """The objective started on eta step 0.25 or the paper's 0.05: the same maximum over eta
+    (a wide subband's van Hove peak, one followed past eta = 3, one at eta ~ 38), with fewer
+    solver evaluations."""
+    import solver
+
+    from sweep.config import RefineSettings
+    from sweep.explore.objective import objective
+    from sweep.grid import inclusive_range
+    model = {k: solver.PARAMETERS[k].default for k in solver.parameters.MODEL}
+    values = [objective(solver.prepare_structure(L=L, W=W), g=1 / 3, omega0=230.0, model=model,
+                        settings=RefineSettings(), eta_grid=inclusive_range(-0.5, 3.0, step))
+              for step in (0.05, 0.25)]
+    fine, coarse = values
+    assert coarse.tc == pytest.approx(fine.tc, rel=1e-9) and coarse.branch == fine.branch
+    assert abs(coarse.eta - fine.eta) <= 1e-4 * max(1.0, fine.eta)
+    assert coarse.evaluations < 0.5 * fine.evaluations
