@@ -30,8 +30,9 @@ DESIGN = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.1}, "g": [0.25,
           "refine": {"thresholds": [200.0, 293.15]}}
 """Two structures, four g, refined: the paper's structure (L = 8.5 Å) has the higher dome."""
 ONE_G = {"grid": {"eta": {"start": -0.5, "stop": 0.7, "step": 0.1}, "g": [1 / 3]},
-         "refine": {"thresholds": [200.0, 273.15]}}
-"""One g, refined, eta up to 0.7: the maximum (near eta = 0.93) lies past the grid's last eta."""
+         "refine": {"thresholds": [200.0, 273.15], "eta_max_bound": 0.7}}
+"""One g, refined, eta up to 0.7 and bounded there: the maximum (near eta = 0.93) lies past
+the bound, so the refined Tc_max is a lower bound."""
 
 
 def _toml(doc: dict) -> str:
@@ -259,13 +260,13 @@ def test_flags_say_why_a_number_is_a_bound_or_missing(one_g, design, capsys):
     store, _ = one_g
     assert main(["dome", str(store), "--json"]) == 0
     (r,) = json.loads(capsys.readouterr().out)["structures"][0]["per_g"]
-    assert r["dome"] == "at_grid_edge" and r["refined"]
+    assert r["dome"] == "at_bound" and r["refined"]
     by_t = {w["threshold_K"]: w for w in r["windows"]}
     assert by_t[273.15]["eta_lo"] is None and by_t[273.15]["flags"] == ["below_threshold"]
     assert f"{r['tc_max_K']:.5g} K" in by_t[273.15]["why"]
     assert main(["dome", str(store)]) == 0
     out = capsys.readouterr().out
-    assert "maximum at the edge of the eta grid: Tc_max is a lower bound" in out
+    assert "still growing: Tc_max is a lower bound" in out
     assert "Tc >= 273.15 K: none (the curve's maximum is" in out
     store, config = design
     assert main(["run", str(config), "--store", str(store)]) == 0

@@ -269,9 +269,9 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
     """The top of each dome, Tc over (W, L), one facet per (V, omega0): which structure a
     design sweep should make. ``ds``: a sweep (dims L, W, V, omega0, g, eta). Each structure
     is a cell of the (W, L) grid coloured by its top Tc; the best of each facet is starred and
-    named in its title; a top whose curve has its maximum on the edge of the eta grid is a
-    lower bound, marked by a triangle (Tc may be higher past the grid); structures without a
-    computed point are hatched grey. One facet is a journal column wide (:data:`COLUMN_WIDTH`,
+    named in its title; a top whose curve has its maximum on the edge of the eta grid or on the
+    bound it was refined to is a lower bound, marked by a triangle (Tc may be higher past it);
+    structures without a computed point are hatched grey. One facet is a journal column wide (:data:`COLUMN_WIDTH`,
     :data:`STRUCTURES_FONT_PT` fonts); more facets fill up to a page width, in rows."""
     import matplotlib as mpl
     from matplotlib.patches import Patch, Rectangle
@@ -279,7 +279,8 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
     d = dome(ds, t_floor=t_floor)
     top = dome_top(d).compute()
     at_top = d["g"] == top["top_g"]
-    edge = ((d["dome_flag"] == DOME_FLAGS.index("at_grid_edge")) & at_top).any("g").compute()
+    bound = d["dome_flag"].isin([DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("at_bound")])
+    edge = (bound & at_top).any("g").compute()
     nv, no = top.sizes["V"], top.sizes["omega0"]
     if nv * no > MAX_FACETS:
         raise ValueError(f"{nv * no} (V, omega0) facets is too many for one figure (at most "
@@ -342,8 +343,8 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
             fig.colorbar(mesh, ax=axes, label=f"top {SYMBOLS[VAR_TC]} [{units}]", shrink=0.9)
         handles = [plt_line("*", "tab:orange", "best structure")]
         if drawn["bound"]:
-            handles.append(plt_line("^", "w", r"lower bound: maximum on the edge of the "
-                                              r"$\eta$ grid"))
+            handles.append(plt_line("^", "w", r"lower bound: maximum on the $\eta$ grid's "
+                                              r"edge or bound"))
         if drawn["missing"]:
             handles.append(Patch(facecolor="0.92", hatch="///", edgecolor="0.55",
                                  label="no computed point"))
