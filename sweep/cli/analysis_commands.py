@@ -21,7 +21,8 @@ from ..store.export import CSV_MAX_POINTS
 from .options import add_storage_option, fmt, json_number, storage_options, store_exists
 
 
-def _open(a: argparse.Namespace):
+def _open(a: argparse.Namespace, *, dask: bool | None = None):
+    """The store of ``a`` (see :func:`sweep.store.open_dataset` for ``dask``)."""
     from .. import store as store_mod
     so = storage_options(a)
     try:
@@ -31,7 +32,7 @@ def _open(a: argparse.Namespace):
                          f"--storage-option or the usual environment variables") from None
     if not present:
         raise ValueError(f"{a.store}: no such store")
-    return store_mod.open_dataset(a.store, storage_options=so)
+    return store_mod.open_dataset(a.store, storage_options=so, dask=dask)
 
 
 def _cmd_dome(a: argparse.Namespace) -> dict:
@@ -213,7 +214,7 @@ def _cmd_export(a: argparse.Namespace) -> dict:
     for out in (a.csv, a.netcdf):
         if out:
             check_output(out)
-    ds = _open(a)
+    ds = _open(a, dask=True)  # written chunk by chunk, whatever the size
     written = []
     if a.csv:  # checked first: the size limit refuses before any long netCDF write
         written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS)))
