@@ -83,14 +83,13 @@ class RefineOutcome:
 
 
 def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """eta (n,), and tc (K, 0 below the floor, NaN elsewhere) and status of the task's curves."""
-    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
+    """eta (n,), and tc (K, 0 below the floor, NaN elsewhere) and g of the task's curves."""
     iL, iW, iV, io, g0, g1 = task.index
-    sel = dict(L=iL, W=iW, V=iV, omega0=io, g=slice(g0, g1))
-    tc = np.asarray(ds[store_mod.VAR_TC].isel(sel).values, dtype=float)
-    status = np.asarray(ds[store_mod.VAR_STATUS].isel(sel).values)
+    eta, gs, tc, status = store_mod.read_curves(
+        task.store, index=(iL, iW, iV, io), g=slice(g0, g1),
+        storage_options=dict(task.storage_options) or None)
     tc = np.where(status == STATUS_OK, tc, np.where(status == STATUS_BELOW_FLOOR, 0.0, np.nan))
-    return np.asarray(ds["eta"].values, dtype=float), tc, np.asarray(ds["g"].values[g0:g1])
+    return eta, tc, gs
 
 
 def compute_refine_block(task: RefineTask) -> RefineOutcome:
@@ -146,13 +145,8 @@ def compute_top(task: TopTask) -> RefineOutcome:
     t0 = time.perf_counter()
     settings = task.refine_settings()
     model = task.model_params()
-    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None)
-    iL, iW, iV, io = task.index
-    one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
-    g = np.asarray(ds["g"].values, dtype=float)
-    eta_max = np.asarray(one["eta_max"].values, dtype=float)
-    tc_max = np.asarray(one["tc_max"].values, dtype=float)
-    eta = np.asarray(ds["eta"].values, dtype=float)
+    g, eta_max, tc_max, eta = store_mod.read_dome_maxima(
+        task.store, index=task.index, storage_options=dict(task.storage_options) or None)
     step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
 
