@@ -559,6 +559,11 @@ def paper_config() -> SweepConfig:
 
 CLUSTER_KINDS = ("local", "slurm", "pbs", "kubernetes")
 
+LOCAL_MODES = ("auto", "threads", "processes")
+"""How a local cluster runs its workers (``[cluster] local_mode``): ``threads`` in this
+process, ``processes`` one process each, ``auto`` chosen from the work (the rule of
+:func:`sweep.execution.clusters.resolve_local_mode`)."""
+
 _ALL = CLUSTER_KINDS
 _HPC = ("slurm", "pbs")
 CLUSTER_KEYS = MappingProxyType({
@@ -586,6 +591,7 @@ CLUSTER_KEYS = MappingProxyType({
     "adaptive_maximum": (int, _ALL),
     "shared_filesystem": (bool, _ALL),
     "tls": (bool, ("local", "slurm", "pbs")),
+    "local_mode": (str, ("local",)),
 })
 """Keys of ``[cluster]``: their TOML type and the kinds that use them. A key of another kind
 is checked but ignored, so that a SLURM config also runs with ``--cluster local``."""
@@ -622,7 +628,9 @@ class ClusterConfig:
     path. ``tls``: scheduler and workers talk TLS with temporary self-signed credentials
     (default: on; only this process and its workers hold them, so no other local user or host
     can submit work or read task specs, which may carry storage keys; ``tls = false`` turns it
-    off, with a warning when the scheduler listens beyond loopback).
+    off, with a warning when the scheduler listens beyond loopback). ``local_mode``: one of
+    :data:`LOCAL_MODES`, how a local cluster's workers run (threads of this process, or
+    processes).
     ``document``: the keys as given (for TOML output).
     """
 
@@ -649,6 +657,7 @@ class ClusterConfig:
     adaptive_maximum: int | None = None
     shared_filesystem: bool = False
     tls: bool = True
+    local_mode: str = "auto"
     document: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -712,6 +721,9 @@ def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
         except ValueError:
             raise ConfigError(f"cluster.memory: expected a size such as \"4GiB\" or \"500MB\", "
                               f"got {values['memory']!r}") from None
+    if "local_mode" in values and values["local_mode"] not in LOCAL_MODES:
+        raise ConfigError(f"cluster.local_mode: expected one of {', '.join(LOCAL_MODES)}, "
+                          f"got {values['local_mode']!r}")
     if "walltime" in values and not _WALLTIME.match(values["walltime"]):
         raise ConfigError(f"cluster.walltime: expected HH:MM:SS, got {values['walltime']!r}")
     if "name" in values and not _K8S_NAME.match(values["name"]):
