@@ -18,12 +18,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import store as store_mod
-from ..config import RefineSettings
+from ..config import SECONDS_PER_POINT, RefineSettings
 from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
 from ..worker.structures import STRUCTURES, OnStructure
 from . import searches
 
 log = logging.getLogger(__name__)
+
+
+REFINE_EVALUATIONS_PER_CURVE = 60
+"""Solver evaluations a refined curve costs, its dome's top included, for the estimate of a
+refinement's work: 33 on the paper store (1322 for 40 curves and a top), 110 on 9 structures
+with two g each (1987 for 18 curves and 9 tops)."""
+
+REFINE_GIL_SHARE = 0.25
+"""Share of a refine task's time that holds the GIL: the searches between solver evaluations
+and the Python of each single-point solver call; 25-30 % measured with cProfile on the
+9-structure store (2-core development machine, 2026-12)."""
+
+
+def refine_work_s(curves: int) -> float:
+    """Seconds of solver time on one core that refining ``curves`` curves (and their domes'
+    tops) costs, at :data:`sweep.config.SECONDS_PER_POINT` an evaluation."""
+    return curves * REFINE_EVALUATIONS_PER_CURVE * SECONDS_PER_POINT
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,15 @@ def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return eta, tc, gs
 
 
+def cover_tables(st, *, eta_lo: float, eta_hi: float, omega0: float) -> None:
+    """Have the structure's DOS tables cover every eta in [eta_lo, eta_hi] at cut-off ``omega0``
+    (meV) before a task's searches start. One search's points come one at a time, and the
+    tables of a structure grow only when a point falls outside them: a task that followed an
+    antiresonance below the grid would rebuild them (about 40 ms) a few times per curve. The
+    values do not depend on the range built (:meth:`solver.Structure.tables`)."""
+    st.tables(lo=st.E_L + eta_lo * st.dE - omega0, hi=st.E_L + eta_hi * st.dE + omega0)
+
+
 def compute_refine_block(task: RefineTask) -> RefineOutcome:
     """Refine the task's curves and write them into the store (runs where the task runs)."""
     t0 = time.perf_counter()
@@ -108,16 +134,18 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
     status = np.zeros(n, dtype=np.int16)
     w_lo, w_hi = np.full((n, nt), np.nan), np.full((n, nt), np.nan)
     w_status = np.zeros((n, nt), dtype=np.int8)
+    bounds = [searches.antiresonance_bound(omega0=task.omega0, g=float(g),
+                                           softening=bool(model.get("softening", True)),
+                                           dE=st.dE, settings=settings) for g in gs]
+    cover_tables(st, eta_lo=min([float(eta.min()), *bounds]), eta_hi=float(eta.max()),
+                 omega0=task.omega0)
     for j, g in enumerate(gs):
         if np.isnan(tc[j]).any():
             raise ValueError(f"curve g = {g} of {task.index} has points without a value "
                              f"(pending or failed): finish the sweep before refining")
         curve = searches.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
                                     values=tc[j])
-        bound = searches.antiresonance_bound(omega0=task.omega0, g=float(g),
-                                           softening=bool(model.get("softening", True)),
-                                           dE=st.dE, settings=settings)
-        r = searches.refine_curve(curve, bound=bound, settings=settings)
+        r = searches.refine_curve(curve, bound=bounds[j], settings=settings)
         m, a = r.maximum, r.antiresonance
         out["eta_max"][j], out["tc_max"][j] = m.eta, m.tc
         out["eta_antiresonance"][j], out["tc_antiresonance"][j] = a.eta, a.tc
@@ -149,6 +177,7 @@ def compute_top(task: TopTask) -> RefineOutcome:
         task.store, index=task.index, storage_options=dict(task.storage_options) or None)
     step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
+    cover_tables(st, eta_lo=float(eta.min()), eta_hi=float(eta.max()), omega0=task.omega0)
 
     def curve_at(gg: float) -> searches.Curve:
         return searches.solver_curve(st, g=gg, omega0=task.omega0, model=model)
