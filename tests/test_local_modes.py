@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from sweep_support import (SMALL_TOML, assert_same_sweep, cli, cli_background, json_out,
+                           kill_group, points_done, roundtrip, small_config, wait_for,
+                           write_toml)
 
 from sweep.config import ClusterConfig, paper_config, parse_config
 from sweep.execution.clusters import PROCESS_CLUSTER_S, resolve_local_mode
 from sweep.run.tasks import estimated_work
-from sweep_support import (SMALL_TOML, assert_same_sweep, cli, cli_background, json_out,
-                           kill_group, points_done, roundtrip, small_config, wait_for,
-                           write_toml)
 
 MODES = ("threads", "processes")
 

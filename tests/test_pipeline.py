@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from sweep_support import assert_same_sweep
 
 from sweep import store as store_mod
 from sweep.config import parse_config
@@ -16,7 +17,6 @@ from sweep.refine.service import refine_store
 from sweep.run.pipeline import RefineStep
 from sweep.run.service import run_sweep
 from sweep.run.tasks import compute_chunk
-from sweep_support import assert_same_sweep
 
 THREE = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.25}, "g": [0.3, 0.35],
                   "L": [8.5, 9.0, 9.5]},

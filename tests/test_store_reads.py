@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sweep_support import REPO
 
 from sweep import store as store_mod
 from sweep.config import parse_config
 from sweep.flags import STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_OK
-from sweep_support import REPO
 
 BIG = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "num": 1000},
                 "g": {"start": 0.1, "stop": 0.45, "num": 1000},

@@ -320,7 +320,8 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
     At most ``window`` tasks are in flight (default: two per worker thread), so memory and
     scheduler load do not grow with the number of tasks. A task that raises is resubmitted up
     to ``retries`` more times; then ``on_failed`` gets its :class:`Failure` (the caller records
-    it) and it is listed in the report; ``on_retry`` hears each task resubmitted. ``total_points`` is only for the progress report:
+    it) and it is listed in the report; ``on_retry`` hears each task resubmitted.
+    ``total_points`` is only for the progress report:
     ``progress(total_points=...)`` makes it (default :class:`Progress`, log lines; the CLI
     passes a live bar on a terminal), and gets ``add(points)`` per finished task and
     ``add(0, final=True)`` at the end.

@@ -5,7 +5,8 @@ Ties :mod:`sweep.refine.searches` (the searches), :mod:`sweep.refine.tasks` (one
 curves, one dome top) and :mod:`sweep.store` together and runs the tasks with
 :func:`sweep.execution.runner.run_tasks` on any executor: the curves (one task per block of g
 of one structure and omega0), and the top of each dome as soon as its curves are refined, dealt
-structure by structure to the workers that hold them (:mod:`sweep.refine.dealer`). Resumable and idempotent: every task writes its own region, statuses last; a rerun
+structure by structure to the workers that hold them (:mod:`sweep.refine.dealer`). Resumable
+and idempotent: every task writes its own region, statuses last; a rerun
 with the same settings computes only what is pending or failed (nothing on a refined store, and
 then no cluster is started); other settings start the refined numbers again.
 """
