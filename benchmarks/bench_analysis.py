@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_analysis.py [--repeat 5]
+    python benchmarks/bench_analysis.py [--repeat 5] [--baseline ../main]
 
 On the paper store (made first with ``fanodome run``, its grid and refinement), alternating the
 commands so that the machine's load weighs on each alike, the median and range of ``--repeat``
@@ -13,7 +13,9 @@ runs of each, as processes (what a user waits for):
 - xarray_points: ``python -c`` opening the store with ``xr.open_zarr`` and loading ``tc`` and
   ``status`` (what ``status`` reads); xarray_all: loading every variable (what ``dome`` and
   ``plot`` read: the points and the refined numbers);
-- the ratio of each command to its baseline (the goal: at most 1.5).
+- the ratio of each command to its baseline (the goal: at most 1.5);
+- with ``--baseline CHECKOUT``: the same commands with that checkout's code, in the same loop
+  (the same machine load), e.g. main's before a change.
 
 In this process, after a first call of each (imports done): the median time of each command's
 ``main([...])`` and of the xarray baselines (``inprocess``); drawing a figure is most of a plot
@@ -66,10 +68,11 @@ def commands(store: str, tmp: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], *, checkout: Path = REPO) -> float:
+    """Wall seconds of ``cmd`` run with the code of ``checkout``."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, env=ENV, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=checkout, env=dict(ENV, PYTHONPATH=str(checkout)), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
@@ -127,20 +130,21 @@ def sparse_status(tmp: Path) -> dict:
                               status=np.zeros(shape, dtype=np.int8), E_L=1.0, dE=1.0)
     cmd = [sys.executable, "-m", "sweep.cli", "status", store, "--json"]
     print("$ " + " ".join(cmd[1:]), file=sys.stderr)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL)
-    _, code, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(code)
-    assert proc.returncode == 0
+    # The peak memory through /usr/bin/time: a child forked from this (large) process would
+    # count this process's pages in its own peak.
+    rss = tmp / "rss.txt"
+    wall = timed(["/usr/bin/time", "-f", "%M", "-o", str(rss)] + cmd)
     return {"points": plan.n_points, "chunks": plan.n_chunks, "chunks_written": 4,
             "status_wall_s": round(wall, 3),
-            "status_max_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+            "status_max_rss_mib": round(int(rss.read_text().split()[-1]) / 1024, 1)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=5, help="runs of each command [5]")
+    p.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                   help="another checkout (e.g. main's) whose commands are measured in the same "
+                        "loop, as baseline_status, baseline_dome, ...")
     a = p.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fanodome-bench-") as tmp:
@@ -149,15 +153,20 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "sweep.cli", "run", "--store", store], cwd=REPO,
                        env=ENV, check=True, capture_output=True)
         cmds = commands(store, tmp)
-        for cmd in cmds.values():
-            print("$ " + " ".join(c if len(c) < 80 else repr(c) for c in cmd[1:]),
-                  file=sys.stderr)
-        for cmd in cmds.values():
-            timed(cmd)  # files in the page cache
+        where = {name: REPO for name in cmds}
+        if a.baseline is not None:
+            for name in BASELINE:
+                cmds[f"baseline_{name}"] = cmds[name]
+                where[f"baseline_{name}"] = a.baseline.resolve()
+        for name, cmd in cmds.items():
+            print("$ " + " ".join(c if len(c) < 80 else repr(c) for c in cmd[1:])
+                  + f"  # {where[name]}", file=sys.stderr)
+        for name, cmd in cmds.items():
+            timed(cmd, checkout=where[name])  # files in the page cache
         walls: dict[str, list[float]] = {name: [] for name in cmds}
         for _ in range(a.repeat):
             for name, cmd in cmds.items():
-                walls[name].append(timed(cmd))
+                walls[name].append(timed(cmd, checkout=where[name]))
         med = {name: statistics.median(v) for name, v in walls.items()}
         inproc = in_process(store, tmp, repeat=a.repeat)
         sparse = sparse_status(tmp)
@@ -167,6 +176,10 @@ def main() -> None:
                               "after": round(os.getloadavg()[0], 2)},
         "processes": {name: summary(v) for name, v in walls.items()},
         "ratios": {name: round(med[name] / med[base], 2) for name, base in BASELINE.items()},
+        **({"baseline": str(a.baseline),
+            "baseline_ratios": {name: round(med[f"baseline_{name}"] / med[base], 2)
+                                for name, base in BASELINE.items()}}
+           if a.baseline is not None else {}),
         "inprocess": inproc, "sparse": sparse,
     }, indent=2))
 

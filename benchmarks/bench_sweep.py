@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_sweep.py [--repeat 5]
+    python benchmarks/bench_sweep.py [--repeat 5] [--baseline ../main]
 
 Measures, alternating the commands so that the machine's load weighs on each alike, the median
 and the range of ``--repeat`` runs of each:
@@ -16,7 +16,9 @@ and the range of ``--repeat`` runs of each:
 - tiny_threads, tiny_processes: a 6-point grid in each mode; their difference is what a cluster
   of worker processes costs beyond one of threads (``PROCESS_CLUSTER_S`` in
   ``sweep/execution/clusters.py``);
-- t_point: the solver's cost per point, one in-process ``tc_grid`` call on the paper grid.
+- t_point: the solver's cost per point, one in-process ``tc_grid`` call on the paper grid;
+- with ``--baseline CHECKOUT``: serial and run with that checkout's code in the same loop (the
+  same machine load), e.g. main's before a change.
 
 Prints the commands and one JSON document (seconds of wall time).
 """
@@ -61,8 +63,8 @@ def kernel_time_per_point(*, repeat: int) -> float:
 
 
 def timed(args: list[str], *, cwd: Path) -> float:
-    """Wall seconds of ``fanodome ARGS`` run from the repository (this checkout's code)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    """Wall seconds of ``fanodome ARGS`` run with the code of the checkout at ``cwd``."""
+    env = dict(os.environ, PYTHONPATH=str(cwd))
     t0 = time.perf_counter()
     subprocess.run(CLI + args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -77,6 +79,9 @@ def summary(values: list[float]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=5, help="runs of each command [5]")
+    p.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                   help="another checkout (e.g. main's) whose serial and run are measured in "
+                        "the same loop, as baseline_serial and baseline_run")
     a = p.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fanodome-bench-") as tmp:
@@ -96,13 +101,20 @@ def main() -> None:
                                          str(tmp / f"tp-{i}.zarr"), "--local-mode",
                                          "processes"],
         }
+        where = {name: REPO for name in commands}
+        if a.baseline is not None:
+            commands["baseline_serial"] = commands["serial"]
+            commands["baseline_run"] = lambda i: ["run", "--store", str(tmp / f"b-{i}.zarr")]
+            where.update(baseline_serial=a.baseline.resolve(),
+                         baseline_run=a.baseline.resolve())
         for name, args in commands.items():
-            print("$ fanodome " + " ".join(args("N")), file=sys.stderr)
-        timed(SERIAL, cwd=REPO)  # the numba cache warm, the files in the page cache
+            print(f"$ fanodome {' '.join(args('N'))}  # {where[name]}", file=sys.stderr)
+        for checkout in set(where.values()):
+            timed(SERIAL, cwd=checkout)  # the numba cache warm, the files in the page cache
         walls: dict[str, list[float]] = {name: [] for name in commands}
         for i in range(a.repeat):
             for name, args in commands.items():
-                walls[name].append(timed(args(i), cwd=REPO))
+                walls[name].append(timed(args(i), cwd=where[name]))
     t_point = kernel_time_per_point(repeat=3)
     med = {name: statistics.median(v) for name, v in walls.items()}
     print(json.dumps({
@@ -115,6 +127,10 @@ def main() -> None:
         "ratio_run_threads_to_serial": round(med["run_threads"] / med["serial"], 2),
         "ratio_run_processes_to_serial": round(med["run_processes"] / med["serial"], 2),
         "process_cluster_s": round(med["tiny_processes"] - med["tiny_threads"], 2),
+        **({"baseline": str(a.baseline),
+            "ratio_baseline_run_to_baseline_serial": round(
+                med["baseline_run"] / med["baseline_serial"], 2)}
+           if a.baseline is not None else {}),
     }, indent=2))
 
 

@@ -615,8 +615,8 @@ _K8S_NAME_MAX = 40
 class ClusterConfig:
     """Where a sweep runs, validated. See :data:`CLUSTER_KEYS` for which kind uses what.
 
-    ``workers``: worker processes (local: default one per core) or pods (kubernetes: default
-    1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores per job or pod.
+    ``workers``: workers (local: threads or processes, ``local_mode``; default one per core)
+    or pods (kubernetes: default 1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores per job or pod.
     ``processes``: single-threaded worker processes per job (default ``cores``). ``memory``:
     per local worker, per job or per pod, a size such as ``"4GiB"`` (default for jobs and pods:
     :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``: ``HH:MM:SS`` per

@@ -4,8 +4,9 @@ on it with the caller's worker plugins on every worker.
 =========== =================================================================================
 kind        engine
 =========== =================================================================================
-local       ``distributed.LocalCluster``: one single-threaded worker process per core,
-            scheduler, workers and dashboard on 127.0.0.1
+local       ``distributed.LocalCluster``: one single-threaded worker per core, threads of
+            this process (``inproc://``) or processes (scheduler, workers and dashboard on
+            127.0.0.1), as ``local_mode`` says (:func:`resolve_local_mode`)
 slurm, pbs  ``dask_jobqueue.SLURMCluster`` / ``PBSCluster``: the scheduler runs in this
             process, each batch job starts ``processes`` single-threaded workers
 kubernetes  ``dask_kubernetes.operator.KubeCluster`` from the spec of ``make_cluster_spec``

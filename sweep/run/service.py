@@ -1,5 +1,5 @@
 """A sweep from config to finished store: check, lock, lay out or resume, run the missing tasks,
-then refine the numbers when the config asks for it.
+and refine the numbers when the config asks for it, each structure once its grid is done.
 
 Ties the what (:mod:`sweep.config`, :mod:`sweep.grid`, :mod:`sweep.run.tasks`), the where
 (:mod:`sweep.store`) and the how (:mod:`sweep.execution`) together; knows none of their
@@ -7,7 +7,9 @@ internals. Everything a run needs happens here, so a Python caller of :func:`run
 what ``fanodome run`` does: the store can be started (exists, resume, overwrite), is reachable
 from the cluster's workers, is locked for the run, the window of tasks in flight fits a cluster
 whose workers join late, a cluster is started when no executor is given (and only once nothing
-can refuse the run), and ``[refine]`` runs after a complete grid.
+can refuse the run; local: threads or processes as the work's size asks,
+:func:`sweep.execution.clusters.resolve_local_mode`), and ``[refine]`` refines each structure as
+soon as its grid is done, in the same stream of tasks (:mod:`sweep.run.pipeline`).
 """
 from __future__ import annotations
 
