@@ -46,7 +46,7 @@ from ..addresses import is_read_only_url
 from ..config import package_version
 from ..flags import STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_NAMES, STATUS_OK, STATUS_PENDING
 from ..grid import AXES, STRUCTURE_AXES, ChunkPlan
-from .common import (ATTR_CONFIG_JSON, TEMPLATE_CHUNKS_IN_MEMORY, StoreError,
+from .common import (ATTR_CONFIG_JSON, TEMPLATE_CHUNKS_IN_MEMORY, StoreError, access,
                      check_only_own_files, group, identity_mismatch, provenance, quiet, template)
 from .common import check_can_start as _check_can_start
 
@@ -204,29 +204,30 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
     also takes ``delta`` (meV, that shape then subband, T_over_tc) and ``mu_shift`` (meV, that
     shape then T_over_tc). ``status`` is written last, so a chunk whose write was cut short
     still reads as pending (or failed) and is redone on resume. The region is whole store
-    chunks: each chunk file is written once, by one task, with zarr (one open of the store's
-    metadata index).
+    chunks: each chunk file is written once, by one task, with zarr (:func:`access`: the values
+    at once, then the status).
     """
-    g = group(store, mode="r+", storage_options=storage_options)
     where = tuple(region[a] for a in AXES)
     shape6 = tuple(s.stop - s.start for s in where)
-    g[VAR_TC][where] = np.asarray(tc, dtype=np.float64).reshape(shape6)
+    values = [(VAR_TC, where, np.asarray(tc, dtype=np.float64).reshape(shape6))]
     if delta is not None:
         delta = np.asarray(delta, dtype=np.float64)
-        g[VAR_DELTA][where] = delta.reshape(shape6 + delta.shape[-2:])
         mu_shift = np.asarray(mu_shift, dtype=np.float64)
-        g[VAR_MU_SHIFT][where] = mu_shift.reshape(shape6 + mu_shift.shape[-1:])
-    for name, value in ((VAR_E_L, E_L), (VAR_DE, dE)):
-        if value is not None:
-            g[name][where[:3]] = np.full((1, 1, 1), value, dtype=np.float64)
-    g[VAR_STATUS][where] = np.asarray(status, dtype=np.int8).reshape(shape6)
+        values += [(VAR_DELTA, where, delta.reshape(shape6 + delta.shape[-2:])),
+                   (VAR_MU_SHIFT, where, mu_shift.reshape(shape6 + mu_shift.shape[-1:]))]
+    values += [(name, where[:3], np.full((1, 1, 1), value, dtype=np.float64))
+                for name, value in ((VAR_E_L, E_L), (VAR_DE, dE)) if value is not None]
+    access(store, write=values, then=[(VAR_STATUS, where, np.asarray(
+        status, dtype=np.int8).reshape(shape6))], storage_options=storage_options)
 
 
 def coordinates(store: str, names, *, storage_options: Mapping | None = None
                 ) -> dict[str, np.ndarray]:
     """The values of the store's coordinates ``names`` (e.g. :data:`sweep.grid.DOME_AXES`)."""
-    grp = group(store, mode="r", storage_options=storage_options)
-    return {name: np.asarray(_array(grp, name, store)[...]) for name in names}
+    names = list(names)
+    values = access(store, read=[(name, (), None) for name in names],
+                    storage_options=storage_options)
+    return {name: np.asarray(v) for name, v in zip(names, values)}
 
 
 def read_curves(store: str, *, index: tuple[int, int, int, int], g: slice,
@@ -234,12 +235,18 @@ def read_curves(store: str, *, index: tuple[int, int, int, int], g: slice,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Curves Tc(eta) of dome ``index`` (iL, iW, iV, io) at the couplings ``g`` (a slice of
     the g axis): eta (n_eta), their g (n), tc (K, n x n_eta) and status (n x n_eta)."""
-    grp = group(store, mode="r", storage_options=storage_options)
-    iL, iW, iV, io = index
-    where = (iL, iW, iV, io, g)
-    return (np.asarray(grp["eta"][...], dtype=float), np.asarray(grp["g"][g], dtype=float),
-            np.asarray(_read(_array(grp, VAR_TC, store), where, store), dtype=float),
-            np.asarray(_read(_array(grp, VAR_STATUS, store), where, store)))
+    where = (*index, g)
+    try:
+        eta, gs, tc, status = access(store, read=[("eta", (), None), ("g", (g,), None),
+                                                  (VAR_TC, where, None),
+                                                  (VAR_STATUS, where, None)],
+                                     storage_options=storage_options)
+    except (ValueError, TypeError, RuntimeError, OSError) as err:
+        raise StoreError(f"{store}: a chunk of the curves {index} cannot be read "
+                         f"({type(err).__name__}: {str(err)[:200]}); recompute the store "
+                         f"(--overwrite) or restore it from a copy") from None
+    return (np.asarray(eta, dtype=float), np.asarray(gs, dtype=float),
+            np.asarray(tc, dtype=float), np.asarray(status))
 
 
 def write_failed(*, store: str, region: Mapping[str, slice],

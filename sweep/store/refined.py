@@ -31,7 +31,8 @@ import zarr
 from ..flags import CURVE_FLAGS, DONE, TOP_DONE, TOP_FLAGS, WINDOW_FLAGS
 from ..grid import CURVE_AXES, DOME_AXES
 from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS,
-                     TEMPLATE_CHUNKS_IN_MEMORY, consolidate, group, open_dataset, quiet, template)
+                     TEMPLATE_CHUNKS_IN_MEMORY, access, consolidate, group, open_dataset, quiet,
+                     template)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -212,23 +213,21 @@ def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Map
     """Write a block of refined curves (arrays of the region's shape, plus threshold for the
     window variables); ``refine_status`` last, so a cut write reads as pending. The region is
     whole chunks of the refined variables (one block of curves)."""
-    g = group(store, mode="r+", storage_options=storage_options)
     where = tuple(region[d] for d in CURVE_AXES)
-    for name, value in values.items():
-        if name != VAR_REFINE_STATUS:
-            g[name][where] = np.asarray(value, dtype=g[name].dtype)
-    g[VAR_REFINE_STATUS][where] = np.asarray(values[VAR_REFINE_STATUS], dtype=np.int16)
+    access(store, write=[(name, where, value) for name, value in values.items()
+                         if name != VAR_REFINE_STATUS],
+           then=[(VAR_REFINE_STATUS, where, values[VAR_REFINE_STATUS])],
+           storage_options=storage_options)
 
 
 def write_top(*, store: str, region: Mapping[str, slice], values: Mapping,
               storage_options: Mapping | None = None) -> None:
     """Write the top of one dome (scalars); ``top_status`` last."""
-    g = group(store, mode="r+", storage_options=storage_options)
     where = tuple(region[d] for d in DOME_AXES)
-    for name, value in values.items():
-        if name != VAR_TOP_STATUS:
-            g[name][where] = np.full((1, 1, 1, 1), value, dtype=_REFINE_TOP_VARS[name][0])
-    g[VAR_TOP_STATUS][where] = np.full((1, 1, 1, 1), values[VAR_TOP_STATUS], dtype=np.int8)
+    access(store, write=[(name, where, np.full((1, 1, 1, 1), value))
+                         for name, value in values.items() if name != VAR_TOP_STATUS],
+           then=[(VAR_TOP_STATUS, where, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS]))],
+           storage_options=storage_options)
 
 
 def read_dome_maxima(store: str, *, index: tuple[int, int, int, int],
@@ -236,12 +235,10 @@ def read_dome_maxima(store: str, *, index: tuple[int, int, int, int],
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The refined maxima of dome ``index`` (iL, iW, iV, io): g (n_g), eta_max (n_g), tc_max
     (K, n_g), and the store's eta grid."""
-    g = group(store, mode="r", storage_options=storage_options)
-    iL, iW, iV, io = index
-    return (np.asarray(g["g"][...], dtype=float),
-            np.asarray(g["eta_max"][iL, iW, iV, io, :], dtype=float),
-            np.asarray(g["tc_max"][iL, iW, iV, io, :], dtype=float),
-            np.asarray(g["eta"][...], dtype=float))
+    values = access(store, read=[("g", (), None), ("eta_max", tuple(index), None),
+                                 ("tc_max", tuple(index), None), ("eta", (), None)],
+                    storage_options=storage_options)
+    return tuple(np.asarray(v, dtype=float) for v in values)
 
 
 def write_refine_failed(*, store: str, region: Mapping[str, slice], flag: int,
