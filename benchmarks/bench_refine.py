@@ -1,28 +1,33 @@
-"""Refining the paper store: solver evaluations per curve, wall time, ratio to the grid sweep.
+"""Refining a store against the sweep that made it, side by side in one run, with a warm numba
+cache.
 
-Run from the repository root (warm numba cache: run any fanodome command once before)::
+Run from the repository root::
 
-    python benchmarks/bench_refine.py [--workers 2] [--repeat 3]
+    python benchmarks/bench_refine.py [--stores paper nine many] [--repeat 3] [--baseline ../main]
 
-Measures, in the same run and on the same machine:
+For each store, alternating the two commands ``--repeat`` times (median and range of each):
 
-- sweep_wall_s: ``fanodome run GRID.toml --store TMP --workers N --json`` end to end, the paper
-  grid without ``[refine]`` (process start, local cluster, all chunks);
-- refine_wall_s: ``fanodome refine TMP --threshold 273.15 293.15 --workers N --json`` end to end
-  on that store (40 curves and one dome top), and refine_s, the refinement alone (its ``wall_s``);
-- ratio = refine_wall_s / sweep_wall_s;
-- the distribution of the solver evaluations per curve of the search for the maximum
-  (``refine_evaluations_max``) and of all searches of a curve (``refine_evaluations``);
-- run_wall_s: ``fanodome run --workers N --json`` with no config (the README's first command:
-  the paper grid, then its refinement) in a fresh directory.
+- sweep: ``fanodome run GRID.toml --store TMP --json`` end to end, the grid without
+  ``[refine]``;
+- refine: ``fanodome refine TMP --threshold 273.15 293.15 --json`` end to end on that store,
+  and ``refine_s``, the refinement alone (its ``wall_s``);
+- ratio = refine / sweep (the goal on many-structure stores: at most 1.5);
+- the solver evaluations of the refinement, per curve (maximum's and all searches') and per top;
+- with ``--baseline CHECKOUT``: the same two commands with that checkout's code, in the same
+  loop (the same machine load), e.g. main's before a change.
 
-Prints the commands and one JSON document.
+The stores: ``paper`` (the paper grid, 40 curves, one dome), ``nine`` (L 8-9 Å, W 5-7 Å, two
+g, eta -0.5..3.5: 18 curves, 9 domes), ``many`` (L 8-10 Å and W 5-9 Å, 9 values each, two g:
+162 curves, 81 domes).
+
+Prints the commands and one JSON document (seconds of wall time).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,72 +43,103 @@ from sweep import store as store_mod  # noqa: E402
 from sweep.config import PAPER_GRID, to_toml  # noqa: E402
 
 THRESHOLDS = ("273.15", "293.15")
+ETA_WIDE = {"start": -0.5, "stop": 3.5, "step": 0.05}
+G_PAPER = [0.25, 1 / 3]
+STORES = {
+    "paper": {"grid": {k: dict(v) for k, v in PAPER_GRID.items()}},
+    "nine": {"grid": {"eta": ETA_WIDE, "g": G_PAPER, "L": [8.0, 8.5, 9.0],
+                      "W": [5.0, 6.0, 7.0]}},
+    "many": {"grid": {"eta": ETA_WIDE, "g": G_PAPER, "L": {"start": 8.0, "stop": 10.0, "num": 9},
+                      "W": {"start": 5.0, "stop": 9.0, "num": 9}}},
+}
 
 
-def _timed(cmd: list[str], *, cwd: Path, show: bool) -> tuple[float, dict]:
+def _timed(cmd: list[str], *, show: bool, checkout: Path = REPO) -> tuple[float, dict]:
+    """Wall seconds and JSON output of ``cmd`` run with the code of ``checkout``."""
     if show:
-        print("$ " + " ".join(cmd), file=sys.stderr)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        print(f"$ fanodome {' '.join(cmd[3:])}  # {checkout}", file=sys.stderr)
+    env = dict(os.environ, PYTHONPATH=str(checkout))
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, check=True, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=checkout, check=True, env=env)
     return time.perf_counter() - t0, json.loads(out.stdout)
 
 
 def _distribution(values: np.ndarray) -> dict:
     v = np.asarray(values).ravel()
     return {"min": int(v.min()), "median": float(np.median(v)),
-            "p90": float(np.percentile(v, 90)), "max": int(v.max()), "mean": float(v.mean()),
-            "histogram": {str(int(k)): int(n) for k, n in zip(*np.unique(v, return_counts=True))}}
+            "p90": float(np.percentile(v, 90)), "max": int(v.max()),
+            "mean": round(float(v.mean()), 1)}
+
+
+def _summary(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3)}
+
+
+def bench(name: str, *, tmp: Path, repeat: int, baseline: Path | None = None) -> dict:
+    cli = [sys.executable, "-m", "sweep.cli"]
+    grid = tmp / f"{name}.toml"
+    grid.write_text(to_toml(STORES[name]))
+    sweeps, refines, inside = [], [], []
+    base_sweeps, base_refines = [], []
+    evaluations = None
+    for i in range(repeat):
+        store = tmp / f"{name}-{i}.zarr"
+        wall, doc = _timed(cli + ["run", str(grid), "--store", str(store), "--json"],
+                           show=i == 0)
+        sweeps.append(wall)
+        wall, doc = _timed(cli + ["refine", str(store), "--threshold", *THRESHOLDS, "--json"],
+                           show=i == 0)
+        refines.append(wall)
+        inside.append(doc["wall_s"])
+        evaluations = doc["evaluations"]
+        if baseline is not None:
+            store = tmp / f"{name}-baseline-{i}.zarr"
+            wall, _ = _timed(cli + ["run", str(grid), "--store", str(store), "--json"],
+                             show=i == 0, checkout=baseline)
+            base_sweeps.append(wall)
+            wall, _ = _timed(cli + ["refine", str(store), "--threshold", *THRESHOLDS,
+                                    "--json"], show=i == 0, checkout=baseline)
+            base_refines.append(wall)
+    ds = store_mod.open_dataset(str(tmp / f"{name}-0.zarr"))
+    base = {}
+    if baseline is not None:
+        base = {"baseline_sweep_wall_s": _summary(base_sweeps),
+                "baseline_refine_wall_s": _summary(base_refines),
+                "baseline_ratio_refine_to_sweep": round(
+                    statistics.median(base_refines) / statistics.median(base_sweeps), 2)}
+    return {**base,
+        "curves": int(ds["refine_status"].size), "domes": int(ds["top_status"].size),
+        "points": int(ds["tc"].size), "evaluations": evaluations,
+        "evaluations_maximum_per_curve": _distribution(ds["refine_evaluations_max"].values),
+        "evaluations_per_curve": _distribution(ds["refine_evaluations"].values),
+        "evaluations_per_top": _distribution(ds["top_evaluations"].values),
+        "sweep_wall_s": _summary(sweeps), "refine_wall_s": _summary(refines),
+        "refine_s": _summary(inside),
+        "ratio_refine_to_sweep": round(statistics.median(refines) / statistics.median(sweeps),
+                                       2),
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="local worker processes [one per core]")
-    p.add_argument("--repeat", type=int, default=3, help="runs of each measurement (best kept)")
+    p.add_argument("--stores", nargs="+", choices=tuple(STORES), default=list(STORES),
+                   help="stores to make and refine [all]")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each command [3]")
+    p.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                   help="another checkout (e.g. main's) whose sweep and refine are measured in "
+                        "the same loop")
     a = p.parse_args()
-    cli = [sys.executable, "-m", "sweep.cli"]
-    workers = ["--workers", str(a.workers)]
-    runs = []
+    load_before = os.getloadavg()
+    baseline = None if a.baseline is None else a.baseline.resolve()
     with tempfile.TemporaryDirectory(prefix="fanodome-bench-refine-") as tmp:
-        tmp = Path(tmp)
-        grid = tmp / "grid.toml"  # the paper grid, no [refine]
-        grid.write_text(to_toml({"grid": {k: dict(v) for k, v in PAPER_GRID.items()}}))
-        for i in range(a.repeat):
-            store = tmp / f"paper-{i}.zarr"
-            sweep_wall, sweep = _timed(cli + ["run", str(grid), "--store", str(store), "--json"]
-                                       + workers, cwd=tmp, show=i == 0)
-            refine_wall, refined = _timed(cli + ["refine", str(store), "--threshold",
-                                                 *THRESHOLDS, "--json"] + workers,
-                                          cwd=tmp, show=i == 0)
-            here = tmp / f"readme-{i}"
-            here.mkdir()
-            run_wall, run = _timed(cli + ["run", "--json"] + workers, cwd=here, show=i == 0)
-            assert run.get("refine", {}).get("curves") == 40, run.get("refine")
-            runs.append({"sweep_wall_s": round(sweep_wall, 3), "sweep_s": sweep["wall_s"],
-                         "refine_wall_s": round(refine_wall, 3),
-                         "refine_s": refined["wall_s"], "run_wall_s": round(run_wall, 3),
-                         "evaluations": refined["evaluations"]})
-        ds = store_mod.open_dataset(str(tmp / "paper-0.zarr"))
-        per_max = ds["refine_evaluations_max"].values
-        per_curve = ds["refine_evaluations"].values
-        top_evals = int(ds["top_evaluations"].values.ravel()[0])
-    best = min(runs, key=lambda r: r["refine_wall_s"])
+        results = {name: bench(name, tmp=Path(tmp), repeat=a.repeat, baseline=baseline)
+                   for name in a.stores}
     print(json.dumps({
-        "commands": ["fanodome run grid.toml --store TMP --workers %d" % a.workers,
-                     "fanodome refine TMP --threshold 273.15 293.15 --workers %d" % a.workers,
-                     "fanodome run --workers %d  (no config: paper grid + refine)" % a.workers],
-        "workers": a.workers, "cpu_count": os.cpu_count(), "curves": int(per_max.size),
-        "evaluations_maximum_per_curve": _distribution(per_max),
-        "evaluations_per_curve": _distribution(per_curve),
-        "evaluations_top": top_evals,
-        "sweep_wall_s": best["sweep_wall_s"], "refine_wall_s": best["refine_wall_s"],
-        "refine_s": best["refine_s"],
-        "ratio_refine_to_sweep_wall": round(best["refine_wall_s"] / best["sweep_wall_s"], 2),
-        "ratio_refine_to_sweep_inside": round(best["refine_s"] / best["sweep_s"], 2),
-        "run_wall_s": min(r["run_wall_s"] for r in runs),
-        "runs": runs,
+        "cpu_count": os.cpu_count(), "repeat": a.repeat,
+        "load_average_1min": {"before": round(load_before[0], 2),
+                              "after": round(os.getloadavg()[0], 2)},
+        **results,
     }, indent=2))
 
 

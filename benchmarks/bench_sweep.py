@@ -1,51 +1,58 @@
-"""The paper grid (2840 points), config to finished store, with a warm numba cache.
+"""The main job against the serial grid, side by side in one run, with a warm numba cache.
 
 Run from the repository root::
 
-    python benchmarks/bench_sweep.py [--workers 2] [--repeat 3]
+    python benchmarks/bench_sweep.py [--repeat 5] [--baseline ../main]
 
-Measures, in the same run:
+Measures, alternating the commands so that the machine's load weighs on each alike, the median
+and the range of ``--repeat`` runs of each:
 
-- t_point: the solver's cost per point, one in-process ``tc_grid`` call on the whole paper grid
-  (one structure) divided by its 2840 points, after warm-up: the ideal serial cost;
-- wall: ``fanodome run CONFIG --store TMP --workers N`` end to end (process start, local
-  cluster, worker warm-up, layout, all chunks, dome summary), and the sweep alone (``wall_s``
-  from the command's JSON: layout, chunks, final count);
-- task_s: the summed time of the tasks themselves (solver call and region writes, on the
-  workers);
-- ratio = wall / (points * t_point / workers): 1 is perfect; the excess is orchestration;
-- t_point_loaded: t_point measured with ``workers`` processes computing at once, and
-  ratio_sweep_loaded against it: on machines whose cores do not scale (this 2-vCPU VM gives
-  two processes about one core's throughput) this separates the machine from the sweep.
+- serial: ``fanodome tc --eta -0.5:3:0.05 --g 0.1:0.49:0.01 --json`` (the paper grid, 2840
+  points, in one process: imports, kernels loaded, the grid, the JSON);
+- run: ``fanodome run --store TMP`` (the README's first command: the paper grid and its
+  refinement, 1322 solver evaluations, on a local cluster whose mode ``auto`` picks), and its
+  ratio to serial (the goal: at most 1.5);
+- run_threads, run_processes: the same with ``--local-mode threads`` / ``processes``;
+- tiny_threads, tiny_processes: a 6-point grid in each mode; their difference is what a cluster
+  of worker processes costs beyond one of threads (``PROCESS_CLUSTER_S`` in
+  ``sweep/execution/clusters.py``);
+- t_point: the solver's cost per point, one in-process ``tc_grid`` call on the paper grid;
+- with ``--baseline CHECKOUT``: serial and run with that checkout's code in the same loop (the
+  same machine load), e.g. main's before a change.
 
-Prints the command and one JSON document.
+Prints the commands and one JSON document (seconds of wall time).
 """
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import solver  # noqa: E402
-from sweep.config import paper_config  # noqa: E402
+CLI = [sys.executable, "-m", "sweep.cli"]
+SERIAL = ["tc", "--eta", "-0.5:3:0.05", "--g", "0.1:0.49:0.01", "--json"]
+TINY_TOML = "[grid]\neta = [0.5, 1.0, 1.5]\ng = [0.2, 0.3]\n"
 
 
 def kernel_time_per_point(*, repeat: int) -> float:
-    """Seconds per point of one tc_grid call on the paper grid (best of ``repeat``)."""
+    """Seconds per point of one in-process ``tc_grid`` call on the paper grid (best of
+    ``repeat``), after warm-up: the solver's own cost (``benchmarks/simulate_cluster.py``
+    sleeps it per simulated point)."""
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+
+    import solver
+    from sweep.config import paper_config
+
     cfg = paper_config()
     args = {a: np.asarray(cfg.axes[a]) for a in ("eta", "g", "omega0")}
-    solver.warmup()
+    solver.warmup(gaps=False)
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -55,59 +62,75 @@ def kernel_time_per_point(*, repeat: int) -> float:
     return best / cfg.plan().n_points
 
 
-def _loaded_point_time(repeat: int) -> float:
-    return kernel_time_per_point(repeat=repeat)
+def timed(args: list[str], *, cwd: Path) -> float:
+    """Wall seconds of ``fanodome ARGS`` run with the code of the checkout at ``cwd``."""
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    t0 = time.perf_counter()
+    subprocess.run(CLI + args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
 
 
-def kernel_time_per_point_loaded(*, workers: int, repeat: int) -> float:
-    """Like :func:`kernel_time_per_point` but with ``workers`` processes computing at once:
-    what one point costs when every core is busy (shared caches, turbo, noisy neighbours)."""
-    with cf.ProcessPoolExecutor(workers) as pool:
-        return max(pool.map(_loaded_point_time, [repeat] * workers))
+def summary(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3), "runs": [round(v, 3) for v in values]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="local worker processes [one per core]")
-    p.add_argument("--repeat", type=int, default=3, help="runs of each measurement (best kept)")
+    p.add_argument("--repeat", type=int, default=5, help="runs of each command [5]")
+    p.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                   help="another checkout (e.g. main's) whose serial and run are measured in "
+                        "the same loop, as baseline_serial and baseline_run")
     a = p.parse_args()
-
-    t_point = kernel_time_per_point(repeat=a.repeat)
-    t_loaded = kernel_time_per_point_loaded(workers=a.workers, repeat=a.repeat)
-    points = paper_config().plan().n_points
-    runs = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fanodome-bench-") as tmp:
-        config = Path(tmp) / "paper.toml"
-        config.write_text(paper_config().to_toml())
+        tmp = Path(tmp)
+        tiny = tmp / "tiny.toml"
+        tiny.write_text(TINY_TOML)
+        commands = {
+            "serial": lambda i: SERIAL,
+            "run": lambda i: ["run", "--store", str(tmp / f"run-{i}.zarr")],
+            "run_threads": lambda i: ["run", "--store", str(tmp / f"t-{i}.zarr"),
+                                      "--local-mode", "threads"],
+            "run_processes": lambda i: ["run", "--store", str(tmp / f"p-{i}.zarr"),
+                                        "--local-mode", "processes"],
+            "tiny_threads": lambda i: ["run", str(tiny), "--store", str(tmp / f"tt-{i}.zarr"),
+                                       "--local-mode", "threads"],
+            "tiny_processes": lambda i: ["run", str(tiny), "--store",
+                                         str(tmp / f"tp-{i}.zarr"), "--local-mode",
+                                         "processes"],
+        }
+        where = {name: REPO for name in commands}
+        if a.baseline is not None:
+            commands["baseline_serial"] = commands["serial"]
+            commands["baseline_run"] = lambda i: ["run", "--store", str(tmp / f"b-{i}.zarr")]
+            where.update(baseline_serial=a.baseline.resolve(),
+                         baseline_run=a.baseline.resolve())
+        for name, args in commands.items():
+            print(f"$ fanodome {' '.join(args('N'))}  # {where[name]}", file=sys.stderr)
+        for checkout in set(where.values()):
+            timed(SERIAL, cwd=checkout)  # the numba cache warm, the files in the page cache
+        walls: dict[str, list[float]] = {name: [] for name in commands}
         for i in range(a.repeat):
-            store = Path(tmp) / f"paper-{i}.zarr"
-            cmd = [sys.executable, "-m", "sweep.cli", "run", str(config), "--store", str(store),
-                   "--workers", str(a.workers), "--json"]
-            if i == 0:
-                print("$ " + " ".join(cmd), file=sys.stderr)
-            t0 = time.perf_counter()
-            out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=True)
-            wall = time.perf_counter() - t0
-            doc = json.loads(out.stdout)
-            assert doc["done"] == points, doc
-            runs.append({"wall_s": round(wall, 3), "sweep_s": doc["wall_s"],
-                         "task_s": doc["task_s"]})
-    ideal = points * t_point / a.workers
-    ideal_loaded = points * t_loaded / a.workers
-    best = min(runs, key=lambda r: r["wall_s"])
+            for name, args in commands.items():
+                walls[name].append(timed(args(i), cwd=where[name]))
+    t_point = kernel_time_per_point(repeat=3)
+    med = {name: statistics.median(v) for name, v in walls.items()}
     print(json.dumps({
-        "command": "fanodome run paper.toml --store TMP --workers %d" % a.workers,
-        "points": points, "workers": a.workers, "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "repeat": a.repeat,
+        "load_average_1min": {"before": round(load_before[0], 2),
+                              "after": round(os.getloadavg()[0], 2)},
         "t_point_ms": round(1e3 * t_point, 4),
-        "ideal_s": round(ideal, 3),
-        "wall_s": best["wall_s"], "sweep_s": best["sweep_s"],
-        "ratio_wall": round(best["wall_s"] / ideal, 2),
-        "ratio_sweep": round(best["sweep_s"] / ideal, 2),
-        "t_point_loaded_ms": round(1e3 * t_loaded, 4),
-        "ideal_loaded_s": round(ideal_loaded, 3),
-        "ratio_sweep_loaded": round(best["sweep_s"] / ideal_loaded, 2),
-        "runs": runs,
+        **{name: summary(v) for name, v in walls.items()},
+        "ratio_run_to_serial": round(med["run"] / med["serial"], 2),
+        "ratio_run_threads_to_serial": round(med["run_threads"] / med["serial"], 2),
+        "ratio_run_processes_to_serial": round(med["run_processes"] / med["serial"], 2),
+        "process_cluster_s": round(med["tiny_processes"] - med["tiny_threads"], 2),
+        **({"baseline": str(a.baseline),
+            "ratio_baseline_run_to_baseline_serial": round(
+                med["baseline_run"] / med["baseline_serial"], 2)}
+           if a.baseline is not None else {}),
     }, indent=2))
 
 

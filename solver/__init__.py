@@ -26,12 +26,37 @@ Public functions (keyword-only arguments, units in their docstrings):
 
 A bad parameter raises :class:`solver.parameters.ParameterError`, a ValueError that names it.
 """
+from __future__ import annotations
+
+import importlib
+
 from . import parameters
-from .bands import BandStructure, band_structure
-from .gaps import GapResolution, GapResult, gaps_on_structure, gaps_point, warmup
 from .parameters import PARAMETERS, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK
-from .structure import Resolution, Structure, prepare_structure
-from .tc import TcGrid, tc_grid, tc_on_structure, tc_point
+
+_LAZY = {
+    "BandStructure": "bands", "band_structure": "bands",
+    "GapResolution": "gaps", "GapResult": "gaps", "gaps_on_structure": "gaps",
+    "gaps_point": "gaps", "warmup": "gaps",
+    "Resolution": "structure", "Structure": "structure", "prepare_structure": "structure",
+    "TcGrid": "tc", "tc_grid": "tc", "tc_on_structure": "tc", "tc_point": "tc",
+}
+"""The public names that need numba, by module: loaded on first use, so that reading the
+parameter table (the command line, a store's analysis) does not import numba."""
+
+
+def __getattr__(name: str):
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'solver' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "PARAMETERS",

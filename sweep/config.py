@@ -709,6 +709,11 @@ def paper_config() -> SweepConfig:
 
 CLUSTER_KINDS = ("local", "slurm", "pbs", "kubernetes")
 
+LOCAL_MODES = ("auto", "threads", "processes")
+"""How a local cluster runs its workers (``[cluster] local_mode``): ``threads`` in this
+process, ``processes`` one process each, ``auto`` chosen from the work (the rule of
+:func:`sweep.execution.clusters.resolve_local_mode`)."""
+
 _ALL = CLUSTER_KINDS
 _HPC = ("slurm", "pbs")
 CLUSTER_KEYS = MappingProxyType({
@@ -736,6 +741,7 @@ CLUSTER_KEYS = MappingProxyType({
     "adaptive_maximum": (int, _ALL),
     "shared_filesystem": (bool, _ALL),
     "tls": (bool, ("local", "slurm", "pbs")),
+    "local_mode": (str, ("local",)),
 })
 """Keys of ``[cluster]``: their TOML type and the kinds that use them. A key of another kind
 is checked but ignored, so that a SLURM config also runs with ``--cluster local``."""
@@ -759,11 +765,11 @@ _K8S_NAME_MAX = 40
 class ClusterConfig:
     """Where a sweep runs, validated. See :data:`CLUSTER_KEYS` for which kind uses what.
 
-    ``workers``: worker processes (local: default one per core) or pods (kubernetes: default
-    1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores per job or pod.
-    ``processes``: single-threaded worker processes per job (default ``cores``). ``memory``:
-    per local worker, per job or per pod, a size such as ``"4GiB"`` (default for jobs and pods:
-    :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``: ``HH:MM:SS`` per
+    ``workers``: workers (local: threads or processes, ``local_mode``; default one per core)
+    or pods (kubernetes: default 1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores
+    per job or pod. ``processes``: single-threaded worker processes per job (default
+    ``cores``). ``memory``: per local worker, per job or per pod, a size such as ``"4GiB"``
+    (default for jobs and pods: :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``: ``HH:MM:SS`` per
     job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or PBS project.
     ``interface``: network interface of the scheduler and workers (e.g. ``ib0``). ``host``:
     address the scheduler binds to. ``adaptive_minimum``/``adaptive_maximum``: scale between
@@ -772,7 +778,9 @@ class ClusterConfig:
     path. ``tls``: scheduler and workers talk TLS with temporary self-signed credentials
     (default: on; only this process and its workers hold them, so no other local user or host
     can submit work or read task specs, which may carry storage keys; ``tls = false`` turns it
-    off, with a warning when the scheduler listens beyond loopback).
+    off, with a warning when the scheduler listens beyond loopback). ``local_mode``: one of
+    :data:`LOCAL_MODES`, how a local cluster's workers run (threads of this process, or
+    processes).
     ``document``: the keys as given (for TOML output).
     """
 
@@ -799,6 +807,7 @@ class ClusterConfig:
     adaptive_maximum: int | None = None
     shared_filesystem: bool = False
     tls: bool = True
+    local_mode: str = "auto"
     document: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -862,6 +871,9 @@ def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
         except ValueError:
             raise ConfigError(f"cluster.memory: expected a size such as \"4GiB\" or \"500MB\", "
                               f"got {values['memory']!r}") from None
+    if "local_mode" in values and values["local_mode"] not in LOCAL_MODES:
+        raise ConfigError(f"cluster.local_mode: expected one of {', '.join(LOCAL_MODES)}, "
+                          f"got {values['local_mode']!r}")
     if "walltime" in values and not _WALLTIME.match(values["walltime"]):
         raise ConfigError(f"cluster.walltime: expected HH:MM:SS, got {values['walltime']!r}")
     if "name" in values and not _K8S_NAME.match(values["name"]):

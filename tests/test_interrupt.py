@@ -32,12 +32,14 @@ STOP_WITHIN_S = 15.0
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["threads", "processes"])
 @pytest.mark.parametrize("signum, to_group, code", [
     pytest.param(signal.SIGINT, True, 130, id="ctrl-c", marks=pytest.mark.ci),
     pytest.param(signal.SIGTERM, False, 143, id="sigterm"),
     pytest.param(signal.SIGHUP, True, 129, id="sighup"),  # the terminal or SSH session closed
 ])
-def test_interrupted_run_stops_quietly_and_can_resume(tmp_path, signum, to_group, code):
+def test_interrupted_run_stops_quietly_and_can_resume(tmp_path, signum, to_group, code, mode):
+    """Both modes of a local cluster: worker threads of this process, or worker processes."""
     cfg = write_toml(tmp_path / "long.toml", LONG_TOML)
     store = tmp_path / "long.zarr"
     err_path = tmp_path / "stderr.txt"
@@ -45,8 +47,8 @@ def test_interrupted_run_stops_quietly_and_can_resume(tmp_path, signum, to_group
     with open(err_path, "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sweep.cli", "run", str(cfg), "--store", str(store),
-             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path, env=env,
-            start_new_session=True)
+             "--workers", "2", "--local-mode", mode], stdout=subprocess.DEVNULL, stderr=err,
+            cwd=tmp_path, env=env, start_new_session=True)
     try:
         wait_for(lambda: points_done(store) > 0, timeout=300, what="the first chunk")
         t0 = time.monotonic()
@@ -68,7 +70,7 @@ def test_interrupted_run_stops_quietly_and_can_resume(tmp_path, signum, to_group
     assert m, lines
     done, total = int(m[1]), int(m[2])
     assert 0 < done < total == 120 * 20 * 8
-    assert m[3] == f"fanodome run {cfg} --store {store} --workers 2 --resume"
+    assert m[3] == f"fanodome run {cfg} --store {store} --workers 2 --local-mode {mode} --resume"
     assert not Path(f"{store}.lock").exists()
     assert "distributed." not in err, err  # no worker or nanny chatter
     assert "leaked semaphore" not in err, err

@@ -230,7 +230,7 @@ def test_the_front_door_names_resolve_with_a_one_line_docstring():
 
 def test_import_sweep_loads_no_heavy_library():
     code = ("import sys, sweep, sweep.cli; heavy = [m for m in ('xarray', 'zarr', 'distributed',"
-            " 'matplotlib') if m in sys.modules]; print(heavy)")
+            " 'matplotlib', 'numba', 'scipy', 'dask') if m in sys.modules]; print(heavy)")
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -209,10 +209,12 @@ def test_lock_refuses_a_live_owner_and_takes_over_a_dead_one(tmp_path):
     assert not lock.held and not lockfile.exists()
 
 
-def test_run_is_refused_while_another_holds_the_lock(tmp_path, capsys):
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_run_is_refused_while_another_holds_the_lock(tmp_path, capsys, mode):
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
     store = tmp_path / "s.zarr"
     with StoreLock(str(store)):
-        assert main(["run", str(cfg), "--store", str(store), "--workers", "1"]) == 2
+        assert main(["run", str(cfg), "--store", str(store), "--workers", "1",
+                     "--local-mode", mode]) == 2
     assert "another run holds the store" in capsys.readouterr().err
     assert not store.exists()

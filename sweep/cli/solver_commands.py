@@ -1,7 +1,8 @@
 """``fanodome bands | tc | gaps``: the solver at given parameters, no store.
 
 Each ``_cmd_x`` returns a JSON-able result (printed by its ``show``); ValueError exits 2. Only
-the solver is imported, so these commands start fast.
+the solver is imported, and only by the command that runs, so that no other command pays for
+numba.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import argparse
 import itertools
 import math
 
-from solver import band_structure, tc_grid
 from solver.parameters import PARAMETERS, STATUS_OK, STRUCTURE
 
 from ..grid import parse_values
@@ -19,6 +19,8 @@ from .options import (add_model_options, add_parameter_option, add_structure_opt
 
 
 def _cmd_bands(a: argparse.Namespace) -> dict:
+    from solver import band_structure
+
     bs = band_structure(**structure_kwargs(a))
     return {
         "bands": [{"n": n + 1, "E_min_meV": float(lo), "E_max_meV": float(hi)}
@@ -62,6 +64,8 @@ def _structure_values(a: argparse.Namespace) -> dict[str, list]:
 
 
 def _cmd_tc(a: argparse.Namespace) -> list[dict]:
+    from solver import tc_grid
+
     eta = parse_values(a.eta, name="--eta")
     g = parse_values(a.g, name="--g")
     omega0 = parse_values(a.omega0, name="--omega0")

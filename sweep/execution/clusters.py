@@ -4,8 +4,9 @@ on it with the caller's worker plugins on every worker.
 =========== =================================================================================
 kind        engine
 =========== =================================================================================
-local       ``distributed.LocalCluster``: one single-threaded worker process per core,
-            scheduler, workers and dashboard on 127.0.0.1
+local       ``distributed.LocalCluster``: one single-threaded worker per core, threads of
+            this process (``inproc://``) or processes (scheduler, workers and dashboard on
+            127.0.0.1), as ``local_mode`` says (:func:`resolve_local_mode`)
 slurm, pbs  ``dask_jobqueue.SLURMCluster`` / ``PBSCluster``: the scheduler runs in this
             process, each batch job starts ``processes`` single-threaded workers
 kubernetes  ``dask_kubernetes.operator.KubeCluster`` from the spec of ``make_cluster_spec``
@@ -21,6 +22,7 @@ a hook. Knows Dask, not the solver or the store (a store here is only its addres
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -247,8 +249,45 @@ def _children_ignore_terminal_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
+PROCESS_CLUSTER_S = 2.5
+"""Seconds a local cluster of worker processes costs beyond one of worker threads: each process
+starts an interpreter, imports numpy, numba, xarray, zarr and distributed and loads the kernels,
+the TLS credentials are made, and the processes stop at the end. Measured 2.3-2.9 s on the
+2-core development machine, 2026-12 (``benchmarks/bench_sweep.py``, ``local_modes``: a 6-point
+grid run with ``--local-mode processes`` against ``threads``)."""
+
+
+def resolve_local_mode(spec: ClusterConfig, *, work_s: float, gil_share: float,
+                       cores: int | None = None) -> ClusterConfig:
+    """``spec`` with ``local_mode = "auto"`` decided for work of ``work_s`` seconds of solver
+    time on one core, of which ``gil_share`` holds the GIL (the Python between the kernels,
+    which release it); any other ``spec`` as it is.
+
+    Threads in this process start in milliseconds but share one GIL: n of them lose about
+    (n - 1) x ``gil_share`` x ``work_s`` / n seconds of wall time against n processes, which
+    pay :data:`PROCESS_CLUSTER_S` once. ``auto`` becomes ``threads`` when that loss is at most
+    :data:`PROCESS_CLUSTER_S` (always with one worker), else ``processes``.
+    """
+    if spec.kind != "local" or spec.local_mode != "auto":
+        return spec
+    n = spec.adaptive_maximum or spec.workers or cores or os.cpu_count() or 1
+    loss = (n - 1) * gil_share * work_s / n
+    mode = "threads" if loss <= PROCESS_CLUSTER_S else "processes"
+    log.info("local cluster: %d worker %s (local_mode auto: ~%.0f s of solver work, %.1f s "
+             "lost to the GIL in threads against %.1f s to start processes)", n,
+             "threads in this process" if mode == "threads" else "processes", work_s, loss,
+             PROCESS_CLUSTER_S)
+    return dataclasses.replace(spec, local_mode=mode)
+
+
 def _local_cluster(spec: ClusterConfig) -> distributed.LocalCluster:
     n = spec.adaptive_minimum if spec.adaptive else (spec.workers or os.cpu_count() or 1)
+    if spec.local_mode == "threads":
+        # Workers in this process: the scheduler and workers talk through in-process queues
+        # (inproc://), so nothing listens on a port and there is nothing to encrypt.
+        return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
+                                        dashboard_address=PRIVATE_DASHBOARD,
+                                        memory_limit=spec.memory or "auto")
     host = spec.host or LOCAL_HOST
     with _children_ignore_terminal_signals():
         return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,

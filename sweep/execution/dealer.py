@@ -125,6 +125,11 @@ class StructureDealer:
         self.cost.add(seconds=outcome.seconds, points=outcome.n_points,
                       build_s=getattr(outcome, "build_s", 0.0))
 
+    def dealing(self, key: tuple[int, int, int]) -> bool:
+        """Whether structure ``key`` (iL, iW, iV) has chunks not handed out yet, as far as the
+        dealer has read (a structure it has not reached yet is not being dealt)."""
+        return key in self._open
+
     def _blocks_per_task(self, workers: int) -> int:
         point_s = self.cost.point_s
         if self.sizing is None or point_s is None:

@@ -72,8 +72,10 @@ get slots within this time, and a 1000-worker cluster costs no scan per task."""
 
 class TaskSource(Protocol):
     """Where tasks come from when they are placed: ``take`` the next task for ``worker`` (None:
-    anywhere) on a cluster of ``workers`` threads, None when all are handed out; ``finished``
-    hears every outcome."""
+    anywhere) on a cluster of ``workers`` threads, None when none is ready; ``finished`` hears
+    every outcome. A source may also have ``waiting()``: whether it will release more tasks
+    once tasks in flight finish (tasks that depend on others); without it, or when it says
+    False, the first None ends the stream."""
 
     def take(self, worker: object = None, *, workers: int = 1): ...
 
@@ -201,9 +203,10 @@ class _ClientPool:
     def release_slot(self, worker: str | None) -> None:
         self.load[worker] -= 1
 
-    def slots(self, prefer: object):
+    def slots(self, prefer: object, *, every: bool = False):
         """Workers with a free slot, one entry per slot: ``prefer`` first (the worker that just
-        finished a task), every worker after each :data:`WORKERS_REFRESH_S`."""
+        finished a task), every worker after each :data:`WORKERS_REFRESH_S` or when ``every``
+        (slots left empty while the source had no task ready)."""
         now = time.monotonic()
         full_scan = now - self.refreshed >= WORKERS_REFRESH_S
         if full_scan:
@@ -215,7 +218,7 @@ class _ClientPool:
         if prefer in caps:
             while self.load[prefer] < caps[prefer]:
                 yield prefer
-        if full_scan or prefer not in caps:
+        if full_scan or every or prefer not in caps:
             for w, cap in caps.items():
                 while self.load[w] < cap:
                     yield w
@@ -276,7 +279,7 @@ class _ExecutorPool:
     def release_slot(self, worker: str | None) -> None:
         pass
 
-    def slots(self, prefer: object):
+    def slots(self, prefer: object, *, every: bool = False):
         while True:  # no placement: the window alone bounds what is in flight
             yield None
 
@@ -378,6 +381,7 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
                total_points: int, window: int | None = None,
                on_failed: Callable[[Failure], None] | None = None,
                on_done: Callable[[object], None] | None = None,
+               on_retry: Callable[[object], None] | None = None,
                stall_s: float = STALL_S, no_progress_s: float = NO_PROGRESS_S,
                lost_s: float = LOST_S,
                progress: Callable[..., Progress] | None = None) -> RunReport:
@@ -388,7 +392,8 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
     At most ``window`` tasks are in flight (default: two per worker thread), so memory and
     scheduler load do not grow with the number of tasks. A task that raises is resubmitted up
     to ``retries`` more times; then ``on_failed`` gets its :class:`Failure` (the caller records
-    it) and it is listed in the report. ``total_points`` is only for the progress report:
+    it) and it is listed in the report; ``on_retry`` hears each task resubmitted.
+    ``total_points`` is only for the progress report:
     ``progress(total_points=...)`` makes it (default :class:`Progress`, log lines; the CLI
     passes a live bar on a terminal), and gets ``add(points)`` per finished task and
     ``add(0, final=True)`` at the end.
@@ -410,10 +415,11 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
     t0 = time.perf_counter()
     retry_queue: list = []
     drained = False
+    starved = False  # slots were left empty while the source waited for outcomes
 
     def refill(prefer: object = None) -> None:
-        nonlocal drained
-        for worker in pool.slots(prefer):
+        nonlocal drained, starved
+        for worker in pool.slots(prefer, every=starved):
             if len(inflight) >= window:
                 return
             if retry_queue:
@@ -421,8 +427,10 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
             else:
                 task = None if drained else source.take(worker, workers=pool.threads)
                 if task is None:
-                    drained = True
+                    starved = not drained and getattr(source, "waiting", lambda: False)()
+                    drained = not starved
                     return
+            starved = False
             attempts[task.index] = attempts.get(task.index, 0) + 1
             fut = pool.submit(compute, task, attempts[task.index], worker)
             inflight[fut] = (task, worker)
@@ -491,6 +499,8 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
                             retries + 1, error)
                 report.retried += 1
                 retry_queue.append(task)
+                if on_retry is not None:
+                    on_retry(task)
             else:
                 log.error("task %s failed after %d tries: %s", task.index, n, error)
                 give_up(task, n, error, text)

@@ -3,9 +3,10 @@ missing.
 
 Ties :mod:`sweep.refine.searches` (the searches), :mod:`sweep.refine.tasks` (one block of
 curves, one dome top) and :mod:`sweep.store` together and runs the tasks with
-:func:`sweep.execution.runner.run_tasks` on any executor, in two passes: the curves (one task
-per block of g of one structure and omega0), then the tops of the domes whose curves are all
-refined. Resumable and idempotent: every task writes its own region, statuses last; a rerun
+:func:`sweep.execution.runner.run_tasks` on any executor: the curves (one task per block of g
+of one structure and omega0), and the top of each dome as soon as its curves are refined, dealt
+structure by structure to the workers that hold them (:mod:`sweep.refine.dealer`). Resumable
+and idempotent: every task writes its own region, statuses last; a rerun
 with the same settings computes only what is pending or failed (nothing on a refined store, and
 then no cluster is started); other settings start the refined numbers again.
 """
@@ -23,14 +24,17 @@ import numpy as np
 from .. import store as store_mod
 from ..config import (DEFAULT_RETRIES, REFINE_CURVES_PER_TASK, ClusterConfig, RefineSettings,
                       parse_config)
-from ..execution.clusters import place
+from ..execution.clusters import place, resolve_local_mode
 from ..execution.failures import FailureLog
 from ..execution.runner import Failure, run_tasks
 from ..flags import FAILED, TOP_FAILED
 from ..grid import CURVE_AXES, DOME_AXES
+from ..worker.structures import STRUCTURES_PER_PROCESS
 from ..worker.warmup import solver_client
+from .dealer import RefineDealer
 from .searches import METHOD
-from .tasks import RefineTask, TopTask, compute_refine_block, compute_top
+from .tasks import (REFINE_GIL_SHARE, RefineTask, TopTask, compute_refine_block, compute_top,
+                    refine_work_s)
 
 log = logging.getLogger(__name__)
 
@@ -114,25 +118,27 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
 
     with store_mod.held(store, check=check, locked=locked), _disk_errors(store):
         _lay_out(store, settings=settings, curves_per_task=curves_per_task, storage_options=so)
-        if pending_work(store, settings=settings, storage_options=so) == 0:
+        pending = pending_work(store, settings=settings, storage_options=so)
+        if pending == 0:
             log.debug("%s: every curve and dome top refined with these settings; nothing "
                       "to do", store)
             return RefineResult(store=store, curves=0, domes=0, evaluations=0,
                                 nothing_to_do=True)
         with contextlib.ExitStack() as stack:
             if executor is None:
+                spec = resolve_local_mode(cluster or ClusterConfig(),
+                                          work_s=refine_work_s(pending),
+                                          gil_share=REFINE_GIL_SHARE)
                 executor = stack.enter_context(solver_client(
-                    scheduler=scheduler, cluster=cluster, store=store, gaps=False))
+                    scheduler=scheduler, cluster=spec, store=store, gaps=False))
                 if on_client is not None:
                     on_client(executor)
-            done, evaluations, failures = _run_passes(
-                store, executor=executor, retries=retries, window=where.window,
-                storage_options=so)
-    wall = time.perf_counter() - t0
+            result = _run_refinement(store, executor=executor, retries=retries,
+                                     window=where.window, storage_options=so)
+    result.wall_s = time.perf_counter() - t0
     log.info("%s: refined %d curves and %d domes with %d solver evaluations (%.1f s)", store,
-             done["curves"], done["domes"], evaluations, wall)
-    return RefineResult(store=store, curves=done["curves"], domes=done["domes"],
-                        evaluations=evaluations, failures=failures, wall_s=wall)
+             result.curves, result.domes, result.evaluations, result.wall_s)
+    return result
 
 
 @contextlib.contextmanager
@@ -163,6 +169,18 @@ def _check_refinable(store: str, *, storage_options: Mapping | None) -> None:
             f"the sweep first (fanodome run CONFIG --store {store} --resume)")
 
 
+def lay_out(store: str, *, settings: RefineSettings, curves_per_task: int,
+            storage_options: Mapping | None = None) -> None:
+    """Lay out the refined numbers of a sweep store for ``settings`` unless it holds them
+    already, restoring first a metadata index that a killed process left behind (a sweep's
+    run does this before its grid, so that each structure is refined once its grid is done).
+    """
+    if not store_mod.is_read_only_url(store):
+        store_mod.repair_consolidated(store, storage_options=storage_options)
+    _lay_out(store, settings=settings, curves_per_task=curves_per_task,
+             storage_options=storage_options)
+
+
 def _lay_out(store: str, *, settings: RefineSettings, curves_per_task: int,
              storage_options: Mapping | None) -> None:
     """Lay out the refined numbers, unless the store holds them for these settings already."""
@@ -177,66 +195,117 @@ def _lay_out(store: str, *, settings: RefineSettings, curves_per_task: int,
                             storage_options=storage_options)
 
 
-def _run_passes(store: str, *, executor, retries: int, window: int | None,
-                storage_options: Mapping | None) -> tuple[dict[str, int], int, list[Failure]]:
-    """Run the curve tasks, then the top tasks, of what is pending; returns what each pass
-    finished (curves, domes), the solver evaluations and the failures."""
-    so = storage_options
-    attrs = store_mod.read_attrs(store, storage_options=so)
-    wanted = store_mod.refine_settings_of(attrs)
-    settings_items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                  for k, v in wanted.items()))
-    model_items = tuple(sorted(store_mod.model_options(attrs).items()))
-    so_items = tuple(sorted((so or {}).items()))
-    ds = store_mod.open_dataset(store, storage_options=so)
-    coords = {d: ds[d].values for d in DOME_AXES}
-    failures = FailureLog(store_mod.read_failures(store, log="refine", storage_options=so),
-                          key="task", write=lambda records: store_mod.write_failures(
-                              store, records, log="refine", storage_options=so))
+class Refinement:
+    """The refine work left in a store, as tasks of a :class:`~sweep.refine.dealer.RefineDealer`
+    (``self.dealer``), and what their outcomes and failures do to the store: failed flags,
+    failure records, the counts of a :class:`RefineResult`.
 
-    def task(cls, index):
-        iL, iW, iV, io = index[:4]
-        return cls(store=store, index=tuple(int(i) for i in index), L=float(coords["L"][iL]),
-                   W=float(coords["W"][iW]), V=float(coords["V"][iV]),
-                   omega0=float(coords["omega0"][io]), model=model_items,
-                   settings=settings_items, storage_options=so_items)
+    ``after_grid``: every structure waits for :meth:`RefineDealer.grid_done` (a sweep's run
+    refines each structure once its grid is done); else all are ready (a finished store).
+    """
 
-    def on_failed(f: Failure) -> None:
-        if isinstance(f.task, TopTask):
-            store_mod.write_top(store=store, region=f.task.region_slices(),
+    def __init__(self, store: str, *, storage_options: Mapping | None = None,
+                 after_grid: bool = False):
+        so = storage_options
+        self.store = store
+        attrs = store_mod.read_attrs(store, storage_options=so)
+        wanted = store_mod.refine_settings_of(attrs)
+        settings_items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                      for k, v in wanted.items()))
+        model_items = tuple(sorted(store_mod.model_options(attrs).items()))
+        so_items = tuple(sorted((so or {}).items()))
+        coords = store_mod.coordinates(store, DOME_AXES, storage_options=so)
+        self._failures = FailureLog(
+            store_mod.read_failures(store, log="refine", storage_options=so), key="task",
+            write=lambda records: store_mod.write_failures(store, records, log="refine",
+                                                           storage_options=so))
+        self._so = so
+
+        def make(cls):
+            def task(index):
+                iL, iW, iV, io = index[:4]
+                return cls(store=store, index=tuple(int(i) for i in index),
+                           L=float(coords["L"][iL]), W=float(coords["W"][iW]),
+                           V=float(coords["V"][iV]), omega0=float(coords["omega0"][io]),
+                           model=model_items, settings=settings_items, storage_options=so_items)
+            return task
+
+        plan = store_mod.refine_plan(store, storage_options=so)
+        tops = set(plan["domes"]) | {tuple(c[:4]) for c in plan["curves"]}
+        self.todo = {"curves": sum(c[5] - c[4] for c in plan["curves"]), "domes": len(tops)}
+        keys = {tuple(t[:3]) for t in tops}
+        self.dealer = RefineDealer(curves=plan["curves"], tops=tops,
+                                   make_curve_task=make(RefineTask), make_top_task=make(TopTask),
+                                   grid_pending=keys if after_grid else (),
+                                   held_per_worker=STRUCTURES_PER_PROCESS)
+        self.done = {"curves": 0, "domes": 0}
+        self.evaluations = 0
+        self.failures: list[Failure] = []
+        self.started: float | None = None
+        self.last: float | None = None
+
+    def on_done(self, outcome) -> None:
+        """A refine task's outcome (a :class:`~sweep.refine.tasks.RefineOutcome`)."""
+        self._failures.done(outcome.index)
+        self.done["domes" if len(outcome.index) == 4 else "curves"] += outcome.n_points
+        self.evaluations += outcome.evaluations
+        self.last = time.perf_counter()
+
+    def on_failed(self, f: Failure) -> None:
+        """A refine task that failed on every try: flagged failed in the store, recorded."""
+        task = f.task
+        if isinstance(task, TopTask):
+            store_mod.write_top(store=self.store, region=task.region_slices(),
                                 values={store_mod.VAR_TOP_STATUS: TOP_FAILED},
-                                storage_options=so)
+                                storage_options=self._so)
         else:
-            store_mod.write_refine_failed(store=store, region=f.task.region_slices(),
-                                          flag=FAILED, storage_options=so)
-        failures.failed(f, kind=type(f.task).__name__)
+            store_mod.write_refine_failed(store=self.store, region=task.region_slices(),
+                                          flag=FAILED, storage_options=self._so)
+        self._failures.failed(f, kind=type(task).__name__)
+        self.failures.append(f)
+        self.dealer.failed(task.index)
+        self.last = time.perf_counter()
 
-    evaluations = 0
-    errors: list[Failure] = []
-    done = {"curves": 0, "domes": 0}
-    for kind, cls, compute in (("curves", RefineTask, compute_refine_block),
-                               ("domes", TopTask, compute_top)):
-        todo = store_mod.refine_plan(store, storage_options=so)[kind]
-        if not todo:
-            continue
-        tasks = [task(cls, index) for index in todo]
-        total = sum(t.n_points for t in tasks)
-        log.info("refining %d %s of %s in %d tasks", total, kind, store, len(tasks))
-        outcomes = []
+    def take(self, worker: object = None, *, workers: int = 1, **kw):
+        """The dealer's next task (see :meth:`RefineDealer.take`), the first one timed."""
+        task = self.dealer.take(worker, workers=workers, **kw)
+        if task is not None and self.started is None:
+            self.started = time.perf_counter()
+        return task
 
-        def on_done(o) -> None:
-            outcomes.append(o)
-            failures.done(o.index)
+    def finished(self, outcome) -> None:
+        self.dealer.finished(outcome)
 
-        report = run_tasks(tasks, executor=executor, compute=compute, retries=retries,
-                           total_points=total, window=window, on_failed=on_failed,
-                           on_done=on_done)
-        evaluations += sum(o.evaluations for o in outcomes)
-        done[kind] = report.points_done
-        errors.extend(report.failures)
-    failures.flush()
-    return done, evaluations, errors
+    def waiting(self) -> bool:
+        return self.dealer.waiting()
+
+    def result(self) -> RefineResult:
+        """What ran, its wall time from the first task handed out to the last outcome."""
+        self._failures.flush()
+        wall = 0.0 if self.started is None or self.last is None else self.last - self.started
+        return RefineResult(store=self.store, curves=self.done["curves"],
+                            domes=self.done["domes"], evaluations=self.evaluations,
+                            failures=list(self.failures), wall_s=wall)
 
 
-__all__ = ["RefineResult", "pending_work", "refine_store", "stored_settings",
-           "DEFAULT_RETRIES", "REFINE_CURVES_PER_TASK"]
+def _run_refinement(store: str, *, executor, retries: int, window: int | None,
+                    storage_options: Mapping | None) -> RefineResult:
+    """Run what is pending of a finished store's refinement: curve blocks, and each dome's top
+    as soon as its curves are done, structure by structure on the workers that hold them."""
+    work = Refinement(store, storage_options=storage_options)
+    total = work.todo["curves"] + work.todo["domes"]
+    log.info("refining %d curves and %d domes of %s", work.todo["curves"],
+             work.todo["domes"], store)
+    run_tasks(work, executor=executor, compute=compute_refine_task, retries=retries,
+              total_points=total, window=window, on_failed=work.on_failed,
+              on_done=work.on_done)
+    return work.result()
+
+
+def compute_refine_task(task: RefineTask):
+    """A curve block or a dome's top, whichever ``task`` is (runs where the task runs)."""
+    return compute_top(task) if isinstance(task, TopTask) else compute_refine_block(task)
+
+
+__all__ = ["RefineResult", "Refinement", "compute_refine_task", "lay_out", "pending_work",
+           "refine_store", "stored_settings", "DEFAULT_RETRIES", "REFINE_CURVES_PER_TASK"]

@@ -18,12 +18,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import store as store_mod
-from ..config import RefineSettings
+from ..config import SECONDS_PER_POINT, RefineSettings
 from ..flags import MAX_AT_BOUND, MAX_AT_FIRST_ETA, STATUS_BELOW_FLOOR, STATUS_OK, has
 from ..worker.structures import STRUCTURES, OnStructure
 from . import searches
 
 log = logging.getLogger(__name__)
+
+
+REFINE_EVALUATIONS_PER_CURVE = 60
+"""Solver evaluations a refined curve costs, its dome's top included, for the estimate of a
+refinement's work: 33 on the paper store (1322 for 40 curves and a top), 110 on 9 structures
+with two g each (1987 for 18 curves and 9 tops)."""
+
+REFINE_GIL_SHARE = 0.25
+"""Share of a refine task's time that holds the GIL: the searches between solver evaluations
+and the Python of each single-point solver call; 25-30 % measured with cProfile on the
+9-structure store (2-core development machine, 2026-12)."""
+
+
+def refine_work_s(curves: int) -> float:
+    """Seconds of solver time on one core that refining ``curves`` curves (and their domes'
+    tops) costs, at :data:`sweep.config.SECONDS_PER_POINT` an evaluation."""
+    return curves * REFINE_EVALUATIONS_PER_CURVE * SECONDS_PER_POINT
 
 
 @dataclass(frozen=True)
@@ -83,15 +100,26 @@ class RefineOutcome:
 
 
 def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """eta (n,), and tc (K, 0 below the floor, NaN elsewhere) and status of the task's curves."""
-    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None,
-                                check_lost=False)
+    """eta (n,), and tc (K, 0 below the floor, NaN elsewhere) and g of the task's curves."""
     iL, iW, iV, io, g0, g1 = task.index
-    sel = dict(L=iL, W=iW, V=iV, omega0=io, g=slice(g0, g1))
-    tc = np.asarray(ds[store_mod.VAR_TC].isel(sel).values, dtype=float)
-    status = np.asarray(ds[store_mod.VAR_STATUS].isel(sel).values)
+    eta, gs, tc, status = store_mod.read_curves(
+        task.store, index=(iL, iW, iV, io), g=slice(g0, g1),
+        storage_options=dict(task.storage_options) or None)
     tc = np.where(status == STATUS_OK, tc, np.where(status == STATUS_BELOW_FLOOR, 0.0, np.nan))
-    return np.asarray(ds["eta"].values, dtype=float), tc, np.asarray(ds["g"].values[g0:g1])
+    return eta, tc, gs
+
+
+def cover_tables(st, *, eta_lo: float, eta_hi: float, omega0: float) -> None:
+    """Have the structure's DOS tables cover every eta a task's searches may visit at cut-off
+    ``omega0`` (meV) before they start: [eta_lo, eta_hi], and up to 1 + omega0/dE, past which
+    the resonant subband lies wholly below the pairing window and no maximum of Tc(eta) can be
+    (the top of a dome of narrow bands is searched up to there). One search's points come one
+    at a time, and the tables of a structure grow only when a point falls outside them, by the
+    band's width dE: refining the 9-structure store rebuilt them 29 times, the 81-structure
+    store 107 times for 81 structures (about 50 ms a band each; narrow bands, small dE, many
+    times). The values do not depend on the range built (:meth:`solver.Structure.tables`)."""
+    eta_hi = max(eta_hi, 1.0 + omega0 / st.dE)
+    st.tables(lo=st.E_L + eta_lo * st.dE - omega0, hi=st.E_L + eta_hi * st.dE + omega0)
 
 
 def _eta_bounds(st, task: RefineTask, *, g: float, settings: RefineSettings
@@ -123,14 +151,16 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
     status = np.zeros(n, dtype=np.int16)
     w_lo, w_hi = np.full((n, nt), np.nan), np.full((n, nt), np.nan)
     w_status = np.zeros((n, nt), dtype=np.int8)
+    spans = [_eta_bounds(st, task, g=float(g), settings=settings) for g in gs]
+    cover_tables(st, eta_lo=min([float(eta.min()), *(lo for lo, _ in spans)]),
+                 eta_hi=float(eta.max()), omega0=task.omega0)
     for j, g in enumerate(gs):
         if np.isnan(tc[j]).any():
             raise ValueError(f"curve g = {g} of {task.index} has points without a value "
                              f"(pending or failed): finish the sweep before refining")
-        lower, upper = _eta_bounds(st, task, g=float(g), settings=settings)
         curve = searches.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
-                                      values=tc[j], span=(lower, upper))
-        r = searches.refine_curve(curve, bound=lower, upper=upper, settings=settings)
+                                      values=tc[j], span=spans[j])
+        r = searches.refine_curve(curve, bound=spans[j][0], upper=spans[j][1], settings=settings)
         m, a = r.maximum, r.antiresonance
         out["eta_max"][j], out["tc_max"][j] = m.eta, m.tc
         out["eta_antiresonance"][j], out["tc_antiresonance"][j] = a.eta, a.tc
@@ -158,17 +188,12 @@ def compute_top(task: TopTask) -> RefineOutcome:
     t0 = time.perf_counter()
     settings = task.refine_settings()
     model = task.model_params()
-    ds = store_mod.open_dataset(task.store, storage_options=dict(task.storage_options) or None,
-                                check_lost=False)
-    iL, iW, iV, io = task.index
-    one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
-    g = np.asarray(ds["g"].values, dtype=float)
-    eta_max = np.asarray(one["eta_max"].values, dtype=float)
-    tc_max = np.asarray(one["tc_max"].values, dtype=float)
-    status = np.asarray(one[store_mod.VAR_REFINE_STATUS].values).astype(np.int64)
-    eta = np.asarray(ds["eta"].values, dtype=float)
+    g, eta_max, tc_max, status, eta = store_mod.read_dome_maxima(
+        task.store, index=task.index, storage_options=dict(task.storage_options) or None)
+    status = status.astype(np.int64)
     step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
+    cover_tables(st, eta_lo=float(eta.min()), eta_hi=float(eta.max()), omega0=task.omega0)
 
     def bounds(gg: float) -> tuple[float, float]:
         return float(eta[0]), _eta_bounds(st, task, g=gg, settings=settings)[1]

@@ -1,5 +1,5 @@
 """A sweep from config to finished store: check, lock, lay out or resume, run the missing tasks,
-then refine the numbers when the config asks for it.
+and refine the numbers when the config asks for it, each structure once its grid is done.
 
 Ties the what (:mod:`sweep.config`, :mod:`sweep.grid`, :mod:`sweep.run.tasks`), the where
 (:mod:`sweep.store`) and the how (:mod:`sweep.execution`) together; knows none of their
@@ -7,28 +7,32 @@ internals. Everything a run needs happens here, so a Python caller of :func:`run
 what ``fanodome run`` does: the store can be started (exists, resume, overwrite), is reachable
 from the cluster's workers, is locked for the run, the window of tasks in flight fits a cluster
 whose workers join late, a cluster is started when no executor is given (and only once nothing
-can refuse the run), and ``[refine]`` runs after a complete grid.
+can refuse the run; local: threads or processes as the work's size asks,
+:func:`sweep.execution.clusters.resolve_local_mode`), and ``[refine]`` refines each structure as
+soon as its grid is done, in the same stream of tasks (:mod:`sweep.run.pipeline`).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import store as store_mod
-from ..config import ClusterConfig, SweepConfig
+from ..config import ClusterConfig, RefineSettings, SweepConfig
 from ..execution.accounting import Accounts
-from ..execution.clusters import place
+from ..execution.clusters import place, resolve_local_mode
 from ..execution.dealer import StructureDealer
 from ..execution.failures import FailureLog
 from ..execution.runner import STALL_S, Failure, RunReport, run_tasks
-from ..refine.service import RefineResult, pending_work, refine_store
+from ..refine.service import RefineResult, Refinement, lay_out, pending_work
 from ..worker.structures import STRUCTURES_PER_PROCESS
 from ..worker.warmup import solver_client
-from .tasks import ChunkOutcome, ChunkTask, compute_chunk, task_for_region
+from .pipeline import RefineStep, RefineStepOutcome, SweepAndRefine, compute_step
+from .tasks import ChunkOutcome, ChunkTask, compute_chunk, estimated_work, task_for_region
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +121,18 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
                                resumed=True, nothing_to_do=True)
         with contextlib.ExitStack() as stack:
             if executor is None:
+                spec = resolve_local_mode(cluster or ClusterConfig(), **estimated_work(
+                    config, refine=refine_settings is not None))
                 executor = stack.enter_context(solver_client(
-                    scheduler=scheduler, cluster=cluster, store=store,
+                    scheduler=scheduler, cluster=spec, store=store,
                     gaps=bool(config.gap_T_over_tc)))
                 if on_client is not None:
                     on_client(executor)
             accounts = Accounts()
-            report, counts, resumed = _fill_store(
+            report, counts, resumed, refined = _fill_store(
                 config, store=store, executor=executor, resume=resume, compute=compute,
-                storage_options=so, accounts=accounts, stall_s=stall_s, progress=progress)
-            refined = None
-            if refine_settings is not None and counts["failed"] == counts["pending"] == 0:
-                refined = refine_store(store, settings=refine_settings, executor=executor,
-                                       curves_per_task=config.curves_per_task,
-                                       retries=config.retries, storage_options=so, locked=True)
+                storage_options=so, accounts=accounts, stall_s=stall_s, progress=progress,
+                refine=refine_settings)
     wall = time.perf_counter() - t0
     log.info("%s: %d points done, %d failed, %d pending (%.1f s)", store, counts["done"],
              counts["failed"], counts["pending"], wall)
@@ -175,23 +177,53 @@ def _complete(store: str, *, refine, storage_options) -> bool:
 def _fill_store(config: SweepConfig, *, store: str, executor, resume: bool,
                 compute: Callable[[ChunkTask], ChunkOutcome], storage_options: Mapping | None,
                 accounts: Accounts, stall_s: float = STALL_S,
-                progress: Callable | None = None) -> tuple[RunReport, dict[str, int], bool]:
+                progress: Callable | None = None, refine: RefineSettings | None = None
+                ) -> tuple[RunReport, dict[str, int], bool, RefineResult | None]:
     """Lay out or resume ``store`` (held and checked by the caller), run the missing tasks,
-    record failures; returns the report, the status counts and whether it resumed. A full disk
-    or a lost mount is a :class:`~sweep.store.StoreError` (what was written is kept)."""
+    record failures; returns the grid's report, the status counts, whether it resumed and,
+    with ``refine`` settings, the refinement. A full disk or a lost mount is a
+    :class:`~sweep.store.StoreError` (what was written is kept).
+
+    With ``refine``, the refined numbers are laid out first and each structure is refined as
+    soon as its grid is done, in the same stream of tasks (:mod:`sweep.run.pipeline`); a
+    structure whose grid has failed points is not refined in this run."""
     so = storage_options
     try:
         resumed, plan, chunks, total, failures = _open_work(config, store=store, resume=resume,
                                                             storage_options=so)
+        refinement = None
+        if refine is not None:
+            lay_out(store, settings=refine, curves_per_task=config.curves_per_task,
+                    storage_options=so)
+            refinement = Refinement(store, storage_options=so, after_grid=True)
+        grid = RunReport()
+        t_start = time.perf_counter()
 
         def on_failed(f: Failure) -> None:
+            if isinstance(f.task, RefineStep):
+                refinement.on_failed(dataclasses.replace(f, task=f.task.task))
+                return
             store_mod.write_failed(store=store, region=f.task.region_slices(), storage_options=so)
             failures.failed(f, region={a: [s.start, s.stop]
                                        for a, s in f.task.region_slices().items()})
+            grid.failures.append(f)
+            if refinement is not None:
+                tasks.failed(f.task)
 
-        def on_done(o: ChunkOutcome) -> None:
+        def on_done(o) -> None:
+            if isinstance(o, RefineStepOutcome):
+                refinement.on_done(o.outcome)
+                return
             accounts.add(o)
             failures.done(o.index)
+            grid.tasks_done += 1
+            grid.points_done += o.n_points
+            grid.task_seconds += o.seconds
+            grid.seconds = time.perf_counter() - t_start
+
+        def on_retry(task) -> None:
+            if not isinstance(task, RefineStep):
+                grid.retried += 1
 
         def make_task(index, region) -> ChunkTask:
             return task_for_region(store=store, index=index, region=region, axes=config.axes,
@@ -200,21 +232,32 @@ def _fill_store(config: SweepConfig, *, store: str, executor, resume: bool,
 
         tasks = StructureDealer(plan=plan, chunks=chunks, make_task=make_task, points=total,
                                 sizing=config.sizing, held_per_worker=STRUCTURES_PER_PROCESS)
+        if refinement is not None:
+            tasks = SweepAndRefine(grid=tasks, refinement=refinement,
+                                   held_per_worker=STRUCTURES_PER_PROCESS)
+            compute = functools.partial(compute_step, chunk=compute)
         _warn_clear_secrets(executor, so)
         report = run_tasks(tasks, executor=executor, retries=config.retries,
                            total_points=total, compute=compute, window=config.batch_size,
-                           on_failed=on_failed, on_done=on_done, stall_s=stall_s,
-                           progress=progress)
+                           on_failed=on_failed, on_done=on_done, on_retry=on_retry,
+                           stall_s=stall_s, progress=progress)
+        grid.threads = report.threads
+        if refinement is None:
+            grid.seconds = report.seconds
         # A resumed record whose chunk ran inside a larger task was not matched by index.
         failures.drop(lambda r: store_mod.region_complete(
             store, region={a: slice(*r["region"][a]) for a in r["region"]}, storage_options=so))
         failures.flush()
+        refined = None if refinement is None else refinement.result()
+        if refined is not None:
+            log.info("%s: refined %d curves and %d domes with %d solver evaluations (%.1f s)",
+                     store, refined.curves, refined.domes, refined.evaluations, refined.wall_s)
         counts = store_mod.status_counts(store, storage_options=so)
     except OSError as err:  # a full disk, a lost mount: the store stays resumable
         raise store_mod.StoreError(
             f"{store}: cannot write the store ({err.strerror or err}); what was written "
             f"is kept: free the space and rerun with --resume") from None
-    return report, counts, resumed
+    return grid, counts, resumed, refined
 
 
 def _open_work(config: SweepConfig, *, store: str, resume: bool, storage_options: Mapping | None):

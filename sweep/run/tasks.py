@@ -10,6 +10,7 @@ is :mod:`sweep.execution`'s job: a task only names its Dask worker in its outcom
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -21,8 +22,10 @@ import numpy as np
 import solver
 
 from .. import store as store_mod
+from ..config import SECONDS_PER_POINT
 from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
-from ..grid import AXES
+from ..grid import AXES, CURVE_AXES
+from ..refine.tasks import REFINE_GIL_SHARE, refine_work_s
 from ..worker.structures import STRUCTURES, OnStructure
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,36 @@ def _chunk_gaps(st: solver.Structure, task: ChunkTask, *, status: np.ndarray,
         delta[i, j, k] = gr.delta_fermi.T
         mu_shift[i, j, k] = gr.mu_shift_meV
     return {"delta": delta, "mu_shift": mu_shift}
+
+
+TC_GIL_SHARE = 0.1
+"""Share of a Tc task's time that holds the GIL: the Python between the numba kernels (which
+release it) of :func:`solver.tc_on_structure`; 8 % measured with cProfile on the paper grid
+(2-core development machine, 2026-12)."""
+
+GAPS_GIL_SHARE = 0.4
+"""The same for a point's gaps (:func:`solver.gaps.gaps_on_structure`): about 40 % of its time
+is Python between kernels (cProfile, same machine and date)."""
+
+GAP_SECONDS_PER_POINT = 11.5e-3
+"""Seconds of a gap solve per (point, temperature) on one core, for the estimate of a sweep's
+work (docs/performance.md, "Gaps below Tc")."""
+
+def estimated_work(config, *, refine: bool) -> dict[str, float]:
+    """What a local cluster's mode is chosen from (the keywords ``work_s``, ``gil_share`` of
+    :func:`sweep.execution.clusters.resolve_local_mode`): the seconds of solver time on one
+    core that ``config``'s grid (and, with ``refine``, its refinement,
+    :func:`sweep.refine.tasks.refine_work_s`) costs, at :data:`sweep.config.SECONDS_PER_POINT`
+    a point, and the share of it that holds the GIL."""
+    points = config.plan().n_points
+    work = points * SECONDS_PER_POINT
+    gaps = points * len(config.gap_T_over_tc) * GAP_SECONDS_PER_POINT
+    parts = [(work, TC_GIL_SHARE), (gaps, GAPS_GIL_SHARE)]
+    if refine:
+        curves = math.prod(len(config.axes[axis]) for axis in CURVE_AXES)
+        parts.append((refine_work_s(curves), REFINE_GIL_SHARE))
+    total = sum(w for w, _ in parts)
+    return {"work_s": total, "gil_share": sum(w * share for w, share in parts) / total}
 
 
 def task_for_region(*, store: str, index: tuple[int, ...], region: Mapping[str, slice],

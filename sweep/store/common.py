@@ -8,20 +8,24 @@ no change here.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
 import json
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 import zarr
 from zarr.core.sync import sync as zarr_sync
 
 from ..addresses import is_read_only_url, local_path
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +101,31 @@ def exists(store: str, *, storage_options: Mapping | None = None) -> bool:
     return True
 
 
-def open_dataset(store: str, *, storage_options: Mapping | None = None) -> xr.Dataset:
-    """The store as a lazy xarray Dataset (path or URL)."""
+IN_MEMORY_POINTS = 1 << 23
+"""Largest variable (values) of a store that :func:`open_dataset` with ``dask=None`` opens
+without dask: such a store's tc and status (72 MiB) can be read whole, and sparing dask's graphs
+and scheduler (whose first use imports distributed) saves more than reading it costs:
+``fanodome dome`` on the paper store took 1.0 s in-process this way against 2.8 s dask-backed
+(2-core development machine, 2026-12)."""
+
+
+def open_dataset(store: str, *, storage_options: Mapping | None = None,
+                 dask: bool | None = True) -> xr.Dataset:
+    """The store as a lazy xarray Dataset (path or URL).
+
+    ``dask``: True, dask-backed (chunk by chunk, whatever the size); False, lazily indexed
+    NumPy (what is selected is read when used); None, NumPy up to :data:`IN_MEMORY_POINTS`
+    values a variable and dask above (what the command line's analysis commands use)."""
+    import xarray as xr  # on first use: counting and writing points need zarr only
+
+    kw = {"zarr_format": 3, "consolidated": True, "storage_options": storage_options}
     try:
-        return xr.open_zarr(store, zarr_format=3, consolidated=True,
-                            storage_options=storage_options)
+        if dask is not True:
+            ds = xr.open_zarr(store, chunks=None, **kw)
+            if dask is False or max((v.size for v in ds.data_vars.values()),
+                                    default=0) <= IN_MEMORY_POINTS:
+                return ds
+        return xr.open_zarr(store, **kw)
     except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
         raise unusable(store, err) from None
 
@@ -154,6 +178,23 @@ _RESULT_ARRAYS = ("status", "tc")
 """Arrays whose chunk files hold a sweep's results (a layout writes none)."""
 
 
+TEMPLATE_CHUNKS_IN_MEMORY = 256
+"""Most chunks a layout writes from a NumPy template: zarr looks at each of its chunks (all fill
+values, so none is written) at about 0.5 ms each; beyond this many, a dask template (metadata
+only, nothing looked at) is faster than that, import of dask.array included."""
+
+
+def template(shape: tuple[int, ...], fill_value, dtype, *, lazy: bool):
+    """Data of a layout's template: every value ``fill_value``. ``lazy``: a dask array (written
+    with ``compute=False``: metadata only); else a zero-copy NumPy view whose chunks, all fill
+    values, zarr does not write."""
+    if lazy:
+        import dask.array as da
+
+        return da.full(shape, fill_value, dtype=dtype, chunks=-1)
+    return np.broadcast_to(np.asarray(fill_value, dtype=dtype), shape)
+
+
 def group(store: str, *, mode: str, storage_options: Mapping | None = None) -> zarr.Group:
     """The store's root group, through its consolidated metadata."""
     try:
@@ -188,6 +229,45 @@ def written_chunks(array: zarr.Array) -> np.ndarray | None:
             if all(i < n for i, n in zip(index, grid.shape)):
                 grid[index] = True
     return grid
+
+
+Region = tuple[str, tuple, object]
+"""One array's region of a store: (array name, selection, values to write or None)."""
+
+
+def access(store: str, *, write: Sequence[Region] = (), then: Sequence[Region] = (),
+           read: Sequence[Region] = (), storage_options: Mapping | None = None) -> list:
+    """Read and write regions of a store's arrays concurrently: one open of its metadata index
+    and a round trip to zarr's I/O loop for each of ``read`` (returns the arrays, in order),
+    ``write`` and ``then`` (written after every region of ``write``: statuses last), whatever
+    the number of arrays. Every chunk of a region written is written, those of fill values only
+    too, so a listing of the chunk files shows what was written (:func:`written_chunks`). A
+    task of a refinement reads 4 regions and writes 13: 4-8 ms and
+    9-11 ms this way, 7-13 ms and 35-52 ms one by one (the 81-structure store of
+    ``benchmarks/bench_refine.py``, 2-core development machine, 2026-12, load 4-6)."""
+    from zarr.api.asynchronous import open_group
+
+    async def run() -> list:
+        try:
+            g = await open_group(store=store, mode="r+" if write or then else "r",
+                                 zarr_format=3, use_consolidated=True,
+                                 storage_options=storage_options)
+        except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
+            raise unusable(store, err) from None
+        names = {name for name, _, _ in (*read, *write, *then)}
+        try:
+            found = await asyncio.gather(*(g.getitem(n) for n in names))
+            arrays = {n: a.with_config({"write_empty_chunks": True})
+                      for n, a in zip(names, found)}
+        except KeyError as err:
+            raise cut_short(store, f"no array {err}") from None
+        out = await asyncio.gather(*(arrays[n].getitem(sel) for n, sel, _ in read))
+        for regions in (write, then):
+            await asyncio.gather(*(arrays[n].setitem(sel, np.asarray(v, dtype=arrays[n].dtype))
+                                   for n, sel, v in regions))
+        return list(out)
+
+    return zarr_sync(run())
 
 
 def read_attrs(store: str, *, storage_options: Mapping | None = None) -> dict:

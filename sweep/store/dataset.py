@@ -9,19 +9,21 @@ absence of their chunk file tells a loss (:func:`sweep.store.refined.lost_refine
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from . import common, refined
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 
 def open_dataset(store: str, *, storage_options: Mapping | None = None,
-                 check_lost: bool = True) -> xr.Dataset:
+                 check_lost: bool = True, dask: bool | None = True) -> xr.Dataset:
     """The store as a lazy xarray Dataset (path or URL); with ``check_lost``, refined curves
     and dome tops that lost a chunk file read as pending in ``refine_status`` and
     ``top_status`` (one listing of each refined variable's files; a task reading its own block
-    passes False)."""
-    ds = common.open_dataset(store, storage_options=storage_options)
+    passes False). ``dask``: as in :func:`sweep.store.common.open_dataset`."""
+    ds = common.open_dataset(store, storage_options=storage_options, dask=dask)
     if not check_lost:
         return ds
     return refined.without_lost(ds, store, storage_options=storage_options)

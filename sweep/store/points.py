@@ -36,19 +36,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 
-import dask.array as da
 import numpy as np
-import xarray as xr
 import zarr
 
 import solver.parameters
 from solver.parameters import PARAMETERS
 
+from ..addresses import is_read_only_url
 from ..config import package_version
 from ..flags import STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_NAMES, STATUS_OK, STATUS_PENDING
 from ..grid import AXES, STRUCTURE_AXES, ChunkPlan
-from .common import (ATTR_CONFIG_JSON, StoreError, check_only_own_files, cut_short, damaged,
-                     group, identity_mismatch, provenance, quiet)
+from .common import (ATTR_CONFIG_JSON, TEMPLATE_CHUNKS_IN_MEMORY, StoreError, access,
+                     check_only_own_files, cut_short, damaged, group, identity_mismatch,
+                     provenance, quiet, template, written_chunks)
 from .common import check_can_start as _check_can_start
 
 log = logging.getLogger(__name__)
@@ -96,17 +96,26 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
     chunks read as the fill values (NaN, pending). ``gap_T_over_tc`` (fractions of Tc) not
     empty: also ``delta`` and ``mu_shift`` over ``nbands`` subbands and those temperatures.
     """
+    import xarray as xr  # the template only: counting and writing need zarr alone
+
     shape = tuple(plan.shape[a] for a in AXES)
     chunks = tuple(plan.chunk[a] for a in AXES)
     sshape = shape[:3]
     coords = {a: xr.Variable(a, np.asarray(axes[a], dtype=float), _COORD_ATTRS[a]) for a in AXES}
-    # One dask chunk per variable: only metadata is written (compute=False), and the graph
-    # stays one task whatever the grid size; zarr chunks come from the encoding.
+    # Only metadata is written: a dask template of one chunk per variable (compute=False,
+    # one task whatever the grid size) on large grids, a NumPy view of fill values on small
+    # ones (no chunk written either, and no import of dask.array); zarr chunks come from the
+    # encoding.
+    lazy = plan.n_chunks > TEMPLATE_CHUNKS_IN_MEMORY
+
+    def fill(shape_, value, dtype):
+        return template(shape_, value, dtype, lazy=lazy)
+
     data = {
-        VAR_TC: (AXES, da.full(shape, np.nan, dtype=np.float64, chunks=-1)),
-        VAR_STATUS: (AXES, da.full(shape, STATUS_PENDING, dtype=np.int8, chunks=-1)),
-        VAR_E_L: (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
-        VAR_DE: (STRUCTURE_AXES, da.full(sshape, np.nan, dtype=np.float64, chunks=-1)),
+        VAR_TC: (AXES, fill(shape, np.nan, np.float64)),
+        VAR_STATUS: (AXES, fill(shape, STATUS_PENDING, np.int8)),
+        VAR_E_L: (STRUCTURE_AXES, fill(sshape, np.nan, np.float64)),
+        VAR_DE: (STRUCTURE_AXES, fill(sshape, np.nan, np.float64)),
     }
     encoding = {
         VAR_TC: {"chunks": chunks, "fill_value": np.nan},
@@ -123,10 +132,8 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         for d, v in gap.items():
             coords[d] = xr.Variable(d, v, _GAP_COORD_ATTRS[d])
         nb, nt = gap["subband"].size, gap["T_over_tc"].size
-        data[VAR_DELTA] = (AXES + GAP_DIMS,
-                         da.full(shape + (nb, nt), np.nan, dtype=np.float64, chunks=-1))
-        data[VAR_MU_SHIFT] = (AXES + ("T_over_tc",),
-                            da.full(shape + (nt,), np.nan, dtype=np.float64, chunks=-1))
+        data[VAR_DELTA] = (AXES + GAP_DIMS, fill(shape + (nb, nt), np.nan, np.float64))
+        data[VAR_MU_SHIFT] = (AXES + ("T_over_tc",), fill(shape + (nt,), np.nan, np.float64))
         encoding[VAR_DELTA] = {"chunks": chunks + (nb, nt), "fill_value": np.nan}
         encoding[VAR_MU_SHIFT] = {"chunks": chunks + (nt,), "fill_value": np.nan}
         var_attrs.update(_GAP_VAR_ATTRS)
@@ -140,7 +147,7 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
                      model_defaults=solver.parameters.defaults(), version=package_version()),
     })
     with quiet():
-        ds.to_zarr(store, compute=False, zarr_format=3, mode="w", consolidated=True,
+        ds.to_zarr(store, compute=not lazy, zarr_format=3, mode="w", consolidated=True,
                    encoding=encoding, storage_options=storage_options)
     log.info("laid out %s: %d points in %d chunks", store, plan.n_points, plan.n_chunks)
 
@@ -197,25 +204,50 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
     ``dE`` (meV) belong to the region's structure (None: left as they are). A store with gaps
     also takes ``delta`` (meV, that shape then subband, T_over_tc) and ``mu_shift`` (meV, that
     shape then T_over_tc). ``status`` is written last, so a chunk whose write was cut short
-    still reads as pending (or failed) and is redone on resume.
+    still reads as pending (or failed) and is redone on resume. The region is whole store
+    chunks: each chunk file is written once, by one task, with zarr (:func:`access`: the values
+    at once, then the status).
     """
-    shape6 = tuple(region[a].stop - region[a].start for a in AXES)
-    ds = xr.Dataset({VAR_TC: (AXES, np.asarray(tc, dtype=np.float64).reshape(shape6))})
+    where = tuple(region[a] for a in AXES)
+    shape6 = tuple(s.stop - s.start for s in where)
+    values = [(VAR_TC, where, np.asarray(tc, dtype=np.float64).reshape(shape6))]
     if delta is not None:
         delta = np.asarray(delta, dtype=np.float64)
-        ds[VAR_DELTA] = (AXES + GAP_DIMS, delta.reshape(shape6 + delta.shape[-2:]))
         mu_shift = np.asarray(mu_shift, dtype=np.float64)
-        ds[VAR_MU_SHIFT] = (AXES + ("T_over_tc",),
-                            mu_shift.reshape(shape6 + mu_shift.shape[-1:]))
-    if E_L is not None:
-        ds[VAR_E_L] = (STRUCTURE_AXES, np.full((1, 1, 1), E_L, dtype=np.float64))
-    if dE is not None:
-        ds[VAR_DE] = (STRUCTURE_AXES, np.full((1, 1, 1), dE, dtype=np.float64))
-    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
-          "storage_options": storage_options}
-    ds.to_zarr(store, region=dict(region), **kw)
-    st = xr.Dataset({VAR_STATUS: (AXES, np.asarray(status, dtype=np.int8).reshape(shape6))})
-    st.to_zarr(store, region=dict(region), **kw)
+        values += [(VAR_DELTA, where, delta.reshape(shape6 + delta.shape[-2:])),
+                   (VAR_MU_SHIFT, where, mu_shift.reshape(shape6 + mu_shift.shape[-1:]))]
+    values += [(name, where[:3], np.full((1, 1, 1), value, dtype=np.float64))
+                for name, value in ((VAR_E_L, E_L), (VAR_DE, dE)) if value is not None]
+    access(store, write=values, then=[(VAR_STATUS, where, np.asarray(
+        status, dtype=np.int8).reshape(shape6))], storage_options=storage_options)
+
+
+def coordinates(store: str, names, *, storage_options: Mapping | None = None
+                ) -> dict[str, np.ndarray]:
+    """The values of the store's coordinates ``names`` (e.g. :data:`sweep.grid.DOME_AXES`)."""
+    names = list(names)
+    values = access(store, read=[(name, (), None) for name in names],
+                    storage_options=storage_options)
+    return {name: np.asarray(v) for name, v in zip(names, values)}
+
+
+def read_curves(store: str, *, index: tuple[int, int, int, int], g: slice,
+                storage_options: Mapping | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Curves Tc(eta) of dome ``index`` (iL, iW, iV, io) at the couplings ``g`` (a slice of
+    the g axis): eta (n_eta), their g (n), tc (K, n x n_eta) and status (n x n_eta)."""
+    where = (*index, g)
+    try:
+        eta, gs, tc, status = access(store, read=[("eta", (), None), ("g", (g,), None),
+                                                  (VAR_TC, where, None),
+                                                  (VAR_STATUS, where, None)],
+                                     storage_options=storage_options)
+    except (ValueError, TypeError, RuntimeError, OSError) as err:
+        raise StoreError(f"{store}: a chunk of the curves {index} cannot be read "
+                         f"({type(err).__name__}: {str(err)[:200]}); recompute the store "
+                         f"(--overwrite) or restore it from a copy") from None
+    return (np.asarray(eta, dtype=float), np.asarray(gs, dtype=float),
+            np.asarray(tc, dtype=float), np.asarray(status))
 
 
 def write_failed(*, store: str, region: Mapping[str, slice],
@@ -246,12 +278,19 @@ def chunks_to_do(store: str, plan: ChunkPlan, *,
                  storage_options: Mapping | None = None) -> Iterator[tuple[int, ...]]:
     """Block indices of the chunks holding any pending, failed or valueless ok point, lazily.
 
-    Reads the status and tc arrays one structure at a time, so memory is one structure's slab.
+    Reads the status and tc arrays one structure at a time, so memory is one structure's slab;
+    a structure without any written status chunk (where the store lists its chunk files) is
+    all to do without reading it.
     """
     g = group(store, mode="r", storage_options=storage_options)
     status, tc = _array(g, VAR_STATUS, store), _array(g, VAR_TC, store)
+    written = written_blocks(status, store=store)
+    touched = None if written is None else {b[:3] for bs in written.values() for b in bs}
     c = plan.chunk
     for s in plan.structures():
+        if touched is not None and tuple(s) not in touched:
+            yield from plan.chunks(structure=s)
+            continue
         slab = _to_redo(_read(status, (s[0], s[1], s[2]), store),
                         _read(tc, (s[0], s[1], s[2]), store))
         for index in plan.chunks(structure=s):
@@ -272,35 +311,106 @@ def region_complete(store: str, *, region: Mapping[str, slice],
 def status_counts(store: str, *, storage_options: Mapping | None = None) -> dict[str, int]:
     """Points by state: total, done (ok with a value, or below_floor), failed, pending, and of
     the pending, ``missing``: marked ok whose value is gone (a lost ``tc`` chunk; a resume
-    recomputes them)."""
+    recomputes them).
+
+    Where the store lists its chunk files (:func:`written_blocks`), a chunk never written is
+    counted pending without being read, and a slab of few written chunks reads only those: a
+    store laid out for 10^8 points of which a few chunks are done costs a listing and those
+    chunks. Elsewhere (HTTP) every slab is read. Memory stays within a slab of
+    :data:`SLAB_POINTS` values.
+    """
     g = group(store, mode="r", storage_options=storage_options)
     status, tc = _array(g, VAR_STATUS, store), _array(g, VAR_TC, store)
+    written = written_blocks(status, store=store)
+    tc_written = None if written is None else written_blocks(tc, store=store)
     n = max(STATUS_NAMES) + 1
     counts = np.zeros(n, dtype=np.int64)
     missing = 0
-    for prefix in _slab_prefixes(status):
-        st, t = _read(status, prefix, store), _read(tc, prefix, store)
-        counts += np.bincount(st.ravel(), minlength=n)[:n]
-        missing += int(np.count_nonzero((st == STATUS_OK) & np.isnan(t)))
+
+    def add(st: np.ndarray, t: np.ndarray | None) -> None:
+        nonlocal missing
+        counts[:] += np.bincount(st.ravel(), minlength=n)[:n]
+        ok = st == STATUS_OK
+        if t is None:  # no tc chunk written: every ok point has lost its value
+            missing += int(np.count_nonzero(ok))
+        elif ok.any():
+            missing += int(np.count_nonzero(ok & np.isnan(t)))
+
+    for prefix, where, size in _slabs(status):
+        if written is None:
+            add(_read(status, where, store), _read(tc, where, store))
+            continue
+        blocks = written.get(prefix, ())
+        if not blocks:
+            counts[STATUS_PENDING] += size
+            continue
+        if len(blocks) * _chunk_points(status) >= SPARSE_SHARE * size:
+            add(_read(status, where, store), _read(tc, where, store))
+            continue
+        left = size
+        for block in blocks:
+            sel = _block_region(status, block)
+            st = _read(status, sel, store)
+            left -= st.size
+            has_ok = bool((st == STATUS_OK).any())
+            add(st, _read(tc, sel, store) if has_ok and block in tc_written.get(prefix, ())
+                else None)
+        counts[STATUS_PENDING] += left
     return {"total": int(counts.sum()),
             "done": int(counts[STATUS_OK] + counts[STATUS_BELOW_FLOOR]) - missing,
             "failed": int(counts[STATUS_FAILED]), "pending": int(counts[STATUS_PENDING]) + missing,
             "missing": missing}
 
 
-SLAB_POINTS = 1 << 24
-"""Most status values read at once when scanning a store (16 MiB of int8)."""
+SLAB_POINTS = 1 << 22
+"""Most values read at once when scanning a store: 4 MiB of status (int8) and 32 MiB of tc
+(float64)."""
+
+SPARSE_SHARE = 0.25
+"""A slab whose written chunks hold less than this share of its points is read chunk by chunk
+(one request each), else at once (one batched read, which also tries the unwritten chunks)."""
 
 
-def _slab_prefixes(array: zarr.Array) -> Iterator[tuple[int, ...]]:
-    """Indices along the leading axes that cut the array in slabs of at most about
-    SLAB_POINTS values."""
+def _chunk_points(array: zarr.Array) -> int:
+    return int(np.prod(array.chunks))
+
+
+def _slabs(array: zarr.Array) -> Iterator[tuple[tuple[int, ...], tuple[slice, ...], int]]:
+    """The array cut along its leading axes, whole chunks at a time, into slabs of at most
+    about :data:`SLAB_POINTS` values (one chunk along every leading axis if need be): per slab
+    its block indices along those axes, its selection and its number of values."""
+    shape, chunks = array.shape, array.chunks
     lead = 0
-    inner = int(np.prod(array.shape))
+    inner = int(np.prod(shape))
     while lead < array.ndim - 1 and inner > SLAB_POINTS:
-        inner //= array.shape[lead]
+        inner = inner // shape[lead] * chunks[lead]
         lead += 1
-    yield from np.ndindex(*array.shape[:lead])
+    nblocks = [-(-shape[a] // chunks[a]) for a in range(lead)]
+    for prefix in np.ndindex(*nblocks):
+        where = tuple(slice(b * chunks[a], min((b + 1) * chunks[a], shape[a]))
+                      for a, b in enumerate(prefix))
+        size = int(np.prod([w.stop - w.start for w in where] + list(shape[lead:])))
+        yield prefix, where, size
+
+
+def _block_region(array: zarr.Array, block: tuple[int, ...]) -> tuple[slice, ...]:
+    return tuple(slice(b * c, min((b + 1) * c, n))
+                 for b, c, n in zip(block, array.chunks, array.shape))
+
+
+def written_blocks(array: zarr.Array, *, store: str) -> dict[tuple[int, ...], set] | None:
+    """The chunks of ``array`` that exist in the store (:func:`~.common.written_chunks`):
+    block indices grouped by their slab (the prefix :func:`_slabs` gives), or None where the
+    store cannot be listed reliably (HTTP: a static server lists nothing, and a store would
+    read as empty)."""
+    grid = None if is_read_only_url(store) else written_chunks(array)
+    if grid is None:
+        return None
+    lead = next(len(p) for p, _, _ in _slabs(array))
+    out: dict[tuple[int, ...], set] = {}
+    for block in zip(*(i.tolist() for i in np.nonzero(grid))):
+        out.setdefault(block[:lead], set()).add(block)
+    return out
 
 
 def _array(g: zarr.Group, name: str, store: str) -> zarr.Array:

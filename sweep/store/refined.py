@@ -25,16 +25,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
-import xarray as xr
 import zarr
 
 from ..flags import CURVE_FLAGS, DONE, TOP_DONE, TOP_FLAGS, WINDOW_FLAGS
 from ..grid import CURVE_AXES, DOME_AXES
 from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS,
-                     IndexMissing, consolidate, group, open_dataset, quiet, written_chunks)
+                     IndexMissing, TEMPLATE_CHUNKS_IN_MEMORY, access, consolidate, group,
+                     open_dataset, quiet, template, written_chunks)
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,8 @@ def layout_refine(*, store: str, settings: Mapping, curves_per_task: int, method
     layout, whatever moment a killed process stopped at (:func:`repair_consolidated` then
     restores the metadata index).
     """
+    import xarray as xr  # the template only: tasks read and write with zarr
+
     g = group(store, mode="r+", storage_options=storage_options)
     for key in (ATTR_REFINE_SETTINGS, ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD):
         if key in g.attrs:
@@ -124,16 +129,18 @@ def layout_refine(*, store: str, settings: Mapping, curves_per_task: int, method
         if name in g:
             del g[name]
     consolidate(g)
-    ds = open_dataset(store, storage_options=storage_options)
+    ds = open_dataset(store, storage_options=storage_options, dask=False)
     sizes = {d: ds.sizes[d] for d in CURVE_AXES}
     thresholds = np.asarray(settings["thresholds"], dtype=float)
     coords = {d: ds[d].variable for d in CURVE_AXES}
     cpt = max(1, min(int(curves_per_task), sizes["g"]))
+    domes = int(np.prod([sizes[d] for d in DOME_AXES]))
+    lazy = domes * (-(-sizes["g"] // cpt) + 1) > TEMPLATE_CHUNKS_IN_MEMORY  # see layout
     data, encoding = {}, {}
 
     def add(name, dims, dtype, attrs, chunks):
         shape = tuple(sizes[d] for d in dims)
-        data[name] = xr.Variable(dims, da.full(shape, _fill_value(dtype), dtype=dtype, chunks=-1),
+        data[name] = xr.Variable(dims, template(shape, _fill_value(dtype), dtype, lazy=lazy),
                                  dict(attrs))
         flags = FLAG_VARS.get(name)
         if flags is not None:
@@ -153,11 +160,11 @@ def layout_refine(*, store: str, settings: Mapping, curves_per_task: int, method
                 curve_chunks + (thresholds.size,))
     for name, (dtype, attrs) in _REFINE_TOP_VARS.items():
         add(name, DOME_AXES, dtype, attrs, (1, 1, 1, 1))
-    template = xr.Dataset(data, coords=coords)
-    template.attrs.update(dict(g.attrs))  # an append rewrites the root attributes: carry them
+    refined = xr.Dataset(data, coords=coords)
+    refined.attrs.update(dict(g.attrs))  # an append rewrites the root attributes: carry them
     with quiet():
-        template.to_zarr(store, mode="a", compute=False, zarr_format=3, consolidated=True,
-                         encoding=encoding, storage_options=storage_options)
+        refined.to_zarr(store, mode="a", compute=not lazy, zarr_format=3, consolidated=True,
+                        encoding=encoding, storage_options=storage_options)
     g = group(store, mode="r+", storage_options=storage_options)
     g.attrs.update({ATTR_REFINE_FAILURES: "[]", ATTR_REFINE_METHOD: method})
     g.attrs[ATTR_REFINE_SETTINGS] = json.dumps(dict(settings, curves_per_task=cpt),
@@ -241,6 +248,8 @@ def without_lost(ds: xr.Dataset, store: str, *,
     """``ds`` (the store's Dataset) with the curves and tops that lost a chunk file
     (:func:`lost_refined`) marked pending in ``refine_status`` and ``top_status``, so that no
     reader takes their fill values for refined numbers."""
+    import xarray as xr
+
     if not has_refined(ds):
         return ds
     curves, domes = lost_refined(group(store, mode="r", storage_options=storage_options))
@@ -261,35 +270,36 @@ def without_lost(ds: xr.Dataset, store: str, *,
 def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Mapping,
                          storage_options: Mapping | None = None) -> None:
     """Write a block of refined curves (arrays of the region's shape, plus threshold for the
-    window variables); ``refine_status`` last, so a cut write reads as pending."""
-    dims5 = CURVE_AXES
-    ds = xr.Dataset({k: ((dims5 + ("threshold",)) if k in _REFINE_WINDOW_VARS else dims5,
-                         np.asarray(v)) for k, v in values.items() if k != VAR_REFINE_STATUS})
-    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
-          "storage_options": storage_options, "write_empty_chunks": True}
-    reg = dict(region)
-    if any(k in _REFINE_WINDOW_VARS for k in values):
-        n = next(np.asarray(v).shape[-1] for k, v in values.items() if k in _REFINE_WINDOW_VARS)
-        reg["threshold"] = slice(0, n)
-    ds.to_zarr(store, region=reg, **kw)
-    st = xr.Dataset({VAR_REFINE_STATUS: (dims5, np.asarray(values[VAR_REFINE_STATUS],
-                                                           dtype=np.int16))})
-    st.to_zarr(store, region=dict(region), **kw)
+    window variables); ``refine_status`` last, so a cut write reads as pending. The region is
+    whole chunks of the refined variables (one block of curves)."""
+    where = tuple(region[d] for d in CURVE_AXES)
+    access(store, write=[(name, where, value) for name, value in values.items()
+                         if name != VAR_REFINE_STATUS],
+           then=[(VAR_REFINE_STATUS, where, values[VAR_REFINE_STATUS])],
+           storage_options=storage_options)
 
 
 def write_top(*, store: str, region: Mapping[str, slice], values: Mapping,
               storage_options: Mapping | None = None) -> None:
     """Write the top of one dome (scalars); ``top_status`` last."""
-    ds = xr.Dataset({k: (DOME_AXES, np.full((1, 1, 1, 1), v,
-                                            dtype=_REFINE_TOP_VARS[k][0]))
-                     for k, v in values.items() if k != VAR_TOP_STATUS})
-    kw = {"mode": "r+", "consolidated": True, "zarr_format": 3,
-          "storage_options": storage_options, "write_empty_chunks": True}
-    if ds.data_vars:
-        ds.to_zarr(store, region=dict(region), **kw)
-    st = xr.Dataset({VAR_TOP_STATUS: (DOME_AXES, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS],
-                                                         dtype=np.int8))})
-    st.to_zarr(store, region=dict(region), **kw)
+    where = tuple(region[d] for d in DOME_AXES)
+    access(store, write=[(name, where, np.full((1, 1, 1, 1), value))
+                         for name, value in values.items() if name != VAR_TOP_STATUS],
+           then=[(VAR_TOP_STATUS, where, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS]))],
+           storage_options=storage_options)
+
+
+def read_dome_maxima(store: str, *, index: tuple[int, int, int, int],
+                     storage_options: Mapping | None = None
+                     ) -> tuple[np.ndarray, ...]:
+    """The refined maxima of dome ``index`` (iL, iW, iV, io): g (n_g), eta_max (n_g), tc_max
+    (K, n_g), their ``refine_status`` (n_g) and the store's eta grid."""
+    g, eta_max, tc_max, status, eta = access(
+        store, read=[("g", (), None), ("eta_max", tuple(index), None),
+                     ("tc_max", tuple(index), None), (VAR_REFINE_STATUS, tuple(index), None),
+                     ("eta", (), None)], storage_options=storage_options)
+    return (*(np.asarray(v, dtype=float) for v in (g, eta_max, tc_max)), np.asarray(status),
+            np.asarray(eta, dtype=float))
 
 
 def write_refine_failed(*, store: str, region: Mapping[str, slice], flag: int,

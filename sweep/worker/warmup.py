@@ -92,7 +92,9 @@ def solver_client(*, scheduler: str | None = None, cluster: ClusterConfig | None
     spec = cluster or ClusterConfig()
     if compiling is None and workers_share_this_cache(spec, scheduler):
         compiling = BackgroundCompile(gaps=gaps)
+    # Workers in this process (a local cluster of threads) use the kernels it has loaded.
+    in_process = scheduler is None and spec.kind == "local" and spec.local_mode == "threads"
     with cluster_client(scheduler=scheduler, cluster=spec, store=store,
-                        plugins=[WarmupPlugin(gaps=gaps)],
+                        plugins=[] if in_process else [WarmupPlugin(gaps=gaps)],
                         ready=None if compiling is None else compiling.wait) as client:
         yield client
