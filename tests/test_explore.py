@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sweep_support import cli, cli_background, kill_group, wait_for, write_toml
+from sweep_support import cf_problems, cli, cli_background, kill_group, wait_for, write_toml
 
 from sweep import flags
 from sweep import store as store_mod
@@ -179,6 +179,36 @@ def test_plot_explore_maps_and_refuses_what_it_cannot_draw(tmp_path, capsys):
     assert png.stat().st_size > 10_000 and doc["best"]["tc_K"] > 319.0
     assert main(["dome", store]) == 2  # an explore store is no sweep
     assert "--kind explore" in capsys.readouterr().err
+
+
+def test_an_explore_store_exports_to_cf_clean_netcdf_and_csv(tmp_path, capsys):
+    """One row per sample, units in every CSV header; the netCDF passes the IOOS
+    compliance-checker at CF-1.8 with no error and no warning; a file that exists is kept."""
+    import csv
+
+    import xarray as xr
+
+    from sweep.cli import main
+    store = str(tmp_path / "x.zarr")
+    explore(_config(budget=12, polish=4), store=store, executor=InProcessExecutor(),
+            compute=ClosedForm(kink))
+    ds = explored.read_samples(store)
+    rows = int(ds.sizes[explored.SAMPLE_DIM])
+    nc, table = tmp_path / "x.nc", tmp_path / "x.csv"
+    assert main(["export", store, "--netcdf", str(nc), "--csv", str(table), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == rows
+    with table.open() as f:
+        header, *body = list(csv.reader(f))
+    assert len(body) == rows and {"L [Å]", "W [Å]", "tc_max [K]", "sample_status [1]"} <= set(
+        header)
+    back = xr.open_dataset(nc, engine="h5netcdf")
+    assert back["sample_status"].attrs["flag_masks"].dtype == back["sample_status"].dtype
+    np.testing.assert_array_equal(back["tc_max"].values, ds["tc_max"].values)
+    np.testing.assert_array_equal(back["L"].values, ds["L"].values)
+    assert cf_problems(nc) == {"high_priorities": [], "medium_priorities": []}
+    before = nc.read_bytes()
+    assert main(["export", store, "--netcdf", str(nc)]) == 2 and nc.read_bytes() == before
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_the_kink_learner_maps_a_kinked_ridge_better_than_the_default_learner():

@@ -25,9 +25,10 @@ DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
 
 
-def _open(a: argparse.Namespace, *, explore: bool = False, dask: bool | None = None):
+def _open(a: argparse.Namespace, *, explore: bool | None = False, dask: bool | None = None):
     """The store of ``a.store``: a sweep's, or with ``explore`` an explore store's (each
-    refused where the other is expected); ``dask`` as in :func:`sweep.store.open_dataset`."""
+    refused where the other is expected; ``explore=None`` takes either); ``dask`` as in
+    :func:`sweep.store.open_dataset`."""
     from .. import store as store_mod
     from ..store.explored import is_explore
     so = storage_options(a)
@@ -39,7 +40,7 @@ def _open(a: argparse.Namespace, *, explore: bool = False, dask: bool | None = N
     if not present:
         raise ValueError(f"{a.store}: no such store")
     ds = store_mod.open_dataset(a.store, storage_options=so, dask=dask)
-    if is_explore(ds.attrs) != explore:
+    if explore is not None and is_explore(ds.attrs) != explore:
         raise ValueError(f"{a.store}: an explore store (fanodome explore), not a sweep: draw "
                          f"it with fanodome plot {a.store} --kind explore -o map.png"
                          if not explore else
@@ -307,8 +308,8 @@ def _print_plot(doc: dict) -> None:
 
 
 def _cmd_export(a: argparse.Namespace) -> dict:
-    from .. import store as store_mod
-    from ..store.export import check_output, to_csv, to_netcdf
+    from ..store.export import check_output, rows, to_csv, to_netcdf
+    from ..store.explored import is_explore
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
     if a.csv and a.netcdf and Path(a.csv).absolute() == Path(a.netcdf).absolute():
@@ -316,19 +317,21 @@ def _cmd_export(a: argparse.Namespace) -> dict:
     for out in (a.csv, a.netcdf):
         if out:
             check_output(out, overwrite=a.overwrite)
-    ds = _open(a, dask=True)  # written chunk by chunk, whatever the size
+    ds = _open(a, explore=None, dask=True)  # written chunk by chunk, whatever the size
     written = []
     if a.csv:  # checked first: the size limit refuses before any long netCDF write
         written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS,
                                   overwrite=a.overwrite)))
     if a.netcdf:
         written.append(str(to_netcdf(ds, path=a.netcdf, overwrite=a.overwrite)))
-    return {"store": a.store, "points": int(ds[store_mod.VAR_TC].size), "files": written}
+    return {"store": a.store, "samples" if is_explore(ds.attrs) else "points": rows(ds),
+            "files": written}
 
 
 def _print_export(doc: dict) -> None:
+    what = "samples" if "samples" in doc else "points"
     for f in doc["files"]:
-        print(f"wrote {f} ({doc['points']} points)")
+        print(f"wrote {f} ({doc[what]} {what})")
 
 
 def add_commands(sub) -> None:
@@ -405,15 +408,16 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_cmd_plot, show=_print_plot)
 
     e = sub.add_parser("export", help="write a store as netCDF or CSV",
-                       description="netCDF-4 (h5netcdf; any size, written chunk by chunk) and/or "
-                                   "CSV (one row per point; small stores only).")
+                       description="A sweep's or an explore's store as netCDF-4 (h5netcdf, CF; "
+                                   "any size, written chunk by chunk) and/or CSV (one row per "
+                                   "point or sample; small stores only).")
     e.add_argument("store", metavar="STORE", help="zarr store path or URL")
     e.add_argument("--netcdf", metavar="FILE", help="netCDF-4 file to write")
     e.add_argument("--csv", metavar="FILE", help="CSV file to write")
     e.add_argument("--overwrite", action="store_true",
                    help="replace files that exist (else an existing file is refused)")
     e.add_argument("--max-points", type=int, default=None, metavar="N",
-                   help=f"largest store written as CSV [{CSV_MAX_POINTS}]")
+                   help=f"most rows (points or samples) written as CSV [{CSV_MAX_POINTS}]")
     add_storage_option(e)
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     e.set_defaults(func=_cmd_export, show=_print_export)

@@ -1,4 +1,5 @@
-"""A sweep for collaborators without zarr: netCDF (any size, streamed) and CSV (small sweeps).
+"""A store for collaborators without zarr: netCDF (any size, streamed) and CSV (small stores):
+a sweep (one row per point) or an explore (one row per sample).
 
 Light at import (the command line reads :data:`CSV_MAX_POINTS` for its help): xarray and the
 store's layout are loaded by the functions that write."""
@@ -51,6 +52,7 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
     otherwise, without the zarr encodings (chunks, codecs) that
     netCDF cannot take, no ``_FillValue`` on coordinates (CF §2.5.1), ``flag_values`` and
     ``flag_masks`` in the flag variable's own type (§3.5; JSON attributes come back as int64),
+    64-bit integers (an explore's sample index) as 32-bit ones, which CF-1.8 (§2.2) knows,
     ``Conventions`` the version checked and a ``history`` line. The data stay lazy."""
     unsorted = [d for d in ds.dims if d in ds.coords and ds[d].ndim == 1 and ds[d].size > 1
                 and not (np.all(np.diff(ds[d].values) > 0) or np.all(np.diff(ds[d].values) < 0))]
@@ -59,6 +61,13 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
         out[name].encoding = {}
     for name in out.coords:
         out[name].encoding["_FillValue"] = None
+    for name, var in out.variables.items():
+        if var.dtype == np.int64:
+            lo, hi = (int(x) for x in (var.min().values, var.max().values)) if var.size else (0, 0)
+            if not np.iinfo(np.int32).min <= lo <= hi <= np.iinfo(np.int32).max:
+                raise ValueError(f"{name}: values {lo} .. {hi} do not fit the 32-bit integers "
+                                 f"of {CF_VERSION}")
+            out[name] = var.astype(np.int32)
     for name in out.data_vars:
         attrs = out[name].attrs
         for key in ("flag_values", "flag_masks"):
@@ -73,14 +82,20 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def to_netcdf(ds: xr.Dataset, *, path: str | Path, overwrite: bool = False) -> Path:
-    """Write the whole sweep (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
-    data are written chunk by chunk. An existing file is replaced only with ``overwrite``."""
-    path = check_output(path, overwrite=overwrite)
+def rows(ds: xr.Dataset) -> int:
+    """Points of a sweep, samples of an explore: the rows of its CSV."""
+    from .explored import SAMPLE_DIM
     from .points import VAR_TC
 
+    return int(ds.sizes[SAMPLE_DIM] if SAMPLE_DIM in ds.dims else ds[VAR_TC].size)
+
+
+def to_netcdf(ds: xr.Dataset, *, path: str | Path, overwrite: bool = False) -> Path:
+    """Write the whole store (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
+    data are written chunk by chunk. An existing file is replaced only with ``overwrite``."""
+    path = check_output(path, overwrite=overwrite)
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
-    log.info("wrote %s (%d points)", path, ds[VAR_TC].size)
+    log.info("wrote %s (%d rows)", path, rows(ds))
     return path
 
 
@@ -91,17 +106,22 @@ def csv_header(ds: xr.Dataset, name: str) -> str:
 
 def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS,
            overwrite: bool = False) -> Path:
-    """One row per point: the six coordinates, tc, status, E_L and dE (headers ``name [units]``;
-    tc empty where there is no value). Raises ValueError above ``max_points`` points. An
-    existing file is replaced only with ``overwrite``."""
+    """One row per point of a sweep: the six coordinates, tc, status, E_L and dE; per sample of
+    an explore: its index, the explored parameters and every variable (headers ``name
+    [units]``; a number empty where there is no value). Raises ValueError above ``max_points``
+    rows. An existing file is replaced only with ``overwrite``."""
+    from .explored import SAMPLE_DIM
     from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
 
-    n = int(ds[VAR_TC].size)
+    n = rows(ds)
     if n > max_points:
-        raise ValueError(f"{n} points is too many for CSV (limit {max_points}, --max-points); "
+        raise ValueError(f"{n} rows is too many for CSV (limit {max_points}, --max-points); "
                          f"use --netcdf")
     path = check_output(path, overwrite=overwrite)
-    names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
+    if SAMPLE_DIM in ds.dims:  # the explored parameters (coordinates along sample), then all
+        names = [c for c in ds.coords if c != SAMPLE_DIM] + list(ds.data_vars)
+    else:
+        names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
     frame = ds[names].load().to_dataframe()[names]
     frame = frame.reset_index()
     frame.columns = [csv_header(ds, c) for c in frame.columns]
