@@ -5,6 +5,7 @@ Run from the repository root (warm numba cache: run any fanodome command once be
 
     python benchmarks/bench_explore.py [--workers 2] [--budget 150] [--polish 60]
         [--cache /tmp/fanodome-bench-explore] [--default-loss] [--repeat 1]
+        [--keep-samples FOLDER]
 
 Measures, in one run on one machine:
 
@@ -14,11 +15,13 @@ Measures, in one run on one machine:
 - the true maximum: SciPy's Nelder-Mead on the same objective (``sweep.explore.objective``),
   bounded to the box, from the three best nodes of the reference grid, to 1e-5 Å and 1e-8 K;
   the explore's best is compared with it (relative gap in Tc, distance in L and W);
-- the map's error: the linear interpolation of the learner's samples (the map ``fanodome plot
-  --kind explore`` draws; the polish's points left out) against the objective on a 0.25 Å
-  grid (17 x 29 = 493 nodes), max, 90th percentile and median; side by side with a uniform
-  grid of about as many samples, and with ``--default-loss`` python-adaptive's Learner2D with
-  its default loss (the same samples in flight, the same objective). The samples in flight
+- the map's error against the objective on a 0.25 Å grid (17 x 29 = 493 nodes), max, 90th
+  percentile and median, of two maps of the learner's samples (the polish's points left out):
+  the map ``fanodome plot --kind explore`` draws (``smooth_map``: the store's
+  :func:`sweep.analysis.maps.explore_map`, Clough-Tocher) and the linear interpolation
+  (``max_K``, ``p90_K``, ``median_K``); side by side with a uniform grid of about as many
+  samples, and with ``--default-loss`` python-adaptive's Learner2D with its default loss (the
+  same samples in flight, the same objective), each under both maps. The samples in flight
   finish in an order the machine decides, so the map's error varies from run to run:
   ``--repeat N`` runs the explore (and the default loss) N times and reports each.
 
@@ -120,12 +123,24 @@ def _uniform(n: int) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a in np.linspace(l0, l1, nl) for b in np.linspace(w0, w1, nw)]
 
 
-def _map_error(points, values, nodes, truth) -> dict:
-    from scipy.interpolate import LinearNDInterpolator
-    e = np.abs(LinearNDInterpolator(np.asarray(points), np.asarray(values))(nodes) - truth)
-    return {"samples": len(points), "max_K": round(float(np.max(e)), 3),
-            "p90_K": round(float(np.percentile(e, 90)), 3),
+def _errors(mapped, truth) -> dict:
+    e = np.abs(np.asarray(mapped) - truth)
+    return {"max_K": round(float(np.max(e)), 3), "p90_K": round(float(np.percentile(e, 90)), 3),
             "median_K": round(float(np.median(e)), 3)}
+
+
+def _map_error(points, values, nodes, truth, *, smooth=None) -> dict:
+    """The errors of the linear map of the samples and of the smooth map (``smooth``: its
+    values at ``nodes``; by default :func:`sweep.analysis.maps.smooth_map` of the samples)."""
+    from scipy.interpolate import LinearNDInterpolator
+
+    from sweep.analysis.maps import smooth_map
+    points, values = np.asarray(points), np.asarray(values)
+    doc = {"samples": len(points),
+           **_errors(LinearNDInterpolator(points, values)(nodes), truth)}
+    doc["smooth_map"] = _errors(smooth_map(points, values, nodes) if smooth is None else smooth,
+                                truth)
+    return doc
 
 
 def _true_maximum(nodes, truth, *, pool) -> dict:
@@ -178,6 +193,9 @@ def main() -> None:
     ap.add_argument("--default-loss", action="store_true",
                     help="also python-adaptive's default loss at the same budget")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the explore")
+    ap.add_argument("--keep-samples", type=Path, default=None,
+                    help="a folder where each explore's learner samples (L, W, Tc) are saved "
+                         "as .npy")
     a = ap.parse_args()
     a.cache.mkdir(parents=True, exist_ok=True)
     key = _key()
@@ -223,14 +241,15 @@ def _explore(a, *, nodes, truth, top) -> dict:
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, check=True)
         wall = time.perf_counter() - t0
         result = json.loads(out.stdout)
-        from sweep.flags import SAMPLE_DONE, SAMPLE_POLISH, has
+        from sweep.analysis.maps import explore_map, map_samples
         from sweep.store import explored
         ds = explored.read_samples(str(store))
-        status = ds[explored.VAR_SAMPLE_STATUS].values.astype(int)
-        learned = has(status, SAMPLE_DONE) & ~has(status, SAMPLE_POLISH)
-        pts = np.column_stack([ds["L"].values[learned], ds["W"].values[learned]])
-        doc = _map_error(pts, ds["tc_max"].values[learned], nodes, truth)
-        doc["best_of_samples_K"] = round(float(ds["tc_max"].values[learned].max()), 4)
+        pts, vals = map_samples(ds)
+        doc = _map_error(pts, vals, nodes, truth, smooth=explore_map(ds, nodes))
+        doc["best_of_samples_K"] = round(float(vals.max()), 4)
+        if a.keep_samples:
+            np.save(a.keep_samples / f"explore-{time.time_ns()}.npy",
+                    np.column_stack([pts, vals]))
     best = result["best"]
     doc.update(
         wall_s=round(wall, 1), explore_wall_s=result["wall_s"], polish=result["polish"],

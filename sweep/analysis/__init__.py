@@ -7,6 +7,8 @@ recomputation of Tc, no writes).
   (scipy).
 - :mod:`sweep.analysis.plots` -- the paper's Fig. 4 and Fig. 5 and the structures map
   (matplotlib).
+- :mod:`sweep.analysis.maps` -- :func:`explore_map`, the map of an explore store between its
+  samples (scipy).
 
 The names below are loaded on first use, so that ``fanodome dome`` imports neither scipy nor
 matplotlib.
@@ -24,6 +26,7 @@ _NAMES = {
         "FANO_COND_MAX", "FANO_PARAMS", "FANO_QUALITY", "FANO_Q_MAX", "FANO_RMS_MAX", "FanoFit",
         "covariance_condition", "fano_fit", "fano_guess", "fano_line", "fano_quality",
         "fit_fano")},
+    **{name: "maps" for name in ("explore_map", "map_axes", "map_samples", "smooth_map")},
 }
 """Each name of the package and the module (of this package) that defines it."""
 
