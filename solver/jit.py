@@ -13,6 +13,8 @@ namespace package ``solver`` that shadows a later editable install. The folder i
 any kernel is decorated: numba picks a function's cache locator when the decorator runs.
 """
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numba
@@ -34,3 +36,35 @@ if not numba.config.CACHE_DIR:  # NUMBA_CACHE_DIR unset: not next to the sources
 def njit(func):
     """The project's numba decorator: ``numba.njit(**NJIT_OPTIONS)``."""
     return numba.njit(**NJIT_OPTIONS)(func)
+
+
+def njit_inlined(func):
+    """:func:`njit` for a kernel that other kernels call, inlined into each caller's numba IR.
+
+    numba compiles every kernel a kernel calls as a module of its own and then again inside
+    each caller's module (with everything below it): a deep call tree compiles its leaves once
+    per level. Inlined, a kernel with a single caller is compiled once, as part of it. For
+    kernels with a small body over calls to larger ones (LLVM's time grows faster than the
+    size of a function, so inlining everything costs more than it saves).
+    """
+    return numba.njit(inline="always", **NJIT_OPTIONS)(func)
+
+
+def in_cache(kernel) -> bool:
+    """Whether the on-disk cache holds an index for ``kernel`` (a :func:`njit` function): numba
+    names it after the module and the function (``overlaps.exchange_integrals-72.py311.nbi``).
+    An index of an older version of the source counts too (numba then recompiles): a hint for
+    planning the warm-up, not a promise."""
+    name = f"{kernel.py_func.__module__.rsplit('.', 1)[-1]}.{kernel.py_func.__qualname__}-"
+    folder = Path(kernel.stats.cache_path)
+    return folder.is_dir() and any(folder.glob(f"{name}*.nbi"))
+
+
+def compile_in_child(module: str, function: str) -> subprocess.Popen:
+    """A Python process that runs ``module.function()`` (a warm-up: it fills the cache) with
+    this process's ``solver`` package and cache folder; stderr captured."""
+    root = str(Path(__file__).resolve().parent.parent)
+    code = f"import sys; sys.path.insert(0, {root!r}); import {module} as m; m.{function}()"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba.config.CACHE_DIR))
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
