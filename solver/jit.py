@@ -11,7 +11,12 @@ is ``__pycache__`` beside the sources, i.e. inside ``site-packages/solver/`` for
 install: ``pip uninstall`` leaves that folder behind, and Python then imports it as an empty
 namespace package ``solver`` that shadows a later editable install. The folder is chosen before
 any kernel is decorated: numba picks a function's cache locator when the decorator runs.
+
+Compile time (an empty cache: a machine's first run): :func:`njit_inlined` for small kernels
+with one caller; :func:`in_cache` and :func:`compile_in_child` let :func:`solver.warmup` compile
+two independent groups of kernels in two processes at once.
 """
+import atexit
 import os
 import subprocess
 import sys
@@ -62,9 +67,12 @@ def in_cache(kernel) -> bool:
 
 def compile_in_child(module: str, function: str) -> subprocess.Popen:
     """A Python process that runs ``module.function()`` (a warm-up: it fills the cache) with
-    this process's ``solver`` package and cache folder; stderr captured."""
+    this process's ``solver`` package and cache folder; stderr captured, killed at this
+    process's exit if still running."""
     root = str(Path(__file__).resolve().parent.parent)
     code = f"import sys; sys.path.insert(0, {root!r}); import {module} as m; m.{function}()"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(numba.config.CACHE_DIR))
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    atexit.register(proc.kill)  # this process stopped first (a signal): no compile left behind
+    return proc
