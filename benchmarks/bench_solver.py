@@ -1,6 +1,6 @@
 """Speed of the Tc kernel against a straightforward NumPy/SciPy implementation, in one run.
 
-    python benchmarks/bench_solver.py [--naive-points 3] [--repeat 3] [--baseline DIR]
+    python benchmarks/bench_solver.py [--naive-points 3] [--repeat 3] [--baseline DIR] [--L WIDTH]
 
 Prints one JSON document: ms per (eta, g) point for fanodome on the paper's Fig. 4 grid (2840
 points, everything included: bands, overlaps, DOS tables, roots) as one call, and as the sweep
@@ -13,6 +13,9 @@ from fanodome's.
 ``git archive main solver | tar -x -C DIR``). Its grid is timed in this process too, rounds
 alternating with this version's, so that both see the same machine: ms per point of each, the
 ratio per round, and the largest relative difference between their Tc.
+
+``--L``: the well width (Å) of the structure whose grid is timed (the paper's by default); the
+naive comparison, on the paper structure, is left out for another.
 """
 import argparse
 import importlib.util
@@ -34,6 +37,7 @@ import naive  # noqa: E402
 import solver  # noqa: E402
 from solver import prepare_structure, tc_on_structure, tc_point  # noqa: E402
 from solver.constants import KB as KB_MEV_PER_K  # noqa: E402
+from solver.parameters import PARAMETERS  # noqa: E402
 from solver.tc import coupling_matrix, cutoff  # noqa: E402
 from sweep.config import paper_config  # noqa: E402
 from sweep.grid import inclusive_range  # noqa: E402
@@ -45,6 +49,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the grid timing (best)")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="a folder holding another version's solver package, timed alongside")
+    ap.add_argument("--L", type=float, default=PARAMETERS["L"].default, metavar="WIDTH",
+                    help="well width of the timed structure, Å [%(default)s]")
     a = ap.parse_args()
     eta = inclusive_range(-0.5, 3.0, 0.05)
     g = inclusive_range(0.10, 0.49, 0.01)
@@ -64,7 +70,7 @@ def main() -> None:
     for _ in range(a.repeat):
         for name, mod in versions.items():
             t0 = time.perf_counter()
-            r = mod.tc_grid(eta=eta, g=g)
+            r = mod.tc_grid(eta=eta, g=g, L=a.L)
             grid_s[name].append(time.perf_counter() - t0)
             tc[name] = r.tc_K
             if name == "fanodome":
@@ -74,7 +80,7 @@ def main() -> None:
     chunk_s = math.inf
     rows = paper_config().chunk["g"]
     for _ in range(a.repeat):
-        st = prepare_structure()
+        st = prepare_structure(L=a.L)
         t0 = time.perf_counter()
         for j in range(0, g.size, rows):
             tc_on_structure(st, eta=eta, g=g[j:j + rows])
@@ -84,7 +90,8 @@ def main() -> None:
     tc_point(eta=1.0, g=0.25)
     single_s = time.perf_counter() - t0
 
-    naive_result = naive_comparison(a.naive_points) if a.naive_points > 0 else {}
+    paper = a.L == PARAMETERS["L"].default
+    naive_result = naive_comparison(a.naive_points) if a.naive_points > 0 and paper else {}
     best = min(grid_s["fanodome"])
     doc = {
         "command": "python benchmarks/bench_solver.py " + " ".join(sys.argv[1:]),
@@ -92,6 +99,7 @@ def main() -> None:
                     "processor": platform.processor() or platform.machine(),
                     "load_average": [round(x, 2) for x in os.getloadavg()]},
         "compile_or_cache_load_s": compile_s["fanodome"],
+        "L_angstrom": a.L,
         "paper_grid_points": points,
         "paper_grid_s": round(best, 3),
         "fanodome_ms_per_point": round(1e3 * best / points, 3),

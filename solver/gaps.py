@@ -1052,4 +1052,3 @@ def warmup(*, gaps: bool = True, parallel: bool = False) -> None:
     compile_structure_kernels()  # loads what the child compiled
     if gaps:
         gaps_on_structure(prepare_structure(), eta=1.0, g=0.25, T_over_tc=[0.0, 0.5])
-

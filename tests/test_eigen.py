@@ -1,8 +1,8 @@
 """The gap equation's small dense linear algebra (solver/eigen.py) against NumPy's LAPACK.
 
-The kernels replace LAPACK calls in the Tc search; here each is checked on the shapes it meets
-(P = 8 ... 32 basis nodes, up to 3 x 32 = 96 unknowns) and on the matrices that break naive
-implementations: zero, diagonal, rank one, repeated and negative eigenvalues.
+The Tc search calls these kernels where LAPACK would serve; here each is checked on the shapes
+it meets (P = 8 ... 32 basis nodes, up to 3 x 32 = 96 unknowns) and on the matrices that break
+naive implementations: zero, diagonal, rank one, repeated and negative eigenvalues.
 """
 import numpy as np
 import pytest
