@@ -153,12 +153,11 @@ def band_edge(n, top, L, W, V, m_well, m_barrier, f_w, f_b):
 @njit
 def band_edges(nbands, L, W, V, m_well, m_barrier, f_w, f_b):
     """(bottoms, tops) of bands 1..nbands, meV."""
-    bottoms = np.empty(nbands)
-    tops = np.empty(nbands)
+    edges = np.empty((2, nbands))
     for i in range(nbands):
-        bottoms[i] = band_edge(i + 1, False, L, W, V, m_well, m_barrier, f_w, f_b)
-        tops[i] = band_edge(i + 1, True, L, W, V, m_well, m_barrier, f_w, f_b)
-    return bottoms, tops
+        for k in range(2):  # top = k == 1, a run-time bool: one compiled band_edge for both
+            edges[k, i] = band_edge(i + 1, k == 1, L, W, V, m_well, m_barrier, f_w, f_b)
+    return edges[0].copy(), edges[1].copy()
 
 
 @njit

@@ -234,17 +234,48 @@ def build_table(breaks, cheb, odd, e_bottom, e_top, a_top, L, W, V, m_well, m_ba
 
 
 @njit
+def panel_value(x, panel, cheb, cheb_bary, lv, out):
+    """A table panel's interpolant at x in [-1, 1] into out (packed). lv: scratch of cheb.size."""
+    basis_values(x, cheb, cheb_bary, lv)
+    w = lv[0]
+    for j in range(out.size):
+        out[j] = w * panel[0, j]
+    for m in range(1, cheb.size):
+        w = lv[m]
+        for j in range(out.size):
+            out[j] += w * panel[m, j]
+
+
+@njit
 def table_eval(eps, breaks, vals, cheb, cheb_bary, lv, out):
     """Interpolate the table at eps into out (packed); zero outside. lv: scratch of cheb.size."""
-    out[:] = 0.0
     if breaks.size < 2 or eps <= breaks[0] or eps >= breaks[-1]:
+        for j in range(out.size):
+            out[j] = 0.0
         return
     k = np.searchsorted(breaks, eps) - 1
     a = breaks[k]
     b = breaks[k + 1]
-    x = (2.0 * eps - a - b) / (b - a)
-    basis_values(x, cheb, cheb_bary, lv)
-    for m in range(cheb.size):
-        w = lv[m]
-        for j in range(out.size):
-            out[j] += w * vals[k, m, j]
+    panel_value((2.0 * eps - a - b) / (b - a), vals[k], cheb, cheb_bary, lv, out)
+
+
+@njit
+def table_eval_ascending(mu, xs, breaks, vals, cheb, cheb_bary, lv, dv):
+    """:func:`table_eval` at eps = mu + xs[k] into dv[k] for every k, the energies ascending:
+    the panel is followed from one energy to the next instead of searched."""
+    last = breaks.size - 1
+    ip = 0
+    for k in range(xs.size):
+        eps = mu + xs[k]
+        row = dv[k]
+        if last < 1 or eps <= breaks[0] or eps >= breaks[last]:
+            for j in range(row.size):
+                row[j] = 0.0
+            continue
+        while ip > 0 and eps <= breaks[ip]:
+            ip -= 1
+        while eps > breaks[ip + 1]:
+            ip += 1
+        a = breaks[ip]
+        b = breaks[ip + 1]
+        panel_value((2.0 * eps - a - b) / (b - a), vals[ip], cheb, cheb_bary, lv, row)

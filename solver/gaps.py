@@ -55,9 +55,10 @@ import numpy as np
 from .bands import band_edge, band_energy, discriminant
 from .constants import HBAR2_2ME, KB
 from .dos import basis_values
-from .jit import njit
+from .jit import compile_in_child, in_cache, njit
+from .overlaps import exchange_integrals
 from .parameters import PARAMETERS as _P, STATUS_OK, Parameter
-from .structure import Structure, _gauss, prepare_structure
+from .structure import Structure, _gauss, compile_structure_kernels, prepare_structure
 from .tc import _check_points, compile_tc_kernels, coupling_matrix, cutoff, tc_on_structure
 
 log = logging.getLogger(__name__)
@@ -1024,15 +1025,30 @@ def gaps_point(*, eta: float, g: float, T=None, T_over_tc=None,
                              t_floor=t_floor, fixed_mu=fixed_mu, resolution=resolution)
 
 
-def warmup(*, gaps: bool = True) -> None:
-    """Compile (or load from the numba cache) the kernels of the solver: the Tc kernels
+def warmup(*, gaps: bool = True, parallel: bool = False) -> None:
+    """Compile (or load from the numba cache) the kernels of the solver: the band, overlap and
+    DOS kernels (:func:`solver.structure.compile_structure_kernels`), the Tc kernels
     (:func:`solver.tc.compile_tc_kernels`) and, with ``gaps``, the gap kernels, at T = 0 and
     T > 0.
 
     A sweep's workers call it once at start, so no task pays the compile cost (with
     ``[outputs] gaps = true`` the first chunk would otherwise pay ~10 s for the gap kernels);
     a sweep without gaps leaves them out (loading them from the cache costs ~0.5 s a worker).
+
+    ``parallel``: when the cache lacks the structure kernels, compile them in a second Python
+    process while this one compiles the Tc kernels (the two groups share no kernel), so that on
+    two free cores the first run waits for the larger group alone. Not from a process that may
+    not start children (a daemonic one).
     """
+    helper = None
+    if parallel and not in_cache(exchange_integrals):
+        helper = compile_in_child("solver.structure", "compile_structure_kernels")
     compile_tc_kernels()
+    if helper is not None:
+        _, err = helper.communicate()
+        if helper.returncode != 0:
+            raise RuntimeError(f"compiling the structure kernels in a child process failed "
+                               f"(exit code {helper.returncode}): {err.strip()}")
+    compile_structure_kernels()  # loads what the child compiled
     if gaps:
         gaps_on_structure(prepare_structure(), eta=1.0, g=0.25, T_over_tc=[0.0, 0.5])

@@ -86,12 +86,19 @@ def exchange_integrals(q_nodes, bottoms, tops, z, wz, L, W, V, m_well, m_barrier
             e = band_energy(q_nodes[i], bottoms[n], tops[n], L, W, V, m_well, m_barrier, f_w, f_b)
             energies[n, i] = e
             rho = bloch_density(z, e, q_nodes[i], L, W, V, m_well, m_barrier, f_w, f_b)
-            dens[n, i, :] = rho / np.sum(wz * rho)
+            norm = 0.0
+            for j in range(z.size):
+                norm += wz[j] * rho[j]
+            for j in range(z.size):
+                dens[n, i, j] = rho[j] / norm
     d = L + W
     out = np.empty((nb, nq, nb, nq))
     for n in range(nb):
         for i in range(nq):
             for m in range(nb):
                 for k in range(nq):
-                    out[n, i, m, k] = d * np.sum(wz * dens[n, i] * dens[m, k])
+                    s = 0.0
+                    for j in range(z.size):
+                        s += wz[j] * dens[n, i, j] * dens[m, k, j]
+                    out[n, i, m, k] = d * s
     return out, energies

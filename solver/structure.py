@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import threading
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,6 +82,23 @@ class Resolution:
 DEFAULT_RESOLUTION = Resolution()
 
 
+class DosTables(NamedTuple):
+    """The weighted DOS D_{n,ij}(eps) of every band, tabulated (:func:`solver.dos.build_table`):
+    band n's panel boundaries (meV) are ``breaks[band_breaks[n]:band_breaks[n+1]]`` and its
+    values ``values[band_panels[n]:band_panels[n+1]]``, indexed [panel, Chebyshev node, ij
+    packed]. Arrays only, for the kernels."""
+
+    breaks: np.ndarray
+    band_breaks: np.ndarray
+    values: np.ndarray
+    band_panels: np.ndarray
+
+    def band(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(breaks, values) of band n."""
+        return (self.breaks[self.band_breaks[n]:self.band_breaks[n + 1]],
+                self.values[self.band_panels[n]:self.band_panels[n + 1]])
+
+
 @dataclass(frozen=True)
 class Structure:
     """Everything that depends only on the superlattice, computed once (arrays and floats)."""
@@ -97,11 +114,9 @@ class Structure:
     overlap_error: float  # achieved interpolation error of I, relative to max I
     _tables: list = field(default_factory=list, repr=False, compare=False)
     """The last DOS tables built, as [(lo, hi, tables)]; reused when they cover a request."""
-    _workspaces: dict = field(default_factory=dict, repr=False, compare=False)
-    """Quadrature buffers per thread (see workspace)."""
 
-    def tables(self, *, lo: float, hi: float) -> list:
-        """Per band, (breaks, values) of the weighted DOS over at least [lo, hi] meV.
+    def tables(self, *, lo: float, hi: float) -> DosTables:
+        """The weighted DOS tables of every band over at least [lo, hi] meV.
 
         Reused across calls on this structure. A request outside the cached range rebuilds over
         the union widened by the resonant band's width on both sides, so that the chunks of a
@@ -117,22 +132,6 @@ class Structure:
         built = dos_tables(self, lo=lo, hi=hi)
         self._tables[:] = [(lo, hi, built)]
         return built
-
-    def workspace(self, n_nodes: int, npk: int) -> list:
-        """Buffers for the energy quadrature of all bands, grown as needed, reused per point.
-
-        Allocating them per point costs more than the arithmetic once the allocator returns
-        large blocks to the system (as dask workers make it do: MALLOC_TRIM_THRESHOLD_).
-        """
-        nb = self.bottoms.size
-        thread = threading.get_ident()  # one workspace per thread: a structure may be shared
-        ws = self._workspaces.get(thread)
-        if ws is None or ws[0].size < n_nodes:
-            cap = max(n_nodes, 2 * (ws[0].size if ws else 0), 1)
-            ws = [np.empty(cap), np.empty(cap), np.empty(cap), np.empty((cap, npk)),
-                  np.empty((cap + nb, npk)), np.empty((cap + nb, npk)), np.empty((nb, npk))]
-            self._workspaces[thread] = ws
-        return ws
 
     @property
     def n_basis(self) -> int:
@@ -238,8 +237,8 @@ def prepare_structure(*, L: float = _P["L"].default, W: float = _P["W"].default,
                      (nodes, bary), error)
 
 
-def dos_tables(st: Structure, *, lo: float, hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per band, (breaks, values) of the weighted DOS table over [lo, hi] meV."""
+def dos_tables(st: Structure, *, lo: float, hi: float) -> DosTables:
+    """The weighted DOS tables of every band over [lo, hi] meV."""
     res = st.res
     c_nodes, bary = st.basis
     h_t = res.h_t * min(1.0, 8.0 / st.n_basis)
@@ -253,4 +252,19 @@ def dos_tables(st: Structure, *, lo: float, hi: float) -> list[tuple[np.ndarray,
         vals = build_table(breaks, cheb, n % 2 == 0, st.bottoms[n], st.tops[n], st.curvatures[n],
                            *st.args, c_nodes, bary, pref, xt, wt, h_t)
         out.append((breaks, vals))
-    return out
+    return pack_tables(out)
+
+
+def pack_tables(bands: list[tuple[np.ndarray, np.ndarray]]) -> DosTables:
+    """:class:`DosTables` from each band's (breaks, values) of :func:`solver.dos.build_table`."""
+    return DosTables(np.concatenate([b for b, _ in bands]),
+                     np.cumsum([0] + [b.size for b, _ in bands]),
+                     np.concatenate([v for _, v in bands]),
+                     np.cumsum([0] + [v.shape[0] for _, v in bands]))
+
+
+def compile_structure_kernels() -> None:
+    """Compile (or load from the numba cache) the kernels of :func:`prepare_structure` and of
+    the DOS tables, on the paper structure; part of :func:`solver.warmup`."""
+    st = prepare_structure()
+    st.tables(lo=st.E_L, hi=st.E_L + st.dE)

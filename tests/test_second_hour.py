@@ -104,8 +104,8 @@ def test_a_cold_kernel_cache_is_announced_before_the_heavy_imports(tmp_path, arg
 
 
 def test_a_warm_kernel_cache_is_not_announced(tmp_path):
-    import solver.tc
-    solver.tc.compile_tc_kernels()  # this process's cache is the command's: now warm
+    import solver
+    solver.warmup(gaps=False)  # this process's cache is the command's: now warm
     proc = subprocess.run([sys.executable, "-m", "sweep.cli", "tc", "--eta", "1", "--g", "0.25"],
                           capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr

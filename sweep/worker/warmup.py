@@ -2,9 +2,11 @@
 cache) for a cluster: once in this process, in the background, then on every worker.
 
 Workers on the same machine share this process's numba cache: compiled once here (a daemon
-thread, its LLVM work outside the GIL), the kernels are only loaded by each worker, instead of
-every worker compiling the same kernels at once on the same cores. :func:`solver_client` is the
-cluster client with the solver warm on every worker, present and future.
+thread, its LLVM work outside the GIL; on an empty cache with a second process for the band and
+DOS kernels, :func:`solver.warmup`'s ``parallel``), the kernels are only loaded by each worker,
+instead of every worker compiling the same kernels at once on the same cores.
+:func:`solver_client` is the cluster client with the solver warm on every worker, present and
+future.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ class BackgroundCompile:
 
         t0 = time.perf_counter()
         try:
-            solver.warmup(gaps=self.gaps)
+            solver.warmup(gaps=self.gaps, parallel=True)
         except BaseException as err:  # noqa: BLE001 - raised again by wait() in the caller
             self.error = err
         self.seconds = time.perf_counter() - t0
