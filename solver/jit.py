@@ -55,10 +55,11 @@ KERNEL_MODULES = {
 """The modules whose kernels a job compiles: ``tc`` (:func:`solver.tc.compile_tc_kernels`,
 every kernel of these modules) and ``gaps`` (:func:`solver.warmup` with the gap kernels)."""
 
-COMPILE_SECONDS = {"tc": 20.0, "gaps": 25.0}
-"""About how long compiling each job's kernels takes on one core, s: ``fanodome tc`` and
-``fanodome gaps`` with an empty cache on the 2-core development machine (2026-12, load 1.6:
-21.0 s and 24.3 s, against 1.1 s with the cache warm). What a user is told before the wait."""
+COMPILE_SECONDS = {"tc": 20.0, "gaps": 22.0}
+"""About how long compiling each job's kernels takes, s: ``fanodome tc --eta 1 --g 0.25`` and
+``fanodome gaps --eta 1 --g 0.25 --T-over-tc 0 0.5`` with an empty cache took 17.6-20.5 s and
+20.6-22.2 s (two runs each, against 1.0 s for ``tc`` with the cache warm) on the 2-core
+development machine (2026-12, load average 0.6-0.8). What a user is told before the wait."""
 
 
 def cold_kernels(job: str) -> list[str]:
