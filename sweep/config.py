@@ -479,8 +479,10 @@ class RefineSettings:
     thresholds: tuple[float, ...] = ()
     """Temperatures T* (K) of the windows Tc >= T*."""
     eta_tol: float = 1e-6
-    """Largest |eta - eta*| of maxima and minima: far below any grid step and above the eta
-    resolution at which the solver's own 1e-9 on ln Tc makes Tc flat."""
+    """Bracket width in eta at which a search for a maximum or minimum stops: far below any
+    grid step. A smooth extremum stops earlier, on ``tc_rtol``: its Tc is then within that of
+    the extremum's, its eta within about sqrt(2 tc_rtol / |d2 ln Tc / d eta2|) (4e-5 at the
+    paper structure's antiresonances, where the curvature is about 1)."""
     tc_rtol: float = 1e-9
     """A search also stops when Tc at both bracket ends is within this of the best value: the
     solver's precision on ln Tc (Resolution.u_tol); going on would chase its noise."""
@@ -769,8 +771,8 @@ class ClusterConfig:
     or pods (kubernetes: default 1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores
     per job or pod. ``processes``: single-threaded worker processes per job (default
     ``cores``). ``memory``: per local worker, per job or per pod, a size such as ``"4GiB"``
-    (default for jobs and pods: :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``: ``HH:MM:SS`` per
-    job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or PBS project.
+    (default for jobs and pods: :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process).
+    ``walltime``: ``HH:MM:SS`` per job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or PBS project.
     ``interface``: network interface of the scheduler and workers (e.g. ``ib0``). ``host``:
     address the scheduler binds to. ``adaptive_minimum``/``adaptive_maximum``: scale between
     these (jobs for slurm/pbs, workers otherwise) instead of a fixed size.
