@@ -10,7 +10,7 @@ and the range of ``--repeat`` runs of each:
 - serial: ``fanodome tc --eta -0.5:3:0.05 --g 0.1:0.49:0.01 --json`` (the paper grid, 2840
   points, in one process: imports, kernels loaded, the grid, the JSON);
 - run: ``fanodome run --store TMP`` (the README's first command: the paper grid and its
-  refinement, 1322 solver evaluations, on a local cluster whose mode ``auto`` picks), and its
+  refinement, 1350 solver evaluations, on a local cluster whose mode ``auto`` picks), and its
   ratio to serial (the goal: at most 1.5);
 - run_threads, run_processes: the same with ``--local-mode threads`` / ``processes``;
 - tiny_threads, tiny_processes: a 6-point grid in each mode; their difference is what a cluster

@@ -62,7 +62,7 @@ subbands, the pairing and Tc-search options); each goes to the solver under the 
 
 TARGET_CHUNK_POINTS = 512
 """Default points per chunk (whole eta rows). Each task pays the solver's per-structure setup
-once (bands, DOS tables: about 65 ms measured here) plus about 0.5 ms per point, and ~15 ms of
+once (bands, DOS tables: about 65 ms measured here) plus 0.2-0.3 ms per point, and ~15 ms of
 region writes: 512 points keep that fixed part near a third of a task while leaving enough
 chunks to balance the load (the paper grid: 6 chunks for 2 workers; 10^5 points: 200 chunks
 for 16 workers) and little work to redo after a lost worker."""
@@ -107,10 +107,13 @@ SIZING_KEYS = ("task_seconds", "task_points_min", "task_points_max")
 
 MAX_POINTS = 10**9
 """Largest grid run without ``[run] max_points``: a billion points are ~9 GB of tc and status and
-~23 core-days at the paper's ~2 ms per point; a bigger one is refused before the store is laid
+~23 core-days at :data:`SECONDS_PER_POINT`; a bigger one is refused before the store is laid
 out, with its size and time, unless the config allows it explicitly."""
 SECONDS_PER_POINT = 2e-3
-"""Solver time per point on one core (the paper's grid), for the estimate in that message."""
+"""Time per point on one core that the estimates use (the refusal above, the local cluster's
+mode, a refinement's cost): an upper figure. The Tc kernel alone takes 0.16-0.33 ms a point on
+the paper's structure and those of a larger basis (docs/performance.md); a task adds its
+structure builds and writes, and slow structures more."""
 
 OUTPUT_KEYS = ("gaps", "gap_T_over_tc")
 DEFAULT_GAP_T_OVER_TC = (0.0,)

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 REFINE_EVALUATIONS_PER_CURVE = 60
 """Solver evaluations a refined curve costs, its dome's top included, for the estimate of a
-refinement's work: 33 on the paper store (1322 for 40 curves and a top), 110 on 9 structures
-with two g each (1987 for 18 curves and 9 tops)."""
+refinement's work: 33 on the paper store (1350 for 40 curves and a top), 109 on 9 structures
+with two g each (1967 for 18 curves and 9 tops)."""
 
 REFINE_GIL_SHARE = 0.25
 """Share of a refine task's time that holds the GIL: the searches between solver evaluations
