@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import parameters
+from . import parameters as parameters  # solver.parameters, the table
 from .parameters import PARAMETERS, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK
 
 _LAZY = {

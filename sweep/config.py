@@ -770,24 +770,22 @@ _K8S_NAME_MAX = 40
 class ClusterConfig:
     """Where a sweep runs, validated. See :data:`CLUSTER_KEYS` for which kind uses what.
 
-    ``workers``: workers (local: threads or processes, ``local_mode``; default one per core)
-    or pods (kubernetes: default 1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores
-    per job or pod. ``processes``: single-threaded worker processes per job (default
-    ``cores``). ``memory``: per local worker, per job or per pod, a size such as ``"4GiB"``
-    (default for jobs and pods: :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process).
-    ``walltime``: ``HH:MM:SS`` per job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or PBS project.
-    ``interface``: network interface of the scheduler and workers (e.g. ``ib0``). ``host``:
-    address the scheduler binds to. ``adaptive_minimum``/``adaptive_maximum``: scale between
-    these (jobs for slurm/pbs, workers otherwise) instead of a fixed size.
+    ``workers``: workers (local: threads or processes, ``local_mode``; default one per core) or
+    pods (kubernetes: default 1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores per
+    job or pod. ``processes``: single-threaded worker processes per job (default ``cores``).
+    ``memory``: per local worker, per job or per pod, a size such as ``"4GiB"`` (default for
+    jobs and pods: :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``:
+    ``HH:MM:SS`` per job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or
+    PBS project. ``interface``: network interface of the scheduler and workers (e.g. ``ib0``).
+    ``host``: address the scheduler binds to. ``adaptive_minimum``/``adaptive_maximum``: scale
+    between these (jobs for slurm/pbs, workers otherwise) instead of a fixed size.
     ``shared_filesystem``: a local store path is on a file system every node mounts at the same
     path. ``tls``: scheduler and workers talk TLS with temporary self-signed credentials
     (default: on; only this process and its workers hold them, so no other local user or host
     can submit work or read task specs, which may carry storage keys; ``tls = false`` turns it
     off, with a warning when the scheduler listens beyond loopback). ``local_mode``: one of
     :data:`LOCAL_MODES`, how a local cluster's workers run (threads of this process, or
-    processes).
-    ``document``: the keys as given (for TOML output).
-    """
+    processes). ``document``: the keys as given (for TOML output)."""
 
     kind: str = "local"
     workers: int | None = None
