@@ -85,10 +85,12 @@ class StoreLock:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return {}  # being written by its owner right now, or garbage
 
-    def _open(self) -> int:
+    def _open(self) -> int | None:
         """A descriptor of the lock file itself: never through a symbolic link (``O_NOFOLLOW``),
         and only a regular file with no other name, so that a link planted at the lock's path
-        cannot make a run truncate and write another file; :class:`LockError` names it."""
+        cannot make a run truncate and write another file; :class:`LockError` names it. None
+        when the file was released and unlinked by its holder between our open and our look
+        (no name at all: try again)."""
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK
                          | os.O_CLOEXEC, 0o644)
@@ -99,6 +101,9 @@ class StoreLock:
             raise LockError(f"{self.store}: cannot open the lock {self.path} "
                             f"({err.strerror})") from None
         st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 0:
+            os.close(fd)
+            return None
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
             os.close(fd)
             what = ("has other hard links" if stat.S_ISREG(st.st_mode)
@@ -111,6 +116,8 @@ class StoreLock:
         """Hold the lock (None), or the holder's note, or ``{"retry": True}`` when the file
         was released and unlinked between our open and our lock."""
         fd = self._open()
+        if fd is None:
+            return {"retry": True}
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
