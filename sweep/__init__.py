@@ -21,7 +21,7 @@ importable on its own: :mod:`sweep.config` and :mod:`sweep.grid` (what to comput
 """
 from __future__ import annotations
 
-import importlib
+from .lazy import lazy_names
 
 _API = {
     # what to compute
@@ -48,15 +48,4 @@ _API = {
 __all__ = sorted(_API)
 
 
-def __getattr__(name: str):
-    try:
-        module = _API[name]
-    except KeyError:
-        raise AttributeError(f"module 'sweep' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # loaded once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _API)

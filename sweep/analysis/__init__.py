@@ -15,33 +15,23 @@ matplotlib.
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_names
 
 _NAMES = {
-    **{name: "domes" for name in (
+    **{name: f"{__name__}.domes" for name in (
         "ANTI_FLAGS", "COMPUTED_MAX_POINTS", "DOME_FLAGS", "apply_refined", "curve_extrema",
         "dome", "dome_report", "dome_summary", "dome_top", "gaps_at_top", "iter_dome_records",
         "refined_top", "t_floor_of", "vertex")},
-    **{name: "fano" for name in (
+    **{name: f"{__name__}.fano" for name in (
         "FANO_COND_MAX", "FANO_PARAMS", "FANO_QUALITY", "FANO_Q_MAX", "FANO_RMS_MAX", "FanoFit",
         "covariance_condition", "fano_fit", "fano_guess", "fano_line", "fano_quality",
         "fit_fano")},
-    **{name: "maps" for name in ("explore_map", "map_axes", "map_samples", "smooth_map")},
+    **{name: f"{__name__}.maps" for name in (
+        "explore_map", "map_axes", "map_samples", "smooth_map")},
 }
-"""Each name of the package and the module (of this package) that defines it."""
+"""Each name of the package and the module that defines it."""
 
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str):
-    try:
-        module = _NAMES[name]
-    except KeyError:
-        raise AttributeError(f"module 'sweep.analysis' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

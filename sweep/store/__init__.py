@@ -17,7 +17,7 @@ loading zarr and xarray.
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_names
 
 _NAMES = {
     # sweep.addresses
@@ -62,15 +62,4 @@ _NAMES = {
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str):
-    try:
-        module = _NAMES[name]
-    except KeyError:
-        raise AttributeError(f"module 'sweep.store' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)
