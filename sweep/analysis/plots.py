@@ -378,11 +378,10 @@ def explore_figure(ds: xr.Dataset) -> Figure:
     Dataset (:func:`sweep.store.open_dataset`); ValueError for three or four axes (read those
     with xarray)."""
     from ..store import explored
-    from .maps import explore_map
+    from .maps import explore_map, map_axes
 
     ds = ds.load()
-    axes = [str(c) for c in ds.coords if c != explored.SAMPLE_DIM
-            and ds[c].dims == (explored.SAMPLE_DIM,)]
+    axes = map_axes(ds)
     if len(axes) > 2:
         raise ValueError(f"--kind explore draws one or two explored axes; this store explores "
                          f"{len(axes)} ({', '.join(axes)}): read it with sweep.open_dataset")

@@ -30,7 +30,7 @@ def _open(a: argparse.Namespace, *, explore: bool | None = False, dask: bool | N
     refused where the other is expected; ``explore=None`` takes either); ``dask`` as in
     :func:`sweep.store.open_dataset`."""
     from .. import store as store_mod
-    from ..store.explored import is_explore
+    from ..store.common import is_explore
     so = storage_options(a)
     try:
         present = store_exists(a.store, so)
@@ -309,7 +309,7 @@ def _print_plot(doc: dict) -> None:
 
 def _cmd_export(a: argparse.Namespace) -> dict:
     from ..store.export import check_output, rows, to_csv, to_netcdf
-    from ..store.explored import is_explore
+    from ..store.common import is_explore
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
     if a.csv and a.netcdf and Path(a.csv).absolute() == Path(a.netcdf).absolute():

@@ -173,7 +173,7 @@ def _cmd_status(a: argparse.Namespace) -> dict:
     so = storage_options(a)
     if not store_exists(a.store, so):
         raise BadInput(f"{a.store}: no such store")
-    from ..store.explored import is_explore
+    from ..store.common import is_explore
     if is_explore(store_mod.read_attrs(a.store, storage_options=so)):
         raise BadInput(f"{a.store}: an explore store (fanodome explore): its samples are in "
                        f"fanodome plot {a.store} --kind explore, or sweep.open_dataset")

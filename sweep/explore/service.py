@@ -220,8 +220,8 @@ class _Explore:
         attrs = explored.explore_attrs(store_mod.read_attrs(store))
         records = attrs["failures"]
         self.finished = dict(attrs["finished"])
-        self.failures = FailureLog(records, key="task", write=lambda r: explored
-                                   .write_explore_attrs(store, failures=r))
+        self.failures = FailureLog(records, key="task", write=lambda r: store_mod
+                                   .write_failures(store, r, log="explore"))
         # task identities never met in this store's failure records
         self.tasks = max([self.writer.next_row] + [int(r["task"][0]) for r in records])
         refine = config.refine or RefineSettings()

@@ -44,7 +44,14 @@ ATTR_REFINE_METHOD = "refine_method"
 ATTR_REFINE_FAILURES = "refine_failures"
 """Failure records of the refine tasks (JSON list)."""
 
-FAILURE_LOGS = {"sweep": ATTR_FAILURES, "refine": ATTR_REFINE_FAILURES}
+ATTR_EXPLORE_JSON = "explore_json"
+"""The explore's identity (:meth:`sweep.config.SweepConfig.explore_identity`): what
+``--resume`` compares, and what marks an explore store (:mod:`sweep.store.explored`)."""
+ATTR_EXPLORE_FAILURES = "explore_failures"
+"""Failure records of an explore's sample tasks (JSON list)."""
+
+FAILURE_LOGS = {"sweep": ATTR_FAILURES, "refine": ATTR_REFINE_FAILURES,
+                "explore": ATTR_EXPLORE_FAILURES}
 """The failure records a store keeps, by the work they are about: the root attribute of each."""
 
 MAX_FAILURE_RECORDS = 1000
@@ -299,6 +306,11 @@ def created(attrs: Mapping) -> str:
 def is_sweep(attrs: Mapping) -> bool:
     """Whether root attributes ``attrs`` are a fanodome sweep store's."""
     return ATTR_CONFIG_JSON in attrs and ATTR_CONFIG_TOML in attrs
+
+
+def is_explore(attrs: Mapping) -> bool:
+    """Whether root attributes ``attrs`` are an explore store's."""
+    return ATTR_EXPLORE_JSON in attrs
 
 
 def config_toml(attrs: Mapping, *, store: str = "store") -> str:

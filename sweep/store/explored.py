@@ -37,19 +37,15 @@ from solver.parameters import PARAMETERS
 
 from ..config import package_version
 from ..flags import BRANCHES, SAMPLE_FLAGS
-from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_FAILURES, StoreError,
-                     check_only_own_files, consolidate, group, identity_mismatch, provenance,
-                     quiet)
+from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_EXPLORE_FAILURES,
+                     ATTR_EXPLORE_JSON, ATTR_FAILURES, StoreError, check_only_own_files,
+                     consolidate, group, identity_mismatch, is_explore, provenance, quiet)
 from .common import check_can_start as _check_can_start
 
 log = logging.getLogger(__name__)
 
-ATTR_EXPLORE_JSON = "explore_json"
-"""The explore's identity (:meth:`sweep.config.SweepConfig.explore_identity`): what
-``--resume`` compares, and what marks an explore store."""
 ATTR_EXPLORE_SETTINGS = "explore_settings"
 ATTR_EXPLORE_BEST = "explore_best"
-ATTR_EXPLORE_FAILURES = "explore_failures"
 ATTR_EXPLORE_FINISHED = "explore_finished"
 """JSON ``{"learner": why it stopped or null, "polish": why it stopped or null}``: a phase
 that finished is not run again by ``--resume`` (a learner's loss need not stay below its goal
@@ -87,11 +83,6 @@ def _fill(dtype: str):
     if dtype == "f8":
         return np.nan
     return np.dtype(dtype).type(PENDING_BRANCH if dtype == "i1" else 0)
-
-
-def is_explore(attrs: Mapping) -> bool:
-    """Whether root attributes ``attrs`` are an explore store's."""
-    return ATTR_EXPLORE_JSON in attrs
 
 
 def layout_explore(*, store: str, axes: Sequence[str], rows: int, config_toml: str,
@@ -216,15 +207,14 @@ class SampleWriter:
 
 
 def write_explore_attrs(store: str, *, best: Mapping | None = None,
-                        failures: list[dict] | None = None, finished: Mapping | None = None,
+                        finished: Mapping | None = None,
                         storage_options: Mapping | None = None) -> None:
-    """Record the best sample, the failure records and/or which phases finished (and why) in
-    the root attributes (then re-consolidated)."""
+    """Record the best sample and/or which phases finished (and why) in the root attributes
+    (then re-consolidated). The failure records: :func:`sweep.store.common.write_failures`
+    with ``log="explore"``."""
     g = group(store, mode="r+", storage_options=storage_options)
     if best is not None:
         g.attrs[ATTR_EXPLORE_BEST] = json.dumps(dict(best), sort_keys=True)
-    if failures is not None:
-        g.attrs[ATTR_EXPLORE_FAILURES] = json.dumps(failures)
     if finished is not None:
         g.attrs[ATTR_EXPLORE_FINISHED] = json.dumps(dict(finished), sort_keys=True)
     consolidate(g)
