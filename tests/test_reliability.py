@@ -490,6 +490,23 @@ def test_corrupt_status_chunk_gives_one_line(reference, tmp_path, capsys):
     assert_same_sweep(store, reference)
 
 
+def test_a_corrupt_chunk_read_by_slices_is_named(reference, tmp_path):
+    """Reads of a large store go slab by slab and block by block (slices of the leading axes):
+    a chunk that cannot be decoded is still named, as a whole-array read names it."""
+    import zarr
+
+    from sweep.store.common import StoreError
+    from sweep.store.points import _read
+    store = _copy(reference, tmp_path / "s.zarr")
+    victim = _chunk_files(store, "status")[2]
+    victim.write_bytes(b"\x00garbage" * 3)
+    status = zarr.open_group(str(store), mode="r")["status"]
+    index = tuple(int(i) for i in victim.relative_to(store / "status" / "c").parts)
+    where = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index[:3], status.chunks))
+    with pytest.raises(StoreError, match="damaged.*" + "/".join(victim.relative_to(store).parts)):
+        _read(status, where, str(store))
+
+
 def test_resume_of_a_missing_store_is_refused(tmp_path, capsys):
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
     store = tmp_path / "nothing.zarr"

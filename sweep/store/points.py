@@ -33,6 +33,7 @@ The refined numbers (:mod:`sweep.store.refined`) are added beside these by a ref
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator, Mapping
 
@@ -436,11 +437,17 @@ def _read(array: zarr.Array, prefix: tuple, store: str) -> np.ndarray:
 
 
 def _bad_chunk(array: zarr.Array, prefix: tuple) -> str | None:
-    """The key of the first chunk under ``prefix`` that cannot be decoded (``status/c/0/...``),
-    None if every one reads now."""
-    lead = tuple(i // c for i, c in zip(prefix, array.chunks))
-    for rest in np.ndindex(*array.cdata_shape[len(lead):]):
-        index = lead + rest
+    """The key of the first chunk under ``prefix`` (integers and slices of the leading axes)
+    that cannot be decoded (``status/c/0/...``), None if every one reads now."""
+    ranges = []
+    for sel, c, n in zip(prefix, array.chunks, array.shape):
+        if isinstance(sel, slice):
+            start, stop, _ = sel.indices(n)
+            ranges.append(range(start // c, -(-stop // c)))
+        else:
+            ranges.append(range(sel // c, sel // c + 1))
+    ranges += [range(n) for n in array.cdata_shape[len(ranges):]]
+    for index in itertools.product(*ranges):
         try:
             array.blocks[index]
         except (ValueError, TypeError, RuntimeError, OSError):
