@@ -247,9 +247,10 @@ def access(store: str, *, write: Sequence[Region] = (), then: Sequence[Region] =
     """Read and write regions of a store's arrays concurrently: one open of its metadata index
     and a round trip to zarr's I/O loop for each of ``read`` (returns the arrays, in order),
     ``write`` and ``then`` (written after every region of ``write``: statuses last), whatever
-    the number of arrays. Every chunk of a region written is written, those of fill values only
-    too, so a listing of the chunk files shows what was written (:func:`written_chunks`). A
-    task of a refinement reads 4 regions and writes 13: 4-8 ms and
+    the number of arrays; a chunk that cannot be decoded is :func:`damaged` (a full disk or a
+    lost mount stays the OSError it is). Every chunk of a region written is written, those of
+    fill values only too, so a listing of the chunk files shows what was written
+    (:func:`written_chunks`). A task of a refinement reads 4 regions and writes 13: 4-8 ms and
     9-11 ms this way, 7-13 ms and 35-52 ms one by one (the 81-structure store of
     ``benchmarks/bench_refine.py``, 2-core development machine, 2026-12, load 4-6)."""
     from zarr.api.asynchronous import open_group
@@ -268,7 +269,12 @@ def access(store: str, *, write: Sequence[Region] = (), then: Sequence[Region] =
                       for n, a in zip(names, found)}
         except KeyError as err:
             raise cut_short(store, f"no array {err}") from None
-        out = await asyncio.gather(*(arrays[n].getitem(sel) for n, sel, _ in read))
+        try:
+            out = await asyncio.gather(*(arrays[n].getitem(sel) for n, sel, _ in read))
+        except (ValueError, TypeError, RuntimeError) as err:  # a chunk zarr cannot decode
+            detail = " ".join(str(err).split())[:ERROR_DETAIL_CHARS]
+            raise damaged(store, f"a chunk of {', '.join(sorted({n for n, _, _ in read}))} "
+                                 f"cannot be decoded ({type(err).__name__}: {detail})") from None
         for regions in (write, then):
             await asyncio.gather(*(arrays[n].setitem(sel, np.asarray(v, dtype=arrays[n].dtype))
                                    for n, sel, v in regions))

@@ -238,15 +238,9 @@ def read_curves(store: str, *, index: tuple[int, int, int, int], g: slice,
     """Curves Tc(eta) of dome ``index`` (iL, iW, iV, io) at the couplings ``g`` (a slice of
     the g axis): eta (n_eta), their g (n), tc (K, n x n_eta) and status (n x n_eta)."""
     where = (*index, g)
-    try:
-        eta, gs, tc, status = access(store, read=[("eta", (), None), ("g", (g,), None),
-                                                  (VAR_TC, where, None),
-                                                  (VAR_STATUS, where, None)],
-                                     storage_options=storage_options)
-    except (ValueError, TypeError, RuntimeError, OSError) as err:
-        raise StoreError(f"{store}: a chunk of the curves {index} cannot be read "
-                         f"({type(err).__name__}: {str(err)[:200]}); recompute the store "
-                         f"(--overwrite) or restore it from a copy") from None
+    eta, gs, tc, status = access(store, read=[("eta", (), None), ("g", (g,), None),
+                                              (VAR_TC, where, None), (VAR_STATUS, where, None)],
+                                 storage_options=storage_options)
     return (np.asarray(eta, dtype=float), np.asarray(gs, dtype=float),
             np.asarray(tc, dtype=float), np.asarray(status))
 
