@@ -118,8 +118,7 @@ def cover_tables(st, *, eta_lo: float, eta_hi: float, omega0: float) -> None:
     band's width dE: refining the 9-structure store rebuilt them 29 times, the 81-structure
     store 107 times for 81 structures (about 50 ms a band each; narrow bands, small dE, many
     times). The values do not depend on the range built (:meth:`solver.Structure.tables`)."""
-    eta_hi = max(eta_hi, 1.0 + omega0 / st.dE)
-    st.tables(lo=st.E_L + eta_lo * st.dE - omega0, hi=st.E_L + eta_hi * st.dE + omega0)
+    searches.cover(st, span=(eta_lo, max(eta_hi, 1.0 + omega0 / st.dE)), omega0=omega0)
 
 
 def _eta_bounds(st, task: RefineTask, *, g: float, settings: RefineSettings
