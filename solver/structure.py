@@ -118,18 +118,20 @@ class Structure:
     def tables(self, *, lo: float, hi: float) -> DosTables:
         """The weighted DOS tables of every band over at least [lo, hi] meV.
 
-        Reused across calls on this structure. A request outside the cached range rebuilds over
+        Reused across calls on this structure. A request outside the cached range widens them to
         the union widened by the resonant band's width on both sides, so that the chunks of a
         sweep, blocks of eta less than a band width apart, share one build. The panel lattice
-        does not depend on the range: every build gives the same values where they overlap.
+        does not depend on the range, so a widening computes only the panels it adds
+        (:func:`dos_tables`): the values are those of one build over the whole range, bit for bit.
         """
+        cached = None
         if self._tables:
             c_lo, c_hi, cached = self._tables[0]
             if c_lo <= lo and hi <= c_hi:
                 return cached
             lo, hi = min(lo, c_lo), max(hi, c_hi)
         lo, hi = lo - self.dE, hi + self.dE
-        built = dos_tables(self, lo=lo, hi=hi)
+        built = dos_tables(self, lo=lo, hi=hi, reuse=cached)
         self._tables[:] = [(lo, hi, built)]
         return built
 
@@ -237,8 +239,15 @@ def prepare_structure(*, L: float = _P["L"].default, W: float = _P["W"].default,
                      (nodes, bary), error)
 
 
-def dos_tables(st: Structure, *, lo: float, hi: float) -> DosTables:
-    """The weighted DOS tables of every band over [lo, hi] meV."""
+def dos_tables(st: Structure, *, lo: float, hi: float,
+               reuse: DosTables | None = None) -> DosTables:
+    """The weighted DOS tables of every band over [lo, hi] meV.
+
+    ``reuse``: tables of ``st`` over a range inside [lo, hi], whose panels are kept rather than
+    computed again. A band's panels form one lattice whatever the range
+    (:func:`solver.dos.table_breaks`), a range keeps a run of them, and each panel's values
+    depend only on its own ends: the result equals a build without ``reuse``, bit for bit.
+    """
     res = st.res
     c_nodes, bary = st.basis
     h_t = res.h_t * min(1.0, 8.0 / st.n_basis)
@@ -249,9 +258,22 @@ def dos_tables(st: Structure, *, lo: float, hi: float) -> DosTables:
     for n in range(st.bottoms.size):
         breaks = table_breaks(e_bottom=st.bottoms[n], e_top=st.tops[n], lo=lo, hi=hi,
                               depth=res.depth, bulk_panels=res.bulk_panels, parts=st.parts)
-        vals = build_table(breaks, cheb, n % 2 == 0, st.bottoms[n], st.tops[n], st.curvatures[n],
-                           *st.args, c_nodes, bary, pref, xt, wt, h_t)
-        out.append((breaks, vals))
+
+        def build(b: np.ndarray, n: int = n) -> np.ndarray:
+            return build_table(b, cheb, n % 2 == 0, st.bottoms[n], st.tops[n],
+                               st.curvatures[n], *st.args, c_nodes, bary, pref, xt, wt, h_t)
+
+        kept = None if reuse is None else reuse.band(n)
+        if kept is not None and kept[0].size >= 2:
+            i = int(np.searchsorted(breaks, kept[0][0]))
+            j = i + kept[0].size
+            if not np.array_equal(breaks[i:j], kept[0]):
+                kept = None  # not a run of this lattice: build the band afresh
+        if kept is None or kept[0].size < 2:
+            out.append((breaks, build(breaks)))
+        else:
+            out.append((breaks, np.concatenate([build(breaks[:i + 1]), kept[1],
+                                                build(breaks[j - 1:])])))
     return pack_tables(out)
 
 

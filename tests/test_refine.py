@@ -207,6 +207,31 @@ def test_dome_top_in_g():
     assert edge.flags & TOP_AT_G_EDGE and edge.g == 0.3
 
 
+@pytest.mark.parametrize("g_top, at_edge", [(0.5, True), (0.2996, False), (0.2, False)])
+def test_dome_top_at_the_end_of_the_g_range_costs_one_curve(g_top, at_edge):
+    # the best grid maximum at g = 0.3, the end: one curve g_tol inside tells whether the top
+    # is that end's maximum (Tc rises to it) or lies inside (Brent's method finds it)
+    def f(gg, x):
+        return dome2d(0.4012, x) - 1e3 * (gg - g_top) ** 2
+    g = inclusive_range(0.1, 0.3, 0.05)
+    maxima = [curve_maximum(grid_curve(lambda x: f(gg, x)), settings=S) for gg in g]
+    curves = []
+
+    def curve_at(gg):
+        curves.append(gg)
+        return Curve(lambda x: f(gg, x))
+
+    top = search_top(curve_at, g=g, eta_max=[m.eta for m in maxima],
+                     tc_max=[m.tc for m in maxima], eta_step=0.05, settings=S)
+    assert abs(top.g - min(g_top, 0.3)) <= S.g_tol
+    assert top.tc >= max(m.tc for m in maxima)
+    if at_edge:
+        assert curves == [0.3 - S.g_tol] and top.g == 0.3 and top.tc == maxima[-1].tc
+        assert top.flags & TOP_AT_G_EDGE
+    elif g_top > 0.25:
+        assert len(curves) > 1 and not top.flags & TOP_AT_G_EDGE
+
+
 def test_dome_top_within_the_eta_bounds():
     # Tc grows with eta at every g: the top's maximum over eta sits on the eta bound
     def f(gg, x):

@@ -3,7 +3,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from solver import prepare_structure, tc_grid, tc_on_structure
+import pytest
+
+from solver import prepare_structure, structure, tc_grid, tc_on_structure
+from solver.dos import build_table
+from solver.structure import DosTables, dos_tables
 
 ETA = np.array([-0.3, 0.0, 0.5, 1.0, 2.5])
 
@@ -29,5 +33,28 @@ def test_chunks_differing_in_g_share_one_build_of_the_tables():
     built = st._tables[0][2]
     tc_on_structure(st, eta=ETA[1:4], g=[0.1])
     assert st._tables[0][2] is built
-    tc_on_structure(st, eta=[4.0], g=[0.1])  # far beyond: rebuilt over the union
+    tc_on_structure(st, eta=[4.0], g=[0.1])  # far beyond: widened to the union
     assert st._tables[0][2] is not built
+
+
+@pytest.mark.parametrize("L, W", [(8.5, 5.5), (7.0, 3.0), (10.0, 9.0)])
+def test_widened_tables_equal_one_build_and_compute_only_the_added_panels(L, W, monkeypatch):
+    st = prepare_structure(L=L, W=W)
+    E, dE = st.E_L, st.dE
+    st.tables(lo=E, hi=E + dE)
+    st.tables(lo=E - 3 * dE, hi=E + 2 * dE)
+    panels = []
+
+    def counting(breaks, *args):
+        panels.append(max(breaks.size - 1, 0))
+        return build_table(breaks, *args)
+
+    monkeypatch.setattr(structure, "build_table", counting)
+    before = st._tables[0][2]
+    st.tables(lo=E - 300.0, hi=E + 40 * dE + 500.0)  # below every band, past several
+    lo, hi, widened = st._tables[0]
+    monkeypatch.setattr(structure, "build_table", build_table)
+    fresh = dos_tables(st, lo=lo, hi=hi)
+    for name, a, b in zip(DosTables._fields, widened, fresh):
+        assert np.array_equal(a, b), name  # bit for bit
+    assert sum(panels) == fresh.values.shape[0] - before.values.shape[0] > 0

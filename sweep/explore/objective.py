@@ -88,8 +88,6 @@ def objective(st: solver.Structure, *, g: float, omega0: float, model: Mapping[s
     softening = bool(kw.get("softening", solver.PARAMETERS["softening"].default))
     upper = searches.eta_upper_bound(omega0=omega0, g=g, softening=softening, E_L=st.E_L,
                                      dE=st.dE, E_left_out=st.E_left_out, settings=settings)
-    span = (float(grid[0]), max(upper, float(grid[-1])))
-    searches.cover(st, span=span, omega0=omega0)  # one table build for the axis and the walk
     r = solver.tc_on_structure(st, eta=grid, g=[g], omega0=[omega0], **kw)
     status = r.status[0, 0]
     if np.any((status != STATUS_OK) & (status != STATUS_BELOW_FLOOR)):

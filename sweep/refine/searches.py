@@ -126,25 +126,19 @@ class Curve:
 
 
 def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[float] = (),
-                 values: Sequence[float] = (), span: tuple[float, float] | None = None) -> Curve:
+                 values: Sequence[float] = ()) -> Curve:
     """A :class:`Curve` on a prepared structure (``solver.prepare_structure``).
 
     ``g``: coupling of the resonant subband; ``omega0``: cut-off, meV; ``model``: the keywords
     g_lower, g_inter, softening, t_floor (K) of ``solver.tc_on_structure``; ``eta``, ``values``:
-    known grid points (Tc in K, 0 below the floor). ``span``: the eta interval the searches
-    may walk to (their bounds): the first evaluation outside the known points builds the
-    structure's DOS tables over all of it at once, so that a walk pays for one build (about
-    20 evaluations' worth), not one per step.
+    known grid points (Tc in K, 0 below the floor). A point past the structure's DOS tables
+    widens them by the panels it needs (:meth:`solver.Structure.tables`).
     """
     import solver
 
     kw = {k: model[k] for k in solver.parameters.MODEL if k in model}
-    known = [min(eta, default=math.inf), max(eta, default=-math.inf)]
 
     def tc(x: float) -> float:
-        if span is not None and not known[0] <= x <= known[1]:
-            cover(st, span=span, omega0=omega0)
-            known[:] = [min(span[0], known[0]), max(span[1], known[1])]
         r = solver.tc_on_structure(st, eta=[x], g=[g], omega0=[omega0], **kw)
         code = int(r.status[0, 0, 0])
         if code == solver.STATUS_OK:
@@ -154,13 +148,6 @@ def solver_curve(st, *, g: float, omega0: float, model: dict, eta: Sequence[floa
         raise RuntimeError(f"solver status {code} at eta = {x}, g = {g}")
 
     return Curve(tc, eta=eta, values=values)
-
-
-def cover(st, *, span: tuple[float, float], omega0: float) -> None:
-    """Build the DOS tables of prepared structure ``st`` once over the eta interval ``span``
-    and the cut-off ``omega0`` (meV) on either side (:meth:`solver.Structure.tables`), so
-    that evaluations anywhere in it reuse them."""
-    st.tables(lo=st.E_L + span[0] * st.dE - omega0, hi=st.E_L + span[1] * st.dE + omega0)
 
 
 class BelowFloor(Exception):
@@ -598,6 +585,10 @@ def search_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
     ``eta_bounds(g)``: the (lowest, highest) eta of the maximum at g (the grid's first eta and
     :func:`eta_upper_bound`; None: unbounded); ``at_bound``: whether each given maximum lies
     on such a bound (then a top there is flagged :data:`~sweep.flags.TOP_AT_ETA_BOUND`).
+
+    The search assumes the maximum over eta unimodal in g between the neighbours of the best
+    given g: Brent's method there, or, when the best is at an end of the range, one curve
+    ``g_tol`` inside it (lower: the top is that end's maximum; else Brent's method).
     """
     g = np.asarray(g, dtype=float)
     tcm = np.asarray(tc_max, dtype=float)
@@ -642,10 +633,23 @@ def search_top(curve_at: Callable[[float], Curve], *, g: Sequence[float],
         e, t, b = best[gg]
         return Top(gg, e, t, TOP_DONE | TOP_AT_G_EDGE | (TOP_AT_ETA_BOUND if b else 0), 0)
     lo, hi = max(k - 1, 0), min(k + 1, g.size - 1)
-    res = brent_minimize(lambda gg: -F(gg), float(g[lo]), float(g[hi]), float(g[k]),
-                         ha=-float(tcm[lo]), hb=-float(tcm[hi]), hx=-float(tcm[k]),
-                         xtol=settings.g_tol, ftol=settings.tc_rtol * float(tcm[k]),
-                         max_evaluations=settings.max_evaluations)
+    ftol = settings.tc_rtol * float(tcm[k])
+    res = None
+    if k in (0, g.size - 1):
+        # The best maximum at an end of the g range. Brent's method from there evaluates
+        # points ever nearer to it until one lies within g_tol (about ten curves when Tc
+        # rises towards the end, as it does with g): one curve g_tol inside gives its answer.
+        # If Tc is lower there, the top of a unimodal F lies within g_tol of the end.
+        other = hi if k == 0 else lo
+        inner = float(g[k]) + (settings.g_tol if k == 0 else -settings.g_tol)
+        if (abs(float(g[k] - g[other])) > settings.g_tol
+                and float(tcm[k] - tcm[other]) > ftol and F(inner) < float(tcm[k])):
+            res = Extremum(float(g[k]), -float(tcm[k]), True)
+    if res is None:
+        res = brent_minimize(lambda gg: -F(gg), float(g[lo]), float(g[hi]), float(g[k]),
+                             ha=-float(tcm[lo]), hb=-float(tcm[hi]), hx=-float(tcm[k]),
+                             xtol=settings.g_tol, ftol=ftol,
+                             max_evaluations=settings.max_evaluations)
     flags = TOP_DONE
     if min(res.x - g[0], g[-1] - res.x) <= settings.g_tol:
         flags |= TOP_AT_G_EDGE

@@ -26,10 +26,10 @@ from . import searches
 log = logging.getLogger(__name__)
 
 
-REFINE_EVALUATIONS_PER_CURVE = 60
+REFINE_EVALUATIONS_PER_CURVE = 45
 """Solver evaluations a refined curve costs, its dome's top included, for the estimate of a
-refinement's work: 33 on the paper store (1350 for 40 curves and a top), 109 on 9 structures
-with two g each (1967 for 18 curves and 9 tops)."""
+refinement's work: 34 on the paper store (1350 for 40 curves and a top), 41 on 9 structures
+with two g each (729 for 18 curves and 9 tops), 44 on 81 (7124 for 162 curves and 81 tops)."""
 
 REFINE_GIL_SHARE = 0.25
 """Share of a refine task's time that holds the GIL: the searches between solver evaluations
@@ -109,18 +109,6 @@ def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return eta, tc, gs
 
 
-def cover_tables(st, *, eta_lo: float, eta_hi: float, omega0: float) -> None:
-    """Have the structure's DOS tables cover every eta a task's searches may visit at cut-off
-    ``omega0`` (meV) before they start: [eta_lo, eta_hi], and up to 1 + omega0/dE, past which
-    the resonant subband lies wholly below the pairing window and no maximum of Tc(eta) can be
-    (the top of a dome of narrow bands is searched up to there). One search's points come one
-    at a time, and the tables of a structure grow only when a point falls outside them, by the
-    band's width dE: refining the 9-structure store rebuilt them 29 times, the 81-structure
-    store 107 times for 81 structures (about 50 ms a band each; narrow bands, small dE, many
-    times). The values do not depend on the range built (:meth:`solver.Structure.tables`)."""
-    searches.cover(st, span=(eta_lo, max(eta_hi, 1.0 + omega0 / st.dE)), omega0=omega0)
-
-
 def _eta_bounds(st, task: RefineTask, *, g: float, settings: RefineSettings
                 ) -> tuple[float, float]:
     """(lowest, highest) eta the searches of one curve walk to: the antiresonance's bound and
@@ -151,14 +139,12 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
     w_lo, w_hi = np.full((n, nt), np.nan), np.full((n, nt), np.nan)
     w_status = np.zeros((n, nt), dtype=np.int8)
     spans = [_eta_bounds(st, task, g=float(g), settings=settings) for g in gs]
-    cover_tables(st, eta_lo=min([float(eta.min()), *(lo for lo, _ in spans)]),
-                 eta_hi=float(eta.max()), omega0=task.omega0)
     for j, g in enumerate(gs):
         if np.isnan(tc[j]).any():
             raise ValueError(f"curve g = {g} of {task.index} has points without a value "
                              f"(pending or failed): finish the sweep before refining")
         curve = searches.solver_curve(st, g=float(g), omega0=task.omega0, model=model, eta=eta,
-                                      values=tc[j], span=spans[j])
+                                      values=tc[j])
         r = searches.refine_curve(curve, bound=spans[j][0], upper=spans[j][1], settings=settings)
         m, a = r.maximum, r.antiresonance
         out["eta_max"][j], out["tc_max"][j] = m.eta, m.tc
@@ -192,14 +178,12 @@ def compute_top(task: TopTask) -> RefineOutcome:
     status = status.astype(np.int64)
     step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
-    cover_tables(st, eta_lo=float(eta.min()), eta_hi=float(eta.max()), omega0=task.omega0)
 
     def bounds(gg: float) -> tuple[float, float]:
         return float(eta[0]), _eta_bounds(st, task, g=gg, settings=settings)[1]
 
     def curve_at(gg: float) -> searches.Curve:
-        lo, hi = bounds(gg)
-        return searches.solver_curve(st, g=gg, omega0=task.omega0, model=model, span=(lo, hi))
+        return searches.solver_curve(st, g=gg, omega0=task.omega0, model=model)
 
     top = searches.search_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
                               settings=settings, eta_bounds=bounds,
