@@ -323,6 +323,17 @@ def test_config_without_explore_and_an_axis_with_many_values(tmp_path, capsys):
     assert "grid.g: 40 values" in capsys.readouterr().err
 
 
+def test_a_stall_timeout_that_is_not_positive_is_refused(tmp_path, capsys):
+    from sweep.cli import main
+    cfg = write_toml(tmp_path / "e.toml", "[grid]\ng = 0.3\n[explore]\naxes = { L = [7.0, 9.0] }\n"
+                                          "budget = 5\n")
+    store = tmp_path / "s.zarr"
+    assert main(["explore", str(cfg), "--store", str(store), "--stall-timeout", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stall-timeout must be positive" in err, err
+    assert not store.exists()
+
+
 # ------------------------------------------------------------------------- the solver
 
 SOLVER_TOML = """

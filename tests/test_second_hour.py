@@ -75,8 +75,11 @@ HEAVY = ("xarray", "zarr", "distributed")
 
 
 @pytest.mark.parametrize("args", [("tc", "--eta", "1", "--g", "0.25"),
-                                  ("run", "--store", "{tmp}/x.zarr", "--workers", "1")])
+                                  ("run", "--store", "{tmp}/x.zarr", "--workers", "1"),
+                                  ("explore", "{tmp}/e.toml", "--store", "{tmp}/x.zarr")])
 def test_a_cold_kernel_cache_is_announced_before_the_heavy_imports(tmp_path, args):
+    (tmp_path / "e.toml").write_text("[grid]\ng = 0.3\n[explore]\naxes = { L = [7.0, 9.0] }\n"
+                                     "budget = 5\n")
     args = [a.format(tmp=tmp_path) for a in args]
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")}
     t0 = time.monotonic()

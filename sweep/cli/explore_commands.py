@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
-                      add_cluster_options, add_executor_options, check_scheduler,
-                      cluster_config, emit, fmt, print_dashboard, show_progress_logs)
+                      add_cluster_options, add_executor_options, add_stall_option,
+                      announce_compile, check_scheduler, cluster_config, emit, fmt,
+                      print_dashboard, show_progress_logs, stall_seconds)
 from .progress import progress_for
 
 
@@ -33,11 +35,14 @@ def _cmd_explore(a: argparse.Namespace) -> int:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
     if a.scheduler and a.cluster:
         raise ValueError("--cluster and --scheduler exclude each other")
+    stall = stall_seconds(a)
     cfg = load_config(a.config)
     if cfg.explore is None:
         raise BadInput(f"{a.config}: no [explore] table; add one, e.g. [explore] axes = "
                        f"{{ L = [7.0, 11.0], W = [3.0, 10.0] }}, budget = 150")
     spec = cluster_config(cfg.cluster, a)
+    if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
+        announce_compile(a, job="tc")
     show_progress_logs(a)
 
     from ..execution.runner import Stalled
@@ -54,7 +59,7 @@ def _cmd_explore(a: argparse.Namespace) -> int:
         with interruptible():
             result = explore(cfg, store=a.store, cluster=spec, scheduler=a.scheduler,
                              resume=a.resume, overwrite=a.overwrite, progress=progress,
-                             on_client=print_dashboard)
+                             on_client=print_dashboard, **stall)
     except (Interrupted, Stalled) as err:
         for bar in bars:
             getattr(bar, "close", lambda: None)()
@@ -126,5 +131,6 @@ def add_commands(sub) -> None:
                            "are told to the learner, never computed again)")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_stall_option(e)
     add_cluster_options(e)
     e.set_defaults(func=_cmd_explore, show=_print_explore)

@@ -323,6 +323,25 @@ def print_dashboard(client) -> None:
 
 
 
+def add_stall_option(p: argparse.ArgumentParser) -> None:
+    """``--stall-timeout`` (:func:`stall_seconds`), for the commands that run tasks."""
+    from ..execution.runner import STALL_S
+
+    p.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                   help=f"give up (exit 3, store resumable) when tasks wait and no worker runs "
+                        f"(none, or all paused at their memory limit) this long [{STALL_S:g}]")
+
+
+def stall_seconds(a: argparse.Namespace) -> dict:
+    """``{"stall_s": --stall-timeout}`` for the service call, ``{}`` when not given; a
+    timeout that is not positive is bad input."""
+    if a.stall_timeout is None:
+        return {}
+    if not a.stall_timeout > 0:
+        raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
+    return {"stall_s": a.stall_timeout}
+
+
 def announce_compile(a: argparse.Namespace, *, job: str) -> None:
     """One line on stderr, at once, when the solver's kernels of ``job`` (``tc`` or ``gaps``)
     are not in numba's cache yet: the wait that follows is that compile

@@ -11,12 +11,12 @@ import shlex
 import sys
 
 from ..addresses import on_this_machine
-from ..execution.runner import STALL_S
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
-                      add_cluster_options, add_executor_options, add_storage_option,
-                      announce_compile, check_scheduler, cluster_config, edge_note, emit,
-                      fmt, interruptible, print_dashboard, say, show_progress_logs,
-                      storage_options, store_exists, window_lines)
+                      add_cluster_options, add_executor_options, add_stall_option,
+                      add_storage_option, announce_compile, check_scheduler, cluster_config,
+                      edge_note, emit, fmt, interruptible, print_dashboard, say,
+                      show_progress_logs, stall_seconds, storage_options, store_exists,
+                      window_lines)
 from .progress import progress_for
 from .refine_commands import refine_document
 
@@ -44,8 +44,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
         raise BadInput(f"--workers must be at least 1, got {a.workers}")
     if a.scheduler and a.cluster:
         raise ValueError("--cluster and --scheduler exclude each other")
-    if a.stall_timeout is not None and not a.stall_timeout > 0:
-        raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
+    stall = stall_seconds(a)
     cfg = load_config(a.config) if a.config else paper_config()
     spec = cluster_config(cfg.cluster, a)
     if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
@@ -62,7 +61,6 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from ..execution.runner import Stalled
     from ..run.service import run_sweep
 
-    stall = {} if a.stall_timeout is None else {"stall_s": a.stall_timeout}
     try:
         with interruptible():
             result = run_sweep(cfg, store=store, cluster=spec, scheduler=a.scheduler,
@@ -226,9 +224,7 @@ def add_commands(sub) -> None:
                            "chunks); refused when there is none")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    r.add_argument("--stall-timeout", type=float, metavar="SECONDS",
-                   help=f"give up (exit 3, store resumable) when tasks wait and no worker runs "
-                        f"(none, or all paused at their memory limit) this long [{STALL_S:g}]")
+    add_stall_option(r)
     add_cluster_options(r)
     add_storage_option(r)
     r.set_defaults(func=_cmd_run, show=_print_run)
