@@ -5,6 +5,7 @@ matters."""
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -287,6 +288,24 @@ def test_the_map_meets_the_map_goal_on_a_kinked_closed_form_where_linear_misses_
     assert len(values) == 30
     np.testing.assert_allclose(explore_map(ds, points), values, rtol=1e-12)
 
+
+
+def test_an_explore_through_a_symlink_works_on_the_store_it_points_to(tmp_path):
+    # replaced and locked where the link points, as a sweep is: an explore through the link
+    # and one on the target exclude each other, and --overwrite keeps the link a link
+    real, link = tmp_path / "real.zarr", tmp_path / "link.zarr"
+    explore(_config(budget=8, polish=3), store=str(real), executor=InProcessExecutor(),
+            compute=ClosedForm(interior))
+    link.symlink_to(real)
+    with store_mod.StoreLock(str(real)), pytest.raises(store_mod.LockedError):
+        explore(_config(budget=8, polish=3), store=str(link), executor=InProcessExecutor(),
+                compute=ClosedForm(edge), overwrite=True)
+    r = explore(_config(budget=8, polish=3), store=str(link), executor=InProcessExecutor(),
+                compute=ClosedForm(edge), overwrite=True)
+    assert link.is_symlink() and r.store == os.path.realpath(real)
+    assert r.best["W"] > 9.0  # the edge objective's samples, in the target
+    assert explored.read_samples(str(real))[explored.VAR_SAMPLE_STATUS].size > 0
+    assert not Path(str(link) + ".lock").exists() and not Path(str(real) + ".lock").exists()
 
 # ---------------------------------------------------------------------- bad [explore]
 

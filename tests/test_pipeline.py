@@ -160,6 +160,30 @@ def test_a_failed_block_drops_its_top_and_nothing_waits_for_it():
     assert sorted(tops) == [(1, 0, 0, 0), (2, 0, 0, 0)] and not d.waiting()
 
 
+
+def test_a_dome_of_one_block_is_refined_with_its_top_in_one_task():
+    # dome 0: one block over both g (with its top); dome 1: two blocks, then its own top
+    curves = [(0, 0, 0, 0, 0, 2), (1, 0, 0, 0, 0, 1), (1, 0, 0, 0, 1, 2)]
+    d = RefineDealer(curves=curves, tops=[(0, 0, 0, 0), (1, 0, 0, 0)],
+                     make_curve_task=lambda i, with_top=False: ("curves", i, with_top),
+                     make_top_task=lambda i: ("top", i), g_size=2)
+    taken = []
+    while (t := d.take("a")) is not None:
+        taken.append(t)
+        d.finished(Outcome(t[1]))
+    assert sorted(taken) == [("curves", (0, 0, 0, 0, 0, 2), True),
+                             ("curves", (1, 0, 0, 0, 0, 1), False),
+                             ("curves", (1, 0, 0, 0, 1, 2), False), ("top", (1, 0, 0, 0))]
+    assert not d.waiting()
+    # a merged block that fails leaves nothing waiting
+    d = RefineDealer(curves=curves[:1], tops=[(0, 0, 0, 0)],
+                     make_curve_task=lambda i, with_top=False: ("curves", i, with_top),
+                     make_top_task=lambda i: ("top", i), g_size=2)
+    t = d.take("a")
+    assert t[2] and not d.waiting()
+    d.failed(t[1])
+    assert d.take("a") is None and not d.waiting()
+
 def test_structures_wait_for_their_grid():
     d = _dealer(grid_pending=[(0, 0, 0), (1, 0, 0), (2, 0, 0)])
     assert d.take("a") is None and d.waiting()

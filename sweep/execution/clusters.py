@@ -374,24 +374,30 @@ class Placement:
     window: int | None
 
 
+def store_path(store: str) -> str:
+    """Where work on ``store`` happens: a ``file://`` URL is the path it names, a path that is
+    a symbolic link the path it points to (replaced and locked there, so that work through the
+    link and on its target exclude each other); any other URL or path as it is."""
+    store = local_path(store) or store
+    if not is_url(store) and os.path.islink(store.rstrip("/")):
+        store = os.path.realpath(store)
+    return store
+
+
 def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | None = None,
           window: int | None = None) -> Placement:
     """Work on ``store`` as a run on ``cluster`` (or an existing ``scheduler``) needs it;
     :class:`ClusterError` if its workers could not write the store, or a local cluster would
     not fit this machine (:func:`check_local_capacity`).
 
-    A ``file://`` URL is used as the path it names. A store path that is a symbolic link is
-    followed: the store is where the link points
-    (replaced and locked there, so runs through the link and through the target exclude each
-    other). A cluster this process starts that is not local (slurm, pbs, kubernetes) gets a
-    local store path made absolute and, unless ``window`` is given, a window sized for its
-    expected workers: batch jobs join one by one, after the first tasks are submitted, so the
-    workers present at the start would undersize it.
+    The store is taken where :func:`store_path` says. A cluster this process starts that is
+    not local (slurm, pbs, kubernetes) gets a local store path made absolute and, unless
+    ``window`` is given, a window sized for its expected workers: batch jobs join one by one,
+    after the first tasks are submitted, so the workers present at the start would undersize
+    it.
     """
     spec = cluster or ClusterConfig()
-    store = local_path(store) or store  # a file:// URL is a path: locked, checked as one
-    if not is_url(store) and os.path.islink(store.rstrip("/")):
-        store = os.path.realpath(store)
+    store = store_path(store)
     if scheduler is None and spec.kind != "local":
         if not is_url(store):
             store = os.path.abspath(store)

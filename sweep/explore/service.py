@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import store as store_mod
 from ..config import ClusterConfig, RefineSettings, SweepConfig
-from ..execution.clusters import check_local_capacity
+from ..execution.clusters import check_local_capacity, store_path
 from ..execution.failures import FailureLog
 from ..execution.runner import STALL_S, WINDOW_PER_WORKER, Failure, Progress, run_tasks
 from ..flags import (BRANCHES, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_MAX_AT_BOUND,
@@ -117,7 +117,8 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
             compute: Callable[[SampleTask], SampleOutcome] = compute_sample,
             window: int | None = None) -> ExploreResult:
     """Explore ``config``'s ``[explore]`` box into the explore store ``store`` (a local path:
-    the process that drives the learner writes it).
+    the process that drives the learner writes it; a symbolic link is followed, as a sweep's
+    :func:`~sweep.execution.clusters.store_path`).
 
     ``executor``: a distributed.Client or a concurrent.futures.Executor; None: a cluster of
     ``cluster`` (default: local) or the existing ``scheduler``, with the solver warm on its
@@ -132,6 +133,7 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
     if config.explore is None:
         raise store_mod.StoreError("explore: the config has no [explore] table")
     t0 = time.perf_counter()
+    store = store_path(store)
     spec = cluster or ClusterConfig()
     if executor is None and scheduler is None:
         check_local_capacity(spec)

@@ -4,11 +4,12 @@ A refinement's tasks depend on each other and on the grid: a block of curves nee
 structure's grid values, the top of a dome needs the refined maxima of all its curves. The
 :class:`RefineDealer` releases each task once what it needs is there: a structure's curve
 blocks when its grid is done (:meth:`RefineDealer.grid_done`; at once for a finished store),
-a dome's top when its last curve block has finished. It hands each worker the tasks of the
-structure that worker already holds prepared (its last few, as the grid's dealer
-:class:`sweep.execution.dealer.StructureDealer` gave them out), tops before curves (a top ends
-its dome), and only then opens another structure: a structure is prepared about once per
-refinement, not once per task. It is the source of a
+a dome's top when its last curve block has finished, or with the block when one block is all
+the dome's curves (a design store's few g: one task, one read and one write of the store). It
+hands each worker the tasks of the structure that worker already holds prepared (its last
+few, as the grid's dealer :class:`sweep.execution.dealer.StructureDealer` gave them out), tops
+before curves (a top ends its dome), and only then opens another structure: a structure is
+prepared about once per refinement, not once per task. It is the source of a
 :func:`sweep.execution.runner.run_tasks` run (``take``, ``finished``, ``waiting``) on its own,
 or inside a sweep's run (:mod:`sweep.run.service`).
 """
@@ -28,16 +29,20 @@ class RefineDealer:
     the domes whose top to search, ``(iL, iW, iV, io)`` (each after its curve blocks among
     ``curves``); ``make_curve_task(index)``, ``make_top_task(index)``: the tasks;
     ``grid_pending``: structures whose grid is not done yet (their tasks wait for
-    :meth:`grid_done`); ``held_per_worker``: how many structures a worker keeps prepared.
+    :meth:`grid_done`); ``held_per_worker``: how many structures a worker keeps prepared;
+    ``g_size``: the store's number of g (0: unknown), so that the one block of a dome that
+    spans them all carries the dome's top (``make_curve_task(index, with_top=True)``).
     """
 
     def __init__(self, *, curves: Iterable[tuple[int, ...]], tops: Iterable[tuple[int, ...]],
                  make_curve_task: Callable[[tuple[int, ...]], object],
                  make_top_task: Callable[[tuple[int, ...]], object],
-                 grid_pending: Iterable[Key] = (), held_per_worker: int = 1):
+                 grid_pending: Iterable[Key] = (), held_per_worker: int = 1,
+                 g_size: int = 0):
         self.make_curve_task = make_curve_task
         self.make_top_task = make_top_task
         self.held_per_worker = max(1, held_per_worker)
+        self.g_size = g_size
         self._blocked: set[Key] = set(grid_pending)
         self._curves: dict[Key, list[tuple[int, ...]]] = {}
         self._blocks_left: dict[tuple[int, ...], int] = {}
@@ -78,7 +83,17 @@ class RefineDealer:
     def _release(self, key: Key) -> None:
         blocks = self._curves.get(key, [])
         if blocks:
-            self._ready.setdefault(key, deque()).extend(("curves", c) for c in blocks)
+            self._ready.setdefault(key, deque()).extend((self._kind(c), c) for c in blocks)
+
+    def _kind(self, block: tuple[int, ...]) -> str:
+        """``curves+top`` for the one block of a dome that spans its g axis (the dome's top,
+        taken out of the tops to release, goes with it), else ``curves``."""
+        dome = block[:4]
+        if (self.g_size and block[4:] == (0, self.g_size) and dome in self._tops
+                and self._blocks_left.get(dome) == 1):
+            self._tops.discard(dome)
+            return "curves+top"
+        return "curves"
 
     @property
     def grid_pending(self) -> list[Key]:
@@ -111,7 +126,11 @@ class RefineDealer:
         mine.move_to_end(key)
         while len(mine) > self.held_per_worker:
             mine.popitem(last=False)
-        return (self.make_top_task if kind == "top" else self.make_curve_task)(index)
+        if kind == "top":
+            return self.make_top_task(index)
+        if kind == "curves+top":
+            return self.make_curve_task(index, with_top=True)
+        return self.make_curve_task(index)
 
     def finished(self, outcome) -> None:
         """A refine task finished (``outcome.index``): the top of its dome is released after
@@ -143,11 +162,3 @@ class RefineDealer:
         still to finish)."""
         return bool(self._blocked) or any(t[:4] in self._blocks_left or t[:3] in self._blocked
                                           for t in self._tops)
-
-    @property
-    def left(self) -> int:
-        """Tasks not handed out yet (ready or waiting)."""
-        ready = sum(len(q) for q in self._ready.values())
-        blocked = sum(len(self._curves.get(k, ())) for k in self._blocked)
-        tops = sum(1 for t in self._tops if t[:4] in self._blocks_left or t[:3] in self._blocked)
-        return ready + blocked + tops

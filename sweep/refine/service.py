@@ -214,7 +214,7 @@ class Refinement:
                                       for k, v in wanted.items()))
         model_items = tuple(sorted(store_mod.model_options(attrs).items()))
         so_items = tuple(sorted((so or {}).items()))
-        coords = store_mod.coordinates(store, DOME_AXES, storage_options=so)
+        coords = store_mod.coordinates(store, CURVE_AXES, storage_options=so)
         self._failures = FailureLog(
             store_mod.read_failures(store, log="refine", storage_options=so), key="task",
             write=lambda records: store_mod.write_failures(store, records, log="refine",
@@ -222,12 +222,13 @@ class Refinement:
         self._so = so
 
         def make(cls):
-            def task(index):
+            def task(index, **kw):
                 iL, iW, iV, io = index[:4]
                 return cls(store=store, index=tuple(int(i) for i in index),
                            L=float(coords["L"][iL]), W=float(coords["W"][iW]),
                            V=float(coords["V"][iV]), omega0=float(coords["omega0"][io]),
-                           model=model_items, settings=settings_items, storage_options=so_items)
+                           model=model_items, settings=settings_items, storage_options=so_items,
+                           **kw)
             return task
 
         plan = store_mod.refine_plan(store, storage_options=so)
@@ -237,7 +238,8 @@ class Refinement:
         self.dealer = RefineDealer(curves=plan["curves"], tops=tops,
                                    make_curve_task=make(RefineTask), make_top_task=make(TopTask),
                                    grid_pending=keys if after_grid else (),
-                                   held_per_worker=STRUCTURES_PER_PROCESS)
+                                   held_per_worker=STRUCTURES_PER_PROCESS,
+                                   g_size=len(coords["g"]))
         self.done = {"curves": 0, "domes": 0}
         self.evaluations = 0
         self.failures: list[Failure] = []
@@ -247,13 +249,14 @@ class Refinement:
     def on_done(self, outcome) -> None:
         """A refine task's outcome (a :class:`~sweep.refine.tasks.RefineOutcome`)."""
         self._failures.done(outcome.index)
-        self.done["domes" if len(outcome.index) == 4 else "curves"] += outcome.n_points
+        self.done["curves"] += outcome.n_points - outcome.tops
+        self.done["domes"] += outcome.tops
         self.evaluations += outcome.evaluations
         self.last = time.perf_counter()
 
     def on_failed(self, f: Failure) -> None:
         """A refine task that failed on every try: flagged failed in the store, recorded."""
-        task = f.task
+        task = f.task  # a block with its dome's top: the top stays pending, as after failed curves
         if isinstance(task, TopTask):
             store_mod.write_top(store=self.store, region=task.region_slices(),
                                 values={store_mod.VAR_TOP_STATUS: TOP_FAILED},

@@ -46,7 +46,9 @@ def refine_work_s(curves: int) -> float:
 @dataclass(frozen=True)
 class RefineTask(OnStructure):
     """Curves (L, W, V, omega0, g[g_start:g_stop]) of a store, by index; ``model``: the sweep's
-    ``[model]`` options; ``settings``: :meth:`RefineSettings.to_dict` items."""
+    ``[model]`` options; ``settings``: :meth:`RefineSettings.to_dict` items; ``with_top``: the
+    block is every curve of its dome, whose top the task then searches too (one task, one read
+    and one write of the store instead of two each)."""
 
     store: str
     index: tuple[int, ...]  # (iL, iW, iV, io, g_start, g_stop)
@@ -57,11 +59,12 @@ class RefineTask(OnStructure):
     model: tuple[tuple[str, object], ...]
     settings: tuple[tuple[str, object], ...]
     storage_options: tuple[tuple[str, object], ...] = ()
+    with_top: bool = False
 
     @property
     def n_points(self) -> int:
-        """Curves in the task (the unit of the progress log)."""
-        return self.index[5] - self.index[4]
+        """Curves in the task, and its dome's top (the units of the progress log)."""
+        return self.index[5] - self.index[4] + self.with_top
 
     def region_slices(self) -> dict[str, slice]:
         iL, iW, iV, io, g0, g1 = self.index
@@ -91,12 +94,14 @@ class TopTask(RefineTask):
 
 @dataclass(frozen=True)
 class RefineOutcome:
-    """Counts only: curves (or tops) refined, solver evaluations, seconds."""
+    """Counts only: curves and tops refined (``n_points``, of which ``tops``), solver
+    evaluations, seconds."""
 
     index: tuple[int, ...]
     n_points: int
     evaluations: int
     seconds: float
+    tops: int = 0
 
 
 def _grid_rows(task: RefineTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,21 +168,36 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
         values.update(eta_window_lo=w_lo.reshape(shape5 + (nt,)),
                       eta_window_hi=w_hi.reshape(shape5 + (nt,)),
                       window_status=w_status.reshape(shape5 + (nt,)))
+    top = None
+    if task.with_top:
+        top = _top(st, task, settings=settings, model=model, g=gs, eta_max=out["eta_max"],
+                   tc_max=out["tc_max"], status=status.astype(np.int64), eta=eta)
     store_mod.write_refined_curves(store=task.store, region=task.region_slices(), values=values,
-                                   storage_options=dict(task.storage_options) or None)
-    return RefineOutcome(task.index, n, int(evals.sum()), time.perf_counter() - t0)
+                                   top=top, storage_options=dict(task.storage_options) or None)
+    evaluations = int(evals.sum()) + (top["top_evaluations"] if top else 0)
+    return RefineOutcome(task.index, task.n_points, evaluations, time.perf_counter() - t0,
+                         tops=int(task.with_top))
 
 
 def compute_top(task: TopTask) -> RefineOutcome:
     """The top of one dome over (eta, g), from its refined maxima; written into the store."""
     t0 = time.perf_counter()
-    settings = task.refine_settings()
-    model = task.model_params()
     g, eta_max, tc_max, status, eta = store_mod.read_dome_maxima(
         task.store, index=task.index, storage_options=dict(task.storage_options) or None)
-    status = status.astype(np.int64)
-    step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
     st = STRUCTURES.get(task.structure_params())
+    values = _top(st, task, settings=task.refine_settings(), model=task.model_params(), g=g,
+                  eta_max=eta_max, tc_max=tc_max, status=status.astype(np.int64), eta=eta)
+    store_mod.write_top(store=task.store, region=task.region_slices(), values=values,
+                        storage_options=dict(task.storage_options) or None)
+    return RefineOutcome(task.index, 1, values["top_evaluations"], time.perf_counter() - t0,
+                         tops=1)
+
+
+def _top(st, task: RefineTask, *, settings: RefineSettings, model: dict, g: np.ndarray,
+         eta_max: np.ndarray, tc_max: np.ndarray, status: np.ndarray, eta: np.ndarray) -> dict:
+    """The top of the dome of ``task`` (the store's top variables) from the refined maxima of
+    every curve of the dome (over ``g``), their ``refine_status`` and the grid's ``eta``."""
+    step = float(np.median(np.diff(eta))) if eta.size > 1 else 0.05
 
     def bounds(gg: float) -> tuple[float, float]:
         return float(eta[0]), _eta_bounds(st, task, g=gg, settings=settings)[1]
@@ -188,10 +208,7 @@ def compute_top(task: TopTask) -> RefineOutcome:
     top = searches.search_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
                               settings=settings, eta_bounds=bounds,
                               at_bound=has(status, MAX_AT_BOUND | MAX_AT_FIRST_ETA))
-    values = {"top_g": top.g, "top_eta": top.eta, "top_tc": top.tc,
-              "top_evaluations": top.evaluations, "top_status": top.flags}
-    store_mod.write_top(store=task.store, region=task.region_slices(), values=values,
-                        storage_options=dict(task.storage_options) or None)
     if math.isnan(top.tc):
-        log.warning("dome %s: no refined maximum, no top", task.index)
-    return RefineOutcome(task.index, 1, top.evaluations, time.perf_counter() - t0)
+        log.warning("dome %s: no refined maximum, no top", task.index[:4])
+    return {"top_g": top.g, "top_eta": top.eta, "top_tc": top.tc,
+            "top_evaluations": top.evaluations, "top_status": top.flags}

@@ -243,26 +243,28 @@ Region = tuple[str, tuple, object]
 
 
 def access(store: str, *, write: Sequence[Region] = (), then: Sequence[Region] = (),
-           read: Sequence[Region] = (), storage_options: Mapping | None = None) -> list:
+           last: Sequence[Region] = (), read: Sequence[Region] = (),
+           storage_options: Mapping | None = None) -> list:
     """Read and write regions of a store's arrays concurrently: one open of its metadata index
     and a round trip to zarr's I/O loop for each of ``read`` (returns the arrays, in order),
-    ``write`` and ``then`` (written after every region of ``write``: statuses last), whatever
-    the number of arrays; a chunk that cannot be decoded is :func:`damaged` (a full disk or a
-    lost mount stays the OSError it is). Every chunk of a region written is written, those of
-    fill values only too, so a listing of the chunk files shows what was written
-    (:func:`written_chunks`). A task of a refinement reads 4 regions and writes 13: 4-8 ms and
-    9-11 ms this way, 7-13 ms and 35-52 ms one by one (the 81-structure store of
-    ``benchmarks/bench_refine.py``, 2-core development machine, 2026-12, load 4-6)."""
+    ``write``, ``then`` (written after every region of ``write``: statuses last) and ``last``
+    (after ``then``: the status that makes everything before it count), whatever the number
+    of arrays; a write that fails writes nothing after it; a chunk that cannot be decoded is
+    :func:`damaged` (a full disk or a lost mount stays the OSError it is). Every chunk of a
+    region written is written, those of fill values only too, so a listing of the chunk files
+    shows what was written (:func:`written_chunks`). A task of a refinement reads 4 regions and
+    writes 13: 4-8 ms and 9-11 ms this way, 7-13 ms and 35-52 ms one by one (the 81-structure
+    store of ``benchmarks/bench_refine.py``, 2-core development machine, 2026-12, load 4-6)."""
     from zarr.api.asynchronous import open_group
 
     async def run() -> list:
         try:
-            g = await open_group(store=store, mode="r+" if write or then else "r",
+            g = await open_group(store=store, mode="r+" if write or then or last else "r",
                                  zarr_format=3, use_consolidated=True,
                                  storage_options=storage_options)
         except (ValueError, KeyError, zarr.errors.GroupNotFoundError) as err:
             raise unusable(store, err) from None
-        names = {name for name, _, _ in (*read, *write, *then)}
+        names = {name for name, _, _ in (*read, *write, *then, *last)}
         try:
             found = await asyncio.gather(*(g.getitem(n) for n in names))
             arrays = {n: a.with_config({"write_empty_chunks": True})
@@ -275,7 +277,7 @@ def access(store: str, *, write: Sequence[Region] = (), then: Sequence[Region] =
             detail = " ".join(str(err).split())[:ERROR_DETAIL_CHARS]
             raise damaged(store, f"a chunk of {', '.join(sorted({n for n, _, _ in read}))} "
                                  f"cannot be decoded ({type(err).__name__}: {detail})") from None
-        for regions in (write, then):
+        for regions in (write, then, last):
             await asyncio.gather(*(arrays[n].setitem(sel, np.asarray(v, dtype=arrays[n].dtype))
                                    for n, sel, v in regions))
         return list(out)

@@ -268,25 +268,40 @@ def without_lost(ds: xr.Dataset, store: str, *,
 
 
 def write_refined_curves(*, store: str, region: Mapping[str, slice], values: Mapping,
+                         top: Mapping | None = None,
                          storage_options: Mapping | None = None) -> None:
     """Write a block of refined curves (arrays of the region's shape, plus threshold for the
-    window variables); ``refine_status`` last, so a cut write reads as pending. The region is
-    whole chunks of the refined variables (one block of curves)."""
+    window variables), and with ``top`` the top of their dome (as :func:`write_top`'s
+    ``values``) in the same trip; ``top_status``, then ``refine_status`` last, so a cut write
+    reads as pending and a write that fails has not marked the curves refined (their failure
+    flag, written next, must not erase refined curves). The region is whole chunks of the
+    refined variables (one block of curves)."""
     where = tuple(region[d] for d in CURVE_AXES)
-    access(store, write=[(name, where, value) for name, value in values.items()
-                         if name != VAR_REFINE_STATUS],
-           then=[(VAR_REFINE_STATUS, where, values[VAR_REFINE_STATUS])],
+    write = [(name, where, value) for name, value in values.items()
+             if name != VAR_REFINE_STATUS]
+    then = []
+    if top is not None:
+        top_write, then = _top_regions(region, top)
+        write = write + top_write
+    access(store, write=write, then=then,
+           last=[(VAR_REFINE_STATUS, where, values[VAR_REFINE_STATUS])],
            storage_options=storage_options)
 
 
 def write_top(*, store: str, region: Mapping[str, slice], values: Mapping,
               storage_options: Mapping | None = None) -> None:
     """Write the top of one dome (scalars); ``top_status`` last."""
+    write, then = _top_regions(region, values)
+    access(store, write=write, then=then, storage_options=storage_options)
+
+
+def _top_regions(region: Mapping[str, slice], values: Mapping) -> tuple[list, list]:
+    """The regions of :func:`access` that write the top ``values`` of the dome of ``region``:
+    (every variable but ``top_status``, ``top_status``)."""
     where = tuple(region[d] for d in DOME_AXES)
-    access(store, write=[(name, where, np.full((1, 1, 1, 1), value))
-                         for name, value in values.items() if name != VAR_TOP_STATUS],
-           then=[(VAR_TOP_STATUS, where, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS]))],
-           storage_options=storage_options)
+    return ([(name, where, np.full((1, 1, 1, 1), value))
+             for name, value in values.items() if name != VAR_TOP_STATUS],
+            [(VAR_TOP_STATUS, where, np.full((1, 1, 1, 1), values[VAR_TOP_STATUS]))])
 
 
 def read_dome_maxima(store: str, *, index: tuple[int, int, int, int],
