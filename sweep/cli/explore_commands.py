@@ -12,9 +12,9 @@ import sys
 from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
-                      announce_compile, check_scheduler, cluster_config, emit, fmt,
+                      announce_compile, check_executor_options, cluster_config, emit, fmt,
                       print_dashboard, show_progress_logs, stall_seconds)
-from .progress import progress_for
+from .progress import Bars
 
 
 def explore_document(result) -> dict:
@@ -29,12 +29,7 @@ def explore_document(result) -> dict:
 def _cmd_explore(a: argparse.Namespace) -> int:
     from ..config import load_config
 
-    if a.scheduler:
-        check_scheduler(a.scheduler)
-    if a.workers is not None and a.workers < 1:
-        raise BadInput(f"--workers must be at least 1, got {a.workers}")
-    if a.scheduler and a.cluster:
-        raise ValueError("--cluster and --scheduler exclude each other")
+    check_executor_options(a)
     stall = stall_seconds(a)
     cfg = load_config(a.config)
     if cfg.explore is None:
@@ -49,20 +44,15 @@ def _cmd_explore(a: argparse.Namespace) -> int:
     from ..explore.service import explore
     from .run_commands import interruptible, resume_command
 
-    bars: list = []
-
-    def progress(**kw):
-        bars.append(progress_for()(**kw))
-        return bars[-1]
+    bars = Bars()
 
     try:
         with interruptible():
             result = explore(cfg, store=a.store, cluster=spec, scheduler=a.scheduler,
-                             resume=a.resume, overwrite=a.overwrite, progress=progress,
+                             resume=a.resume, overwrite=a.overwrite, progress=bars,
                              on_client=print_dashboard, **stall)
     except (Interrupted, Stalled) as err:
-        for bar in bars:
-            getattr(bar, "close", lambda: None)()
+        bars.close()
         print(f"fanodome explore: {err if isinstance(err, Stalled) else 'interrupted'}; "
               f"{a.store} keeps every finished sample: resume with: {resume_command(a)}",
               file=sys.stderr)

@@ -222,6 +222,17 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
                             "see --local-mode; one per core) or pods (kubernetes)")
 
 
+def check_executor_options(a: argparse.Namespace) -> None:
+    """The checks of :func:`add_executor_options`' options and ``--cluster``, first in a
+    command: a wrong ``--scheduler`` address is told before the seconds of imports after."""
+    if a.scheduler:
+        check_scheduler(a.scheduler)
+    if a.workers is not None and a.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {a.workers}")
+    if a.scheduler and a.cluster:
+        raise ValueError("--cluster and --scheduler exclude each other")
+
+
 def add_cluster_options(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     """Options that override the config's ``[cluster]`` keys (``--workers`` is each command's
     own: its help differs). ``config``: False for a command that takes no config (its help

@@ -45,3 +45,19 @@ def progress_for(stream=None) -> Callable[..., object]:
     terminal, else the runner's log lines."""
     stream = sys.stderr if stream is None else stream
     return TerminalProgress if stream.isatty() else Progress
+
+
+class Bars:
+    """The ``progress`` of a service call (``progress(total_points=N)`` per phase): a reporter
+    of :func:`progress_for` each, all closed by :meth:`close` when the call is cut short."""
+
+    def __init__(self):
+        self.bars: list = []
+
+    def __call__(self, **kw) -> object:
+        self.bars.append(progress_for()(**kw))
+        return self.bars[-1]
+
+    def close(self) -> None:
+        for bar in self.bars:
+            getattr(bar, "close", lambda: None)()

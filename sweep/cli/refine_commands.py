@@ -12,8 +12,9 @@ import shlex
 from ..addresses import on_this_machine
 from ..config import RefineSettings
 from .options import (BadInput, Interrupted, add_cluster_options, add_executor_options,
-                      add_storage_option, announce_compile, cluster_config, emit, fmt,
-                      interruptible, print_dashboard, say, show_progress_logs, storage_options)
+                      add_storage_option, announce_compile, check_executor_options,
+                      cluster_config, emit, fmt, interruptible, print_dashboard, say,
+                      show_progress_logs, storage_options)
 
 
 def refine_document(result) -> dict:
@@ -45,10 +46,7 @@ def _cmd_refine(a: argparse.Namespace) -> int:
     from ..config import ClusterConfig
     from ..refine.service import refine_store
 
-    if a.workers is not None and a.workers < 1:
-        raise BadInput(f"--workers must be at least 1, got {a.workers}")
-    if a.scheduler and a.cluster:
-        raise ValueError("--cluster and --scheduler exclude each other")
+    check_executor_options(a)
     so = storage_options(a)
     if not store_mod.exists(a.store, storage_options=so):
         raise BadInput(f"{a.store}: no such store")

@@ -13,11 +13,11 @@ import sys
 from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
-                      add_storage_option, announce_compile, check_scheduler, cluster_config,
+                      add_storage_option, announce_compile, check_executor_options, cluster_config,
                       edge_note, emit, fmt, interruptible, print_dashboard, say,
                       show_progress_logs, stall_seconds, storage_options, store_exists,
                       window_lines)
-from .progress import progress_for
+from .progress import Bars
 from .refine_commands import refine_document
 
 PAPER_STORE = "fanodome-paper.zarr"
@@ -38,12 +38,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
     from ..config import load_config, paper_config
 
-    if a.scheduler:  # first: a wrong address is told before the seconds of imports below
-        check_scheduler(a.scheduler)
-    if a.workers is not None and a.workers < 1:
-        raise BadInput(f"--workers must be at least 1, got {a.workers}")
-    if a.scheduler and a.cluster:
-        raise ValueError("--cluster and --scheduler exclude each other")
+    check_executor_options(a)
     stall = stall_seconds(a)
     cfg = load_config(a.config) if a.config else paper_config()
     spec = cluster_config(cfg.cluster, a)
@@ -52,11 +47,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
     store = a.store or (f"{Path(a.config).stem}.zarr" if a.config else PAPER_STORE)
     so = storage_options(a)
     show_progress_logs(a)
-    bars: list = []
-
-    def progress(**kw):
-        bars.append(progress_for()(**kw))
-        return bars[-1]
+    bars = Bars()
 
     from ..execution.runner import Stalled
     from ..run.service import run_sweep
@@ -65,10 +56,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
         with interruptible():
             result = run_sweep(cfg, store=store, cluster=spec, scheduler=a.scheduler,
                                resume=a.resume, overwrite=a.overwrite, storage_options=so,
-                               progress=progress, on_client=print_dashboard, **stall)
+                               progress=bars, on_client=print_dashboard, **stall)
     except (Interrupted, Stalled) as err:
-        for bar in bars:
-            getattr(bar, "close", lambda: None)()
+        bars.close()
         if isinstance(err, Stalled):
             print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
                   file=sys.stderr)
