@@ -27,7 +27,6 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
@@ -39,7 +38,8 @@ from ..config import package_version
 from ..flags import BRANCHES, SAMPLE_FLAGS
 from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_EXPLORE_FAILURES,
                      ATTR_EXPLORE_JSON, ATTR_FAILURES, StoreError, check_only_own_files,
-                     consolidate, group, identity_mismatch, is_explore, provenance, quiet)
+                     consolidate, group, identity_mismatch, is_explore, provenance, quiet,
+                     template)
 from .common import check_can_start as _check_can_start
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def layout_explore(*, store: str, axes: Sequence[str], rows: int, config_toml: s
         if name == "branch":
             attrs.update(flag_values=np.arange(len(BRANCHES), dtype=dtype),
                          flag_meanings=" ".join(BRANCHES))
-        data[name] = xr.Variable(SAMPLE_DIM, da.full(n, _fill(dtype), dtype=dtype, chunks=-1),
+        data[name] = xr.Variable(SAMPLE_DIM, template((n,), _fill(dtype), dtype, lazy=True),
                                  attrs)
         encoding[name] = {"chunks": chunk, "fill_value": _fill(dtype)}
     coords = {SAMPLE_DIM: xr.Variable(SAMPLE_DIM, np.arange(n, dtype=np.int64),
@@ -112,7 +112,7 @@ def layout_explore(*, store: str, axes: Sequence[str], rows: int, config_toml: s
                                                                   "samples finished)"})}
     for a in axes:
         p = PARAMETERS[a]
-        coords[a] = xr.Variable(SAMPLE_DIM, da.full(n, np.nan, dtype="f8", chunks=-1),
+        coords[a] = xr.Variable(SAMPLE_DIM, template((n,), np.nan, "f8", lazy=True),
                                 {"units": p.unit, "long_name": p.long_name})
         encoding[a] = {"chunks": chunk, "fill_value": np.nan}
     ds = xr.Dataset(data, coords=coords)
