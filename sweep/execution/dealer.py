@@ -28,6 +28,27 @@ from ..grid import AXES, ChunkPlan
 from .sizing import PointCost, task_points
 
 
+
+class HeldStructures:
+    """Which structures each worker holds prepared, as its cache of ``size`` structures does:
+    the last ones it was handed (:meth:`handed`), most recent first (:meth:`of`)."""
+
+    def __init__(self, size: int):
+        self.size = max(1, size)
+        self._by_worker: dict[object, OrderedDict] = {}
+
+    def handed(self, worker: object, key) -> None:
+        """``worker`` was handed a task of structure ``key``."""
+        held = self._by_worker.setdefault(worker, OrderedDict())
+        held[key] = True
+        held.move_to_end(key)
+        while len(held) > self.size:
+            held.popitem(last=False)
+
+    def of(self, worker: object) -> list:
+        """The structures ``worker`` holds, the most recently handed first."""
+        return list(reversed(self._by_worker.get(worker, ())))
+
 class _Structure:
     """The chunks of one structure not handed out yet, as block indices (omega0, g, eta)."""
 
@@ -81,7 +102,6 @@ class StructureDealer:
                  make_task: Callable[[tuple[int, ...], dict[str, slice]], object],
                  points: int, held_per_worker: int, sizing: TaskSizing | None = None):
         self.plan = plan
-        self.held_per_worker = held_per_worker
         self.make_task = make_task
         self.sizing = sizing
         self.cost = PointCost()
@@ -89,7 +109,7 @@ class StructureDealer:
         self._stream = itertools.groupby(chunks, key=lambda index: tuple(index[:3]))
         self._open: dict[tuple[int, int, int], _Structure] = {}
         self._current: dict[object, tuple[int, int, int]] = {}
-        self._held: dict[object, OrderedDict] = {}
+        self._held = HeldStructures(held_per_worker)
         self._chunk_points = math.prod(plan.chunk[a] for a in AXES)
 
     def take(self, worker: object = None, *, workers: int = 1):
@@ -101,11 +121,7 @@ class StructureDealer:
             if s is None:
                 return None
             self._current[worker] = s.key
-            held = self._held.setdefault(worker, OrderedDict())
-            held[s.key] = True
-            held.move_to_end(s.key)
-            while len(held) > self.held_per_worker:
-                held.popitem(last=False)
+            self._held.handed(worker, s.key)
         (o0, o1), (g0, g1), (e0, e1) = s.cut(self._blocks_per_task(workers))
         index = (*s.key, o0, g0, e0)
         region = self.plan.region(index)
@@ -153,7 +169,7 @@ class StructureDealer:
         """The open structure with the most points left, preferring one ``worker`` held."""
         if not self._open:
             return None
-        held = self._held.get(worker, {})
+        held = self._held.of(worker)
         mine = [s for k, s in self._open.items() if k in held]
         return max(mine or self._open.values(), key=lambda s: s.points_left)
 

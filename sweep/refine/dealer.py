@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 
+from ..execution.dealer import HeldStructures
+
 Key = tuple[int, int, int]
 """A structure by its indices (iL, iW, iV)."""
 
@@ -41,7 +43,6 @@ class RefineDealer:
                  g_size: int = 0):
         self.make_curve_task = make_curve_task
         self.make_top_task = make_top_task
-        self.held_per_worker = max(1, held_per_worker)
         self.g_size = g_size
         self._blocked: set[Key] = set(grid_pending)
         self._curves: dict[Key, list[tuple[int, ...]]] = {}
@@ -52,7 +53,7 @@ class RefineDealer:
             self._blocks_left[c[:4]] = self._blocks_left.get(c[:4], 0) + 1
         self._tops = {tuple(int(i) for i in t) for t in tops}
         self._ready: OrderedDict[Key, deque] = OrderedDict()
-        self._held: dict[object, OrderedDict] = {}
+        self._held = HeldStructures(held_per_worker)
         for key in list(self._curves):
             if key not in self._blocked:
                 self._release(key)
@@ -107,8 +108,7 @@ class RefineDealer:
         """The next ready task for ``worker``: of a structure it holds first (``held``: more
         structures it holds, e.g. from the grid's dealer), else of the structure with the most
         ready tasks (None with ``held_only``); None when none is ready."""
-        mine = self._held.setdefault(worker, OrderedDict())
-        for key in [*reversed(mine), *held]:
+        for key in [*self._held.of(worker), *held]:
             if self._ready.get(key):
                 return self._hand_out(worker, key)
         if held_only or not self._ready:
@@ -121,11 +121,7 @@ class RefineDealer:
         kind, index = queue.popleft()
         if not queue:
             del self._ready[key]
-        mine = self._held.setdefault(worker, OrderedDict())
-        mine[key] = True
-        mine.move_to_end(key)
-        while len(mine) > self.held_per_worker:
-            mine.popitem(last=False)
+        self._held.handed(worker, key)
         if kind == "top":
             return self.make_top_task(index)
         if kind == "curves+top":

@@ -11,10 +11,10 @@ either kind.
 """
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 
-from ..execution.dealer import StructureDealer
+from ..execution.dealer import HeldStructures, StructureDealer
 from ..refine.service import Refinement, compute_refine_task
 from ..refine.tasks import RefineOutcome, RefineTask
 from .tasks import compute_chunk
@@ -71,17 +71,16 @@ class SweepAndRefine:
     def __init__(self, *, grid: StructureDealer, refinement: Refinement, held_per_worker: int):
         self.grid = grid
         self.refinement = refinement
-        self.held_per_worker = held_per_worker
         self._waiting = refinement.dealer.grid_pending
         self._opened: set[tuple] = set()
         self._handed: Counter = Counter()  # grid points handed out, per structure
         self._done: Counter = Counter()  # grid points finished, per structure
         self._failed: set[tuple] = set()
-        self._held: dict[object, OrderedDict] = {}
+        self._held = HeldStructures(held_per_worker)
         self._grid_dealt = False
 
     def take(self, worker: object = None, *, workers: int = 1):
-        held = list(reversed(self._held.get(worker, ())))
+        held = self._held.of(worker)
         task = self.refinement.take(worker, workers=workers, held_only=True, held=held)
         if task is not None:
             return RefineStep(task)
@@ -101,11 +100,7 @@ class SweepAndRefine:
             self._opened.add(key)
             self._release_before(key)
         self._handed[key] += chunk.n_points
-        mine = self._held.setdefault(worker, OrderedDict())
-        mine[key] = True
-        mine.move_to_end(key)
-        while len(mine) > self.held_per_worker:
-            mine.popitem(last=False)
+        self._held.handed(worker, key)
 
     def _release_before(self, key: tuple | None) -> None:
         """Release the structures before ``key`` (all: None) in store order that the grid's
