@@ -28,7 +28,6 @@ from ..grid import AXES, ChunkPlan
 from .sizing import PointCost, task_points
 
 
-
 class HeldStructures:
     """Which structures each worker holds prepared, as its cache of ``size`` structures does:
     the last ones it was handed (:meth:`handed`), most recent first (:meth:`of`)."""
@@ -48,6 +47,7 @@ class HeldStructures:
     def of(self, worker: object) -> list:
         """The structures ``worker`` holds, the most recently handed first."""
         return list(reversed(self._by_worker.get(worker, ())))
+
 
 class _Structure:
     """The chunks of one structure not handed out yet, as block indices (omega0, g, eta)."""

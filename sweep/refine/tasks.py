@@ -4,9 +4,10 @@ A :class:`RefineTask` is one structure (L, W, V) at one omega0 times a block of 
 reads its curves' grid values from the store, refines each with the solver
 (:mod:`sweep.refine.searches`) on the structure's prepared work (this process's
 :data:`sweep.worker.structures.STRUCTURES`, shared with the sweep's tasks), and writes the
-block's region. A :class:`TopTask` reads the refined maxima of one dome and writes its top over
-(eta, g). Both run wherever :func:`sweep.execution.runner.run_tasks` sends them; results never
-travel through the client.
+block's region; a block that is every curve of its dome (``with_top``) also searches the dome's
+top from the maxima it just refined and writes it in the same trip. A :class:`TopTask` reads
+the refined maxima of one dome and writes its top over (eta, g). Both run wherever
+:func:`sweep.execution.runner.run_tasks` sends them; results never travel through the client.
 """
 from __future__ import annotations
 
