@@ -33,6 +33,19 @@ chunk_g = 2
 retries = 1
 """
 
+LONG_TOML = """
+[grid]
+eta = { start = -0.5, stop = 3.0, num = 40 }
+g = { start = 0.05, stop = 0.44, step = 0.01 }
+
+[run]
+chunk_eta = 4
+chunk_g = 1
+retries = 1
+"""
+LONG_POINTS = 40 * 40
+"""A sweep of 400 tasks of 4 points: it lasts seconds, so a kill lands in its middle."""
+
 
 def tasks_for(*, store: str, plan, axes, model, chunks, storage_options=None,
               gap_T_over_tc=()):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from sweep_support import (SMALL_TOML, assert_same_sweep, cli, cli_background, json_out,
-                           kill_group, points_done, roundtrip, small_config, wait_for,
-                           write_toml)
+from sweep_support import (LONG_POINTS, LONG_TOML, SMALL_TOML, assert_same_sweep, cli,
+                           cli_background, json_out, kill_group, points_done, roundtrip,
+                           small_config, wait_for, write_toml)
 
 from sweep.config import ClusterConfig, paper_config, parse_config
 from sweep.execution.clusters import PROCESS_CLUSTER_S, resolve_local_mode
@@ -114,20 +114,6 @@ def test_a_paused_local_cluster_stalls_with_exit_3_and_resumes(mode, tmp_path, r
     assert resumed.returncode == 0, resumed.stderr
     assert json_out(resumed)["done"] == 128
     assert_same_sweep(store, reference)
-
-
-LONG_TOML = """
-[grid]
-eta = { start = -0.5, stop = 3.0, num = 40 }
-g = { start = 0.05, stop = 0.44, step = 0.01 }
-
-[run]
-chunk_eta = 4
-chunk_g = 1
-retries = 1
-"""
-LONG_POINTS = 40 * 40
-"""400 tasks of 4 points: a run lasts seconds, so a kill lands in its middle."""
 
 
 def _running(proc) -> bool:

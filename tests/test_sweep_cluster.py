@@ -13,24 +13,11 @@ import time
 import pytest
 
 from sweep.config import parse_config
-from sweep_support import (REPO, assert_same_sweep, cli, cli_background, json_out, kill_group,
-                           points_done, roundtrip, wait_for, write_toml)
+from sweep_support import (LONG_POINTS, LONG_TOML, REPO, assert_same_sweep, cli,
+                           cli_background, json_out, kill_group, points_done, roundtrip,
+                           wait_for, write_toml)
 
 pytestmark = pytest.mark.slow
-
-# Many small chunks (400 of 4 points) so that the sweep lasts a few seconds and a kill lands
-# in the middle of it.
-LONG_TOML = """
-[grid]
-eta = { start = -0.5, stop = 3.0, num = 40 }
-g = { start = 0.05, stop = 0.44, step = 0.01 }
-
-[run]
-chunk_eta = 4
-chunk_g = 1
-retries = 1
-"""
-LONG_POINTS = 40 * 40
 
 
 class Cluster:
