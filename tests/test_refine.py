@@ -11,8 +11,8 @@ from sweep.flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BEL
                          MAX_AT_BOUND, MAX_AT_FIRST_ETA, MAX_OUTSIDE_GRID, NOT_CONVERGED,
                          OPEN_ABOVE, OPEN_BELOW, TOP_AT_ETA_BOUND, TOP_AT_G_EDGE,
                          WINDOW_OUTSIDE_GRID)
-from sweep.refine.searches import (Curve, brent_minimize, curve_antiresonance, curve_maximum,
-                                   curve_window, refine_curve, search_top)
+from sweep.refine.searches import (Curve, brent_minimize, brent_root, curve_antiresonance,
+                                   curve_maximum, curve_window, refine_curve, search_top)
 
 PAPER_ETA = inclusive_range(-0.5, 3.0, 0.05)
 S = RefineSettings(thresholds=(273.15, 293.15))
@@ -41,6 +41,53 @@ def test_brent_minimize_on_a_parabola_and_a_kink():
         r = brent_minimize(h, 0.0, 1.0, 0.5, ha=h(0.0), hb=h(1.0), hx=h(0.5), xtol=1e-9,
                            ftol=1e-300, max_evaluations=200)
         assert r.converged and abs(r.x - x_star) <= 1e-9
+
+
+def test_brent_root_is_scipys_brentq_to_the_bit():
+    """The windows' root finder against scipy's brentq on the same functions: the same root, bit
+    for bit, after the same evaluations (smooth, kinked and floored crossings, the curves above
+    minus a threshold, four tolerances)."""
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng(7)
+    shapes = [lambda x, r: (x - r) ** 3 + 0.1 * (x - r),
+              lambda x, r: math.tanh((x - r) / 0.07) - 0.2,
+              lambda x, r: (x - r) if x < r else 5.0 * (x - r),
+              lambda x, r: max(1e-3, 300.0 * (1.0 - (x - r) ** 2)) - 150.0,
+              lambda x, r: smooth(x - r + 0.9371) - 273.15,
+              lambda x, r: kink(x - r + 0.9343) - 273.15]
+    compared = 0
+    for i in range(600):
+        shape, r = shapes[i % len(shapes)], rng.uniform(-0.5, 3.0)
+        f = lambda x: shape(x, r)  # noqa: E731
+        a, b = r - rng.uniform(0.01, 0.5), r + rng.uniform(0.01, 0.5)
+        if not (f(a) < 0) ^ (f(b) < 0):
+            continue
+        kw = {"xtol": (1e-8, 1e-12, 1e-4, 2e-12)[i % 4], "rtol": 4 * np.finfo(float).eps}
+        ours, theirs = [], []
+        root = brent_root(lambda x: ours.append(x) or f(x), a, b, maxiter=100, **kw)
+        ref = brentq(lambda x: theirs.append(x) or f(x), a, b, maxiter=100, **kw)
+        assert root == ref and ours == theirs
+        compared += 1
+    assert compared > 400
+    with pytest.raises(ValueError, match="opposite signs"):
+        brent_root(lambda x: x * x + 1.0, -1.0, 1.0, xtol=1e-8, rtol=1e-15, maxiter=100)
+    with pytest.raises(RuntimeError, match="after 3 steps"):
+        brent_root(lambda x: math.tanh((x - 0.3) / 1e-3), 0.0, 1.0, xtol=1e-12, rtol=1e-15,
+                   maxiter=3)
+
+
+def test_the_run_and_refine_services_import_no_scipy_optimize():
+    """scipy.optimize costs 0.1-0.3 s to import: the services that refine do without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sweep.run.service, sweep.refine.service, sweep.cli.run_commands, "
+            "sweep.cli.refine_commands; print('scipy.optimize' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("f, eta_star", [(smooth, 0.9371), (kink, 0.9343)])
