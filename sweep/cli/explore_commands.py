@@ -12,8 +12,9 @@ import sys
 from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
-                      announce_compile, check_executor_options, cluster_config, emit, fmt,
-                      print_dashboard, show_progress_logs, stall_seconds)
+                      add_store_mode_options, announce_compile, check_executor_options,
+                      cluster_config, emit, fmt, print_dashboard, show_progress_logs,
+                      stall_seconds)
 from .progress import Bars
 
 
@@ -115,11 +116,8 @@ def add_commands(sub) -> None:
     e.add_argument("config", metavar="CONFIG", help="TOML config with an [explore] table")
     e.add_argument("--store", required=True, metavar="PATH", help="explore store (zarr)")
     add_executor_options(e)
-    mode = e.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true",
-                      help="go on with an existing store of the same explore (its samples "
-                           "are told to the learner, never computed again)")
-    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    add_store_mode_options(e, resume="go on with an existing store of the same explore (its "
+                                     "samples are told to the learner, never computed again)")
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_stall_option(e)
     add_cluster_options(e)

@@ -332,6 +332,12 @@ def print_dashboard(client) -> None:
         print(f"dashboard: {link}", file=sys.stderr)
 
 
+def add_store_mode_options(p: argparse.ArgumentParser, *, resume: str) -> None:
+    """``--resume`` (help: ``resume``) or ``--overwrite``, for the commands that write a
+    store; without either, an existing store is refused."""
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help=resume)
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
 
 
 def add_stall_option(p: argparse.ArgumentParser) -> None:

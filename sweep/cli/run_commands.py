@@ -13,10 +13,10 @@ import sys
 from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
-                      add_storage_option, announce_compile, check_executor_options, cluster_config,
-                      edge_note, emit, fmt, interruptible, print_dashboard, say,
-                      show_progress_logs, stall_seconds, storage_options, store_exists,
-                      window_lines)
+                      add_storage_option, add_store_mode_options, announce_compile,
+                      check_executor_options, cluster_config, edge_note, emit, fmt, interruptible,
+                      print_dashboard, say, show_progress_logs, stall_seconds, storage_options,
+                      store_exists, window_lines)
 from .progress import Bars
 from .refine_commands import refine_document
 
@@ -208,11 +208,8 @@ def add_commands(sub) -> None:
     r.add_argument("--store", metavar="PATH_OR_URL",
                    help=f"zarr store [{PAPER_STORE} without CONFIG, else CONFIG's name.zarr]")
     add_executor_options(r)
-    mode = r.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true",
-                      help="finish an existing store of the same config (pending/failed "
-                           "chunks); refused when there is none")
-    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    add_store_mode_options(r, resume="finish an existing store of the same config "
+                                     "(pending/failed chunks); refused when there is none")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_stall_option(r)
     add_cluster_options(r)

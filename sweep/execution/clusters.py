@@ -385,10 +385,11 @@ def store_path(store: str) -> str:
 
 
 def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | None = None,
-          window: int | None = None) -> Placement:
+          window: int | None = None, workers_write: bool = True) -> Placement:
     """Work on ``store`` as a run on ``cluster`` (or an existing ``scheduler``) needs it;
-    :class:`ClusterError` if its workers could not write the store, or a local cluster would
-    not fit this machine (:func:`check_local_capacity`).
+    :class:`ClusterError` if its workers could not write the store (unless ``workers_write``
+    is false: only this process writes it), or a local cluster would not fit this machine
+    (:func:`check_local_capacity`).
 
     The store is taken where :func:`store_path` says. A cluster this process starts that is
     not local (slurm, pbs, kubernetes) gets a local store path made absolute and, unless
@@ -403,7 +404,8 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
             store = os.path.abspath(store)
         if window is None:
             window = WINDOW_PER_WORKER * spec.expected_threads(local_cores=os.cpu_count() or 1)
-    check_store_reachable(store, spec=spec, scheduler=scheduler)
+    if workers_write:
+        check_store_reachable(store, spec=spec, scheduler=scheduler)
     if scheduler is None:
         check_local_capacity(spec)
     return Placement(store=store, window=window)

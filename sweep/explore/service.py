@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import numpy as np
 
 from .. import store as store_mod
 from ..config import ClusterConfig, RefineSettings, SweepConfig
-from ..execution.clusters import check_local_capacity, store_path
+from ..execution.clusters import place
 from ..execution.failures import FailureLog
 from ..execution.runner import STALL_S, WINDOW_PER_WORKER, Failure, Progress, run_tasks
 from ..flags import (BRANCHES, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_MAX_AT_BOUND,
@@ -133,12 +132,9 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
     if config.explore is None:
         raise store_mod.StoreError("explore: the config has no [explore] table")
     t0 = time.perf_counter()
-    store = store_path(store)
     spec = cluster or ClusterConfig()
-    if executor is None and scheduler is None:
-        check_local_capacity(spec)
-    if window is None and executor is None and scheduler is None and spec.kind != "local":
-        window = WINDOW_PER_WORKER * spec.expected_threads(local_cores=os.cpu_count() or 1)
+    where = place(store, cluster=spec, scheduler=scheduler, window=window, workers_write=False)
+    store, window = where.store, where.window
 
     def check() -> None:
         check_can_start(config, store=store, resume=resume, overwrite=overwrite)
