@@ -118,7 +118,8 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
 
     with store_mod.held(store, check=check, locked=locked), _disk_errors(store):
         _lay_out(store, settings=settings, curves_per_task=curves_per_task, storage_options=so)
-        pending = pending_work(store, settings=settings, storage_options=so)
+        work = Refinement(store, storage_options=so)
+        pending = work.todo["curves"] + work.todo["domes"]
         if pending == 0:
             log.debug("%s: every curve and dome top refined with these settings; nothing "
                       "to do", store)
@@ -133,8 +134,8 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
                     scheduler=scheduler, cluster=spec, store=store, gaps=False))
                 if on_client is not None:
                     on_client(executor)
-            result = _run_refinement(store, executor=executor, retries=retries,
-                                     window=where.window, storage_options=so)
+            result = _run_refinement(work, executor=executor, retries=retries,
+                                     window=where.window)
     result.wall_s = time.perf_counter() - t0
     log.info("%s: refined %d curves and %d domes with %d solver evaluations (%.1f s)", store,
              result.curves, result.domes, result.evaluations, result.wall_s)
@@ -291,14 +292,13 @@ class Refinement:
                             failures=list(self.failures), wall_s=wall)
 
 
-def _run_refinement(store: str, *, executor, retries: int, window: int | None,
-                    storage_options: Mapping | None) -> RefineResult:
+def _run_refinement(work: Refinement, *, executor, retries: int,
+                    window: int | None) -> RefineResult:
     """Run what is pending of a finished store's refinement: curve blocks, and each dome's top
     as soon as its curves are done, structure by structure on the workers that hold them."""
-    work = Refinement(store, storage_options=storage_options)
     total = work.todo["curves"] + work.todo["domes"]
     log.info("refining %d curves and %d domes of %s", work.todo["curves"],
-             work.todo["domes"], store)
+             work.todo["domes"], work.store)
     run_tasks(work, executor=executor, compute=compute_refine_task, retries=retries,
               total_points=total, window=window, on_failed=work.on_failed,
               on_done=work.on_done)
