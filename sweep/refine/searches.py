@@ -35,10 +35,9 @@ Windows Tc >= T*
     For each threshold, the connected interval around the maximum where Tc >= T*: each edge is
     the root of Tc - T* between the nearest known points on either side of the crossing (grid and
     every evaluation so far), by Brent's method for a root (:func:`brent_root`) to ``root_tol``.
-    An edge the known points do
-    not close is followed outward (steps growing by the golden ratio) until Tc < T*, down to the
-    antiresonance's bound and up to the maximum's; one still open there is reported at the
-    bound, flagged open.
+    An edge the known points do not close is followed outward (steps growing by the golden
+    ratio) until Tc < T*, down to the antiresonance's bound and up to the maximum's; one still
+    open there is reported at the bound, flagged open.
 Top of the dome
     Brent's method over g within the store's g range (never beyond), on F(g) = the maximum of
     Tc(eta) at g (the method above, bracketed from the grid maxima of the neighbouring g, within
@@ -169,7 +168,7 @@ def brent_root(f: Callable[[float], float], a: float, b: float, *, xtol: float, 
 
     The variant of scipy's ``brentq``, step for step the same arithmetic, so the same root to the
     bit and the same evaluations (``tests/test_refine.py`` compares them): written here so that a
-    refinement does not import ``scipy.optimize`` (0.3 s of every ``fanodome run``). Stops when
+    refinement does not import ``scipy.optimize`` (0.12 s, docs/performance.md). Stops when
     half the bracket is below (xtol + rtol |x|) / 2; raises ``RuntimeError`` after ``maxiter``
     steps.
     """
