@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python benchmarks/bench_sweep.py [--repeat 5] [--baseline ../main]
+    python benchmarks/bench_sweep.py --phases 8 [--baseline ../main]
 
 Measures, alternating the commands so that the machine's load weighs on each alike, the median
 and the range of ``--repeat`` runs of each:
@@ -19,6 +20,10 @@ and the range of ``--repeat`` runs of each:
 - t_point: the solver's cost per point, one in-process ``tc_grid`` call on the paper grid;
 - with ``--baseline CHECKOUT``: serial and run with that checkout's code in the same loop (the
   same machine load), e.g. main's before a change.
+
+With ``--phases N`` instead: where the main job's time goes, from the timestamps of the log of
+``fanodome -v run`` (N runs, alternating with the baseline's when given; medians). The phases
+end at the log lines of :data:`PHASES`, the last at the process's exit.
 
 Prints the commands and one JSON document (seconds of wall time).
 """
@@ -38,6 +43,57 @@ REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "sweep.cli"]
 SERIAL = ["tc", "--eta", "-0.5:3:0.05", "--g", "0.1:0.49:0.01", "--json"]
 TINY_TOML = "[grid]\neta = [0.5, 1.0, 1.5]\ng = [0.2, 0.3]\n"
+
+
+PHASES = (("start and imports", "local cluster:"),
+          ("kernels from the numba cache", "kernels ready"),
+          ("layout of the store", "laid out /"),
+          ("layout of the refined numbers", "laid out the refined"),
+          ("grid and refinement", "points (100.0 %)"),
+          ("summary, close, exit", None))
+"""(phase, the log line that ends it); None: the process's exit."""
+
+
+def _log_time(line: str) -> float:
+    """Epoch seconds of a log line of ``fanodome -v`` (logging's default asctime, local)."""
+    import datetime
+
+    stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+    return stamp.timestamp()
+
+
+def phases_of_run(*, cwd: Path, store: Path) -> dict[str, float]:
+    """Seconds of each of :data:`PHASES` in one ``fanodome -v run --store STORE``."""
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    t0 = time.time()
+    out = subprocess.run(CLI + ["-v", "run", "--store", str(store)], cwd=cwd, env=env,
+                         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    end = time.time()
+    lines = out.stderr.splitlines()
+    seconds, last = {}, t0
+    for name, marker in PHASES:
+        t = end if marker is None else next(_log_time(x) for x in lines if marker in x)
+        seconds[name], last = t - last, t
+    seconds["total"] = end - t0
+    return seconds
+
+
+def phases(*, runs: int, baseline: Path | None) -> dict:
+    """Medians of :func:`phases_of_run` over ``runs`` runs (``phases``), alternating with the
+    baseline's (``baseline_phases``)."""
+    where = {"phases": REPO}
+    if baseline is not None:
+        where["baseline_phases"] = baseline.resolve()
+    seen: dict[str, list[dict]] = {name: [] for name in where}
+    with tempfile.TemporaryDirectory(prefix="fanodome-bench-") as tmp:
+        for name, checkout in where.items():
+            timed(SERIAL, cwd=checkout)  # the numba cache warm
+        for i in range(runs):
+            for name, checkout in where.items():
+                seen[name].append(phases_of_run(cwd=checkout, store=Path(tmp) / f"{name}-{i}.zarr"))
+    return {name: {phase: round(statistics.median(r[phase] for r in rs), 3)
+                   for phase in rs[0]} for name, rs in seen.items()}
 
 
 def kernel_time_per_point(*, repeat: int) -> float:
@@ -82,8 +138,18 @@ def main() -> None:
     p.add_argument("--baseline", type=Path, metavar="CHECKOUT",
                    help="another checkout (e.g. main's) whose serial and run are measured in "
                         "the same loop, as baseline_serial and baseline_run")
+    p.add_argument("--phases", type=int, metavar="N",
+                   help="instead: the main job's phases from its log, medians of N runs")
     a = p.parse_args()
     load_before = os.getloadavg()
+    if a.phases:
+        doc = phases(runs=a.phases, baseline=a.baseline)
+        print(json.dumps({"cpu_count": os.cpu_count(), "runs": a.phases,
+                          "load_average_1min": {"before": round(load_before[0], 2),
+                                                "after": round(os.getloadavg()[0], 2)},
+                          **doc, **({"baseline": str(a.baseline)} if a.baseline else {})},
+                         indent=2))
+        return
     with tempfile.TemporaryDirectory(prefix="fanodome-bench-") as tmp:
         tmp = Path(tmp)
         tiny = tmp / "tiny.toml"

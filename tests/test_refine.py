@@ -78,8 +78,8 @@ def test_brent_root_is_scipys_brentq_to_the_bit():
 
 
 def test_the_run_and_refine_services_import_no_scipy_optimize():
-    """scipy.optimize costs 0.12 s to import (docs/performance.md): the services that refine do
-    without it."""
+    """scipy.optimize and what it brings cost 0.37 s to import (docs/performance.md): the
+    services that refine do without it."""
     import subprocess
     import sys
 
