@@ -10,18 +10,20 @@ or, e.g., ``--workers 64 128 256 --seconds 30 --point-ms 0.5``. What runs:
 - one ``dask scheduler`` process on 127.0.0.1 (its CPU time is measured), and worker host
   processes that each run up to ``--per-host`` ``distributed.Worker`` objects (nthreads=1) in one
   event loop: a 2-core machine holds hundreds of workers because they only sleep;
-- in this process, :func:`sweep.execution.runner.run_tasks` with a :class:`sweep.execution.dealer.StructureDealer`
-  over a real :class:`sweep.grid.ChunkPlan` (store chunks of 50 points, 10^5 a structure), sized
-  by :func:`sweep.execution.sizing.task_points`; each task sleeps ``points * point_s`` plus ``build_s``
-  when its worker has not prepared the structure (an LRU of 8 per worker, as on real workers);
+- in this process, :func:`sweep.execution.runner.run_tasks` with a
+  :class:`sweep.execution.dealer.StructureDealer` over a real :class:`sweep.grid.ChunkPlan`
+  (store chunks of 50 points, 10^5 a structure), sized by
+  :func:`sweep.execution.sizing.task_points`; each task sleeps ``points * point_s`` plus
+  ``build_s`` when its worker has not prepared the structure (an LRU of 8 per worker, as on real
+  workers);
   nothing is written (only orchestration is measured);
 - ``--point-ms`` default: the solver's cost per point measured here on the paper grid.
 
 Each scenario runs about ``--seconds`` of wall time. ``rate-matched``: tasks as long as they
 must be for the simulated cluster to ask the scheduler for as many tasks a second as 1000
 workers would under the default sizing on 10^9 points; ``stress``: a target ten times shorter,
-which the sizing's scheduler floor (:data:`sweep.execution.sizing.SCHEDULER_TASKS_PER_S`) must hold back
-near the rate-matched length. Reported per scenario: tasks/s, efficiency
+which the sizing's scheduler floor (:data:`sweep.execution.sizing.SCHEDULER_TASKS_PER_S`) must
+hold back near the rate-matched length. Reported per scenario: tasks/s, efficiency
 (Σ busy / (wall × workers)), idle per task, scheduler and client CPU (fraction of one core),
 client memory. Then the projection for 1000 workers and 10^9 points (model and assumptions in
 the README, "Scale-out"). Prints one JSON document; report ``uptime`` next to it.
@@ -310,7 +312,8 @@ def main() -> None:
         "projection": projection(
             point_s=point_s, idle_per_task_s=max(r["idle_per_task_s"] for r in matched),
             scheduler_task_s=worst["scheduler_cpu_per_task_ms"] / 1e3,
-            scheduler_heartbeat_s=per_heartbeat, client_task_s=worst["client_cpu_per_task_ms"] / 1e3),
+            scheduler_heartbeat_s=per_heartbeat,
+            client_task_s=worst["client_cpu_per_task_ms"] / 1e3),
     }, indent=2))
 
 

@@ -14,7 +14,8 @@ from solver.constants import HBAR2_2ME
 
 
 def discriminant(E, *, L, W, V, m_well, m_barrier, f_w=1.0, f_b=1.0):
-    """cos(k L) cos(k_b W) - (1/2)(r + 1/r) sin(k L) sin(k_b W), r = (f_b k)/(f_w k_b), complex k_b."""
+    """cos(k L) cos(k_b W) - (1/2)(r + 1/r) sin(k L) sin(k_b W), r = (f_b k)/(f_w k_b), complex
+    k_b."""
     k = np.sqrt(complex(m_well * E / HBAR2_2ME))
     kb = np.sqrt(complex(m_barrier * (E - V) / HBAR2_2ME))
     if abs(kb) == 0:
@@ -104,7 +105,7 @@ def weighted_dos_total(eps, e_bottom, e_top, *, m_x, **s):
     pref = 2 / np.pi * np.sqrt(HBAR2_2ME / m_x)
     if eps <= e_bottom:
         return 0.0
-    odd = True  # callers pass odd bands (bottom at q = 0)
+    # callers pass odd bands (bottom at q = 0)
     if eps >= e_top:
         f = lambda q: 1 / np.sqrt(eps - band_energy(q, e_bottom, e_top, **s))
         return pref * integrate.quad(f, 0, np.pi / d, limit=400, epsabs=0, epsrel=1e-10)[0]

@@ -1,4 +1,5 @@
-"""Domes, antiresonances and Fano fits: exact answers on synthetic stores, the paper on a real one."""
+"""Domes, antiresonances and Fano fits: exact answers on synthetic stores, the paper on a real
+one."""
 import json
 import tomllib
 
@@ -9,7 +10,7 @@ import xarray as xr
 from solver import STATUS_BELOW_FLOOR, STATUS_OK, tc_grid
 from sweep import flags
 from sweep import store as store_mod
-from sweep.analysis import (ANTI_FLAGS, DOME_FLAGS, FANO_PARAMS, curve_extrema, dome,
+from sweep.analysis import (ANTI_FLAGS, DOME_FLAGS, FANO_PARAMS, dome,
                             dome_report, dome_top, fano_fit, fano_line, fano_quality, fit_fano,
                             vertex)
 from sweep.cli import main
@@ -31,9 +32,9 @@ def synthetic_log_tc(eta):
                     np.log(TC_MAX) - LOG_DEPTH + 3.0 * (eta - E_MIN) ** 2)
 
 
-SYNTH_TOML = f"""
+SYNTH_TOML = """
 [grid]
-eta = {{ start = -1.5, stop = 3.0, step = 0.1 }}
+eta = { start = -1.5, stop = 3.0, step = 0.1 }
 g = [0.1, 0.2, 0.3, 0.4]
 L = [8.5, 9.0]
 [run]

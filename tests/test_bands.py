@@ -88,7 +88,9 @@ def _finite_well_levels(*, L, V, m, n):
         def f(k, j=j):
             kap = math.sqrt(max(k_max ** 2 - k ** 2, 0.0))
             x = k * L / 2
-            return kap * math.cos(x) - k * math.sin(x) if j % 2 == 0 else kap * math.sin(x) + k * math.cos(x)
+            if j % 2 == 0:
+                return kap * math.cos(x) - k * math.sin(x)
+            return kap * math.sin(x) + k * math.cos(x)
         a = j * math.pi / L + 1e-12
         b = min((j + 1) * math.pi / L, k_max) - 1e-12
         k = optimize.brentq(f, a, b, xtol=1e-15)

@@ -1,6 +1,5 @@
 """`fanodome bands` and `fanodome tc`: JSON shape, values, and exit code 2 on bad input."""
 import json
-import math
 import subprocess
 import sys
 

@@ -64,5 +64,6 @@ def test_table_interpolates_direct_evaluation(paper_structure):
         want = np.zeros(packed_size(p))
         weighted_dos(eps, True, lo[2], hi[2], a, *args, c, b, pref, XT, WT, 1.0, want)
         table_eval(eps, breaks, vals, cheb, cb, lv, got)
-        # Chebyshev interpolation on panels [y, 2y] from a log singularity: error ~ (3+sqrt 8)^-10 ~ 2e-8
+        # Chebyshev interpolation on panels [y, 2y] from a log singularity:
+        # error ~ (3+sqrt 8)^-10 ~ 2e-8
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-7 * np.abs(want).max())

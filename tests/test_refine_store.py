@@ -94,8 +94,9 @@ def test_a_lost_refined_chunk_is_pending_unrefined_and_recomputed(refined, tmp_p
                                                                     capsys):
     """Delete one chunk file of a refined variable: its curves (or top) count as pending,
     ``dome`` does not call them refined, and a refine computes exactly them (and the top of
-    their dome, searched from their maxima), back to the identical store. Chunks that hold only fill values (an antiresonance with no floor
-    interval, a closed window's status 0) are written too, so absence is loss."""
+    their dome, searched from their maxima), back to the identical store. Chunks that hold only
+    fill values (an antiresonance with no floor interval, a closed window's status 0) are written
+    too, so absence is loss."""
     from sweep.cli import main
     reference, _ = refined
     store = tmp_path / "s.zarr"
