@@ -88,6 +88,7 @@ def phases(*, runs: int, baseline: Path | None) -> dict:
     seen: dict[str, list[dict]] = {name: [] for name in where}
     with tempfile.TemporaryDirectory(prefix="fanodome-bench-") as tmp:
         for name, checkout in where.items():
+            print(f"$ fanodome -v run --store TMP  # {checkout}", file=sys.stderr)
             timed(SERIAL, cwd=checkout)  # the numba cache warm
         for i in range(runs):
             for name, checkout in where.items():

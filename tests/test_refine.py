@@ -1,6 +1,7 @@
 """Refinement of maxima, antiresonances, windows and dome tops: exact answers on synthetic curves
 with a known answer, then the solver itself against dense scans."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,7 +87,7 @@ def test_the_run_and_refine_services_import_no_scipy_optimize():
     code = ("import sys, sweep.run.service, sweep.refine.service, sweep.cli.run_commands, "
             "sweep.cli.refine_commands; print('scipy.optimize' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         cwd=Path(__file__).resolve().parent.parent, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
