@@ -267,13 +267,11 @@ def dos_tables(st: Structure, *, lo: float, hi: float,
         if kept is not None and kept[0].size >= 2:
             i = int(np.searchsorted(breaks, kept[0][0]))
             j = i + kept[0].size
-            if not np.array_equal(breaks[i:j], kept[0]):
-                kept = None  # not a run of this lattice: build the band afresh
-        if kept is None or kept[0].size < 2:
-            out.append((breaks, build(breaks)))
-        else:
-            out.append((breaks, np.concatenate([build(breaks[:i + 1]), kept[1],
-                                                build(breaks[j - 1:])])))
+            if np.array_equal(breaks[i:j], kept[0]):  # a run of this lattice: keep its panels
+                out.append((breaks, np.concatenate([build(breaks[:i + 1]), kept[1],
+                                                    build(breaks[j - 1:])])))
+                continue
+        out.append((breaks, build(breaks)))
     return pack_tables(out)
 
 
