@@ -484,8 +484,11 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
         try:
             yield client
         except BaseException:  # an error or an interruption: the workers' tasks get cancelled
-            with contextlib.suppress(Exception):
+            try:
                 client.run(_quiet_shutdown, wait=True)
+            except Exception as err:  # noqa: BLE001 - the error being raised matters more
+                log.info("could not quiet the workers' logs before the cluster closes (%s: %s)",
+                         type(err).__name__, err)
             raise
 
 
