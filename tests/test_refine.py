@@ -154,6 +154,27 @@ def test_windows_followed_past_both_grid_edges():
     assert (w.lo, w.hi) == (-0.6, 3.5)
 
 
+def test_bounds_inside_the_grid_follow_nothing_and_flag_the_grid_edge():
+    # an eta_max_bound below the grid's last eta, an antiresonance bound above its first: the
+    # walks never turn back into the grid; what is still open at a grid edge is a bound there
+    def rising(x):  # Tc >= 250 K from eta = 1.25 up, still rising at the grid's last eta
+        return 200.0 + 40.0 * x
+
+    r = refine_curve(grid_curve(rising), bound=0.2, upper=0.3,
+                     settings=RefineSettings(thresholds=(250.0,)))
+    assert r.maximum.flags == MAX_AT_BOUND and (r.maximum.eta, r.maximum.tc) == (3.0, 320.0)
+    assert r.maximum.evaluations == 0
+    w = r.windows[0]
+    assert w.flags == OPEN_ABOVE and w.hi == 3.0 and abs(w.lo - 1.25) <= 1e-9
+    falling = grid_curve(lambda x: 1e-3 * math.exp(x) + 300.0 * math.exp(-(x - 1.0) ** 2 / 0.05))
+    m = curve_maximum(falling, settings=S)
+    a = curve_antiresonance(falling, eta_max=m.eta, bound=0.2, settings=S)
+    assert a.flags == ANTI_AT_BOUND and a.eta == -0.5 and a.evaluations == 0
+    floored = grid_curve(lambda x: 0.0 if x < 0.0 else plateau(x))
+    a = curve_antiresonance(floored, eta_max=1.0, bound=0.2, settings=S)
+    assert a.flags == ANTI_BELOW_FLOOR | ANTI_AT_BOUND and a.lo == -0.5
+
+
 def test_antiresonance_followed_past_the_grid_edge():
     c = grid_curve(fano)
     m = curve_maximum(c, settings=S)

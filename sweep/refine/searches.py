@@ -306,8 +306,8 @@ def curve_maximum(curve: Curve, *, settings: RefineSettings,
             best.append(x)
             return False
 
-        end, stopped = _follow(curve, start=last, step=last - float(xs[-2]), bound=bound,
-                               stop=falls, max_evaluations=settings.max_evaluations)
+        end, stopped = _follow(curve, start=last, step=last - float(xs[-2]), direction=1,
+                               bound=bound, stop=falls, max_evaluations=settings.max_evaluations)
         if best[-1] > last:
             flags |= MAX_OUTSIDE_GRID
         if not stopped:
@@ -365,18 +365,20 @@ def _floor_edge(curve: Curve, inside: float, outside: float, *, tol: float) -> f
     return inside
 
 
-def _follow(curve: Curve, *, start: float, step: float, bound: float,
+def _follow(curve: Curve, *, start: float, step: float, direction: int, bound: float,
             stop: Callable[[float, float], bool], max_evaluations: int) -> tuple[float, bool]:
-    """Walk from ``start`` towards ``bound`` (above or below it) with steps growing by GROWTH
-    until ``stop(x, Tc(x))``; returns (last x, whether it stopped before the bound). A walk
-    that neither stops nor reaches the bound in ``max_evaluations`` steps ends short of it."""
-    up = bound > start
+    """Walk from ``start`` outward in ``direction`` (+1: up, -1: down) with steps growing by
+    GROWTH until ``stop(x, Tc(x))``, no further than ``bound``; returns (last x, whether it
+    stopped before the bound). A bound at or behind ``start`` (a user's ``eta_max_bound``
+    inside the grid, a grid reaching past a physical bound) is reached at once, nothing
+    evaluated: the walk never turns back into the known points. A walk that neither stops nor
+    reaches the bound in ``max_evaluations`` steps ends short of it."""
     x = start
     step = abs(step)
     for _ in range(max_evaluations):
-        if (x >= bound) if up else (x <= bound):
+        if direction * (x - bound) >= 0:
             return x, False
-        x = min(x + step, bound) if up else max(x - step, bound)
+        x = min(x + step, bound) if direction > 0 else max(x - step, bound)
         if stop(x, curve(x)):
             return x, True
         step *= GROWTH
@@ -425,8 +427,8 @@ def _log_minimum(curve: Curve, *, eta_max: float, first: float, step: float, bou
             prev.append(x)
             return False
 
-        end, found = _follow(curve, start=first, step=step, bound=bound, stop=rises,
-                             max_evaluations=settings.max_evaluations)
+        end, found = _follow(curve, start=first, step=step, direction=-1, bound=bound,
+                             stop=rises, max_evaluations=settings.max_evaluations)
         if prev[-1] < first:
             flags |= ANTI_OUTSIDE_GRID
         if not found:
@@ -469,8 +471,8 @@ def _floor_interval(curve: Curve, *, eta_max: float, first: float, step: float, 
             last.append(x)
             return False
 
-        x_out, found = _follow(curve, start=last[0], step=step, bound=bound, stop=surfaces,
-                               max_evaluations=settings.max_evaluations)
+        x_out, found = _follow(curve, start=last[0], step=step, direction=-1, bound=bound,
+                               stop=surfaces, max_evaluations=settings.max_evaluations)
         if last[-1] < first:
             flags |= ANTI_OUTSIDE_GRID
         if found:
@@ -555,8 +557,8 @@ def curve_window(curve: Curve, *, eta_max: float, tc_max: float, threshold: floa
                 above.append(x)
                 return False
 
-            _, closed = _follow(curve, start=x_in, step=step, bound=bound, stop=drops,
-                                max_evaluations=settings.max_evaluations)
+            _, closed = _follow(curve, start=x_in, step=step, direction=direction, bound=bound,
+                                stop=drops, max_evaluations=settings.max_evaluations)
             if not closed:
                 flags |= OPEN_BELOW if direction < 0 else OPEN_ABOVE
                 edges.append(above[-1])
