@@ -10,7 +10,7 @@ import xarray as xr
 from solver import STATUS_BELOW_FLOOR, STATUS_OK, tc_grid
 from sweep import flags
 from sweep import store as store_mod
-from sweep.analysis import (ANTI_FLAGS, DOME_FLAGS, FANO_PARAMS, dome,
+from sweep.analysis import (ANTI_FLAGS, DOME_FLAGS, FANO_PARAMS, dome, dome_summary,
                             dome_report, dome_top, fano_fit, fano_line, fano_quality, fit_fano,
                             vertex)
 from sweep.cli import main
@@ -164,8 +164,11 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert len(doc["structures"]) == 2
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
-    assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g"}
-    assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is False
+    assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g", "at_g_edge",
+                             "at_eta_bound"}
+    # the grid's top: g = 0.1 and 0.2 share the highest Tc; the first is taken, on the g edge
+    assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is True
+    assert (s["top"]["g"], s["top"]["at_g_edge"], s["top"]["at_eta_bound"]) == (0.1, True, False)
     keys = {"g", "eta_max", "tc_max_K", "eta_antiresonance", "tc_antiresonance_K", "refined",
             "windows"}
     assert all(keys <= set(r) for r in s["per_g"])
@@ -270,3 +273,23 @@ def test_refined_maximum_converges_to_the_fine_grid_maximum(real_sweep):
     # within 0.5 %: near eta = 1 (the 2D-1D Lifshitz point) Tc(eta) has a kink, which a
     # parabola through points 0.1 apart does not follow exactly
     np.testing.assert_allclose(refined, fine, rtol=5e-3)
+
+
+def test_one_eta_is_its_own_edge_in_the_summary_and_the_dome(tmp_path):
+    # a store of one eta: its maximum over eta is a lower bound, in the run's summary as in
+    # `fanodome dome`; three g: the top on the last g is on the edge of the g range
+    path = str(tmp_path / "one_eta.zarr")
+    cfg = parse_config(tomllib.loads("[grid]\neta = [1.03]\ng = [0.1, 0.2, 0.3]\n"))
+    plan = cfg.plan()
+    store_mod.layout(store=path, axes=cfg.axes, plan=plan, config_toml=cfg.to_toml(),
+                     config_json=cfg.identity())
+    (index,) = plan.chunks()
+    tc = np.array([[[150.0], [170.0], [190.0]]])
+    store_mod.write_chunk(store=path, region=plan.region(index), tc=tc,
+                          status=np.full(tc.shape, STATUS_OK, dtype=np.int8), E_L=1.0, dE=1.0)
+    ds = store_mod.open_dataset(path, dask=None)
+    (row,) = dome_summary(ds, g_targets=((0.2, "1/5"),))
+    assert (row["tc_max_K"], row["g_at_max"], row["at_edge"]) == (190.0, 0.3, ["g", "eta"])
+    assert [(t["tc_max_K"], t["at_edge"]) for t in row["at_g"]] == [(170.0, True)]
+    (rec,) = dome_report(ds)["structures"]
+    assert rec["top"]["at_g_edge"] is True and rec["top"]["at_eta_bound"] is True

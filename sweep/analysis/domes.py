@@ -350,10 +350,14 @@ def _windows_record(d: xr.Dataset) -> list[dict]:
     return out
 
 
-def _top_record(tt: xr.Dataset, rt: xr.Dataset | None, *, n_g: int) -> dict:
-    """``top`` of a dome record: the refined top where there is one, else the grid's. With one
-    g in the store (``n_g``) the top is that g's maximum, searched in eta only
-    (``"searched_in_g": false``), never "on the edge" of a range that has none."""
+def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
+    """``top`` of a dome record: the refined top where there is one, else the best g's maximum
+    over eta in ``d`` (one dome's :func:`dome`; ``tt``: its :func:`dome_top`). With one g in
+    the store the top is that g's maximum, searched in eta only (``"searched_in_g": false``),
+    never "on the edge" of a range that has none. ``at_g_edge``: on the first or last g;
+    ``at_eta_bound``: its maximum over eta on a bound of eta (the grid's edge, or where a
+    refinement stopped following it): Tc may be higher beyond, a lower bound."""
+    n_g = d.sizes["g"]
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
         status = int(rt[store_mod.VAR_TOP_STATUS])
@@ -361,8 +365,14 @@ def _top_record(tt: xr.Dataset, rt: xr.Dataset | None, *, n_g: int) -> dict:
                 "refined": True, "searched_in_g": n_g > 1,
                 "at_g_edge": n_g > 1 and bool(flags.has(status, flags.TOP_AT_G_EDGE)),
                 "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND))}
-    return {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
-            "refined": False, "searched_in_g": False}
+    rec = {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
+           "refined": False, "searched_in_g": n_g > 1, "at_g_edge": False,
+           "at_eta_bound": False}
+    if rec["g"] is not None:
+        j = int(np.flatnonzero(d["g"].values == rec["g"])[0])
+        rec["at_g_edge"] = n_g > 1 and j in (0, n_g - 1)
+        rec["at_eta_bound"] = DOME_FLAGS[int(d["dome_flag"][j])] in ("at_grid_edge", "at_bound")
+    return rec
 
 
 # ------------------------------------------------------------------------------- reports
@@ -418,12 +428,12 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
     """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
-    "refined", "searched_in_g"}}`` (Å, Å, meV, meV; Tc in K). Values that do not exist are
-    None; see :func:`dome` for the flags. Each ``per_g`` entry says whether it is ``refined``
-    (the store's refined numbers, ``fanodome refine``) and lists its ``windows``
-    ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a value is None or a
-    bound, :func:`window_why`); ``top`` is the refined top over (eta, g) where the store has
-    one (then with ``at_g_edge``), else the best grid g's maximum. With gaps in the
+    "refined", "searched_in_g", "at_g_edge", "at_eta_bound"}}`` (Å, Å, meV, meV; Tc in K).
+    Values that do not exist are None; see :func:`dome` for the flags. Each ``per_g`` entry
+    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``) and lists
+    its ``windows`` ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a
+    value is None or a bound, :func:`window_why`); ``top`` is the refined top over (eta, g)
+    where the store has one, else the best g's maximum (:func:`_top_record`). With gaps in the
     store, ``top`` also holds :func:`gaps_at_top`'s ``gap_ratios`` and ``gap_point`` (at the
     grid g of the top).
     """
@@ -438,8 +448,7 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
             per_g = [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])]
             rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
                    "omega0": float(dd["omega0"]), "per_g": per_g,
-                   "top": _top_record(tt, None if rtop is None else rtop.isel(omega0=io),
-                                      n_g=dd.sizes["g"])}
+                   "top": _top_record(dd, tt, None if rtop is None else rtop.isel(omega0=io))}
             if VAR_DELTA in ds:
                 one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]
                 rec["top"].update(gaps_at_top(one, g_top=_num(tt["top_g"])))
@@ -518,8 +527,10 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         bool(np.all(flags.has(np.asarray(one[store_mod.VAR_REFINE_STATUS].values), flags.DONE)))
     row["refined"] = refined
 
-    def on_edge(i: int, n: int) -> bool:
-        return n > 1 and i in (0, n - 1)
+    def on_edge(i: int, n: int, axis: str) -> bool:
+        """On the first or last value of ``axis``; one eta is its own edge (the maximum over
+        eta is then a lower bound), one g is no range (the top is that g's)."""
+        return (n > 1 or axis == "eta") and i in (0, n - 1)
 
     if refined:  # a store of one g has no g range whose edge the top could be on
         status = int(one[store_mod.VAR_TOP_STATUS])
@@ -534,7 +545,7 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         j, k = np.unravel_index(int(np.nanargmax(tc)), tc.shape)
         row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]),
                    at_edge=[a for a, i, n in (("g", j, g.size), ("eta", k, eta.size))
-                            if on_edge(i, n)])
+                            if on_edge(i, n, a)])
     row["at_g"] = []
     near = near_targets(g, g_targets)
     if not near:  # no target g in the store's range: the g of the highest Tc
@@ -554,6 +565,6 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         else:
             k = int(np.nanargmax(tc[j]))
             rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]),
-                       at_edge=on_edge(k, eta.size))
+                       at_edge=on_edge(k, eta.size, "eta"))
         row["at_g"].append(rec)
     return row
