@@ -17,7 +17,9 @@ people (0.1:0.49:0.01) are not exact in binary floating point."""
 
 
 def inclusive_range(start: float, stop: float, step: float) -> np.ndarray:
-    """Values start, start + step, ..., stop (stop included when it is on the lattice).
+    """Values start, start + step, ..., stop (stop included). A stop that is not start plus a
+    whole number of steps (within :data:`RANGE_RTOL`) is refused, naming the stops that are:
+    the range would end short of it, and nothing is dropped silently.
 
     The values are computed as ``start + i * step`` (no accumulated rounding) and then rounded
     to 12 significant digits so that 0.1 + 0.01 * 3 prints as 0.13.
@@ -33,6 +35,10 @@ def inclusive_range(start: float, stop: float, step: float) -> np.ndarray:
     n = math.floor(span + RANGE_RTOL * max(1.0, abs(span)))
     if not n < MAX_AXIS_VALUES:
         raise ValueError(f"range of {span:.3g} steps is longer than {MAX_AXIS_VALUES} values")
+    if span - n > RANGE_RTOL * max(1.0, abs(span)):
+        below, above = (float(f"{start + step * k:.12g}") for k in (n, n + 1))
+        raise ValueError(f"range stop {stop!r} is not start {start!r} plus a whole number of "
+                         f"steps {step!r}: give stop = {below!r} or {above!r}")
     values = start + step * np.arange(n + 1)
     return np.array([float(f"{v:.12g}") for v in values])
 
@@ -94,6 +100,9 @@ def linspace_values(start: float, stop: float, num: int) -> np.ndarray:
         raise ValueError(f"range num must be at least 1, got {num!r}")
     if num > 1 and stop < start:
         raise ValueError(f"range stop {stop!r} is below start {start!r}")
+    if num == 1 and stop != start:
+        raise ValueError(f"range of num = 1 from {start!r} to {stop!r}: one value is one "
+                         f"number (start = stop, or the number itself)")
     if num > MAX_AXIS_VALUES:
         raise ValueError(f"range of {num} values is longer than {MAX_AXIS_VALUES} values")
     values = np.linspace(start, stop, num)
