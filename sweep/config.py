@@ -438,11 +438,16 @@ def _sizing(run_t: Mapping[str, object]) -> TaskSizing | None:
 
 
 def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
-    """Validate an ``[outputs]`` table: the gap temperatures (fractions of Tc), () if gaps off."""
+    """Validate an ``[outputs]`` table: the gap temperatures (fractions of Tc), () if gaps off.
+    Temperatures without any ``gaps`` key are refused (they would be ignored); with
+    ``gaps = false`` they are kept for the day it is switched on, and ignored."""
     _check_keys(table, "outputs", OUTPUT_KEYS)
     gaps = table.get("gaps", False)
     if not isinstance(gaps, bool):
         raise ConfigError(f"outputs.gaps: expected true or false, got {gaps!r}")
+    if "gaps" not in table and "gap_T_over_tc" in table:
+        raise ConfigError("outputs.gap_T_over_tc: given without gaps (off unless asked); set "
+                          "[outputs] gaps = true to compute the gaps at these temperatures")
     spec = table.get("gap_T_over_tc", list(DEFAULT_GAP_T_OVER_TC))
     if not isinstance(spec, list):
         raise ConfigError(f"outputs.gap_T_over_tc: expected a list of numbers, "

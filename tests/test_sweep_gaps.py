@@ -133,6 +133,7 @@ def test_gaps_off_keeps_the_tc_only_layout(tmp_path, capsys):
 BAD_OUTPUTS = {
     "unknown key": ("[outputs]\ngap = true\n", "outputs.gap"),
     "gaps not bool": ("[outputs]\ngaps = 1\n", "outputs.gaps"),
+    "ratios without gaps": ("[outputs]\ngap_T_over_tc = [0.5]\n", "outputs.gap_T_over_tc"),
     "ratios not a list": ("[outputs]\ngaps = true\ngap_T_over_tc = 0.5\n",
                           "outputs.gap_T_over_tc"),
     "ratio not a number": ('[outputs]\ngaps = true\ngap_T_over_tc = ["0"]\n',
