@@ -15,6 +15,7 @@ from sweep import store as store_mod
 from sweep.cli import main
 from sweep.config import package_version, parse_config
 from sweep.grid import AXES
+from sweep.store.common import identity_mismatch
 from sweep.store.lock import LockedError, StoreLock
 from sweep.execution.runner import InProcessExecutor
 from sweep.run.service import run_sweep
@@ -218,3 +219,17 @@ def test_run_is_refused_while_another_holds_the_lock(tmp_path, capsys, mode):
                      "--local-mode", mode]) == 2
     assert "another run holds the store" in capsys.readouterr().err
     assert not store.exists()
+
+
+@pytest.mark.parametrize("old, new, named", [("budget = 5", "budget = 4", "explore.budget"),
+                                              ("g = 0.3333333333333333", "g = 0.25", "fixed.g")])
+def test_an_explore_of_another_config_is_refused_naming_what_differs(old, new, named):
+    # an explore's identity also holds a value outside any table (the eta grid's list)
+    base = ("[grid]\ng = 0.3333333333333333\neta = { start = -0.5, stop = 3.0, step = 0.25 }\n"
+            "[explore]\naxes = { L = [7.0, 11.0] }\nbudget = 5\n")
+    have, want = (parse_config(tomllib.loads(t)).explore_identity()
+                  for t in (base, base.replace(old, new)))
+    assert store_mod.identity_diffs(have, want) == [named]
+    assert str(identity_mismatch("e.zarr", have=have, want=want)) == (
+        f"--resume: e.zarr was made with a different config (differs in {named}); store left "
+        f"untouched")

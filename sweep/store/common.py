@@ -402,11 +402,17 @@ def identity_mismatch(store: str, *, have: str, want: str) -> StoreError:
 
 
 def identity_diffs(have: str, want: str) -> list[str]:
-    """The keys (``table.key``) in which two configs' JSON identities differ."""
+    """The keys (``table.key``, or ``key`` for a value outside a table, as an explore's fixed
+    axes are) in which two configs' JSON identities differ."""
     old, new = json.loads(have), json.loads(want)
-    return [f"{t}.{k}" for t in sorted(set(old) | set(new))
-            for k in sorted(set(old.get(t, {})) | set(new.get(t, {})))
-            if old.get(t, {}).get(k) != new.get(t, {}).get(k)]
+    diffs = []
+    for t in sorted(set(old) | set(new)):
+        a, b = old.get(t), new.get(t)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += [f"{t}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diffs.append(t)
+    return diffs
 
 
 def identity_of(attrs: Mapping) -> str | None:
