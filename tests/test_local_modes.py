@@ -155,3 +155,21 @@ def test_a_killed_local_run_holds_its_lock_then_resumes_to_the_same_store(mode, 
     assert "stale lock" in resumed.stderr
     assert not os.path.exists(f"{store}.lock")
     assert_same_sweep(store, long_reference)
+
+
+def test_a_cluster_whose_first_worker_never_joins_stalls_instead_of_waiting_forever():
+    # a batch cluster whose every submission fails has no worker, ever: the wait for the
+    # first is bounded by the stall timeout (a real scheduler without workers here)
+    import time
+
+    import distributed
+
+    from sweep.execution.clusters import _wait_for_first_worker
+    from sweep.execution.runner import Stalled
+
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as c, \
+            distributed.Client(c) as client:
+        t0 = time.perf_counter()
+        with pytest.raises(Stalled, match=r"no slurm worker joined in 1.5 s \(--stall-timeout\)"):
+            _wait_for_first_worker(client, kind="slurm", timeout_s=1.5)
+        assert 1.5 <= time.perf_counter() - t0 < 10

@@ -40,7 +40,7 @@ from dask.utils import parse_bytes
 
 from ..addresses import is_url, local_path, on_loopback, url_scheme
 from ..config import ClusterConfig, package_version
-from .runner import WINDOW_PER_WORKER
+from .runner import STALL_S, WINDOW_PER_WORKER, Stalled
 
 log = logging.getLogger(__name__)
 
@@ -411,12 +411,22 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
     return Placement(store=store, window=window)
 
 
-def _wait_for_first_worker(client: distributed.Client, *, kind: str) -> None:
+def _wait_for_first_worker(client: distributed.Client, *, kind: str, timeout_s: float) -> None:
+    """Wait until a worker has joined: :class:`~sweep.execution.runner.Stalled` when none has
+    in ``timeout_s`` seconds (jobs that wait in the queue longer, or whose submission failed:
+    the batch system's tools and the job logs say which)."""
     if client.nthreads():
         return
     t0 = time.perf_counter()
-    log.info("waiting for the first %s worker (jobs may wait in the queue)", kind)
-    client.wait_for_workers(1)
+    log.info("waiting up to %.0f s for the first %s worker (jobs may wait in the queue)",
+             timeout_s, kind)
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except TimeoutError:
+        raise Stalled(f"no {kind} worker joined in {timeout_s:g} s (--stall-timeout): its "
+                      f"jobs wait in the queue or failed to start (the batch system's queue "
+                      f"and the job logs say which); a longer --stall-timeout waits "
+                      f"longer") from None
     log.info("first worker joined after %.1f s", time.perf_counter() - t0)
 
 
@@ -450,15 +460,18 @@ def check_workers_reach_store(client: distributed.Client, store: str, *,
 @contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
                    store: str | None = None, plugins: Iterable[object] = (),
-                   ready: Callable[[], None] | None = None) -> Iterator[distributed.Client]:
+                   ready: Callable[[], None] | None = None,
+                   first_worker_s: float = STALL_S) -> Iterator[distributed.Client]:
     """A client with ``plugins`` (worker plugins) on every worker, present and future.
 
     ``scheduler``: address of an existing cluster (``tcp://host:port``, ``tls://...``), left
     running on exit; with ``store``, its workers must all be able to write there (see
     :func:`check_workers_reach_store`). Otherwise a cluster of ``cluster`` (default: a local
     one), closed on exit. For a new cluster the client waits until at least one worker has
-    joined. ``ready``: called once the cluster is up and before the plugins are registered
-    (the caller waits there for what the plugins need, e.g. kernels it compiles).
+    joined, at most ``first_worker_s`` seconds (then
+    :class:`~sweep.execution.runner.Stalled`). ``ready``: called once the cluster is up and
+    before the plugins are registered (the caller waits there for what the plugins need, e.g.
+    kernels it compiles).
     """
     spec = cluster or ClusterConfig()
     with contextlib.ExitStack() as stack:
@@ -474,7 +487,7 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
         else:
             c = stack.enter_context(make_cluster(spec))
             client = stack.enter_context(distributed.Client(c))
-            _wait_for_first_worker(client, kind=spec.kind)
+            _wait_for_first_worker(client, kind=spec.kind, timeout_s=first_worker_s)
         if ready is not None:
             ready()
         t0 = time.perf_counter()

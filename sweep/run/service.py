@@ -94,9 +94,10 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     of another sweep is refused. ``overwrite``: start a fresh store. ``compute``:
     the task function (tests pass their own). ``locked``: the caller already holds
     :class:`~sweep.store.StoreLock` for ``store``. ``stall_s``: seconds with tasks waiting and
-    no running worker before :class:`~sweep.execution.runner.Stalled` is raised (the store
-    stays resumable). ``progress``: how progress is shown (see
-    :func:`sweep.execution.runner.run_tasks`). ``refine``: False leaves ``[refine]`` out.
+    no running worker, or a cluster this call starts without its first worker, before
+    :class:`~sweep.execution.runner.Stalled` is raised (the store stays resumable).
+    ``progress``: how progress is shown (see :func:`sweep.execution.runner.run_tasks`).
+    ``refine``: False leaves ``[refine]`` out.
     ``on_client``: called with the client of a cluster this call starts.
     """
     t0 = time.perf_counter()
@@ -125,7 +126,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
                     config, refine=refine_settings is not None))
                 executor = stack.enter_context(solver_client(
                     scheduler=scheduler, cluster=spec, store=store,
-                    gaps=bool(config.gap_T_over_tc)))
+                    gaps=bool(config.gap_T_over_tc), first_worker_s=stall_s))
                 if on_client is not None:
                     on_client(executor)
             accounts = Accounts()

@@ -21,6 +21,7 @@ import distributed
 from ..addresses import on_this_machine
 from ..config import ClusterConfig
 from ..execution.clusters import cluster_client
+from ..execution.runner import STALL_S
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,14 @@ def workers_share_this_cache(spec: ClusterConfig, scheduler: str | None) -> bool
 @contextlib.contextmanager
 def solver_client(*, scheduler: str | None = None, cluster: ClusterConfig | None = None,
                   store: str | None = None, gaps: bool = True,
-                  compiling: BackgroundCompile | None = None) -> Iterator[distributed.Client]:
+                  compiling: BackgroundCompile | None = None,
+                  first_worker_s: float = STALL_S) -> Iterator[distributed.Client]:
     """:func:`sweep.execution.clusters.cluster_client` with the solver warm on every worker,
     present and future (:class:`WarmupPlugin`). Workers on this machine load the kernels this
     process compiles first (:class:`BackgroundCompile`; ``compiling``: one the caller started
     earlier, to overlap its own imports too). ``gaps``: warm the gap kernels too (False for work
-    that computes Tc only)."""
+    that computes Tc only). ``first_worker_s``: the longest wait for a new cluster's first
+    worker."""
     spec = cluster or ClusterConfig()
     if compiling is None and workers_share_this_cache(spec, scheduler):
         compiling = BackgroundCompile(gaps=gaps)
@@ -98,5 +101,6 @@ def solver_client(*, scheduler: str | None = None, cluster: ClusterConfig | None
     in_process = scheduler is None and spec.kind == "local" and spec.local_mode == "threads"
     with cluster_client(scheduler=scheduler, cluster=spec, store=store,
                         plugins=[] if in_process else [WarmupPlugin(gaps=gaps)],
-                        ready=None if compiling is None else compiling.wait) as client:
+                        ready=None if compiling is None else compiling.wait,
+                        first_worker_s=first_worker_s) as client:
         yield client
