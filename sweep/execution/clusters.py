@@ -506,6 +506,7 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
 
 
 def _quiet_shutdown() -> None:
-    """On a worker, before a cluster closes under running tasks: their cancellation is
-    expected, not worth a warning per task on the user's terminal."""
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    """On a worker, before a cluster closes under running tasks: their cancellation, and the
+    scheduler gone from under a heartbeat, are expected, not worth a traceback on the user's
+    terminal (the client says why the run stops)."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
