@@ -29,7 +29,21 @@ def test_bands_options_and_text_output():
     code, out, _ = run("bands", "--W", "2", "--V", "1000", "--nbands", "4", "--ben-daniel-duke")
     assert code == 0
     bs = band_structure(W=2.0, V=1000.0, nbands=4, ben_daniel_duke=True)
-    assert f"{bs.dE:.4f}" in out and out.count("\n") == 6
+    assert float(out.split("dE = ")[1].split()[0]) == pytest.approx(bs.dE, rel=1e-6)
+    assert out.count("\n") == 6
+
+
+def test_bands_text_keeps_the_digits_of_a_narrow_band():
+    code, out, err = run("bands", "--L", "1e4", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert 0 < doc["dE_meV"] < 1e-6  # a wide well: a narrow resonant subband
+    code, out, err = run("bands", "--L", "1e4")
+    assert code == 0, err
+    assert float(out.split("dE = ")[1].split()[0]) == pytest.approx(doc["dE_meV"], rel=1e-6)
+    rows = [line.split() for line in out.splitlines()[1:-1]]
+    for row, b in zip(rows, doc["bands"]):
+        assert float(row[3]) == pytest.approx(b["E_max_meV"] - b["E_min_meV"], rel=1e-6)
 
 
 def test_tc_json_grid_order_and_values():

@@ -83,6 +83,54 @@ def test_plot_into_a_missing_folder(small_store, capsys):
     _one_line_error(capsys.readouterr().err, "/missing/dir", "does not exist")
 
 
+@pytest.mark.parametrize("name", ["fig", ".", ".png", "fig.", "fig.xyz"])
+def test_plot_refuses_a_name_without_an_image_suffix(small_store, tmp_path, capsys, name):
+    out = tmp_path / "figs"
+    out.mkdir()
+    assert main(["plot", str(small_store), "-o", str(out / name)]) == 2
+    _one_line_error(capsys.readouterr().err, "-o", "image suffix", ".png", ".pdf")
+    assert list(out.iterdir()) == []  # not fig.png, not ./.png: nothing
+
+
+def test_plot_writes_the_file_it_names(small_store, tmp_path, capsys):
+    out = tmp_path / "Fig.PDF"
+    assert main(["plot", str(small_store), "-o", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["file"] == str(out)
+    assert out.read_bytes().startswith(b"%PDF")
+    assert [p.name for p in tmp_path.iterdir()] == ["Fig.PDF"]
+
+
+@pytest.mark.parametrize("dpi", ["100000", "nan", "inf", "5", "0", "-100"])
+def test_plot_dpi_outside_its_range_is_refused_naming_it(small_store, tmp_path, capsys, dpi):
+    png = tmp_path / "x.png"
+    assert main(["plot", str(small_store), "-o", str(png), "--dpi", dpi]) == 2
+    _one_line_error(capsys.readouterr().err, "--dpi", "[10, 1200]")
+    assert not png.exists()
+
+
+def test_plot_select_keeps_every_value_given_as_dome_does(small_store, tmp_path, capsys):
+    s = str(small_store)
+    tops = store_mod.open_dataset(s)["tc"].sel(omega0=230.0).max(["W", "V", "g", "eta"])
+    best = float(tops.idxmax("L"))
+    other = next(float(x) for x in tops["L"].values if x != best)
+    assert main(["dome", s, "--select", f"L={best:g}", "--select", f"L={other:g}",
+                 "--select", "omega0=230", "--json"]) == 0
+    assert sorted(d["L"] for d in json.loads(capsys.readouterr().out)["structures"]) == \
+        sorted([best, other])
+    png = str(tmp_path / "x.png")
+    # the better dome first: a plot that kept only the last value would draw the other
+    assert main(["plot", s, "-o", png, "--kind", "cuts", "--select", f"L={best:g}",
+                 "--select", f"L={other:g}", "--select", "omega0=230", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["structure"]["L"] == best
+    from sweep.cli import build_parser
+    from sweep.cli.analysis_commands import plot_figure
+    a = build_parser().parse_args(["plot", s, "-o", png, "--kind", "cuts", "--select",
+                                   f"L={best:g}", "--select", f"L={other:g}", "--select",
+                                   "omega0=230"])
+    fig, _ = plot_figure(a, store_mod.open_dataset(s))
+    assert "of 2 domes" in fig._suptitle.get_text()
+
+
 def test_run_into_an_http_store_is_refused_before_any_cluster(capsys):
     t0 = time.monotonic()
     assert main(["run", "--store", f"http://127.0.0.1:{_closed_port()}/x.zarr"]) == 2
@@ -210,6 +258,43 @@ def test_fano_command_reports_quality_and_the_unit_of_rms(small_store, capsys):
     assert "fit quality:" in out and re.search(r"rms [-\d.e]+ K", out)
 
 
+def test_fano_names_each_dome_with_units_as_dome_does(small_store, capsys):
+    s = str(small_store)
+    assert main(["dome", s, "--select", "L=9", "--select", "omega0=200"]) == 0
+    name = "L = 9 Å, W = 5.5 Å, V = 4160 meV, omega0 = 200 meV"
+    assert capsys.readouterr().out.startswith(name + ": top Tc")
+    assert main(["fano", s, "--g", "0.25"]) == 0
+    assert f"{name}, g = 0.25: eta_res" in capsys.readouterr().out
+
+
+def test_fano_of_too_few_points_says_so_with_the_count(tmp_path, capsys):
+    from sweep.analysis.fano import FANO_MIN_POINTS
+    from sweep.config import parse_config
+    path = tmp_path / "two.zarr"
+    roundtrip(parse_config({"grid": {"eta": [0.5, 1.0], "g": [0.25]}}), path)
+    assert main(["fano", str(path), "--g", "0.25", "--json"]) == 0
+    (fit,) = json.loads(capsys.readouterr().out)["fits"]
+    assert fit["n_points"] == 2 and fit["quality"] == "too_few_points"
+    assert fit["quality_reason"].startswith(f"too few points (2, need {FANO_MIN_POINTS})")
+    assert main(["fano", str(path), "--g", "0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "(2 points)" in out and "fit quality: too_few_points: too few points (2" in out
+    assert "rms -" not in out and "not_converged" not in out
+
+
+def test_fano_quality_counts_the_points_first():
+    from sweep.analysis.fano import FANO_MIN_POINTS
+    good = {"eta_res": 0.9, "width": 1.1, "q": 7.5, "amplitude": 3.0, "offset": 0.1,
+            "eta_res_err": 0.02, "width_err": 0.06, "q_err": 1.1, "amplitude_err": 0.1,
+            "offset_err": 0.1, "rms": 0.5, "y_range": 200.0, "cond": 2e3}
+    assert fano_quality({**good, "n_points": FANO_MIN_POINTS}, eta_lo=-0.5, eta_hi=3)[0] == \
+        "good"
+    flag, reason = fano_quality({**good, "q": float("nan"), "n_points": 3}, eta_lo=-0.5,
+                                eta_hi=3)
+    assert flag == "too_few_points"
+    assert reason.startswith(f"too few points (3, need {FANO_MIN_POINTS})")
+
+
 # ------------------------------------------------------------------------------------ plots
 
 def test_plot_of_a_pending_dome_is_refused_and_a_partial_one_warned(tmp_path, capsys):
@@ -294,6 +379,14 @@ def test_structures_figure_top_tc_over_L_W_with_facets(small_store, tmp_path, ca
                  "--json"]) == 0
     assert out.stat().st_size > 0
     assert json.loads(capsys.readouterr().out)["structure"]["L"] == [8.5, 9.0]
+
+
+@pytest.mark.parametrize("n", ["0", "-1"])
+def test_export_refuses_max_points_below_one(small_store, tmp_path, capsys, n):
+    csv = tmp_path / "z.csv"
+    assert main(["export", str(small_store), "--csv", str(csv), "--max-points", n]) == 2
+    _one_line_error(capsys.readouterr().err, "--max-points", ">= 1", f"got {n}")
+    assert not csv.exists()
 
 
 # ----------------------------------------------------------------------------- CF compliance

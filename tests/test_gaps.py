@@ -227,3 +227,51 @@ def test_cli_gaps_json_and_errors():
     assert code == 2 and "g must be < 1/2" in err
     code, _, err = _cli("--eta", "1", "--g", "0.25", "--T", "-3")
     assert code == 2 and "T must be >= 0" in err
+
+
+def test_cli_gaps_refuses_more_temperatures_than_it_solves_in_minutes():
+    from sweep.cli.solver_commands import GAPS_MAX_TEMPERATURES
+    code, out, err = _cli("--eta", "1", "--g", "0.3333", "--T", "0:100:0.001")
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "--T: 100001 temperatures" in err and f"({GAPS_MAX_TEMPERATURES}" in err
+    code, _, err = _cli("--eta", "1", "--g", "0.3333", "--T-over-tc", "0:1:0.0001")
+    assert code == 2 and "--T-over-tc: 10001 temperatures" in err
+
+
+def test_cli_gaps_refuses_a_second_eta():
+    code, out, err = _cli("--eta", "1", "--g", "0.3333", "--T", "0", "--eta", "-0.9")
+    assert code == 2 and out == ""
+    assert err.strip() == ("fanodome gaps: error: --eta: given twice (1.0 and -0.9); it takes "
+                           "one value")
+
+
+def _table(out: str) -> list[str]:
+    """The lines of the gaps table: its header and one line per (T, subband)."""
+    return out.splitlines()[1:]
+
+
+def test_cli_gaps_table_keeps_its_columns_where_a_value_is_missing():
+    # eta = -0.9: subband 3 has no Fermi surface, so no Delta_FS and no 2 Delta/kTc
+    code, out, err = _cli("--eta", "-0.9", "--g", "0.3333", "--T", "0")
+    assert code == 0, err
+    lines = _table(out)
+    assert any(" - " in line for line in lines[1:]), out
+    assert len({len(line) for line in lines}) == 1, out  # every column right-aligned
+    head = lines[0]
+    for line in lines[1:]:
+        for column in ("Delta_FS (meV)", "Delta_avg (meV)", "2Delta/kTc"):
+            end = head.index(column) + len(column)
+            assert line[end - 1] != " " and line[end] == " ", (column, line)
+
+
+def test_cli_gaps_says_when_there_is_no_tc():
+    code, out, err = _cli("--eta", "-0.5", "--g", "0.25", "--T", "0", "--t-floor", "1")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("Tc: none (below_floor)")
+    assert "Tc = -" not in out
+    code, out, _ = _cli("--eta", "-0.5", "--g", "0.25", "--T", "0", "--t-floor", "1", "--json")
+    (record,) = json.loads(out)
+    assert record["tc_K"] is None and record["tc_status"] == "below_floor"
+    code, out, _ = _cli("--eta", "1", "--g", "0.25", "--T", "0", "--json")
+    assert json.loads(out)[0]["tc_status"] == "ok"

@@ -141,6 +141,63 @@ def test_tc_refuses_what_it_cannot_compute_in_one_line(args, words, capsys):
     _one_line_error(capsys.readouterr().err, *words)
 
 
+def test_a_list_option_given_again_adds_its_values(capsys):
+    assert main(["tc", "--eta", "-0.5:0:0.5", "--eta", "1", "--g", "0.25", "--L", "8",
+                 "--L", "9", "--omega0", "200", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [(r["L"], r["eta"]) for r in records] == [(L, e) for L in (8.0, 9.0)
+                                                     for e in (-0.5, 0.0, 1.0)]
+    assert {r["omega0"] for r in records} == {200.0}  # the default replaced, not added to
+
+
+def _minimal_argv(sub, tested) -> list[str]:
+    """The required positionals and options of sub-command ``sub`` (``tested`` aside)."""
+    argv = []
+    for action in sub._actions:
+        if action is tested:
+            continue
+        if not action.option_strings and action.nargs != "?":
+            argv.append("x")
+        elif action.option_strings and action.required:
+            argv += [action.option_strings[-1], "1"]
+    for group in sub._mutually_exclusive_groups:
+        if group.required and tested not in group._group_actions:
+            argv += [group._group_actions[0].option_strings[-1], "1"]
+    return argv
+
+
+def test_no_option_of_any_command_keeps_only_the_last_of_two():
+    from sweep.cli.options import RepeatedOption
+    refused, kept = set(), set()
+    for name, sub in _subparsers(build_parser()).items():
+        for action in sub._actions:
+            if not action.option_strings or action.nargs == 0:
+                continue
+            flag = action.option_strings[-1]
+            one, two = (action.choices[0], action.choices[-1]) if action.choices else ("1", "2")
+            argv = [name, *_minimal_argv(sub, action), flag, one, flag, two]
+            try:
+                ns = build_parser().parse_args(argv)
+            except RepeatedOption as err:
+                assert flag in str(err) and "given twice" in str(err), (argv, err)
+                refused.add((name, flag))
+                continue
+            convert = action.type or str
+            assert getattr(ns, action.dest) == [convert(one), convert(two)], argv
+            kept.add((name, flag))
+    assert {("gaps", "--eta"), ("plot", "--dpi"), ("plot", "--output"), ("run", "--store"),
+            ("export", "--max-points")} <= refused
+    assert {("tc", "--eta"), ("tc", "--L"), ("gaps", "--T"), ("plot", "--g"),
+            ("plot", "--select"), ("refine", "--threshold")} <= kept
+
+
+def test_an_option_of_one_value_given_twice_is_refused_in_one_line(capsys):
+    assert main(["gaps", "--eta", "1", "--g", "0.3333", "--T", "0", "--eta", "-0.9"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    _one_line_error(err, "fanodome gaps: error: --eta", "given twice", "-0.9")
+
+
 # -------------------------------------------------------------------------------- help texts
 
 def _subparsers(parser):

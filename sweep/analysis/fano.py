@@ -40,6 +40,10 @@ from .domes import COMPUTED_MAX_POINTS, computed
 FANO_PARAMS = ("eta_res", "width", "q", "amplitude", "offset")
 """Parameters of :func:`fano_line`, in the order :func:`fit_fano` fits them."""
 
+FANO_MIN_POINTS = len(FANO_PARAMS) + 1
+"""Fewest points of a Fano fit: one more than its parameters, so that a residual is left to
+judge the fit by and to scale its covariance."""
+
 
 def fano_line(eta, *, eta_res: float, width: float, q: float, amplitude: float,
               offset: float) -> np.ndarray:
@@ -136,6 +140,12 @@ def fano_guess(eta: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
     return (float(eta_res), float(2 * half), q, float(amplitude), float(y_min))
 
 
+def _fitted(*, eta: np.ndarray, tc: np.ndarray, log: bool) -> np.ndarray:
+    """The points of a curve a fit uses (a mask): those with a value (and, for a log fit, a
+    positive one)."""
+    return np.isfinite(tc) & np.isfinite(eta) & (tc > 0 if log else True)
+
+
 def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
              p0: Sequence[float] | None = None, max_evaluations: int = 20000,
              cond_max: float = FANO_COND_MAX) -> FanoFit:
@@ -147,16 +157,16 @@ def fit_fano(*, eta: np.ndarray, tc: np.ndarray, log: bool = False,
     :data:`FANO_PARAMS` order (default :func:`fano_guess`). ``max_evaluations``: cap on model
     evaluations. ``cond_max``: the errors are NaN where the covariance's
     :func:`covariance_condition` is above it (:data:`FANO_COND_MAX`). Raises ValueError with
-    fewer than 6 points; a fit that does not converge returns NaN parameters with
-    ``converged=False``.
+    fewer than :data:`FANO_MIN_POINTS` points; a fit that does not converge returns NaN
+    parameters with ``converged=False``.
     """
     eta = np.asarray(eta, dtype=float)
     tc = np.asarray(tc, dtype=float)
-    keep = np.isfinite(tc) & np.isfinite(eta) & (tc > 0 if log else True)
+    keep = _fitted(eta=eta, tc=tc, log=log)
     x, y = eta[keep], tc[keep]
     n = int(x.size)
-    if n < len(FANO_PARAMS) + 1:
-        raise ValueError(f"Fano fit needs at least {len(FANO_PARAMS) + 1} points, got {n}")
+    if n < FANO_MIN_POINTS:
+        raise ValueError(f"Fano fit needs at least {FANO_MIN_POINTS} points, got {n}")
     start = list(fano_guess(x, y) if p0 is None else p0)
     # Tc >= 0: amplitude and offset are kept non-negative (the offset is Tc at the Fano zero).
     lower = [-np.inf, 1e-9 * (x[-1] - x[0]), -np.inf, 0.0, 0.0]
@@ -186,8 +196,8 @@ FANO_Q_MAX = 100.0
 over any finite data (its zero at e = -q lies hundreds of widths away), q and the amplitude
 trade off freely and their errors mean nothing."""
 
-FANO_QUALITY = ("good", "not_converged", "ill_conditioned", "degenerate", "poor_fit",
-                "resonance_outside_data", "undetermined")
+FANO_QUALITY = ("good", "too_few_points", "not_converged", "ill_conditioned", "degenerate",
+                "poor_fit", "resonance_outside_data", "undetermined")
 """Fano fit quality flags, in the order :func:`fano_quality` checks them."""
 
 
@@ -196,8 +206,13 @@ def fano_quality(fit: Mapping[str, float], *, eta_lo: float, eta_hi: float,
                  cond_max: float = FANO_COND_MAX) -> tuple[str, str]:
     """A flag from :data:`FANO_QUALITY` and a one-line reason for one fit (``fit``: the
     parameters of :data:`FANO_PARAMS`, their ``*_err``, ``rms``, ``y_range`` and ``cond``;
-    ``eta_lo``, ``eta_hi``: the eta range of the data). Only ``good`` fits describe the curve by
-    a Fano line with error bars; the others say why not (see the module's Quality)."""
+    ``eta_lo``, ``eta_hi``: the eta range of the data; ``n_points`` where it is known, the
+    points the fit had). Only ``good`` fits describe the curve by a Fano line with error bars;
+    the others say why not (see the module's Quality)."""
+    n = fit.get("n_points")
+    if n is not None and np.isfinite(n) and n < FANO_MIN_POINTS:
+        return "too_few_points", (f"too few points ({int(n)}, need {FANO_MIN_POINTS}): "
+                                  f"not fitted")
     values = [fit.get(p) for p in FANO_PARAMS]
     if any(v is None or not np.isfinite(v) for v in values):
         return "not_converged", "the least-squares fit did not converge"
@@ -234,11 +249,14 @@ _OUTPUTS = (*FANO_PARAMS, *(p + "_err" for p in FANO_PARAMS), "rms", "n_points",
 
 
 def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
-    """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., len(_OUTPUTS))."""
+    """:func:`fit_fano` over the last axis of ``tc`` (..., n) -> (..., len(_OUTPUTS)); a curve
+    with fewer than :data:`FANO_MIN_POINTS` points is not fitted: NaN, but its ``n_points``."""
     flat = tc.reshape(-1, tc.shape[-1])
     out = np.full((flat.shape[0], len(_OUTPUTS)), np.nan)
     for i, row in enumerate(flat):
-        if np.isfinite(row).sum() <= len(FANO_PARAMS):
+        n = int(np.count_nonzero(_fitted(eta=eta, tc=row, log=log)))
+        if n < FANO_MIN_POINTS:
+            out[i, _OUTPUTS.index("n_points")] = n
             continue
         f = fit_fano(eta=eta, tc=row, log=log)
         out[i] = [getattr(f, name) for name in _OUTPUTS]

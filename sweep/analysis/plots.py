@@ -69,6 +69,22 @@ def _dome_title(ds: xr.Dataset) -> str:
     return ", ".join(parts)
 
 
+def image_format(path: str, *, name: str = "path") -> str:
+    """The image format of ``path``: its suffix, read as :meth:`Figure.savefig` reads it. A
+    path without a suffix is refused (ValueError naming ``name``, the option that gave it):
+    savefig would write ``PATH.png``, another file than the one named; so is a suffix that
+    matplotlib has no writer for."""
+    import os
+
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    suffix = os.path.splitext(path)[1][1:].lower()
+    if suffix not in formats:
+        why = f"unknown image suffix .{suffix}" if suffix else "no image suffix"
+        raise ValueError(f"{name} {path}: {why}; the format follows the suffix: "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    return suffix
+
+
 def _new_figure(size: tuple[float, float]) -> Figure:
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)

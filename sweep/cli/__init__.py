@@ -24,11 +24,11 @@ import sys
 from . import (analysis_commands, deploy_commands, explore_commands, refine_commands,
                run_commands, solver_commands)
 from .options import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, BadInput,
-                      Interrupted, emit)
+                      Interrupted, Parser, RepeatedOption, emit)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="fanodome",
         description="Superconducting Tc domes of superlattices of quantum wires "
                     "(BPV multigap BCS at a Fano resonance). Energies in meV, lengths in Å, "
@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     # argparse takes "-0.5:3:0.05" for an option; a leading space keeps it a value, and
     # float(" -0.5") still parses.
     argv = [" " + t if _NEGATIVE_VALUE.match(t) else t for t in argv]
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except RepeatedOption as err:
+        print(_error_line(err.command, str(err)), file=sys.stderr)
+        return EXIT_BAD_INPUT
     args.argv = argv  # as given (``fanodome run`` repeats it in its resume hint)
     logging.basicConfig(level=logging.WARNING - 10 * args.verbose,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -24,6 +24,12 @@ from .options import (add_storage_option, fmt, json_number, storage_options, sto
 DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
 
+DPI_RANGE = (10.0, 1200.0)
+"""Smallest and largest ``--dpi`` of ``fanodome plot``, pixels per inch: below 10 no label can
+be read; 1200 is print resolution for line art, and the widest figure (cuts, 11 in) is then
+13200 px wide, ~0.3 GB of raster in memory; beyond it the raster grows as dpi^2 (10^5 dpi ends
+in a MemoryError)."""
+
 
 def _open(a: argparse.Namespace, *, explore: bool | None = False, dask: bool | None = None):
     """The store of ``a.store``: a sweep's, or with ``explore`` an explore store's (each
@@ -60,6 +66,14 @@ def _cmd_dome(a: argparse.Namespace) -> dict:
     return doc
 
 
+def _dome_name(values) -> str:
+    """One dome by its axes, each value with its unit (the parameter table's):
+    ``L = 8.5 Å, W = 5.5 Å, V = 4160 meV, omega0 = 230 meV``. ``values``: a mapping with the
+    :data:`~sweep.grid.DOME_AXES`."""
+    from solver.parameters import PARAMETERS
+    return ", ".join(f"{k} = {float(values[k]):g} {PARAMETERS[k].unit}" for k in DOME_AXES)
+
+
 def _print_dome(doc: dict) -> None:
     for s in doc["structures"]:
         t = s["top"]
@@ -71,8 +85,7 @@ def _print_dome(doc: dict) -> None:
             edge += ", its maximum over eta on the eta bound"
         if edge:
             edge += ": Tc may grow beyond it, a lower bound"
-        print(f"L = {s['L']:g} Å, W = {s['W']:g} Å, V = {s['V']:g} meV, omega0 = "
-              f"{s['omega0']:g} meV: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
+        print(f"{_dome_name(s)}: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
               f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
         if t.get("gap_point"):
             gp = t["gap_point"]
@@ -160,38 +173,24 @@ def _print_fano(doc: dict) -> None:
 
         share = "" if r["rms_relative"] is None else f", {100 * r['rms_relative']:.2g} % of " \
                                                      f"the range"
-        print(f"L = {r['L']:g}, W = {r['W']:g}, V = {r['V']:g}, omega0 = {r['omega0']:g}, "
-              f"g = {r['g']:.4g}: {pm('eta_res')}, {pm('width')}, {pm('q')} "
-              f"(rms {fmt(r['rms'], '.3g')}{unit}{share}, {r['n_points']} points)")
+        rms = "" if r["rms"] is None else f"rms {fmt(r['rms'], '.3g')}{unit}{share}, "
+        print(f"{_dome_name(r)}, g = {r['g']:.4g}: {pm('eta_res')}, {pm('width')}, {pm('q')} "
+              f"({rms}{r['n_points']} points)")
         print(f"  fit quality: {r['quality']}: {r['quality_reason']}")
 
 
 def _select(ds, items: list[str]):
-    """One dome and how it was picked: ``AXIS=VALUE`` picks that grid value (else bad input
-    naming the nearest); among the domes left, the one with the highest top Tc (the refined
-    top where the store has one, else the grid's highest Tc). Returns (the dome, the number of
-    domes it was picked from)."""
-    from ..grid import on_grid
-    sel = {}
-    for item in items:
-        axis, sep, value = item.partition("=")
-        if not sep or axis not in DOME_AXES:
-            raise ValueError(f"--select: expected AXIS=VALUE with AXIS one of L, W, V, omega0, "
-                             f"got {item!r}")
-        try:
-            sel[axis] = float(value)
-        except ValueError:
-            raise ValueError(f"--select: {value!r} is not a number") from None
-    sel = {axis: on_grid(ds[axis].values, [v], name=f"--select {axis}")[0]
-           for axis, v in sel.items()}
-    one = ds.sel(sel) if sel else ds
-    free = [a for a in DOME_AXES if a not in sel]
+    """One dome and how it was picked: ``--select AXIS=VALUE`` (repeatable) keeps the domes
+    with those values, as ``dome`` does (:func:`_select_many`); among the domes left, the one
+    with the highest top Tc (the refined top where the store has one, else the grid's highest
+    Tc). Returns (the dome, the number of domes it was picked from)."""
+    left = _select_many(ds, items, axes=DOME_AXES)
     n = 1
-    for a in free:
-        n *= one.sizes[a]
+    for a in DOME_AXES:
+        n *= left.sizes[a]
     if n == 1:
-        return one.isel({a: 0 for a in free}), 1
-    return one.isel(_best_dome(one, free)), n
+        return left.isel({a: 0 for a in DOME_AXES}), 1
+    return left.isel(_best_dome(left, list(DOME_AXES))), n
 
 
 def _best_dome(ds, axes: list[str]) -> dict[str, int]:
@@ -214,8 +213,11 @@ def _best_dome(ds, axes: list[str]) -> dict[str, int]:
 
 
 def _cmd_plot(a: argparse.Namespace) -> dict:
-    if a.dpi <= 0:
-        raise ValueError(f"--dpi must be positive, got {a.dpi}")
+    lo, hi = DPI_RANGE
+    if not lo <= a.dpi <= hi:
+        raise ValueError(f"--dpi must be in [{lo:g}, {hi:g}] pixels per inch, got {a.dpi:g}")
+    from ..analysis.plots import image_format
+    image_format(a.output, name="-o")
     folder = Path(a.output).absolute().parent
     if not folder.is_dir():
         raise ValueError(f"-o {a.output}: folder {folder} does not exist")
@@ -261,7 +263,7 @@ def plot_figure(a: argparse.Namespace, ds):
                              f"{MIN_DOME_G} values of g; {a.store} has {one.sizes['g']}: draw "
                              f"its curves with --kind cuts")
         status = np.asarray(one[store_mod.VAR_STATUS].values)
-        where = ", ".join(f"{k} = {float(one[k]):g}" for k in DOME_AXES)
+        where = _dome_name(one)
         missing = int(np.count_nonzero(status >= STATUS_FAILED))
         if missing == status.size:
             raise ValueError(f"the dome at {where} has no computed point yet ({missing} pending "
@@ -299,7 +301,9 @@ def _select_many(ds, items: list[str], *, axes: tuple[str, ...]):
             v = float(value)
         except ValueError:
             raise ValueError(f"--select: {value!r} is not a number") from None
-        sel.setdefault(axis, []).extend(on_grid(ds[axis].values, [v], name=f"--select {axis}"))
+        picked = sel.setdefault(axis, [])
+        picked += [x for x in on_grid(ds[axis].values, [v], name=f"--select {axis}")
+                   if x not in picked]  # a value given twice is one dome, not two
     return ds.sel(sel) if sel else ds
 
 
@@ -312,6 +316,9 @@ def _cmd_export(a: argparse.Namespace) -> dict:
     from ..store.common import is_explore
     if not a.netcdf and not a.csv:
         raise ValueError("give --netcdf FILE and/or --csv FILE")
+    max_points = CSV_MAX_POINTS if a.max_points is None else a.max_points
+    if max_points < 1:
+        raise ValueError(f"--max-points must be >= 1, got {max_points}")
     if a.csv and a.netcdf and Path(a.csv).absolute() == Path(a.netcdf).absolute():
         raise ValueError(f"--csv and --netcdf name the same file {a.csv}")
     for out in (a.csv, a.netcdf):
@@ -320,7 +327,7 @@ def _cmd_export(a: argparse.Namespace) -> dict:
     ds = _open(a, explore=None, dask=True)  # written chunk by chunk, whatever the size
     written = []
     if a.csv:  # checked first: the size limit refuses before any long netCDF write
-        written.append(str(to_csv(ds, path=a.csv, max_points=a.max_points or CSV_MAX_POINTS,
+        written.append(str(to_csv(ds, path=a.csv, max_points=max_points,
                                   overwrite=a.overwrite)))
     if a.netcdf:
         written.append(str(to_netcdf(ds, path=a.netcdf, overwrite=a.overwrite)))
@@ -350,7 +357,7 @@ def add_commands(sub) -> None:
                     "[outputs] gaps = true also gives 2 Delta_n/(k_B Tc) of each subband at the "
                     "grid point of the top, at the smallest stored T/Tc.")
     d.add_argument("store", metavar="STORE", help="zarr store path or URL")
-    d.add_argument("--g", type=float, nargs="+", default=None,
+    d.add_argument("--g", type=float, nargs="+", action="extend", default=None,
                    help="the rows of these couplings, each a g of the store's grid (to "
                         f"{GRID_MATCH_RTOL:g} relative); each dome's top stays its top over "
                         "every g [every g]")
@@ -368,7 +375,7 @@ def add_commands(sub) -> None:
                                    "quality flag that says why a fit is not good (see "
                                    "docs/cli.md).")
     f.add_argument("store", metavar="STORE", help="zarr store path or URL")
-    f.add_argument("--g", type=float, nargs="+", default=None,
+    f.add_argument("--g", type=float, nargs="+", action="extend", default=None,
                    help=f"couplings, each a g of the store's grid (to {GRID_MATCH_RTOL:g} "
                         "relative) [the grid g nearest 1/4 and 1/3]")
     f.add_argument("--log", action="store_true", help="fit log Tc")
@@ -384,10 +391,11 @@ def add_commands(sub) -> None:
                                    "marked; structures: the top Tc of every structure over "
                                    "(W, L), one panel per (V, omega0). dome and cuts draw one "
                                    "dome: the one with the highest top Tc (named in the title) "
-                                   "unless --select picks others.")
+                                   "of those --select keeps (of all without it).")
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="image file; the format follows the suffix (.png, .pdf, .svg)")
+                   help="image file; the format follows its suffix (.png, .pdf, .svg, or any "
+                        "other matplotlib writes); a name without one is refused")
     p.add_argument("--kind", choices=("dome", "cuts", "structures", "explore"), default="dome",
                    help="dome: Tc over (eta, g); cuts: Tc(eta) at each --g; structures: the "
                         "top Tc of every structure over (W, L), one panel per (V, omega0); "
@@ -395,14 +403,16 @@ def add_commands(sub) -> None:
                         "one or two axes, samples and best marked [%(default)s]")
     p.add_argument("--log-color", action="store_true",
                    help="dome: a logarithmic colour scale (shows the antiresonance too)")
-    p.add_argument("--g", type=float, nargs="+", default=None,
+    p.add_argument("--g", type=float, nargs="+", action="extend", default=None,
                    help="couplings of the cuts, each a g of the store's grid (to "
                         f"{GRID_MATCH_RTOL:g} relative) [the grid g nearest 1/4 and 1/3]")
     p.add_argument("--select", action="append", default=[], metavar="AXIS=VALUE",
-                   help="dome to draw: a value of L, W (Å), V or omega0 (meV) on the store's "
-                        f"grid (to {GRID_MATCH_RTOL:g} relative); repeatable")
+                   help="domes to draw from: a value of L, W (Å), V or omega0 (meV) on the "
+                        f"store's grid (to {GRID_MATCH_RTOL:g} relative); repeatable, as "
+                        "dome's: the highest top Tc of the domes kept is drawn [every dome]")
     p.add_argument("--dpi", type=float, default=DEFAULT_DPI,
-                   help=f"pixels per inch [{DEFAULT_DPI:g}]")
+                   help=f"pixels per inch, {DPI_RANGE[0]:g} to {DPI_RANGE[1]:g} "
+                        f"[{DEFAULT_DPI:g}]")
     add_storage_option(p)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(func=_cmd_plot, show=_print_plot)

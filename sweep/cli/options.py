@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import sys
 
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE
@@ -45,6 +46,62 @@ EXIT_CODES = {
 
 class BadInput(Exception):
     """Raised for input errors that the CLI reports with exit code 2."""
+
+
+class RepeatedOption(BadInput):
+    """An option of one value given twice (``--eta 1 --eta -0.9``): raised while the command
+    line is parsed, so it carries the ``command`` its one-line error names."""
+
+    def __init__(self, command: str, message: str):
+        super().__init__(message)
+        self.command = command
+
+
+_GIVEN = "_options_given"
+"""The namespace attribute holding the destinations of the options given so far."""
+
+
+def _given(namespace: argparse.Namespace) -> set[str]:
+    """The destinations of the options given so far on this command line."""
+    return vars(namespace).setdefault(_GIVEN, set())
+
+
+class _StoreOnce(argparse._StoreAction):
+    """A value option: given twice it is bad input (:class:`RepeatedOption`), not the last
+    value kept silently."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = _given(namespace)
+        if self.dest in given:
+            first = getattr(namespace, self.dest)
+            raise RepeatedOption(parser.prog.split()[-1],
+                                 f"{option_string}: given twice ({str(first).strip()} and "
+                                 f"{str(values).strip()}); it takes one value")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _Extend(argparse.Action):
+    """A list option (``nargs="+"``): each time it is given adds its values (``--L 8 --L 9``
+    is ``--L 8 9``); the first time replaces the default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = _given(namespace)
+        items = list(getattr(namespace, self.dest) or []) if self.dest in given else []
+        given.add(self.dest)
+        setattr(namespace, self.dest, items + list(values))
+
+
+class Parser(argparse.ArgumentParser):
+    """The ``fanodome`` parser and, through ``add_subparsers``, its commands': an option of
+    one value given twice is refused (:class:`RepeatedOption`, exit 2); ``action="extend"``
+    adds the values of each repeat of a list option to the list."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in (None, "store"):
+            self.register("action", name, _StoreOnce)
+        self.register("action", "extend", _Extend)
 
 
 class Interrupted(BaseException):
@@ -113,7 +170,7 @@ def plain(value) -> str:
 def add_parameter_option(group, name: str, *, many: bool = False) -> None:
     """Add the option of parameter ``name`` to ``group``. ``many``: the option takes numbers
     and inclusive ranges START:STOP:STEP (strings, parsed by :func:`sweep.grid.parse_values`),
-    its default the table's value as the one string."""
+    each repeat adding its own, its default the table's value as the one string."""
     p = PARAMETERS[name]
     flag = "--" + name.replace("_", "-")
     if p.kind is bool:
@@ -125,7 +182,8 @@ def add_parameter_option(group, name: str, *, many: bool = False) -> None:
                                help=f"{p.long_name} [off]")
         return
     if many:
-        group.add_argument(flag, dest=name, nargs="+", default=[plain(p.default)],
+        group.add_argument(flag, dest=name, nargs="+", action="extend",
+                           default=[plain(p.default)],
                            metavar=name.upper(), help=f"{p.description} [{plain(p.default)}]")
         return
     group.add_argument(flag, dest=name, type=p.kind, default=p.default,
@@ -387,9 +445,16 @@ def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> lis
     return lines
 
 
+_WIDTH = re.compile(r"^(?:.?[<>=^])?[-+ ]?z?#?0?(\d*)")
+"""The width of a format spec (Python's format-spec mini-language)."""
+
+
 def fmt(x, spec: str = ".4g") -> str:
-    """A number of a human-readable table, ``-`` where there is none (None)."""
-    return "-" if x is None else format(x, spec)
+    """A number of a human-readable table, ``-`` where there is none (None), as wide as the
+    width of ``spec`` makes a number (``fmt(None, '15.6g')`` is 14 spaces and ``-``)."""
+    if x is not None:
+        return format(x, spec)
+    return format("-", f">{_WIDTH.match(spec).group(1)}")
 
 
 EDGE_WORDS = {"g": "the g range", "eta": "the eta range searched"}

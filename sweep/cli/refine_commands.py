@@ -105,7 +105,7 @@ def add_commands(sub) -> None:
                     "defaults. Exit 0: all "
                     "refined; 1: some tasks failed; 2: bad input.")
     r.add_argument("store", metavar="STORE", help="zarr store path or URL")
-    r.add_argument("--threshold", type=float, nargs="*", metavar="K",
+    r.add_argument("--threshold", type=float, nargs="*", action="extend", metavar="K",
                    help="temperatures T* (K) of the windows Tc >= T* [the thresholds of "
                         "the [refine] table the store was swept with, else none]")
     add_executor_options(r)

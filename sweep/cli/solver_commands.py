@@ -10,7 +10,7 @@ import argparse
 import itertools
 import math
 
-from solver.parameters import PARAMETERS, STATUS_OK, STRUCTURE
+from solver.parameters import PARAMETERS, STATUS_NAMES, STATUS_OK, STRUCTURE
 
 from ..grid import parse_values
 from .options import (add_model_options, add_parameter_option, add_structure_options,
@@ -30,12 +30,19 @@ def _cmd_bands(a: argparse.Namespace) -> dict:
     }
 
 
+BANDS_DIGITS = ".7g"
+"""How ``fanodome bands`` writes an energy: 7 significant digits, so that a band edge of
+thousands of meV keeps its 1e-3 meV and a width of 1e-8 meV (a wide well, --L 1e4) is not
+written as zero."""
+
+
 def _print_bands(doc: dict) -> None:
     print(f"{'n':>3} {'E_min (meV)':>14} {'E_max (meV)':>14} {'width (meV)':>12}")
     for b in doc["bands"]:
-        print(f"{b['n']:>3} {b['E_min_meV']:14.4f} {b['E_max_meV']:14.4f} "
-              f"{b['E_max_meV'] - b['E_min_meV']:12.4f}")
-    print(f"E_L = {doc['E_L_meV']:.4f} meV, dE = {doc['dE_meV']:.4f} meV")
+        print(f"{b['n']:>3} {b['E_min_meV']:14{BANDS_DIGITS}} "
+              f"{b['E_max_meV']:14{BANDS_DIGITS}} "
+              f"{b['E_max_meV'] - b['E_min_meV']:12{BANDS_DIGITS}}")
+    print(f"E_L = {doc['E_L_meV']:{BANDS_DIGITS}} meV, dE = {doc['dE_meV']:{BANDS_DIGITS}} meV")
 
 
 TC_MAX_POINTS = 100_000
@@ -109,12 +116,23 @@ def _print_tc(records: list[dict]) -> None:
         print(f"{cols}{r['omega0']:12g} {r['g']:8g} {r['eta']:8g} {tc}  {r['status']}")
 
 
+GAPS_MAX_TEMPERATURES = 1000
+"""Most temperatures ``fanodome gaps`` solves: one non-linear gap solve each, in this process
+(11.5 ms at the median of the paper's points, 23 ms at the worst, docs/performance.md; 0.1 s
+with --nbands 6: 100 temperatures took 13.8 s and one 3.8 s on the 2-core development machine,
+2026-12), so 1000 take seconds to about two minutes."""
+
+
 def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
     from solver import prepare_structure
     from solver.gaps import gaps_on_structure
 
-    temps = parse_values(a.T if a.T is not None else a.T_over_tc,
-                         name="--T" if a.T is not None else "--T-over-tc")
+    flag = "--T" if a.T is not None else "--T-over-tc"
+    temps = parse_values(a.T if a.T is not None else a.T_over_tc, name=flag)
+    if temps.size > GAPS_MAX_TEMPERATURES:
+        raise ValueError(f"{flag}: {temps.size} temperatures, more than fanodome gaps solves "
+                         f"in one process ({GAPS_MAX_TEMPERATURES}, one non-linear solve "
+                         f"each); give fewer or a coarser step")
     announce_compile(a, job="gaps")
     st = prepare_structure(**structure_kwargs(a))
     r = gaps_on_structure(st, eta=a.eta, g=a.g, omega0=a.omega0, **model_kwargs(a),
@@ -124,7 +142,8 @@ def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
     for i, t in enumerate(r.T_K):
         records.append({
             "L": a.L, "W": a.W, "V": a.V, "omega0": a.omega0, "eta": a.eta, "g": a.g,
-            "T_K": float(t), "tc_K": json_number(r.tc_K), "mu_meV": float(r.mu_meV[i]),
+            "T_K": float(t), "tc_K": json_number(r.tc_K),
+            "tc_status": STATUS_NAMES[int(r.tc_status)], "mu_meV": float(r.mu_meV[i]),
             "mu_shift_meV": float(r.mu_shift_meV[i]),
             "condensation_meV_per_A2": float(r.condensation_energy[i]),
             "subbands": [{
@@ -141,8 +160,9 @@ def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
 
 def _print_gaps(records: list[dict]) -> None:
     r0 = records[0]
-    print(f"eta = {r0['eta']:g}, g = {r0['g']:g}, omega0 = {r0['omega0']:g} meV: "
-          f"Tc = {fmt(r0['tc_K'], '.6g')} K")
+    tc = (f"Tc = {r0['tc_K']:.6g} K" if r0["tc_K"] is not None else
+          f"Tc: none ({r0['tc_status']})")
+    print(f"eta = {r0['eta']:g}, g = {r0['g']:g}, omega0 = {r0['omega0']:g} meV: {tc}")
     print(f"{'T (K)':>10} {'mu shift (meV)':>15} {'n':>3} {'Delta_FS (meV)':>15} "
           f"{'Delta_avg (meV)':>16} {'2Delta/kTc':>11} {'n_n (1/Å^2)':>13}")
     for r in records:
@@ -167,11 +187,13 @@ def add_commands(sub) -> None:
                                   "structures",
                        description="Tc of the linearised multigap gap equation. Each number "
                                    "may be a list or an inclusive range START:STOP:STEP "
-                                   "(--L 8:10:1 --W 5 6), also of the structure; at most "
+                                   "(--L 8:10:1 --W 5 6; a repeat adds: --L 8 --L 9), also "
+                                   "of the structure; at most "
                                    f"{TC_MAX_POINTS} points, computed in this process.")
-    t.add_argument("--eta", nargs="+", required=True,
+    t.add_argument("--eta", nargs="+", action="extend", required=True,
                    help="Lifshitz parameter (mu - E_L)/dE, dimensionless")
-    t.add_argument("--g", nargs="+", required=True, help="coupling g of the resonant subband")
+    t.add_argument("--g", nargs="+", action="extend", required=True,
+                   help="coupling g of the resonant subband")
     add_parameter_option(t, "omega0", many=True)
     add_structure_options(t, many=True)
     add_model_options(t)
@@ -188,13 +210,15 @@ def add_gaps_command(sub) -> None:
                     "Per temperature: the shift of mu and, per subband, the Fermi-surface "
                     "average of Delta (delta_meV), Delta at the Fermi crossing in q, its q "
                     "average, the partial density and 2 Delta / k_B Tc. Temperatures may be "
-                    "numbers or inclusive ranges START:STOP:STEP.")
+                    "numbers or inclusive ranges START:STOP:STEP, at most "
+                    f"{GAPS_MAX_TEMPERATURES}.")
     p.add_argument("--eta", type=float, required=True,
                    help="Lifshitz parameter (mu - E_L)/dE of the normal state, dimensionless")
     p.add_argument("--g", type=float, required=True, help="coupling g of the resonant subband")
     temps = p.add_mutually_exclusive_group(required=True)
-    temps.add_argument("--T", nargs="+", help="temperature(s), K")
-    temps.add_argument("--T-over-tc", nargs="+", help="temperature(s) as fractions of Tc")
+    temps.add_argument("--T", nargs="+", action="extend", help="temperature(s), K")
+    temps.add_argument("--T-over-tc", nargs="+", action="extend",
+                       help="temperature(s) as fractions of Tc")
     add_parameter_option(p, "omega0")
     add_structure_options(p)
     m = add_model_options(p)
