@@ -760,9 +760,18 @@ DEFAULT_WALLTIME = "01:00:00"
 """Walltime of a batch job: long enough for the paper grid many times over (about 2 s of
 solver time per 1000 points), short enough to start soon on most queues."""
 
+WORKER_FOOTPRINT = 350 * 2**20
+"""Bytes a warm worker process holds (numba, xarray, zarr, a few prepared structures; about
+0.3 GB measured): what each local one takes of this machine's memory before any chunk."""
+
 DEFAULT_MEMORY_PER_WORKER_GIB = 2
-"""Memory asked per worker process of a batch job or pod: a warm worker holds about 0.3 GB
-(numba, xarray, zarr, 8 prepared structures of ~1 MB); 2 GiB leaves room and fits any node."""
+"""Memory asked per worker process of a batch job or pod: room beyond
+:data:`WORKER_FOOTPRINT` for its tasks, and it fits any node."""
+
+MIN_MEMORY_PER_WORKER = 512 * 2**20
+"""Least ``memory`` per worker process, bytes: Dask pauses a worker at 80 % of its limit and
+restarts it at 95 %, so below :data:`WORKER_FOOTPRINT` / 0.8 (438 MiB) a worker would pause or
+restart before its first task."""
 
 _WALLTIME = re.compile(r"^\d{1,4}:[0-5]\d:[0-5]\d$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -874,11 +883,19 @@ def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
     if "memory" in values:
         from dask.utils import parse_bytes
         try:
-            if parse_bytes(values["memory"]) <= 0:
+            size = parse_bytes(values["memory"])
+            if size <= 0:
                 raise ValueError("not positive")
         except ValueError:
             raise ConfigError(f"cluster.memory: expected a size such as \"4GiB\" or \"500MB\", "
                               f"got {values['memory']!r}") from None
+        per = 1 if kind in ("local", "kubernetes") else \
+            values.get("processes") or values.get("cores", 1)
+        if size / per < MIN_MEMORY_PER_WORKER:
+            each = "" if per == 1 else f" over {per} worker processes"
+            raise ConfigError(f"cluster.memory: {values['memory']}{each} is less than "
+                              f"{MIN_MEMORY_PER_WORKER / 2**20:g} MiB per worker process, "
+                              f"below which a worker pauses or restarts before its first task")
     if "local_mode" in values and values["local_mode"] not in LOCAL_MODES:
         raise ConfigError(f"cluster.local_mode: expected one of {', '.join(LOCAL_MODES)}, "
                           f"got {values['local_mode']!r}")

@@ -90,19 +90,21 @@ def test_threads_run_in_this_process_and_listen_nowhere(tmp_path, reference):
 
 # --------------------------------------------------- the same stall, kill, lock and resume
 
-PAUSED_ENV = {**os.environ, "DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE": "False"}
-"""A worker over its memory limit is paused, and stays paused: no nanny restarts it (a
-process worker's nanny would otherwise restart it over and over)."""
+PAUSED_ENV = {**os.environ, "DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE": "0.001",
+              "DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE": "False"}
+"""A worker pauses at 0.1 % of its memory limit, so at once, and stays paused: no nanny restarts
+it (a process worker's nanny would otherwise restart it over and over). The limit itself cannot
+be set that low (``MIN_MEMORY_PER_WORKER``)."""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [pytest.param("threads", marks=pytest.mark.ci), "processes"])
 def test_a_paused_local_cluster_stalls_with_exit_3_and_resumes(mode, tmp_path, reference):
-    """A worker whose process is over its memory limit's pause threshold (80 %) runs nothing:
-    the run ends with exit 3 after --stall-timeout, and --resume finishes the store."""
+    """A worker whose process is over its memory limit's pause threshold runs nothing: the
+    run ends with exit 3 after --stall-timeout, and --resume finishes the store."""
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
     store = tmp_path / "s.zarr"
-    out = cli("run", str(cfg), "--store", str(store), "--workers", "1", "--memory", "60MB",
+    out = cli("run", str(cfg), "--store", str(store), "--workers", "1", "--memory", "1GiB",
               "--stall-timeout", "3", "--local-mode", mode, env=PAUSED_ENV, timeout=300)
     assert out.returncode == 3, out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("fanodome run:")]

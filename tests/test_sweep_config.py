@@ -113,6 +113,9 @@ BAD = {
     "repeated values": ("[grid]\neta = [1.0, 1.0]\n", "grid.eta"),
     "bad chunk": ("[run]\nchunk_g = 0\n", "run.chunk_g"),
     "bad retries": ("[run]\nretries = -1\n", "run.retries"),
+    "memory below a worker's": ('[cluster]\nmemory = "1KiB"\n', "cluster.memory"),
+    "memory below a job's workers'": ('[cluster]\nkind = "slurm"\ncores = 4\n'
+                                      'memory = "1GiB"\n', "cluster.memory"),
     "not toml": ("[grid\n", "not valid TOML"),
 }
 

@@ -39,7 +39,7 @@ import distributed.utils
 from dask.utils import parse_bytes
 
 from ..addresses import is_url, local_path, on_loopback, url_scheme
-from ..config import ClusterConfig, package_version
+from ..config import WORKER_FOOTPRINT, ClusterConfig, package_version
 from .runner import STALL_S, WINDOW_PER_WORKER, Stalled
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,6 @@ class ClusterError(ValueError):
     """A cluster that cannot be used as asked (missing engine, store not reachable)."""
 
 
-WORKER_FOOTPRINT = 350 * 2**20
-"""Bytes a warm local worker process holds (numba, xarray, zarr, a few prepared structures;
-about 0.3 GB measured): what each one takes of this machine's memory before any chunk."""
-
 MAX_WORKERS_PER_CORE = 4
 """Most local worker processes per core: the solver is CPU-bound and one-threaded, so beyond a
 few per core they only share the same cores and add memory and start-up time."""
@@ -79,8 +75,9 @@ few per core they only share the same cores and add memory and start-up time."""
 
 def check_local_capacity(spec: ClusterConfig) -> None:
     """Refuse a local cluster of more workers than this machine holds, with the numbers: each
-    needs :data:`WORKER_FOOTPRINT` (or its ``memory`` limit, if larger) of available memory,
-    and there are at most :data:`MAX_WORKERS_PER_CORE` per core. Nothing is started."""
+    needs :data:`~sweep.config.WORKER_FOOTPRINT` (or its ``memory`` limit, if larger) of
+    available memory, and there are at most :data:`MAX_WORKERS_PER_CORE` per core. Nothing is
+    started."""
     if spec.kind != "local":
         return
     n = spec.adaptive_maximum if spec.adaptive else spec.workers
