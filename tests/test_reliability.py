@@ -184,6 +184,7 @@ def test_band_search_is_bounded_whatever_the_numbers():
     (["bands", "--nbands", "100000"], "nbands must be <= 20"),
     (["tc", "--nbands", "100", "--eta", "1", "--g", "0.3"], "nbands must be <= 20"),
     (["tc", "--eta", "0:1e12:1", "--g", "0.3"], "longer than"),
+    (["run", "--store", "never.zarr", "--stall-timeout", "inf"], "must be positive and finite"),
 ])
 def test_hostile_solver_inputs_exit_2_with_one_line(args, message, capsys):
     from sweep.cli import main

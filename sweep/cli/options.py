@@ -409,11 +409,13 @@ def add_stall_option(p: argparse.ArgumentParser) -> None:
 
 def stall_seconds(a: argparse.Namespace) -> dict:
     """``{"stall_s": --stall-timeout}`` for the service call, ``{}`` when not given; a
-    timeout that is not positive is bad input."""
+    timeout that is not a positive finite number of seconds is bad input (an endless one would
+    let a run without workers wait forever)."""
     if a.stall_timeout is None:
         return {}
-    if not a.stall_timeout > 0:
-        raise BadInput(f"--stall-timeout must be positive, got {a.stall_timeout}")
+    if not 0 < a.stall_timeout < math.inf:
+        raise BadInput(f"--stall-timeout must be positive and finite (seconds), got "
+                       f"{a.stall_timeout}")
     return {"stall_s": a.stall_timeout}
 
 
@@ -443,6 +445,11 @@ def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> lis
     for why, ts in none.items():
         lines.append(f"Tc >= {', '.join(ts)} K: none ({why})")
     return lines
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless n is 1: ``1 worker``, ``2 workers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 _WIDTH = re.compile(r"^(?:.?[<>=^])?[-+ ]?z?#?0?(\d*)")

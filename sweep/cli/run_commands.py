@@ -14,9 +14,9 @@ from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
                       add_storage_option, add_store_mode_options, announce_compile,
-                      check_executor_options, cluster_config, edge_note, emit, fmt, interruptible,
-                      print_dashboard, say, show_progress_logs, stall_seconds, storage_options,
-                      store_exists, window_lines)
+                      check_executor_options, cluster_config, count, edge_note, emit, fmt,
+                      interruptible, print_dashboard, say, show_progress_logs, stall_seconds,
+                      storage_options, store_exists, window_lines)
 from .progress import Bars
 from .refine_commands import refine_document
 
@@ -125,7 +125,8 @@ def _print_run(doc: dict) -> None:
     print(f"store {doc['store']}: {doc['total']} points, {doc['done']} done, {doc['failed']} "
           f"failed, {doc['pending']} pending; {done}")
     if doc.get("efficiency") is not None:
-        print(f"{len(doc['workers'])} workers, {doc['structure_builds']} structure builds, "
+        print(f"{count(len(doc['workers']), 'worker')}, "
+              f"{count(doc['structure_builds'], 'structure build')}, "
               f"efficiency {doc['efficiency']:.2f}")
     if doc["failed"]:
         print(f"{doc['failed']} points failed: tracebacks in `fanodome status "
