@@ -457,6 +457,19 @@ def test_plot_names_the_dome_it_picked_in_the_title(design, kind):
     assert structure["L"] == 7.5 and "highest" not in title  # asked for, not picked
 
 
+def test_the_dome_legend_stays_within_the_figure_with_a_bound_noted(design):
+    from sweep.analysis.plots import dome_figure
+    store, _ = design
+    ds = store_mod.open_dataset(str(store)).isel(L=0, W=0, V=0, omega0=0)
+    fig = dome_figure(ds)
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert any("a lower bound" in t for t in texts), texts  # the top on the g range's edge
+    box, inside = legend.get_window_extent(), fig.bbox
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1, (box, inside)
+
+
 def test_plot_dome_with_fewer_than_three_g_is_refused_towards_cuts(one_g, tmp_path, capsys):
     store, _ = one_g
     png = tmp_path / "dome.png"

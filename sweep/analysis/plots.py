@@ -175,10 +175,11 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
         edges = [w for f, w in ((flags.TOP_AT_G_EDGE, "the g range"),
                                 (flags.TOP_AT_ETA_BOUND, r"the $\eta$ bound"))
                  if flags.has(status, f)]
-        note = f"; on the edge of {' and '.join(edges)}: a lower bound" if edges else ""
+        # the note on a line of its own: the legend stays within the figure's width
+        note = f"\non the edge of {' and '.join(edges)}: a lower bound" if edges else ""
         ax.plot(float(rt["top_eta"]), float(rt["top_g"]), marker="*", ms=14,
                 color="tab:orange", mec="k", ls="none", clip_on=False,
-                label=f"top (refined{note}): {float(rt['top_tc']):.5g} {units}")
+                label=f"top (refined): {float(rt['top_tc']):.5g} {units}{note}")
     elif np.isfinite(float(top["top_tc"])):
         ax.plot(float(top["top_eta"]), float(top["top_g"]), marker="*", ms=14, color="tab:orange",
                 mec="k", ls="none", clip_on=False,
