@@ -599,6 +599,11 @@ EXPLORE_AXES = ("L", "W", "V", "omega0", "g", "eta")
 EXPLORE_MAX_AXES = 4
 """Most axes explored at once: python-adaptive's LearnerND triangulates the box, and its cost
 per sample grows steeply with the dimension; beyond four a grid of the extra axes is cheaper."""
+EXPLORE_XTOL = 1e-3
+"""The tolerance of an explore's polish in each axis, in the axis's unit (Å, meV, in g, in
+eta): a thousandth of an ångström is far below what a grown superlattice controls (a monolayer
+is ~3 Å). It is also the narrowest box axis an explore takes: a narrower axis is one point to
+the polish, and its samples would differ by rounding alone."""
 EXPLORE_BUDGET_MAX = 100_000
 """Largest ``budget``: the learner re-triangulates its samples as it goes (its own cost grows
 with them) and the store lays out a row per sample; 10^5 samples are days of solver time."""
@@ -659,6 +664,11 @@ def parse_explore(table: Mapping[str, object], *, grid: Mapping[str, tuple[float
         lo, hi = (_number(x, f"{key}[{i}]") for i, x in enumerate(b))
         if not lo < hi:
             raise ConfigError(f"{key}: low must be below high, got [{lo!r}, {hi!r}]")
+        if hi - lo < EXPLORE_XTOL:
+            unit = "" if PARAMETERS[a].unit == "1" else f" {PARAMETERS[a].unit}"
+            raise ConfigError(f"{key}: [{lo!r}, {hi!r}] is {hi - lo:.3g}{unit} wide; an "
+                              f"explored axis needs at least {EXPLORE_XTOL:g}{unit} (the "
+                              f"polish's tolerance): a narrower one is a single point")
         for x in (lo, hi):
             _checked(a, x, key=key, softening=softening if a == "g" else None)
         axes[a] = (lo, hi)

@@ -169,6 +169,197 @@ polish_points = 10
     assert ds["tc_max"].attrs["long_name"].startswith("critical temperature at the point")
 
 
+# ------------------------------------------------------- no point computed twice, one axis
+
+ONE_AXIS_TOML = """
+[grid]
+g = 0.3333333333333333
+W = 6.0
+[explore]
+axes = { L = [7.0, 11.0] }
+budget = %(budget)d
+polish_points = %(polish)d
+"""
+
+
+def _one_axis(budget, polish):
+    return parse_config(tomllib.loads(ONE_AXIS_TOML % {"budget": budget, "polish": polish}))
+
+
+def one_axis_top(L):  # a smooth top at L = 9.1234, between the learner's first samples
+    return interior(L, 6.3456)
+
+
+def _done_points(store) -> list[tuple[float, ...]]:
+    ds = explored.read_samples(store)
+    status = ds[explored.VAR_SAMPLE_STATUS].values.astype(int)
+    return [(float(ds["L"].values[i]),) for i in np.flatnonzero(
+        flags.has(status, flags.SAMPLE_DONE))]
+
+
+@pytest.mark.parametrize("budget, polish", [(4, 3), (8, 20), (20, 40)])
+def test_the_polish_reuses_the_learners_samples_and_computes_no_point_twice(budget, polish,
+                                                                             tmp_path):
+    """The polish's simplex starts on the learner's sample spacing, so on one axis it lands
+    on the learner's samples: it reads them from the store, free, and computes only new
+    points."""
+    store = str(tmp_path / "one.zarr")
+    compute = ClosedForm(one_axis_top)
+    r = explore(_one_axis(budget, polish), store=store, executor=InProcessExecutor(),
+                compute=compute)
+    assert r.samples == budget and 0 < r.polish <= polish
+    assert len(set(compute.points)) == len(compute.points) == r.computed
+    done = _done_points(store)
+    assert len(done) == r.samples + r.polish and len(set(done)) == len(done)
+
+
+class FailingPolish(ClosedForm):
+    """The closed form, failing at the polish's ``fail_at``-th new point (every try)."""
+
+    def __init__(self, f, fail_at):
+        super().__init__(f)
+        self.fail_at, self.polish_points = fail_at, []
+
+    def __call__(self, task):
+        if task.polish and task.point not in self.polish_points:
+            self.polish_points.append(task.point)
+        if task.polish and self.polish_points.index(task.point) == self.fail_at - 1:
+            raise RuntimeError("a point that fails")
+        return super().__call__(task)
+
+
+def test_a_resumed_polish_reuses_every_stored_sample(tmp_path):
+    store = str(tmp_path / "one.zarr")
+    cfg = _one_axis(8, 40)  # converges in 30 polish points uninterrupted
+    first = explore(cfg, store=store, executor=InProcessExecutor(),
+                    compute=FailingPolish(one_axis_top, fail_at=3))
+    assert first.failed == 1 and first.polish_stopped == "failed" and first.polish == 3
+    before = set(_done_points(store))
+    compute = ClosedForm(one_axis_top)
+    again = explore(cfg, store=store, resume=True, executor=InProcessExecutor(),
+                    compute=compute)
+    # the failed point is tried again; no point done before is computed again
+    assert not before & set(compute.points) and len(set(compute.points)) == len(compute.points)
+    assert again.polish_stopped == "converged" and again.computed == len(compute.points) > 1
+    done = _done_points(store)
+    assert len(set(done)) == len(done) == again.samples + again.polish - 1  # less the failed
+    assert abs(again.best["L"] - 9.1234) <= polish_mod.XTOL
+
+
+# ------------------------------------------------------------ below the floor, the edge
+
+
+class BelowFloor(ClosedForm):
+    """Tc below the temperature floor everywhere: 0 K, flagged, as the objective gives it."""
+
+    def __init__(self):
+        super().__init__(lambda *x: (0.0, 0))
+
+    def __call__(self, task):
+        self.points.append(task.point)
+        return SampleOutcome(task.index, task.point, task.polish,
+                             Value(0.0, task.point[0], flags.SAMPLE_BELOW_FLOOR, 1, 3000.0,
+                                   142.0), 0.0)
+
+
+ZERO_TOML = """
+[grid]
+g = 0.1
+eta = [0.0, 1.0]
+[explore]
+axes = { eta = [-100.0, -90.0], g = [0.1, 0.2] }
+budget = 8
+polish_points = 10
+"""
+
+
+def test_a_best_below_the_floor_is_an_upper_bound_and_not_polished(tmp_path, capsys):
+    from sweep.cli.explore_commands import _print_explore, _warning, explore_document
+    store = str(tmp_path / "z.zarr")
+    cfg = parse_config(tomllib.loads(ZERO_TOML))
+    compute = BelowFloor()
+    r = explore(cfg, store=store, executor=InProcessExecutor(), compute=compute)
+    assert r.samples == 8 and r.polish == 0 and len(compute.points) == 8  # nothing polished
+    assert r.polish_stopped == "below_floor" and r.polish_converged is None
+    assert r.best["tc_upper_bound_K"] == cfg.model["t_floor"] and "below_floor" in r.best["flags"]
+    _print_explore(explore_document(r))
+    out = capsys.readouterr().out
+    assert "Tc < 1e-06 K (below the temperature floor: an upper bound) at eta = " in out
+    assert "Tc = 0 K" not in out and "nothing to polish" in out
+    warning = _warning(r.best)
+    assert "below the temperature floor (1e-06 K) at every sample: nothing to polish" in warning
+    assert "grow" not in warning and "edge" not in warning
+    again = explore(cfg, store=store, resume=True, compute=BelowFloor())
+    assert again.nothing_to_do and again.polish_stopped == "below_floor"
+    assert explore_document(again)["polish_stopped"] == "below_floor"
+
+
+def test_the_edge_warning_says_only_that_tc_may_be_higher_beyond_the_edge(tmp_path):
+    from sweep.cli.explore_commands import _warning
+    r = explore(_config(budget=1, polish=0), store=str(tmp_path / "e.zarr"),
+                executor=InProcessExecutor(), compute=ClosedForm(edge))
+    assert r.samples == 1 and r.best["at_edge"]  # one sample, on a corner of the box
+    warning = _warning(r.best)
+    assert warning.startswith("the best lies on the edge of the box at L = ")
+    assert "may be higher beyond it" in warning and "grow" not in warning
+
+
+# --------------------------------------------------------------- boxes too narrow to explore
+
+@pytest.mark.parametrize("axes, name", [("{ L = [7.0, 7.000000000000004] }", "L"),
+                                        ("{ eta = [0.0, 5e-324] }", "eta"),
+                                        ("{ L = [7.0, 11.0], g = [0.3, 0.3009] }", "g")])
+def test_a_box_narrower_than_the_polish_tolerance_is_refused(axes, name, tmp_path, capsys):
+    from sweep.cli import main
+    from sweep.config import ConfigError
+    cfg = write_toml(tmp_path / "narrow.toml", f"[grid]\ng = 0.3\neta = [0.0, 1.0]\n[explore]\n"
+                                               f"axes = {axes}\nbudget = 40\n")
+    store = tmp_path / "narrow.zarr"
+    assert main(["explore", str(cfg), "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: explore.axes.{name}: " in err, err
+    assert f"at least {polish_mod.XTOL:g}" in err and not store.exists()
+    with pytest.raises(ConfigError, match=f"explore.axes.{name}"):  # sweep.explore's callers too
+        parse_config(tomllib.loads(cfg.read_text()))
+
+
+def test_a_box_as_narrow_as_the_polish_tolerance_is_explored_without_a_point_twice(tmp_path):
+    compute = ClosedForm(lambda L: one_axis_top(L + 2.0))
+    doc = tomllib.loads(ONE_AXIS_TOML % {"budget": 200, "polish": 20})
+    doc["explore"]["axes"] = {"L": [7.0, 7.0 + polish_mod.XTOL]}
+    r = explore(parse_config(doc), store=str(tmp_path / "n.zarr"),
+                executor=InProcessExecutor(), compute=compute)
+    assert r.samples == 200 and len(set(compute.points)) == len(compute.points) == r.computed
+
+
+def test_the_learner_is_asked_only_for_new_points_and_says_when_it_has_none():
+    from sweep.explore import learners
+    # a box resolved to floating-point precision (refused by explore): 6 floats in it
+    learner = learners.make_learner([(7.0, 7.000000000000004)])
+    placed: set[tuple[float, ...]] = set()
+    while (point := learners.ask_new(learner, placed=placed)) is not None:
+        assert point not in placed and len(placed) < 10
+        placed.add(point)
+        learner.tell(point[0], (point[0] - 7.0, 0.0))
+    assert 2 <= len(placed) <= 6 and all(7.0 <= p[0] <= 7.000000000000004 for p in placed)
+
+
+# ------------------------------------------------------------------ the text of eta alone
+
+def test_an_eta_only_explore_names_the_grid_structure(tmp_path, capsys):
+    from sweep.cli.explore_commands import _print_explore, explore_document
+    doc = tomllib.loads(ONE_AXIS_TOML % {"budget": 6, "polish": 4})
+    doc["grid"]["eta"] = [0.0, 1.0]
+    doc["explore"]["axes"] = {"eta": [0.5, 1.5]}
+    r = explore(parse_config(doc), store=str(tmp_path / "eta.zarr"),
+                executor=InProcessExecutor(), compute=ClosedForm(lambda eta: (300 - eta, 0)))
+    _print_explore(explore_document(r))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == ("structure (from [grid]; only eta explored): L = 8.5 Å, W = 6 Å, "
+                        "V = 4160 meV, omega0 = 230 meV, g = 0.333333")
+    assert lines[2].startswith("  Tc = 299.5 K at eta = ")
+
+
 def test_plot_explore_maps_and_refuses_what_it_cannot_draw(tmp_path, capsys):
     from sweep.cli import main
     store = str(tmp_path / "x.zarr")
@@ -455,6 +646,23 @@ def test_killed_explore_resumes_without_recomputing_and_a_second_is_refused(tmp_
     assert not Path(f"{store}.lock").exists()
     again = cli(*args, "--resume", "--json", timeout=120)
     assert again.returncode == 0 and json.loads(again.stdout)["computed"] == 0
+
+
+@pytest.mark.slow
+def test_on_the_solver_tc_below_the_floor_everywhere_is_printed_as_a_bound(tmp_path):
+    cfg = write_toml(tmp_path / "zero.toml", ZERO_TOML)
+    store = tmp_path / "z.zarr"
+    out = cli("explore", str(cfg), "--store", str(store), "--workers", "1", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "  Tc < 1e-06 K (below the temperature floor: an upper bound) at eta = -" in out.stdout
+    assert "polish not run: the best is below the temperature floor, nothing to polish" in (
+        out.stdout)
+    warnings = [line for line in out.stderr.splitlines() if "warning" in line]
+    assert warnings == ["fanodome explore: warning: Tc is below the temperature floor (1e-06 K) "
+                        "at every sample: nothing to polish; move or widen the box"]
+    status = explored.read_samples(str(store))[explored.VAR_SAMPLE_STATUS].values.astype(int)
+    assert flags.has(status, flags.SAMPLE_BELOW_FLOOR).sum() == 8  # every sample, flagged
+    assert not flags.has(status, flags.SAMPLE_POLISH).any()
 
 
 def test_explore_help():

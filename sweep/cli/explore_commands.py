@@ -24,7 +24,7 @@ def explore_document(result) -> dict:
             "best": result.best, "samples": result.samples, "polish": result.polish,
             "computed": result.computed, "evaluations": result.evaluations,
             "failed": result.failed, "polish_converged": result.polish_converged,
-            "wall_s": round(result.wall_s, 3)}
+            "polish_stopped": result.polish_stopped, "wall_s": round(result.wall_s, 3)}
 
 
 def _cmd_explore(a: argparse.Namespace) -> int:
@@ -59,14 +59,26 @@ def _cmd_explore(a: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_STALLED if isinstance(err, Stalled) else err.exit_code
     doc = explore_document(result)
-    best = result.best
-    if best and best["at_edge"] and not a.json:
-        units = {name: _unit(name) for name in best["at_edge"]}
-        where = ", ".join(f"{n} = {best[n]:g}{units[n]}" for n in best["at_edge"])
-        print(f"fanodome explore: warning: the best lies on the edge of the box: Tc still grows "
-              f"towards {where}: widen the box", file=sys.stderr)
+    warning = _warning(result.best)
+    if warning and not a.json:
+        print(f"fanodome explore: warning: {warning}", file=sys.stderr)
     emit(a, doc)
     return 0 if result.complete else EXIT_FAILED_POINTS
+
+
+def _warning(best: dict | None) -> str | None:
+    """What the best cannot tell, in words: Tc below the temperature floor at every sample, or
+    a best on the box's edge (Tc may be higher beyond it: the samples do not say)."""
+    if best is None:
+        return None
+    if "tc_upper_bound_K" in best:
+        return (f"Tc is below the temperature floor ({best['tc_upper_bound_K']:g} K) at every "
+                f"sample: nothing to polish; move or widen the box")
+    if best["at_edge"]:
+        where = ", ".join(f"{n} = {best[n]:g}{_unit(n)}" for n in best["at_edge"])
+        return (f"the best lies on the edge of the box at {where}: Tc may be higher beyond it; "
+                f"widen the box to see")
+    return None
 
 
 def _unit(name: str) -> str:
@@ -85,18 +97,31 @@ def _print_explore(doc: dict) -> None:
         print("no sample computed yet")
         return
     explored = doc["axes"]
+
+    def values(names):
+        return ", ".join(f"{a} = {b[a]:.6g}{_unit(a)}" for a in names)
+
     shown = [a for a in ("L", "W", "V", "omega0", "g") if a in explored]
     fixed = [a for a in ("L", "W", "V", "omega0", "g") if a not in explored]
-    print("best structure: " + ", ".join(f"{a} = {b[a]:.6g}{_unit(a)}" for a in shown)
-          + (" (" + ", ".join(f"{a} = {b[a]:.6g}{_unit(a)}" for a in fixed) + ")"
-             if fixed else ""))
-    lower = " (a lower bound: the maximum over eta lies on its bound)" \
-        if b.get("tc_is_lower_bound") else ""
+    if shown:
+        print("best structure: " + values(shown) + (f" ({values(fixed)})" if fixed else ""))
+    else:  # only eta explored: the structure is the [grid]'s
+        print(f"structure (from [grid]; only eta explored): {values(fixed)}")
     what = "Tc" if "eta" in explored else "max Tc over eta"
-    print(f"  {what} = {b['tc_K']:.7g} K{lower} at eta = {b['eta']:.6g} "
-          f"(mu - E_L = {fmt(b['mu_minus_E_L_meV'], '.5g')} meV)")
-    how = ("converged" if doc["polish_converged"] else "stopped before its tolerance"
-           if doc["polish_converged"] is False else "not run")
+    if "tc_upper_bound_K" in b:
+        where = f"at eta = {b['eta']:.6g} (mu - E_L = {fmt(b['mu_minus_E_L_meV'], '.5g')} meV)" \
+            if "eta" in explored else "at every eta searched"
+        print(f"  {what} < {b['tc_upper_bound_K']:g} K (below the temperature floor: an upper "
+              f"bound) {where}")
+    else:
+        lower = " (a lower bound: the maximum over eta lies on its bound)" \
+            if b.get("tc_is_lower_bound") else ""
+        print(f"  {what} = {b['tc_K']:.7g} K{lower} at eta = {b['eta']:.6g} "
+              f"(mu - E_L = {fmt(b['mu_minus_E_L_meV'], '.5g')} meV)")
+    how = {"converged": "converged", "points": "stopped before its tolerance (it used its "
+           "polish_points)", "failed": "stopped by a failed point (--resume tries it again)",
+           "below_floor": "not run: the best is below the temperature floor, nothing to polish",
+           None: "not run"}[doc["polish_stopped"]]
     print(f"  found by {'the polish' if b['polish'] else 'the learner'} (sample {b['sample']}); "
           f"polish {how}")
     print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")

@@ -29,7 +29,7 @@ or simplex whose branch changes. Measured on F(L, W) = max Tc over eta at g = 1/
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 import numpy as np
 
@@ -191,6 +191,26 @@ def make_learner(bounds: Sequence[tuple[float, float]]):
         learner.stack_size = 1  # every ask sees every sample told so far
         return learner
     return adaptive.LearnerND(None, [tuple(b) for b in bounds], loss_per_simplex=_kink_loss_nd)
+
+
+ASK_TRIES = 4
+"""How often :func:`ask_new` asks a learner for a point not placed yet before it concludes that
+the learner has none: a learner that proposes a placed point again (on a box resolved to
+floating-point precision, where a new point rounds onto an old one) proposes it again when
+asked again, so a few tries tell."""
+
+
+def ask_new(learner, *, placed: Container[tuple[float, ...]],
+            tries: int = ASK_TRIES) -> tuple[float, ...] | None:
+    """The next point ``learner`` asks for (a tuple of floats) that is not in ``placed`` (the
+    points computed, failed or in flight: a point is never computed twice); None when it asked
+    only placed points ``tries`` times (it has no new point to place)."""
+    for _ in range(tries):
+        points, _ = learner.ask(1)
+        point = point_of(points[0])
+        if point not in placed:
+            return point
+    return None
 
 
 def point_of(point) -> tuple[float, ...]:

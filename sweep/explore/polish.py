@@ -8,9 +8,10 @@ stalling there. On a ridge that is itself a kink its simplex can collapse short 
 so a converged run is restarted from its best point with a simplex :data:`RESTART_SHRINK`
 times smaller; the polish has converged when a restart no longer gains :data:`RTOL`. Points
 are computed
-by ``evaluate`` (one solver task each); a point already known (``known``, e.g. the stored
-points of a polish cut short) is never computed again, so a resumed polish retraces its path
-for free; at most ``max_points`` points are computed or known.
+by ``evaluate`` (one solver task each); a point already known (``known``: every sample in the
+store, the learner's and a polish's cut short) is never computed again and is free, so the
+polish reuses the learner's samples its simplex lands on and a resumed polish retraces its
+path; at most ``max_points`` points are computed.
 """
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-XTOL = 1e-3
-"""The polish's tolerance in each axis, in the axis's unit (Å, meV, in g, in eta): a thousandth
-of an ångström is far below what a grown superlattice controls (a monolayer is ~3 Å)."""
+from ..config import EXPLORE_XTOL
+
+XTOL = EXPLORE_XTOL
+"""The polish's tolerance in each axis: :data:`sweep.config.EXPLORE_XTOL`, also the narrowest
+box axis an explore takes."""
 RTOL = 1e-6
 """The polish's tolerance in Tc, relative: 0.3 mK at 300 K, far below the model's own accuracy
 and well above the solver's (1e-9 on ln Tc)."""
@@ -81,19 +84,21 @@ def polish(evaluate: Callable[[tuple[float, ...]], float | None], x0: Sequence[f
 
     ``evaluate(point)``: Tc (K) at a point, or None when its computation failed (the polish
     then stops). ``steps``: the first simplex's size per axis (the learner's sample spacing).
-    ``known``: values of points computed before (a resumed polish); they count towards
-    ``max_points``.
+    ``max_points``: most points ``evaluate`` computes. ``known``: Tc (K) of points computed
+    before (the learner's samples, a resumed polish's points), used as they are and counted
+    against nothing (``reused``: how often).
     """
-    memo: dict[tuple[float, ...], float] = dict(known or {})
+    known = dict(known or {})
+    memo: dict[tuple[float, ...], float] = dict(known)
     memo[tuple(float(v) for v in x0)] = float(tc0)
     counts = {"computed": 0, "reused": 0}
-    budget = int(max_points) - len(known or {})
+    budget = int(max_points)
     best = [tuple(float(v) for v in x0), float(tc0)]
 
     def f(x: np.ndarray) -> float:
         p = tuple(float(v) for v in x)
         if p in memo:
-            if known and p in known:
+            if p in known:
                 counts["reused"] += 1
             if memo[p] > best[1]:
                 best[:] = [p, memo[p]]
@@ -110,15 +115,16 @@ def polish(evaluate: Callable[[tuple[float, ...]], float | None], x0: Sequence[f
         return -value
 
     stopped = "points"
+    maxfev = 10 * (budget + len(known)) + 100  # a bound that the points reach first
     x, simplex, restarted = np.asarray(x0, dtype=float), list(steps), False
     try:
-        for _ in range(MAX_RESTARTS if budget > 0 else 0):
+        for _ in range(MAX_RESTARTS):
             before = best[1]
             res = minimize(f, x, method="Nelder-Mead", bounds=list(bounds),
                            options={"xatol": xtol, "fatol": rtol * abs(tc0),
                                     "initial_simplex": initial_simplex(x, bounds=bounds,
                                                                        steps=simplex),
-                                    "maxfev": 10 * max_points + 100, "adaptive": False})
+                                    "maxfev": maxfev, "adaptive": False})
             if not res.success:
                 break
             if restarted and best[1] - before <= rtol * abs(before):

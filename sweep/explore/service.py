@@ -7,9 +7,10 @@ the samples with :func:`sweep.execution.runner.run_tasks` on any executor: the l
 runner's task source, asked for one point whenever a slot frees (two per worker thread), so
 every worker stays busy and every point is chosen with all the samples finished so far. Each
 finished sample is told to the learner and written into its row of the store at once.
-Resumable: the learner is told what the store holds and never recomputes it; a resumed polish
-retraces its path over its stored points for free; a finished explore computes nothing and
-starts no cluster.
+No point is computed twice: the learner is never given a point placed already, and the polish
+reads every stored sample (the learner's and its own) for free. Resumable: the learner is told
+what the store holds; a resumed polish retraces its path over the stored samples; a finished
+explore computes nothing and starts no cluster.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from ..config import ClusterConfig, RefineSettings, SweepConfig
 from ..execution.clusters import place
 from ..execution.failures import FailureLog
 from ..execution.runner import STALL_S, WINDOW_PER_WORKER, Failure, Progress, run_tasks
-from ..flags import (BRANCHES, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_MAX_AT_BOUND,
-                     SAMPLE_POLISH, has)
+from ..flags import (BRANCHES, SAMPLE_BELOW_FLOOR, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS,
+                     SAMPLE_MAX_AT_BOUND, SAMPLE_POLISH, has)
 from ..grid import AXES
 from ..store import explored
 from ..worker.warmup import solver_client
@@ -46,7 +47,10 @@ class ExploreResult:
     call computed; ``evaluations``: their solver evaluations; ``failed``: rows of the store
     whose task failed; ``best``: the best sample (:func:`best_of`), None when none is done;
     ``polish_converged``: whether the polish met its tolerances (None: no polish ran);
-    ``nothing_to_do``: the store was complete, nothing ran and no cluster started.
+    ``polish_stopped``: why the polish stopped (``converged``, ``points``: it used its points,
+    ``failed``: a point failed, ``below_floor``: the best is below the temperature floor, there
+    is nothing to polish; None: no polish ran); ``nothing_to_do``: the store was complete,
+    nothing ran and no cluster started.
     """
 
     store: str
@@ -59,6 +63,7 @@ class ExploreResult:
     failed: int = 0
     best: dict | None = None
     polish_converged: bool | None = None
+    polish_stopped: str | None = None
     wall_s: float = 0.0
     resumed: bool = False
     nothing_to_do: bool = False
@@ -82,7 +87,9 @@ def best_of(ds, *, config: SweepConfig) -> dict | None:
     ones the sample's, the others the config's; ``eta`` where the maximum sits), ``tc_K``,
     ``mu_minus_E_L_meV`` (meV), ``at_edge`` (the explored axes on whose bound it lies), the
     row (``sample``), whether the polish found it, its branch (None when eta is explored:
-    there is no maximum over eta) and flags. None: no done row."""
+    there is no maximum over eta) and flags; ``tc_is_lower_bound`` when its maximum over eta
+    lies on its bound, ``tc_upper_bound_K`` (the temperature floor, K) when Tc is below the
+    floor (``tc_K`` is then 0, and so is every done sample's). None: no done row."""
     status = np.asarray(ds[explored.VAR_SAMPLE_STATUS].values).astype(np.int64)
     tc = np.where(has(status, SAMPLE_DONE), np.asarray(ds["tc_max"].values, float), -np.inf)
     if not np.isfinite(tc).any():
@@ -96,6 +103,8 @@ def best_of(ds, *, config: SweepConfig) -> dict | None:
         best[a] = float(ds[a].values[i]) if a in axes else float(config.axes[a][0])
     eta, dE = float(ds["eta_max"].values[i]), float(ds["dE"].values[i])
     flags = int(status[i])
+    if has(flags, SAMPLE_BELOW_FLOOR):  # Tc is 0 in the store: below the floor, a bound
+        best["tc_upper_bound_K"] = float(config.model["t_floor"])
     best.update(eta=eta, tc_K=float(tc[i]), mu_minus_E_L_meV=eta * dE,
                 E_L_meV=float(ds["E_L"].values[i]), dE_meV=dE,
                 at_edge=[a for a, (lo, hi) in axes.items()
@@ -148,7 +157,8 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
         def client():
             if clients[0] is None:
                 clients[0] = stack.enter_context(solver_client(
-                    scheduler=scheduler, cluster=spec, store=None, gaps=False))
+                    scheduler=scheduler, cluster=spec, store=None, gaps=False,
+                    first_worker_s=stall_s))
                 if on_client is not None:
                     on_client(clients[0])
             return clients[0]
@@ -214,6 +224,7 @@ class _Explore:
         self.evaluations = 0
         self.errors: list[Failure] = []
         self.polish_converged: bool | None = None
+        self.polish_stopped: str | None = None
         self.writer = explored.SampleWriter(store, axes=self.axes)
         attrs = explored.explore_attrs(store_mod.read_attrs(store))
         records = attrs["failures"]
@@ -273,7 +284,8 @@ class _Explore:
 
     def learn(self) -> None:
         """Tell the learner the store's learner samples, then let it place the rest of the
-        budget (or until its loss reaches ``loss_goal``); nothing when a call finished it."""
+        budget (or until its loss reaches ``loss_goal``, or until it asks only for points
+        placed already: ``no_new_point``); nothing when a call finished it."""
         if self.finished.get("learner"):
             return
         ds = self.rows()
@@ -282,6 +294,8 @@ class _Explore:
         done = mine & has(status, SAMPLE_DONE)
         self.learner = learners.make_learner(self.bounds)
         n = len(self.axes)
+        self.placed = {tuple(float(ds[a].values[i]) for a in self.axes)
+                       for i in np.flatnonzero(mine)}  # never computed again
         for i in np.flatnonzero(done):
             point = tuple(float(ds[a].values[i]) for a in self.axes)
             self.learner.tell(learners.learner_point(point, n),
@@ -296,6 +310,11 @@ class _Explore:
             source = _LearnerSource(self, left=left)
             self.run(source, total=left)
             self.failures.flush()
+            if source.no_new_point:
+                log.warning("explore %s: the learner has no new point to place (%d of the "
+                            "budget left)", self.store, source.left)
+                self.finish("learner", "no_new_point")
+                return
             left = source.left
         self.finish("learner", "budget" if left <= 0 else "loss_goal")
 
@@ -307,10 +326,14 @@ class _Explore:
 
     def polish(self) -> None:
         """Polish the best learner sample (:mod:`sweep.explore.polish`), its points computed
-        as tasks one at a time and stored like any sample."""
+        as tasks one at a time and stored like any sample, every sample of the store reused
+        (at most ``polish_points`` polish rows in all); no polish when the best is below the
+        temperature floor (``below_floor``: Tc is below it at every sample)."""
         e = self.settings
         if self.finished.get("polish"):
-            self.polish_converged = self.finished["polish"] == "converged"
+            self.polish_stopped = self.finished["polish"]
+            self.polish_converged = None if self.polish_stopped == "below_floor" else \
+                self.polish_stopped == "converged"
             return
         if e.polish_points <= 0:
             return
@@ -322,10 +345,15 @@ class _Explore:
         if not learned.any():
             return
         i = int(np.argmax(np.where(learned, tc, -np.inf)))
+        if has(status[i], SAMPLE_BELOW_FLOOR):  # Tc is below the floor at every sample
+            self.polish_stopped = "below_floor"
+            self.finish("polish", self.polish_stopped)
+            return
         x0 = tuple(float(ds[a].values[i]) for a in self.axes)
         polished = np.flatnonzero(has(status, SAMPLE_POLISH))
+        # every sample in the store, the learner's and a polish's, is reused for free
         known = {tuple(float(ds[a].values[j]) for a in self.axes): float(tc[j])
-                 for j in polished if done[j]}
+                 for j in np.flatnonzero(done)}
         steps = [(hi - lo) / max(e.budget, 1) ** (1.0 / len(self.axes)) for lo, hi in self.bounds]
         bar: list = []
 
@@ -346,12 +374,14 @@ class _Explore:
             return got[0] if got else None
 
         res = polish_mod.polish(evaluate, x0, tc0=float(tc[i]), bounds=self.bounds, steps=steps,
-                                max_points=e.polish_points - int(np.count_nonzero(
-                                    has(status, SAMPLE_POLISH) & ~done)), known=known)
+                                max_points=e.polish_points - len(polished), known=known)
         if bar:
             bar[0].add(0, final=True)
             getattr(bar[0], "close", lambda: None)()
+        log.info("explore %s: polish %s after %d points computed, %d reused", self.store,
+                 res.stopped, res.computed, res.reused)
         self.polish_converged = res.converged
+        self.polish_stopped = res.stopped
         self.failures.flush()
         if res.stopped != "failed":  # a failed point is tried again by --resume
             self.finish("polish", res.stopped)
@@ -372,23 +402,30 @@ class _Explore:
             polish=int(np.count_nonzero(used & has(status, SAMPLE_POLISH))),
             computed=self.computed, evaluations=self.evaluations,
             failed=int(np.count_nonzero(has(status, SAMPLE_FAILED))), best=best,
-            polish_converged=self.polish_converged, resumed=resumed, failures=self.errors)
+            polish_converged=self.polish_converged, polish_stopped=self.polish_stopped,
+            resumed=resumed, failures=self.errors)
 
 
 class _LearnerSource:
     """The learner as the runner's task source: each free slot gets the point the learner
-    asks for now, until the budget is placed or the loss goal is met."""
+    asks for now (never one placed already: :func:`~sweep.explore.learners.ask_new`), until
+    the budget is placed, the loss goal is met or the learner has no new point."""
 
     def __init__(self, run: _Explore, *, left: int):
         self.run = run
         self.left = left
+        self.no_new_point = False  # the learner asked only for points placed already
 
     def take(self, worker: object = None, *, workers: int = 1):
-        if self.left <= 0 or self.run._goal_reached():
+        if self.left <= 0 or self.no_new_point or self.run._goal_reached():
             return None
-        points, _ = self.run.learner.ask(1)
+        point = learners.ask_new(self.run.learner, placed=self.run.placed)
+        if point is None:
+            self.no_new_point = True
+            return None
+        self.run.placed.add(point)
         self.left -= 1
-        return self.run.task(learners.point_of(points[0]))
+        return self.run.task(point)
 
     def finished(self, outcome: SampleOutcome) -> None:
         self.run.learner.tell(learners.learner_point(outcome.point, len(self.run.axes)),
