@@ -44,7 +44,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
@@ -339,7 +339,7 @@ def parse_config(doc: Mapping) -> SweepConfig:
         refine, curves_per_task, document["refine"] = parse_refine(_table(doc, "refine"))
     explore = None
     if "explore" in doc:
-        explore = parse_explore(_table(doc, "explore"), grid=axes,
+        explore = parse_explore(_table(doc, "explore"), grid=axes, given=set(grid_t),
                                 softening=bool(model["softening"]))
         document["explore"] = explore.document()
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
@@ -639,10 +639,12 @@ class ExploreSettings:
 
 
 def parse_explore(table: Mapping[str, object], *, grid: Mapping[str, tuple[float, ...]],
-                  softening: bool) -> ExploreSettings:
+                  given: Container[str] = (), softening: bool) -> ExploreSettings:
     """Validate an ``[explore]`` table against the sweep's ``[grid]`` values ``grid``: every
     axis not explored must have one value there (eta, when not explored, at least two: the
-    axis the maximum over eta starts on). ``softening``: the model's, which bounds g."""
+    axis the maximum over eta starts on), and an explored axis must not be among the axes the
+    ``[grid]`` table gave (``given``): its values would be ignored. ``softening``: the model's,
+    which bounds g."""
     _check_keys(table, "explore", EXPLORE_KEYS)
     if "axes" not in table:
         raise ConfigError(f"explore.axes: missing; e.g. axes = {{ L = [7.0, 11.0], "
@@ -671,6 +673,9 @@ def parse_explore(table: Mapping[str, object], *, grid: Mapping[str, tuple[float
                               f"polish's tolerance): a narrower one is a single point")
         for x in (lo, hi):
             _checked(a, x, key=key, softening=softening if a == "g" else None)
+        if a in given:
+            raise ConfigError(f"grid.{a}: {a} is explored ({key}), so its [grid] values "
+                              f"would be ignored; leave {a} out of [grid]")
         axes[a] = (lo, hi)
     for a in EXPLORE_AXES:
         if a in axes:

@@ -151,8 +151,6 @@ polish_points = 40
                 compute=ClosedForm(lambda L: interior(L, 6.3456)))
     assert abs(r.best["L"] - 9.1234) <= polish_mod.XTOL and r.best["W"] == 6.0
     four = parse_config(tomllib.loads("""
-[grid]
-eta = 1.0
 [explore]
 axes = { L = [8.0, 10.0], W = [5.0, 7.0], g = [0.2, 0.45], eta = [0.5, 1.5] }
 budget = 30
@@ -263,9 +261,6 @@ class BelowFloor(ClosedForm):
 
 
 ZERO_TOML = """
-[grid]
-g = 0.1
-eta = [0.0, 1.0]
 [explore]
 axes = { eta = [-100.0, -90.0], g = [0.1, 0.2] }
 budget = 8
@@ -349,7 +344,6 @@ def test_the_learner_is_asked_only_for_new_points_and_says_when_it_has_none():
 def test_an_eta_only_explore_names_the_grid_structure(tmp_path, capsys):
     from sweep.cli.explore_commands import _print_explore, explore_document
     doc = tomllib.loads(ONE_AXIS_TOML % {"budget": 6, "polish": 4})
-    doc["grid"]["eta"] = [0.0, 1.0]
     doc["explore"]["axes"] = {"eta": [0.5, 1.5]}
     r = explore(parse_config(doc), store=str(tmp_path / "eta.zarr"),
                 executor=InProcessExecutor(), compute=ClosedForm(lambda eta: (300 - eta, 0)))

@@ -113,6 +113,8 @@ BAD = {
     "repeated values": ("[grid]\neta = [1.0, 1.0]\n", "grid.eta"),
     "bad chunk": ("[run]\nchunk_g = 0\n", "run.chunk_g"),
     "bad retries": ("[run]\nretries = -1\n", "run.retries"),
+    "explored axis in the grid": ("[grid]\nL = [8.0]\n[explore]\naxes = { L = [7.0, 9.0] }\n"
+                                  "budget = 5\n", "grid.L"),
     "memory below a worker's": ('[cluster]\nmemory = "1KiB"\n', "cluster.memory"),
     "memory below a job's workers'": ('[cluster]\nkind = "slurm"\ncores = 4\n'
                                       'memory = "1GiB"\n', "cluster.memory"),
