@@ -239,9 +239,44 @@ def test_a_resumed_polish_reuses_every_stored_sample(tmp_path):
     # the failed point is tried again; no point done before is computed again
     assert not before & set(compute.points) and len(set(compute.points)) == len(compute.points)
     assert again.polish_stopped == "converged" and again.computed == len(compute.points) > 1
-    done = _done_points(store)
-    assert len(set(done)) == len(done) == again.samples + again.polish - 1  # less the failed
+    done = _done_points(store)  # the failed point computed again into its own row
+    assert len(set(done)) == len(done) == again.samples + again.polish
+    assert again.failed == 0 and again.complete
     assert abs(again.best["L"] - 9.1234) <= polish_mod.XTOL
+
+
+class FailingSample(ClosedForm):
+    """The closed form, failing at the learner's ``fail_at``-th sample (every try)."""
+
+    def __init__(self, f, fail_at):
+        super().__init__(f)
+        self.fail_at, self.learner_points = fail_at, []
+
+    def __call__(self, task):
+        if not task.polish and task.point not in self.learner_points:
+            self.learner_points.append(task.point)
+        if not task.polish and self.learner_points.index(task.point) == self.fail_at - 1:
+            raise RuntimeError("a sample that fails")
+        return super().__call__(task)
+
+
+def test_a_resumed_explore_computes_its_failed_samples_again_into_their_rows(tmp_path):
+    store = str(tmp_path / "one.zarr")
+    cfg = _one_axis(8, 0)
+    failing = FailingSample(one_axis_top, fail_at=3)
+    first = explore(cfg, store=store, executor=InProcessExecutor(), compute=failing)
+    assert first.failed == 1 and not first.complete and first.samples == 8
+    lost = failing.learner_points[2]
+    compute = ClosedForm(one_axis_top)
+    again = explore(cfg, store=store, resume=True, executor=InProcessExecutor(),
+                    compute=compute)
+    assert compute.points == [lost]  # that sample alone, and once
+    assert again.failed == 0 and again.complete and again.samples == 8
+    ds = explored.read_samples(store)
+    status = ds[explored.VAR_SAMPLE_STATUS].values.astype(int)
+    assert np.count_nonzero(status) == 8 and flags.has(status, flags.SAMPLE_DONE)[
+        np.flatnonzero(status)].all()
+    assert explored.explore_attrs(store_mod.read_attrs(store))["failures"] == []
 
 
 # ------------------------------------------------------------ below the floor, the edge

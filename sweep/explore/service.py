@@ -71,7 +71,8 @@ class ExploreResult:
 
     @property
     def complete(self) -> bool:
-        return not self.failures
+        """No sample failed in this call, and none stays failed in the store."""
+        return not self.failures and self.failed == 0
 
 
 def check_can_start(config: SweepConfig, *, store: str, resume: bool, overwrite: bool,
@@ -165,6 +166,7 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
 
         run = _Explore(config, store=store, client=client, compute=compute, stall_s=stall_s,
                        progress=progress, window=window)
+        run.retry()
         run.learn()
         run.polish()
         result = run.result(resumed=resumed)
@@ -226,6 +228,7 @@ class _Explore:
         self.polish_converged: bool | None = None
         self.polish_stopped: str | None = None
         self.writer = explored.SampleWriter(store, axes=self.axes)
+        self.failed_rows = self.writer.failed_rows()  # point -> (row, polish): tried again
         attrs = explored.explore_attrs(store_mod.read_attrs(store))
         records = attrs["failures"]
         self.finished = dict(attrs["finished"])
@@ -250,10 +253,19 @@ class _Explore:
                           eta_grid=tuple(self.config.axes["eta"]), model=self.model_items,
                           settings=self.refine_items, polish=polish)
 
+    def _retried_row(self, point: tuple[float, ...]) -> int | None:
+        """The row of a failed sample at ``point`` that is computed again (its failure record
+        settled), else None (a new row)."""
+        row, _ = self.failed_rows.pop(tuple(point), (None, False))
+        if row is not None:
+            self.failures.drop(lambda r: r.get("sample") == row)
+        return row
+
     def write(self, outcome: SampleOutcome) -> None:
         value = outcome.value
         status = SAMPLE_DONE | value.flags | (SAMPLE_POLISH if outcome.polish else 0)
-        self.writer.write(point=outcome.point, status=status, values={
+        self.writer.write(point=outcome.point, status=status, row=self._retried_row(
+            outcome.point), values={
             "tc_max": value.tc, "eta_max": value.eta, "E_L": value.E_L, "dE": value.dE,
             "evaluations": value.evaluations, "branch": value.branch})
         self.computed += 1
@@ -262,7 +274,7 @@ class _Explore:
 
     def failed(self, f: Failure) -> None:
         task = f.task
-        row = self.writer.write(point=task.point, values={},
+        row = self.writer.write(point=task.point, values={}, row=self._retried_row(task.point),
                                 status=SAMPLE_FAILED | (SAMPLE_POLISH if task.polish else 0))
         self.failures.failed(f, point=list(task.point), sample=row)
         self.errors.append(f)
@@ -281,6 +293,16 @@ class _Explore:
     def finish(self, phase: str, why: str) -> None:
         self.finished[phase] = why
         explored.write_explore_attrs(self.store, finished=self.finished)
+
+    def retry(self) -> None:
+        """Compute the learner's failed samples again (a resumed explore), each into its own
+        row, before the learner is told what the store holds; the polish's are tried again
+        where its path meets them."""
+        points = [p for p, (_, polish) in self.failed_rows.items() if not polish]
+        if points:
+            log.info("explore %s: %d failed samples computed again", self.store, len(points))
+            self.run([self.task(p) for p in points], total=len(points))
+            self.failures.flush()
 
     def learn(self) -> None:
         """Tell the learner the store's learner samples, then let it place the rest of the
@@ -350,7 +372,7 @@ class _Explore:
             self.finish("polish", self.polish_stopped)
             return
         x0 = tuple(float(ds[a].values[i]) for a in self.axes)
-        polished = np.flatnonzero(has(status, SAMPLE_POLISH))
+        polished = np.flatnonzero(has(status, SAMPLE_POLISH) & done)  # a failed one: again
         # every sample in the store, the learner's and a polish's, is reused for free
         known = {tuple(float(ds[a].values[j]) for a in self.axes): float(tc[j])
                  for j in np.flatnonzero(done)}

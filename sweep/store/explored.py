@@ -35,7 +35,7 @@ import solver.parameters
 from solver.parameters import PARAMETERS
 
 from ..config import package_version
-from ..flags import BRANCHES, SAMPLE_FLAGS
+from ..flags import BRANCHES, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_POLISH
 from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_EXPLORE_FAILURES,
                      ATTR_EXPLORE_JSON, ATTR_FAILURES, StoreError, check_only_own_files,
                      consolidate, group, identity_mismatch, is_explore, provenance, quiet,
@@ -190,20 +190,30 @@ class SampleWriter:
         self.next_row = int(used[-1]) + 1 if used.size else 0
         self.rows = status.size
 
-    def write(self, *, point: Sequence[float], values: Mapping[str, float], status: int
-              ) -> int:
+    def write(self, *, point: Sequence[float], values: Mapping[str, float], status: int,
+              row: int | None = None) -> int:
         """Write one sample (the explored axes' values ``point``, the variables ``values``)
-        into the next free row, ``sample_status`` last; returns the row."""
-        if self.next_row >= self.rows:
+        into the next free row, or into ``row`` (a failed sample's, tried again),
+        ``sample_status`` last; returns the row."""
+        if row is None and self.next_row >= self.rows:
             raise StoreError(f"{self.store}: all {self.rows} sample rows are used")
-        i = self.next_row
+        i = self.next_row if row is None else row
         for a, x in zip(self.axes, point):
             self.arrays[a][i] = float(x)
         for name, x in values.items():
             self.arrays[name][i] = x
         self.arrays[VAR_SAMPLE_STATUS][i] = np.int16(status)
-        self.next_row += 1
+        if row is None:
+            self.next_row += 1
         return i
+
+    def failed_rows(self) -> dict[tuple[float, ...], tuple[int, bool]]:
+        """The failed samples: their point -> (row, whether the polish placed it)."""
+        status = np.asarray(self.arrays[VAR_SAMPLE_STATUS][...]).astype(np.int64)
+        rows = np.flatnonzero(status & SAMPLE_FAILED)
+        values = [np.asarray(self.arrays[a][...]) for a in self.axes]
+        return {tuple(float(v[i]) for v in values): (int(i), bool(status[i] & SAMPLE_POLISH))
+                for i in rows}
 
 
 def write_explore_attrs(store: str, *, best: Mapping | None = None,
