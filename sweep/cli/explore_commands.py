@@ -91,7 +91,8 @@ def _print_explore(doc: dict) -> None:
     print(f"explore {doc['store']}: {doc['samples']} samples (budget {doc['budget']}) and "
           f"{doc['polish']} polish points in the store; computed {doc['computed']} with "
           f"{doc['evaluations']} solver evaluations in {doc['wall_s']:.1f} s"
-          + (f"; {doc['failed']} failed" if doc["failed"] else ""))
+          + (f"; {doc['failed']} failed (tracebacks in the store's explore_failures; "
+             f"--resume computes them again)" if doc["failed"] else ""))
     b = doc["best"]
     if b is None:
         print("no sample computed yet")
