@@ -198,6 +198,20 @@ def test_an_option_of_one_value_given_twice_is_refused_in_one_line(capsys):
     _one_line_error(err, "fanodome gaps: error: --eta", "given twice", "-0.9")
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["run", "--workers", "abc"], ("fanodome run: error: argument --workers", "run --help")),
+    (["explore"], ("fanodome explore: error: the following arguments are required",)),
+    (["bogus"], ("fanodome: error: argument COMMAND: invalid choice", "fanodome --help")),
+])
+def test_a_usage_error_is_one_line_pointing_to_help(argv, words, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    _one_line_error(err, *words)
+
+
 # -------------------------------------------------------------------------------- help texts
 
 def _subparsers(parser):

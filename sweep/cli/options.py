@@ -95,13 +95,17 @@ class _Extend(argparse.Action):
 class Parser(argparse.ArgumentParser):
     """The ``fanodome`` parser and, through ``add_subparsers``, its commands': an option of
     one value given twice is refused (:class:`RepeatedOption`, exit 2); ``action="extend"``
-    adds the values of each repeat of a list option to the list."""
+    adds the values of each repeat of a list option to the list; a usage error is one line
+    (exit 2) that points to ``--help``, not argparse's usage block."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in (None, "store"):
             self.register("action", name, _StoreOnce)
         self.register("action", "extend", _Extend)
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class Interrupted(BaseException):
