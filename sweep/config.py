@@ -54,7 +54,8 @@ import numpy as np
 
 from solver.parameters import MODEL, PARAMETERS, STRUCTURE, ParameterError, check, check_g
 
-from .grid import AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range, linspace_values
+from .grid import (AXES, BLOCK_AXES, STRUCTURE_AXES, ChunkPlan, inclusive_range,
+                   linspace_values, range_length)
 
 MODEL_KEYS = tuple(k for k in STRUCTURE if k not in STRUCTURE_AXES) + MODEL
 """Keys of ``[model]``: the parameters fixed for a whole sweep (the structure's materials and
@@ -261,6 +262,25 @@ def _table(doc: Mapping, name: str) -> Mapping:
     return t
 
 
+def axis_length(spec: object) -> int | None:
+    """How many values :func:`axis_values` gives for ``spec``, counted without making them;
+    None where it cannot tell (a malformed entry, which :func:`axis_values` then refuses)."""
+    if _is_number(spec):
+        return 1
+    if isinstance(spec, list):
+        return len(spec)
+    if not isinstance(spec, Mapping) or not all(_is_number(v) for v in spec.values()):
+        return None
+    try:
+        if set(spec) == {"start", "stop", "step"}:
+            return range_length(float(spec["start"]), float(spec["stop"]), float(spec["step"]))
+    except ValueError:
+        return None
+    if set(spec) == {"start", "stop", "num"} and isinstance(spec["num"], int):
+        return spec["num"]
+    return None
+
+
 def axis_values(spec: object, *, key: str) -> tuple[float, ...]:
     """Values of one axis from its config entry: a number, a list, or a range table."""
     if _is_number(spec):
@@ -326,6 +346,9 @@ def parse_config(doc: Mapping) -> SweepConfig:
     _check_keys(model_t, "model", MODEL_KEYS)
     _check_keys(run_t, "run", RUN_KEYS)
     model = parse_model(model_t)
+    counts = [axis_length(grid_t.get(a, _default_axis(a))) for a in AXES]
+    if None not in counts:  # a grid far too large is refused before its axes are made
+        check_grid_size(math.prod(counts), run_t)
     axes, grid_doc = parse_grid(grid_t, softening=model["softening"])
     run = parse_run(run_t, shape={a: len(axes[a]) for a in AXES})
     gap_ratios = parse_outputs(_table(doc, "outputs"))
@@ -363,17 +386,18 @@ def parse_grid(table: Mapping[str, object], *, softening: bool
     grid_doc: dict[str, object] = {}
     axes: dict[str, tuple[float, ...]] = {}
     for a in ("eta", "g", "L", "W", "V", "omega0"):
-        if a in table:
-            spec = table[a]
-        elif a in PAPER_GRID:  # eta and g: the paper's Fig. 4 ranges
-            spec = dict(PAPER_GRID[a])
-        else:
-            spec = [float(PARAMETERS[a].default)]
+        spec = table[a] if a in table else _default_axis(a)
         axes[a] = axis_values(spec, key=f"grid.{a}")
         grid_doc[a] = spec
         for v in axes[a]:
             _checked(a, v, key=f"grid.{a}", softening=softening if a == "g" else None)
     return axes, grid_doc
+
+
+def _default_axis(a: str) -> object:
+    """The ``[grid]`` entry of an axis left out: for eta and g the paper's Fig. 4 ranges, else
+    the parameter's default."""
+    return dict(PAPER_GRID[a]) if a in PAPER_GRID else [float(PARAMETERS[a].default)]
 
 
 @dataclass(frozen=True)
@@ -389,16 +413,22 @@ class RunSettings:
     document: dict[str, object]
 
 
-def parse_run(table: Mapping[str, object], *, shape: Mapping[str, int]) -> RunSettings:
-    """Validate a ``[run]`` table for a grid of ``shape`` (points per axis); refuse a grid
-    above ``max_points`` with its size and time."""
-    n_points = math.prod(shape.values())
+def check_grid_size(n_points: int, table: Mapping[str, object]) -> int:
+    """Refuse a grid of ``n_points`` above the ``[run]`` table's ``max_points`` (default
+    :data:`MAX_POINTS`), naming its size and time; returns ``max_points``."""
     max_points = _integer(table.get("max_points", MAX_POINTS), "run.max_points", minimum=1)
     if n_points > max_points:
         raise ConfigError(
             f"grid: {n_points:.3g} points (store ~{n_points * 9 / 1e9:.3g} GB, "
             f"~{n_points * SECONDS_PER_POINT / 3600:.3g} core-hours) is above {max_points:.3g}; "
             f"set [run] max_points = {n_points} to run it anyway")
+    return max_points
+
+
+def parse_run(table: Mapping[str, object], *, shape: Mapping[str, int]) -> RunSettings:
+    """Validate a ``[run]`` table for a grid of ``shape`` (points per axis); refuse a grid
+    above ``max_points`` with its size and time."""
+    max_points = check_grid_size(math.prod(shape.values()), table)
     block = _default_block(shape)
     for a in BLOCK_AXES:
         k = f"chunk_{a}"

@@ -24,6 +24,13 @@ def inclusive_range(start: float, stop: float, step: float) -> np.ndarray:
     The values are computed as ``start + i * step`` (no accumulated rounding) and then rounded
     to 12 significant digits so that 0.1 + 0.01 * 3 prints as 0.13.
     """
+    values = start + step * np.arange(range_length(start, stop, step))
+    return np.array([float(f"{v:.12g}") for v in values])
+
+
+def range_length(start: float, stop: float, step: float) -> int:
+    """How many values :func:`inclusive_range` gives, checked as it checks them (ValueError),
+    without making them: a grid's size is known before any axis is built."""
     for name, v in (("start", start), ("stop", stop), ("step", step)):
         if not math.isfinite(v):
             raise ValueError(f"range {name} must be finite, got {v!r}")
@@ -39,8 +46,7 @@ def inclusive_range(start: float, stop: float, step: float) -> np.ndarray:
         below, above = (float(f"{start + step * k:.12g}") for k in (n, n + 1))
         raise ValueError(f"range stop {stop!r} is not start {start!r} plus a whole number of "
                          f"steps {step!r}: give stop = {below!r} or {above!r}")
-    values = start + step * np.arange(n + 1)
-    return np.array([float(f"{v:.12g}") for v in values])
+    return n + 1
 
 
 def parse_values(tokens: list[str], *, name: str) -> np.ndarray:

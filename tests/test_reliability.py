@@ -225,13 +225,18 @@ def test_the_mass_corner_of_the_ranges_is_bounded():
     ("[grid]\neta = { start = 0, stop = 1e12, step = 1 }\n", "longer than"),
     ("[grid]\neta = { start = 0, stop = 1, num = 100000 }\ng = { start = 0, stop = 0.4, "
      "num = 100000 }\n", "set [run] max_points = 10000000000"),
+    # two axes at their longest: counted, never made (making them took 6-16 s each)
+    ("[grid]\neta = { start = 0, stop = 1, num = 10000000 }\ng = { start = 0.1, stop = 0.4, "
+     "step = 5e-8 }\n", "set [run] max_points = 60000010000000"),
 ])
 def test_hostile_configs_are_refused_before_anything_is_laid_out(tmp_path, table, message,
                                                                    capsys):
     from sweep.cli import main
     cfg = tmp_path / "c.toml"
     cfg.write_text(table)
+    t0 = time.monotonic()
     assert main(["run", str(cfg), "--store", str(tmp_path / "s.zarr"), "--workers", "1"]) == 2
+    assert time.monotonic() - t0 < 5
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s.zarr").exists()
