@@ -718,3 +718,16 @@ def test_a_coarse_eta_axis_finds_the_same_maximum(L, W):
     assert coarse.tc == pytest.approx(fine.tc, rel=1e-9) and coarse.branch == fine.branch
     assert abs(coarse.eta - fine.eta) <= 1e-4 * max(1.0, fine.eta)
     assert coarse.evaluations < 0.5 * fine.evaluations
+
+
+def test_the_same_explore_twice_computes_once_and_another_is_refused(tmp_path):
+    store = str(tmp_path / "twice.zarr")
+    first = explore(_one_axis(6, 4), store=store, executor=InProcessExecutor(),
+                    compute=ClosedForm(one_axis_top))
+    compute = ClosedForm(one_axis_top)
+    again = explore(_one_axis(6, 4), store=store, executor=InProcessExecutor(),
+                    compute=compute)  # neither --resume nor --overwrite
+    assert compute.points == [] and again.resumed and again.best == first.best
+    with pytest.raises(store_mod.StoreError, match="holds another explore .* explore.budget"):
+        explore(_one_axis(7, 4), store=store, executor=InProcessExecutor(), compute=compute)
+    assert compute.points == []

@@ -143,7 +143,8 @@ def add_commands(sub) -> None:
     e.add_argument("--store", required=True, metavar="PATH", help="explore store (zarr)")
     add_executor_options(e)
     add_store_mode_options(e, resume="go on with an existing store of the same explore (its "
-                                     "samples are told to the learner, never computed again)")
+                                     "failed samples computed again, the others told to the "
+                                     "learner); refused when there is none")
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_stall_option(e)
     add_cluster_options(e)

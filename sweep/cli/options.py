@@ -396,9 +396,12 @@ def print_dashboard(client) -> None:
 
 def add_store_mode_options(p: argparse.ArgumentParser, *, resume: str) -> None:
     """``--resume`` (help: ``resume``) or ``--overwrite``, for the commands that write a
-    store; without either, an existing store is refused."""
+    store; without either, an existing store of the same config is gone on with (a command
+    run twice computes once) and one of another config refused."""
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help=resume)
+    mode.add_argument("--resume", action="store_true",
+                      help=f"{resume}; without --resume or --overwrite, a store of the same "
+                           f"config is gone on with too, and one of another config refused")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
 
 

@@ -31,6 +31,7 @@ from ..flags import (BRANCHES, SAMPLE_BELOW_FLOOR, SAMPLE_DONE, SAMPLE_FAILED, S
                      SAMPLE_MAX_AT_BOUND, SAMPLE_POLISH, has)
 from ..grid import AXES
 from ..store import explored
+from ..store.common import ATTR_EXPLORE_JSON, is_explore
 from ..worker.warmup import solver_client
 from . import learners, polish as polish_mod
 from .objective import SampleOutcome, SampleTask, compute_sample
@@ -83,6 +84,26 @@ def check_can_start(config: SweepConfig, *, store: str, resume: bool, overwrite:
                              overwrite=overwrite, storage_options=storage_options)
 
 
+def _holds_this_explore(config: SweepConfig, *, store: str) -> bool:
+    """Whether ``store`` exists and holds ``config``'s explore: a call without ``resume`` or
+    ``overwrite`` then goes on with it, as ``resume`` would. A store of another explore is
+    refused (:class:`~sweep.store.StoreError`), untouched, naming what differs; False when
+    there is no store yet or it is not an explore store (which :func:`check_can_start`
+    refuses)."""
+    if not store_mod.exists(store):
+        return False
+    attrs = store_mod.read_attrs(store)
+    if not is_explore(attrs):
+        return False
+    have, want = attrs[ATTR_EXPLORE_JSON], config.explore_identity()
+    if have != want:
+        diffs = ", ".join(store_mod.identity_diffs(have, want)) or "layout"
+        raise store_mod.StoreError(f"{store}: store exists and holds another explore (its "
+                                   f"config differs in {diffs}); pass --overwrite to replace "
+                                   f"it, or --store another path")
+    return True
+
+
 def best_of(ds, *, config: SweepConfig) -> dict | None:
     """The best done sample of an explore store's rows ``ds``: every axis's value (the explored
     ones the sample's, the others the config's; ``eta`` where the maximum sits), ``tc_K``,
@@ -133,8 +154,11 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
     ``cluster`` (default: local) or the existing ``scheduler``, with the solver warm on its
     workers, started only when something is left to compute. ``resume``: the store must hold
     this very explore (:meth:`~sweep.config.SweepConfig.explore_identity`); the learner is
-    told what it holds. ``overwrite``: start again. ``locked``: the caller holds the store's
-    lock. ``stall_s``, ``progress``: as :func:`sweep.execution.runner.run_tasks`'.
+    told what it holds. Without ``resume`` or ``overwrite``, an existing store of this very
+    explore is resumed so (the same explore twice computes once), and a store of another
+    explore is refused, naming what differs. ``overwrite``: start again. ``locked``: the
+    caller holds the store's lock. ``stall_s``, ``progress``: as
+    :func:`sweep.execution.runner.run_tasks`'.
     ``compute``: the sample task's function (tests pass closed-form objectives). ``window``:
     samples in flight (default: two per worker thread). ``on_client``: called with the client
     of a cluster this call starts.
@@ -145,6 +169,7 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
     spec = cluster or ClusterConfig()
     where = place(store, cluster=spec, scheduler=scheduler, window=window, workers_write=False)
     store, window = where.store, where.window
+    resume = resume or (not overwrite and _holds_this_explore(config, store=store))
 
     def check() -> None:
         check_can_start(config, store=store, resume=resume, overwrite=overwrite)
