@@ -731,3 +731,20 @@ def test_the_same_explore_twice_computes_once_and_another_is_refused(tmp_path):
     with pytest.raises(store_mod.StoreError, match="holds another explore .* explore.budget"):
         explore(_one_axis(7, 4), store=store, executor=InProcessExecutor(), compute=compute)
     assert compute.points == []
+
+
+def test_status_counts_an_explore_stores_samples(tmp_path, capsys):
+    from sweep.cli import main
+    store = str(tmp_path / "st.zarr")
+    explore(_one_axis(6, 0), store=store, executor=InProcessExecutor(),
+            compute=FailingSample(one_axis_top, fail_at=2))
+    assert main(["status", store, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["samples"] == {"done": 5, "failed": 1, "of": 6}
+    assert doc["polish"] == {"done": 0, "failed": 0, "of": 0}
+    assert doc["finished"]["learner"] == "budget" and len(doc["failures"]) == 1
+    assert main(["status", store]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"explore store {store}: 5 of 6 samples done, 1 failed;")
+    assert "best as the last explore on it ended: Tc = " in out and "L = " in out
+    assert "failed sample " in out and "a sample that fails" in out

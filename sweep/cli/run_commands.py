@@ -164,15 +164,37 @@ def _cmd_status(a: argparse.Namespace) -> dict:
         raise BadInput(f"{a.store}: no such store")
     from ..store.common import is_explore
     if is_explore(store_mod.read_attrs(a.store, storage_options=so)):
-        raise BadInput(f"{a.store}: an explore store (fanodome explore): its samples are in "
-                       f"fanodome plot {a.store} --kind explore, or sweep.open_dataset")
+        from ..store.explored import explore_status
+        return explore_status(a.store, storage_options=so)
     counts = store_mod.status_counts(a.store, storage_options=so)
     if not a.json:
         counts = {**counts, "failures": store_mod.read_failures(a.store, storage_options=so)}
     return counts
 
 
+def _print_explore_status(doc: dict) -> None:
+    samples, polish, finished = doc["samples"], doc["polish"], doc["finished"]
+    why = "; ".join(f"{phase} finished ({how})" for phase, how in finished.items() if how)
+    print(f"explore store {doc['store']}: {samples['done']} of {samples['of']} samples done, "
+          f"{samples['failed']} failed; {polish['done']} of at most {polish['of']} polish "
+          f"points done, {polish['failed']} failed" + (f"; {why}" if why else ""))
+    b = doc["best"]
+    if b:
+        from solver.parameters import PARAMETERS
+        where = ", ".join(f"{k} = {b[k]:.6g}" + ("" if PARAMETERS[k].unit == "1" else
+                                                 f" {PARAMETERS[k].unit}")
+                          for k in ("L", "W", "V", "omega0", "g", "eta"))
+        print(f"best as the last explore on it ended: Tc = {b['tc_K']:.7g} K at {where}")
+    print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")
+    for f in doc["failures"]:
+        print(f"failed sample {f.get('sample')} at {f.get('point')} after {f['attempts']} "
+              f"tries: {f['error']}")
+
+
 def _print_status(doc: dict) -> None:
+    if doc.get("explore"):
+        _print_explore_status(doc)
+        return
     print(f"total {doc['total']}, done {doc['done']}, failed {doc['failed']}, "
           f"pending {doc['pending']}")
     if doc.get("missing"):
@@ -220,8 +242,10 @@ def add_commands(sub) -> None:
     s = sub.add_parser("status", help="points done, failed and pending in a store",
                        description="Count the points of a sweep store: done, failed (their "
                                    "tasks' errors follow), pending, and marked ok but missing "
-                                   "their value (counted as pending). Reads the store only; "
-                                   "works while a run writes it.")
+                                   "their value (counted as pending); of an explore store, its "
+                                   "samples and polish points done and failed, the phases "
+                                   "finished and the best so far. Reads the store only; works "
+                                   "while a run or an explore writes it.")
     s.add_argument("store", metavar="STORE", help="zarr store path or URL")
     s.add_argument("--json", action="store_true",
                    help='one JSON document {"total", "done", "failed", "pending", "missing"} '

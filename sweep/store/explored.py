@@ -35,7 +35,7 @@ import solver.parameters
 from solver.parameters import PARAMETERS
 
 from ..config import package_version
-from ..flags import BRANCHES, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_POLISH
+from ..flags import BRANCHES, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_POLISH
 from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_EXPLORE_FAILURES,
                      ATTR_EXPLORE_JSON, ATTR_FAILURES, StoreError, check_only_own_files,
                      consolidate, group, identity_mismatch, is_explore, provenance, quiet,
@@ -228,6 +228,29 @@ def write_explore_attrs(store: str, *, best: Mapping | None = None,
     if finished is not None:
         g.attrs[ATTR_EXPLORE_FINISHED] = json.dumps(dict(finished), sort_keys=True)
     consolidate(g)
+
+
+def explore_status(store: str, *, storage_options: Mapping | None = None) -> dict:
+    """What an explore store holds, for ``fanodome status``: the learner's samples and the
+    polish's points, each ``{"done", "failed", "of"}`` (``of``: its budget or polish_points),
+    the phases finished (and why), the best sample so far (None: none) and the failure
+    records. Reads the sample status and the root attributes only."""
+    g = group(store, mode="r", storage_options=storage_options)
+    attrs = explore_attrs(dict(g.attrs))
+    status = np.asarray(g[VAR_SAMPLE_STATUS][...]).astype(np.int64)
+    polish = (status & SAMPLE_POLISH) != 0
+    settings = attrs["settings"]
+
+    def counts(rows: np.ndarray, of: int) -> dict:
+        return {"done": int(np.count_nonzero(rows & ((status & SAMPLE_DONE) != 0))),
+                "failed": int(np.count_nonzero(rows & ((status & SAMPLE_FAILED) != 0))),
+                "of": int(of)}
+
+    return {"store": store, "explore": True,
+            "samples": counts(~polish & (status != 0), settings.get("budget", 0)),
+            "polish": counts(polish, settings.get("polish", {}).get("points", 0)),
+            "finished": attrs["finished"], "best": attrs["best"],
+            "failures": attrs["failures"]}
 
 
 def explore_attrs(attrs: Mapping) -> dict:
