@@ -18,8 +18,8 @@ from pathlib import Path
 from ..config import PAPER_G
 from ..grid import DOME_AXES, GRID_MATCH_RTOL, MIN_DOME_G
 from ..store.export import CSV_MAX_POINTS
-from .options import (add_storage_option, fmt, json_number, storage_options, store_exists,
-                      window_lines)
+from .options import (add_storage_option, fmt, json_number, named_values, storage_options,
+                      store_exists, window_lines)
 
 DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
@@ -67,11 +67,9 @@ def _cmd_dome(a: argparse.Namespace) -> dict:
 
 
 def _dome_name(values) -> str:
-    """One dome by its axes, each value with its unit (the parameter table's):
-    ``L = 8.5 Å, W = 5.5 Å, V = 4160 meV, omega0 = 230 meV``. ``values``: a mapping with the
-    :data:`~sweep.grid.DOME_AXES`."""
-    from solver.parameters import PARAMETERS
-    return ", ".join(f"{k} = {float(values[k]):g} {PARAMETERS[k].unit}" for k in DOME_AXES)
+    """One dome by its axes, each value with its unit: ``L = 8.5 Å, W = 5.5 Å, V = 4160 meV,
+    omega0 = 230 meV``. ``values``: a mapping with the :data:`~sweep.grid.DOME_AXES`."""
+    return named_values(values, DOME_AXES)
 
 
 def _print_dome(doc: dict) -> None:

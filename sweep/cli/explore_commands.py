@@ -13,8 +13,8 @@ from ..addresses import on_this_machine
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
                       add_store_mode_options, announce_compile, check_executor_options,
-                      cluster_config, emit, fmt, print_dashboard, show_progress_logs,
-                      stall_seconds)
+                      cluster_config, emit, fmt, named_values, print_dashboard,
+                      show_progress_logs, stall_seconds)
 from .progress import Bars
 
 
@@ -75,16 +75,10 @@ def _warning(best: dict | None) -> str | None:
         return (f"Tc is below the temperature floor ({best['tc_upper_bound_K']:g} K) at every "
                 f"sample: nothing to polish; move or widen the box")
     if best["at_edge"]:
-        where = ", ".join(f"{n} = {best[n]:g}{_unit(n)}" for n in best["at_edge"])
+        where = named_values(best, best["at_edge"])
         return (f"the best lies on the edge of the box at {where}: Tc may be higher beyond it; "
                 f"widen the box to see")
     return None
-
-
-def _unit(name: str) -> str:
-    from solver.parameters import PARAMETERS
-    unit = PARAMETERS[name].unit
-    return "" if unit == "1" else f" {unit}"
 
 
 def _print_explore(doc: dict) -> None:
@@ -100,7 +94,7 @@ def _print_explore(doc: dict) -> None:
     explored = doc["axes"]
 
     def values(names):
-        return ", ".join(f"{a} = {b[a]:.6g}{_unit(a)}" for a in names)
+        return named_values(b, names, spec=".6g")
 
     shown = [a for a in ("L", "W", "V", "omega0", "g") if a in explored]
     fixed = [a for a in ("L", "W", "V", "omega0", "g") if a not in explored]

@@ -454,6 +454,15 @@ def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> lis
     return lines
 
 
+def named_values(values, names, *, spec: str = "g") -> str:
+    """``L = 8.5 Å, W = 5.5 Å, g = 0.25``: each of ``names`` with its value in ``values`` (a
+    mapping) and its unit from the parameter table (none for a dimensionless one)."""
+    def unit(name: str) -> str:
+        u = PARAMETERS[name].unit
+        return "" if u == "1" else f" {u}"
+    return ", ".join(f"{k} = {float(values[k]):{spec}}{unit(k)}" for k in names)
+
+
 def count(n: int, noun: str) -> str:
     """``n`` and ``noun``, plural unless n is 1: ``1 worker``, ``2 workers``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -15,8 +15,8 @@ from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
                       add_storage_option, add_store_mode_options, announce_compile,
                       check_executor_options, cluster_config, count, edge_note, emit, fmt,
-                      interruptible, print_dashboard, say, show_progress_logs, stall_seconds,
-                      storage_options, store_exists, window_lines)
+                      interruptible, named_values, print_dashboard, say, show_progress_logs,
+                      stall_seconds, storage_options, store_exists, window_lines)
 from .progress import Bars
 from .refine_commands import refine_document
 
@@ -180,10 +180,7 @@ def _print_explore_status(doc: dict) -> None:
           f"points done, {polish['failed']} failed" + (f"; {why}" if why else ""))
     b = doc["best"]
     if b:
-        from solver.parameters import PARAMETERS
-        where = ", ".join(f"{k} = {b[k]:.6g}" + ("" if PARAMETERS[k].unit == "1" else
-                                                 f" {PARAMETERS[k].unit}")
-                          for k in ("L", "W", "V", "omega0", "g", "eta"))
+        where = named_values(b, ("L", "W", "V", "omega0", "g", "eta"), spec=".6g")
         print(f"best as the last explore on it ended: Tc = {b['tc_K']:.7g} K at {where}")
     print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")
     for f in doc["failures"]:
@@ -244,11 +241,13 @@ def add_commands(sub) -> None:
                                    "tasks' errors follow), pending, and marked ok but missing "
                                    "their value (counted as pending); of an explore store, its "
                                    "samples and polish points done and failed, the phases "
-                                   "finished and the best so far. Reads the store only; works "
-                                   "while a run or an explore writes it.")
+                                   "finished and the best as the last explore on it ended. "
+                                   "Reads the store only; works while a run or an explore "
+                                   "writes it.")
     s.add_argument("store", metavar="STORE", help="zarr store path or URL")
     s.add_argument("--json", action="store_true",
                    help='one JSON document {"total", "done", "failed", "pending", "missing"} '
-                        'on stdout')
+                        'on stdout; of an explore store {"store", "explore", "samples", '
+                        '"polish", "finished", "best", "failures"}')
     add_storage_option(s)
     s.set_defaults(func=_cmd_status, show=_print_status)
