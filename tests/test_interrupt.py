@@ -77,31 +77,6 @@ def test_interrupted_run_stops_quietly_and_can_resume(tmp_path, signum, to_group
     check_can_start(load_config(cfg), store=str(store), resume=True, overwrite=False)
 
 
-@pytest.mark.slow
-def test_ctrl_c_as_the_worker_processes_start_their_first_tasks_is_one_line(tmp_path):
-    # the workers' heartbeats lose the scheduler as the cluster closes under them: expected,
-    # and kept off the user's terminal like the cancelled tasks
-    cfg = write_toml(tmp_path / "long.toml", LONG_TOML)
-    store = tmp_path / "long.zarr"
-    err_path = tmp_path / "stderr.txt"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with open(err_path, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sweep.cli", "run", str(cfg), "--store", str(store),
-             "--workers", "2", "--local-mode", "processes"], stdout=subprocess.DEVNULL,
-            stderr=err, cwd=tmp_path, env=env, start_new_session=True)
-    try:  # the store is laid out once the workers are up, as their first tasks go out
-        wait_for(lambda: (store / "zarr.json").exists(), timeout=300, what="the layout")
-        os.killpg(proc.pid, signal.SIGINT)
-        rc = proc.wait(timeout=60)
-    finally:
-        kill_group(proc)
-    err = err_path.read_text()
-    assert rc == 130, err
-    assert "Traceback" not in err and "distributed." not in err, err
-    assert [ln for ln in err.splitlines() if ln.startswith("interrupted")], err
-
-
 REFINE_TOML = """
 [grid]
 eta = { start = -0.5, stop = 3.0, num = 60 }

@@ -97,10 +97,7 @@ def _holds_this_explore(config: SweepConfig, *, store: str) -> bool:
         return False
     have, want = attrs[ATTR_EXPLORE_JSON], config.explore_identity()
     if have != want:
-        diffs = ", ".join(store_mod.identity_diffs(have, want)) or "layout"
-        raise store_mod.StoreError(f"{store}: store exists and holds another explore (its "
-                                   f"config differs in {diffs}); pass --overwrite to replace "
-                                   f"it, or --store another path")
+        raise store_mod.another_config(store, have=have, want=want, kind="explore")
     return True
 
 

@@ -157,10 +157,7 @@ def _holds_this_sweep(config: SweepConfig, *, store: str,
         return False  # not a sweep store: refused by check_can_start, untouched
     want = config.identity()
     if have != want:
-        diffs = ", ".join(store_mod.identity_diffs(have, want)) or "layout"
-        raise store_mod.StoreError(f"{store}: store exists and holds another sweep (its config "
-                                   f"differs in {diffs}); pass --overwrite to replace it, or "
-                                   f"--store another path")
+        raise store_mod.another_config(store, have=have, want=want, kind="sweep")
     return True
 
 

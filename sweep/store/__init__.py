@@ -23,7 +23,8 @@ _NAMES = {
     # sweep.addresses
     "is_read_only_url": "sweep.addresses", "is_url": "sweep.addresses",
     # sweep.store.common
-    "StoreError": "sweep.store.common", "config_toml": "sweep.store.common",
+    "StoreError": "sweep.store.common", "another_config": "sweep.store.common",
+    "config_toml": "sweep.store.common",
     "created": "sweep.store.common", "cut_short": "sweep.store.common",
     "exists": "sweep.store.common", "identity_diffs": "sweep.store.common",
     "identity_of": "sweep.store.common",

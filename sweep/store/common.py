@@ -401,6 +401,15 @@ def identity_mismatch(store: str, *, have: str, want: str) -> StoreError:
                       f"store left untouched")
 
 
+def another_config(store: str, *, have: str, want: str, kind: str) -> StoreError:
+    """The refusal of a store that holds another ``kind`` (``sweep``, ``explore``) than the
+    one a command without ``--resume`` or ``--overwrite`` would go on with (JSON identities
+    ``have`` and ``want``), naming the keys that differ."""
+    return StoreError(f"{store}: store exists and holds another {kind} (its config differs in "
+                      f"{', '.join(identity_diffs(have, want)) or 'layout'}); pass --overwrite "
+                      f"to replace it, or --store another path")
+
+
 def identity_diffs(have: str, want: str) -> list[str]:
     """The keys (``table.key``, or ``key`` for a value outside a table, as an explore's fixed
     axes are) in which two configs' JSON identities differ."""
