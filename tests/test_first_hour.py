@@ -314,6 +314,13 @@ def test_plot_of_a_pending_dome_is_refused_and_a_partial_one_warned(tmp_path, ca
     compute_chunk(first)
     assert main(["plot", path, "-o", png, "--kind", "cuts"]) == 0
     assert "warning:" in capsys.readouterr().err and Path(png).exists()
+    # the title counts the domes it picked from among those with a value: 1 of the 4
+    from sweep.cli import build_parser
+    from sweep.cli.analysis_commands import plot_figure
+    a = build_parser().parse_args(["plot", path, "-o", png, "--kind", "cuts"])
+    fig, _ = plot_figure(a, store_mod.open_dataset(path))
+    assert "the highest top $T_c$ of the 1 of 4 domes computed so far" in \
+        fig._suptitle.get_text()
 
 
 def test_dome_top_of_a_lazy_dome(small_store):

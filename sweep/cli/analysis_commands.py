@@ -181,20 +181,22 @@ def _select(ds, items: list[str]):
     """One dome and how it was picked: ``--select AXIS=VALUE`` (repeatable) keeps the domes
     with those values, as ``dome`` does (:func:`_select_many`); among the domes left, the one
     with the highest top Tc (the refined top where the store has one, else the grid's highest
-    Tc). Returns (the dome, the number of domes it was picked from)."""
+    Tc). Returns (the dome, the number of domes it was picked from, how many of them have a
+    value yet)."""
     left = _select_many(ds, items, axes=DOME_AXES)
     n = 1
     for a in DOME_AXES:
         n *= left.sizes[a]
     if n == 1:
-        return left.isel({a: 0 for a in DOME_AXES}), 1
-    return left.isel(_best_dome(left, list(DOME_AXES))), n
+        return left.isel({a: 0 for a in DOME_AXES}), 1, 1
+    best, valued = _best_dome(left, list(DOME_AXES))
+    return left.isel(best), n, valued
 
 
-def _best_dome(ds, axes: list[str]) -> dict[str, int]:
-    """Positions along ``axes`` of the dome with the highest top Tc: the store's refined tops
-    where it has them, else the highest Tc on the grid; the first dome when none has a
-    value."""
+def _best_dome(ds, axes: list[str]) -> tuple[dict[str, int], int]:
+    """Positions along ``axes`` of the dome with the highest top Tc (the store's refined tops
+    where it has them, else the highest Tc on the grid; the first dome when none has a value),
+    and how many domes have a value."""
     import numpy as np
 
     from .. import flags
@@ -204,10 +206,11 @@ def _best_dome(ds, axes: list[str]) -> dict[str, int]:
         done = flags.has(ds[store_mod.VAR_TOP_STATUS].astype(np.int64), flags.TOP_DONE)
         top = ds["top_tc"].where(done).fillna(top)
     top = top.compute()
-    if not top.notnull().any():
-        return {a: 0 for a in axes}
+    valued = int(top.notnull().sum())
+    if not valued:
+        return {a: 0 for a in axes}, 0
     best = top.fillna(-np.inf).argmax(dim=axes)
-    return {a: int(best[a]) for a in axes}
+    return {a: int(best[a]) for a in axes}, valued
 
 
 def _cmd_plot(a: argparse.Namespace) -> dict:
@@ -255,7 +258,7 @@ def plot_figure(a: argparse.Namespace, ds):
         fig = structures_figure(one, t_floor=t_floor_of(ds))
         structure = {k: [float(x) for x in np.atleast_1d(one[k].values)] for k in DOME_AXES}
     else:
-        one, n_domes = _select(ds, a.select)
+        one, n_domes, valued = _select(ds, a.select)
         if a.kind == "dome" and one.sizes["g"] < MIN_DOME_G:
             raise ValueError(f"--kind dome draws Tc over (eta, g) and needs at least "
                              f"{MIN_DOME_G} values of g; {a.store} has {one.sizes['g']}: draw "
@@ -276,7 +279,8 @@ def plot_figure(a: argparse.Namespace, ds):
         else:
             fig = cuts_figure(one, g_cuts=g_cuts, t_floor=t_floor_of(ds))
         if n_domes > 1:  # picked, not asked for: the title says why this one
-            note = f"the highest top $T_c$ of {n_domes} domes"
+            note = f"the highest top $T_c$ of {n_domes} domes" if valued == n_domes else \
+                f"the highest top $T_c$ of the {valued} of {n_domes} domes computed so far"
             if a.kind == "dome":
                 fig.axes[0].set_title(f"{fig.axes[0].get_title()}\n{note}")
             else:
