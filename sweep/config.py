@@ -365,6 +365,8 @@ def parse_config(doc: Mapping) -> SweepConfig:
         explore = parse_explore(_table(doc, "explore"), grid=axes, given=set(grid_t),
                                 softening=bool(model["softening"]))
         document["explore"] = explore.document()
+        # an explored axis has no [grid] entry, also where the config is printed
+        document["grid"] = {a: v for a, v in grid_doc.items() if a not in explore.axes}
     return SweepConfig(axes=MappingProxyType(axes), model=MappingProxyType(model),
                        chunk=MappingProxyType(run.block), retries=run.retries,
                        batch_size=run.batch_size, document=MappingProxyType(document),

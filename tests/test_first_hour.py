@@ -131,11 +131,30 @@ def test_plot_select_keeps_every_value_given_as_dome_does(small_store, tmp_path,
     assert "of 2 domes" in fig._suptitle.get_text()
 
 
-def test_run_into_an_http_store_is_refused_before_any_cluster(capsys):
+@pytest.mark.parametrize("command", [["run", "--store"], ["refine"]])
+def test_writing_into_an_http_store_is_refused_before_anything(command, capsys):
     t0 = time.monotonic()
-    assert main(["run", "--store", f"http://127.0.0.1:{_closed_port()}/x.zarr"]) == 2
+    assert main([*command, f"http://127.0.0.1:{_closed_port()}/x.zarr"]) == 2
     assert time.monotonic() - t0 < 5
     _one_line_error(capsys.readouterr().err, "read-only")
+
+
+def test_refine_refuses_an_explore_store_in_one_line(tmp_path, capsys):
+    from sweep.config import parse_config
+    from sweep.execution.runner import InProcessExecutor
+    from sweep.explore import SampleOutcome, Value, explore
+
+    def compute(task):
+        return SampleOutcome(task.index, task.point, task.polish,
+                             Value(300.0 - (task.point[0] - 9.0) ** 2, 1.0, 0, 1, 3000.0,
+                                   20.0, 1), 0.0)
+
+    store = str(tmp_path / "e.zarr")
+    explore(parse_config({"grid": {"g": 0.3}, "explore": {"axes": {"L": [7.0, 11.0]},
+                                                          "budget": 3, "polish_points": 0}}),
+            store=store, executor=InProcessExecutor(), compute=compute)
+    assert main(["refine", store]) == 2
+    _one_line_error(capsys.readouterr().err, "an explore store (fanodome explore), not a sweep")
 
 
 def test_status_and_dome_of_a_url_whose_server_is_down(capsys):

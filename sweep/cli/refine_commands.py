@@ -42,15 +42,12 @@ def _settings(a: argparse.Namespace, so):
 
 
 def _cmd_refine(a: argparse.Namespace) -> int:
-    from .. import store as store_mod
     from ..config import ClusterConfig
     from ..refine.service import refine_store
 
     check_executor_options(a)
     so = storage_options(a)
-    if not store_mod.exists(a.store, storage_options=so):
-        raise BadInput(f"{a.store}: no such store")
-    settings, curves_per_task, retries = _settings(a, so)
+    settings, curves_per_task, retries = _settings(a, so)  # refuses what cannot be refined
     spec = cluster_config(ClusterConfig(), a)
     if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
         announce_compile(a, job="tc")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import store as store_mod
+from ..store.common import is_explore
 from ..config import (DEFAULT_RETRIES, REFINE_CURVES_PER_TASK, ClusterConfig, RefineSettings,
                       parse_config)
 from ..execution.clusters import place, resolve_local_mode
@@ -62,7 +63,9 @@ class RefineResult:
 def stored_settings(store: str, *, storage_options: Mapping | None = None
                     ) -> tuple[RefineSettings, int, int]:
     """The refinement a sweep store's own config asks for: (settings of its ``[refine]``, or
-    the defaults; curves per task; retries of a task)."""
+    the defaults; curves per task; retries of a task). A store no refinement can write is
+    refused first (an http(s):// URL, a missing store, an explore store)."""
+    _refuse_at_once(store, storage_options=storage_options)
     attrs = store_mod.read_attrs(store, storage_options=storage_options)
     cfg = parse_config(tomllib.loads(store_mod.config_toml(attrs, store=store)))
     return cfg.refine or RefineSettings(), cfg.curves_per_task, cfg.retries
@@ -105,6 +108,7 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
     """
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
+    _refuse_at_once(store, storage_options=so)
     if settings is None or curves_per_task is None or retries is None:
         own = stored_settings(store, storage_options=so)
         settings = own[0] if settings is None else settings
@@ -152,6 +156,18 @@ def _disk_errors(store: str):
         raise store_mod.StoreError(
             f"{store}: cannot write the store ({err.strerror or err}); what is refined is "
             f"kept: free the space and run fanodome refine {store} again") from None
+
+
+def _refuse_at_once(store: str, *, storage_options: Mapping | None) -> None:
+    """Refuse, before anything is read beyond the root attributes, a store that no refinement
+    can write: an http(s):// URL (read-only), a missing store, an explore store."""
+    if store_mod.is_read_only_url(store):
+        raise store_mod.read_only(store)
+    if not store_mod.exists(store, storage_options=storage_options):
+        raise store_mod.StoreError(f"{store}: no such store")
+    if is_explore(store_mod.read_attrs(store, storage_options=storage_options)):
+        raise store_mod.StoreError(f"{store}: an explore store (fanodome explore), not a sweep: "
+                                   f"its samples are refined as they are computed")
 
 
 def _check_refinable(store: str, *, storage_options: Mapping | None) -> None:

@@ -29,7 +29,7 @@ _NAMES = {
     "exists": "sweep.store.common", "identity_diffs": "sweep.store.common",
     "identity_of": "sweep.store.common",
     "is_sweep": "sweep.store.common", "model_options": "sweep.store.common",
-    "read_attrs": "sweep.store.common",
+    "read_attrs": "sweep.store.common", "read_only": "sweep.store.common",
     "read_failures": "sweep.store.common", "write_failures": "sweep.store.common",
     # sweep.store.dataset
     "open_dataset": "sweep.store.dataset",

@@ -375,8 +375,7 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
     if resume and overwrite:
         raise StoreError("--resume and --overwrite exclude each other")
     if is_read_only_url(store):
-        raise StoreError(f"{store}: http(s):// stores are read-only; run into a local path or an "
-                         f"s3:// URL and publish that folder over HTTP")
+        raise read_only(store)
     present = exists(store, storage_options=storage_options)
     if present and resume:
         check_resumable(store, identity=identity, storage_options=storage_options)
@@ -399,6 +398,12 @@ def identity_mismatch(store: str, *, have: str, want: str) -> StoreError:
     return StoreError(f"--resume: {store} was made with a different config "
                       f"(differs in {', '.join(identity_diffs(have, want)) or 'layout'}); "
                       f"store left untouched")
+
+
+def read_only(store: str) -> StoreError:
+    """The refusal to write a store at an http(s):// URL."""
+    return StoreError(f"{store}: http(s):// stores are read-only; write into a local path or "
+                      f"an s3:// URL and publish that folder over HTTP")
 
 
 def another_config(store: str, *, have: str, want: str, kind: str) -> StoreError:
