@@ -913,10 +913,28 @@ def _cluster_value(key: str, v: object) -> object:
     if typ is str:
         if not isinstance(v, str) or not v.strip():
             raise ConfigError(f"{k}: expected a non-empty string, got {type(v).__name__} {v!r}")
+        _one_line(k, v)
+        if key in _CLUSTER_WORDS and v.split() != [v]:
+            raise ConfigError(f"{k}: expected one word (no spaces), got {v!r}")
         return v
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ConfigError(f"{k}: expected a list of strings, got {v!r}")
+    for i, x in enumerate(v):
+        _one_line(f"{k}[{i}]", x)
     return tuple(v)
+
+
+_CLUSTER_WORDS = ("kind", "memory", "walltime", "queue", "account", "interface", "host", "image",
+                  "namespace", "name", "local_mode")
+"""``[cluster]`` strings that are one word where a job script or manifest writes them."""
+
+
+def _one_line(key: str, v: str) -> None:
+    """Refuse a value with a line break or another control character: each one is one line of
+    a job script, and a second line would be a command or directive nobody asked for."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ConfigError(f"{key}: a line break or control character in {v!r}: each value is "
+                          f"one line of the job script")
 
 
 def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:

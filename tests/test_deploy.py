@@ -70,6 +70,12 @@ shared_filesystem = true
     ({"adaptive_minimum": 3, "adaptive_maximum": 2}, "cluster.adaptive_minimum: above"),
     ({"cores": 2, "processes": 3}, "cluster.processes: at most cluster.cores"),
     ({"name": "Fano_Dome"}, "cluster.name: expected lower-case"),
+    # a second line would be a command or a directive of the job script nobody asked for
+    ({"kind": "slurm", "queue": "short\nrm -rf ~/important"}, "cluster.queue: a line break"),
+    ({"kind": "pbs", "queue": "workq\n#PBS -l select=100"}, "cluster.queue: a line break"),
+    ({"job_script_prologue": ["module load x", "a\rb"]},
+     "cluster.job_script_prologue[1]: a line break"),
+    ({"account": "my project"}, "cluster.account: expected one word"),
 ])
 def test_bad_cluster_table_names_the_key(table, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
