@@ -223,6 +223,16 @@ class SweepConfig:
         return to_toml({k: v for k, v in self.document.items() if k != "cluster"})
 
 
+def check_sweepable(config: SweepConfig) -> None:
+    """Refuse (:class:`~sweep.config.ConfigError`) a config with an ``[explore]`` table: its
+    ``[grid]`` holds the axes not explored, one value each, and a sweep of it would silently
+    leave the exploring out."""
+    if config.explore is not None:
+        raise ConfigError("explore: the config has an [explore] table: explore it with "
+                          "fanodome explore CONFIG --store PATH (sweep.explore); a run sweeps "
+                          "a [grid] alone")
+
+
 def _is_number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 

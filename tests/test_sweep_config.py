@@ -149,3 +149,16 @@ def test_a_printed_explore_config_reads_back_the_same():
     again = parse_config(tomllib.loads(cfg.to_toml()))
     assert again.explore_identity() == cfg.explore_identity()
     assert again.to_toml() == cfg.to_toml() and "\nL = " not in cfg.to_toml()
+
+
+def test_a_run_of_an_explore_config_is_refused(tmp_path, capsys):
+    # its [grid] holds the axes not explored, one value each: a sweep would drop the exploring
+    from sweep.run.service import run_sweep
+    cfg = write_toml(tmp_path / "e.toml", "[grid]\ng = 0.3\n[explore]\naxes = { L = [7.0, 9.0] }"
+                                          "\nbudget = 5\n")
+    assert main(["run", str(cfg), "--store", str(tmp_path / "x.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "an [explore] table: explore it with fanodome explore" in err
+    with pytest.raises(ConfigError, match=r"\[explore\] table"):
+        run_sweep(load_config(cfg), store=str(tmp_path / "x.zarr"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.toml"]

@@ -36,11 +36,12 @@ def _print_text(text: str) -> None:
 def _cmd_run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..config import load_config, paper_config
+    from ..config import check_sweepable, load_config, paper_config
 
     check_executor_options(a)
     stall = stall_seconds(a)
     cfg = load_config(a.config) if a.config else paper_config()
+    check_sweepable(cfg)
     spec = cluster_config(cfg.cluster, a)
     if on_this_machine(cluster_kind=spec.kind, scheduler=a.scheduler):
         announce_compile(a, job="gaps" if cfg.gap_T_over_tc else "tc")

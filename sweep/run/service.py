@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import store as store_mod
-from ..config import ClusterConfig, RefineSettings, SweepConfig
+from ..config import ClusterConfig, RefineSettings, SweepConfig, check_sweepable
 from ..execution.accounting import Accounts
 from ..execution.clusters import place, resolve_local_mode
 from ..execution.dealer import StructureDealer
@@ -100,6 +100,7 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     ``refine``: False leaves ``[refine]`` out.
     ``on_client``: called with the client of a cluster this call starts.
     """
+    check_sweepable(config)
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
     where = place(store, cluster=cluster, scheduler=scheduler, window=config.batch_size)
