@@ -165,7 +165,8 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
     assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g", "at_g_edge",
-                             "at_eta_bound"}
+                             "at_eta_bound", "missing_points"}
+    assert s["top"]["missing_points"] == 2  # g = 0.3: one point pending, one failed
     # the grid's top: g = 0.1 and 0.2 share the highest Tc; the first is taken, on the g edge
     assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is True
     assert (s["top"]["g"], s["top"]["at_g_edge"], s["top"]["at_eta_bound"]) == (0.1, True, False)
@@ -182,6 +183,7 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert main(["dome", synthetic_store]) == 0
     out = capsys.readouterr().out
     assert "below the floor for eta in [-1.2, -0.6]" in out and "top Tc = 200 K" in out
+    assert "2 points of this dome not computed yet: the top of those that are" in out
     assert main(["dome", synthetic_store + "-missing"]) == 2
 
 

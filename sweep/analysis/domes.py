@@ -356,18 +356,22 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     the store the top is that g's maximum, searched in eta only (``"searched_in_g": false``),
     never "on the edge" of a range that has none. ``at_g_edge``: on the first or last g;
     ``at_eta_bound``: its maximum over eta on a bound of eta (the grid's edge, or where a
-    refinement stopped following it): Tc may be higher beyond, a lower bound."""
+    refinement stopped following it): Tc may be higher beyond, a lower bound.
+    ``missing_points``: points of the dome not computed (pending, failed, lost): where there
+    are any, the top is over the points that are, a lower bound."""
     n_g = d.sizes["g"]
+    missing = int(d["n_missing"].sum())
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
             np.isfinite(float(rt["top_tc"])):
         status = int(rt[store_mod.VAR_TOP_STATUS])
         return {"g": _num(rt["top_g"]), "eta": _num(rt["top_eta"]), "tc_K": _num(rt["top_tc"]),
                 "refined": True, "searched_in_g": n_g > 1,
                 "at_g_edge": n_g > 1 and bool(flags.has(status, flags.TOP_AT_G_EDGE)),
-                "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND))}
+                "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND)),
+                "missing_points": missing}
     rec = {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
            "refined": False, "searched_in_g": n_g > 1, "at_g_edge": False,
-           "at_eta_bound": False}
+           "at_eta_bound": False, "missing_points": missing}
     if rec["g"] is not None:
         j = int(np.flatnonzero(d["g"].values == rec["g"])[0])
         rec["at_g_edge"] = n_g > 1 and j in (0, n_g - 1)
@@ -428,7 +432,8 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
     """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
-    "refined", "searched_in_g", "at_g_edge", "at_eta_bound"}}`` (Å, Å, meV, meV; Tc in K).
+    "refined", "searched_in_g", "at_g_edge", "at_eta_bound", "missing_points"}}`` (Å, Å, meV,
+    meV; Tc in K).
     Values that do not exist are None; see :func:`dome` for the flags. Each ``per_g`` entry
     says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``) and lists
     its ``windows`` ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a

@@ -83,6 +83,9 @@ def _print_dome(doc: dict) -> None:
             edge += ", its maximum over eta on the eta bound"
         if edge:
             edge += ": Tc may grow beyond it, a lower bound"
+        if t.get("missing_points"):
+            edge += (f"; {t['missing_points']} points of this dome not computed yet: the top "
+                     f"of those that are, a lower bound")
         print(f"{_dome_name(s)}: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
               f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
         if t.get("gap_point"):
