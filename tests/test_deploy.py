@@ -89,6 +89,24 @@ def test_cli_reports_bad_cluster_key_with_exit_2(tmp_path):
     assert "cluster.nodes: unknown option" in p.stderr
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--interface", "eth9"], "--interface eth9: no such network interface on this machine"),
+    (["--host", "192.0.2.99"], "cluster.host 192.0.2.99: not an address of this machine"),
+])
+def test_a_scheduler_address_this_machine_lacks_is_refused_leaving_nothing(tmp_path, args,
+                                                                          words):
+    if "--host" in args:  # no --host flag: the config's [cluster] host
+        cfg = write_toml(tmp_path / "h.toml", SMALL_TOML + '\n[cluster]\nkind = "slurm"\n'
+                                                         'host = "192.0.2.99"\n')
+        p = cli("cluster-script", str(cfg), cwd=tmp_path)
+    else:
+        p = cli("cluster-script", "--cluster", "slurm", *args, cwd=tmp_path)
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    assert words in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == (["h.toml"] if "--host" in args
+                                                          else [])
+
+
 def test_cli_option_of_another_kind_is_refused(tmp_path):
     p = cli("cluster-script", "--cluster", "slurm", "--workers", "3")
     assert p.returncode == 2

@@ -152,12 +152,40 @@ def jobqueue_kwargs(spec: ClusterConfig) -> dict:
 
 
 def _jobqueue_cluster(spec: ClusterConfig):
+    """A SLURM or PBS cluster of ``spec``: its scheduler runs here, on ``interface`` or
+    ``host`` where one is named (refused, :class:`ClusterError`, when this machine has no such
+    interface or address). A start that fails takes back the TLS credential files it wrote for
+    the workers."""
     jq = _engine("dask_jobqueue", "dask-jobqueue")
     cls = jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster
+    import psutil
+    interfaces = psutil.net_if_addrs()
+    if spec.interface is not None and spec.interface not in interfaces:
+        raise ClusterError(f"--interface {spec.interface}: no such network interface on this "
+                           f"machine, where the scheduler listens (it has "
+                           f"{', '.join(sorted(interfaces))})")
+    mine = {a.address for addrs in interfaces.values() for a in addrs} | _this_machine()
+    if spec.host is not None and spec.host not in mine | {"0.0.0.0", "::", "localhost"}:
+        raise ClusterError(f"cluster.host {spec.host}: not an address of this machine, where "
+                           f"the scheduler listens")
     kw = jobqueue_kwargs(spec)
-    if "shared_temp_directory" in kw:  # the workers' TLS credentials are written there first
-        os.makedirs(kw["shared_temp_directory"], exist_ok=True)
-    return cls(**kw)
+    folder = kw.get("shared_temp_directory")
+    if folder is not None:  # the workers' TLS credentials are written there first
+        os.makedirs(folder, exist_ok=True)
+        before = set(os.listdir(folder))
+    try:
+        return cls(**kw)
+    except BaseException:
+        if folder is not None:
+            for name in set(os.listdir(folder)) - before:
+                if name.startswith(_CREDENTIAL_FILES):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(folder, name))
+        raise
+
+
+_CREDENTIAL_FILES = ".dask-jobqueue.worker."
+"""How the files of the workers' TLS credentials that dask-jobqueue writes begin."""
 
 
 def job_script(spec: ClusterConfig) -> str:
