@@ -21,7 +21,7 @@ importable on its own: :mod:`sweep.config` and :mod:`sweep.grid` (what to comput
 """
 from __future__ import annotations
 
-from .lazy import lazy_names
+from .front import lazy_names
 
 _API = {
     # what to compute

@@ -574,6 +574,9 @@ class RefineSettings:
             raise ValueError(f"max_evaluations: must be <= {MAX_EVALUATIONS_MAX} (beyond, a "
                              f"search asks for more than Tc resolves), got "
                              f"{self.max_evaluations!r}")
+        if isinstance(self.thresholds, (str, bytes)) or not hasattr(self.thresholds, "__len__"):
+            raise TypeError(f"thresholds: a list of temperatures in K, e.g. (273.15,), got "
+                            f"{type(self.thresholds).__name__} {self.thresholds!r}")
         if len(self.thresholds) > MAX_THRESHOLDS:
             raise ValueError(f"thresholds: at most {MAX_THRESHOLDS} temperatures (each is a "
                              f"search per curve), got {len(self.thresholds)}")

@@ -19,6 +19,7 @@ import time
 import pytest
 from sweep_support import REPO, cf_problems
 
+import sweep
 from sweep import store as store_mod
 from sweep.cli import build_parser, main
 from sweep.config import parse_config
@@ -526,3 +527,38 @@ def test_structures_figure_is_readable_at_a_column_width(design, one_g):
     assert any(line.get_marker() == "^" for line in fig.axes[0].lines)
     from sweep.analysis.plots import COLUMN_WIDTH
     assert fig.get_size_inches()[0] == COLUMN_WIDTH
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda s, c: sweep.run_sweep({"grid": {}}, store=s), "config: a SweepConfig"),
+    (lambda s, c: sweep.run_sweep(c, store=None), "store: a path or URL of a zarr store"),
+    (lambda s, c: sweep.explore(c, store=3), "store: a path or URL"),
+    (lambda s, c: sweep.refine_store(s, settings={"thresholds": [200.0]}),
+     "settings: a RefineSettings"),
+    (lambda s, c: sweep.open_dataset(5), "store: a path or URL"),
+    (lambda s, c: sweep.dome(s), "ds: an xarray Dataset"),
+    (lambda s, c: sweep.fano_fit(s), "ds: an xarray Dataset"),
+    (lambda s, c: sweep.to_netcdf(s, path="a.nc"), "ds: an xarray Dataset"),
+    (lambda s, c: sweep.RefineSettings(thresholds=300), "thresholds: a list of temperatures"),
+])
+def test_the_front_door_names_a_wrong_argument(design, call, words):
+    store, config = design
+    with pytest.raises(TypeError, match=words):
+        call(str(store), sweep.load_config(config))
+
+
+def test_fano_fit_refuses_a_g_off_the_grid_as_the_command_line_does(design):
+    ds = sweep.open_dataset(str(design[0]))
+    with pytest.raises(ValueError, match="g = 0.26 is not on the store's grid"):
+        sweep.fano_fit(ds, g=[0.26])
+    assert sweep.fano_fit(ds, g=0.3).sizes["g"] == 1  # one number is one g
+
+
+def test_sweep_explore_stays_callable_once_its_package_is_imported():
+    # importing sweep.explore's modules sets the package as sweep's attribute `explore`
+    import sys
+
+    import sweep.explore.learners  # noqa: F401
+    assert sweep.explore is sys.modules["sweep.explore"]
+    with pytest.raises(TypeError, match="store: a path or URL"):
+        sweep.explore(sweep.paper_config(), store=3)

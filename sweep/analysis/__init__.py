@@ -15,7 +15,7 @@ matplotlib.
 """
 from __future__ import annotations
 
-from ..lazy import lazy_names
+from ..front import lazy_names
 
 _NAMES = {
     **{name: f"{__name__}.domes" for name in (

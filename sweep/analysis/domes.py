@@ -46,6 +46,7 @@ from solver.constants import KB
 
 from .. import flags
 from .. import store as store_mod
+from ..front import dataset
 from ..config import PAPER_G
 from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
 from ..grid import DOME_AXES, GRID_MATCH_RTOL
@@ -202,6 +203,7 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None,
     (NumPy-backed) from at most ``max_computed`` points of ``ds`` (:data:`COMPUTED_MAX_POINTS`),
     else lazy (dask) where ``ds`` is, to select or reduce before ``.compute()``.
     """
+    dataset(ds)
     floor = t_floor_of(ds) if t_floor is None else float(t_floor)
     tc, status = ds[VAR_TC], ds[VAR_STATUS]
     if tc.chunks is not None:
@@ -463,6 +465,7 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
 def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:
     """``{"structures": [...]}``, one entry per dome (the key keeps its first name for the
     readers of ``fanodome dome --json``): :func:`iter_dome_records` gathered."""
+    dataset(ds)
     return {"structures": list(iter_dome_records(ds, t_floor=t_floor)),
             "units": {"L": ds["L"].attrs.get("units"), "W": ds["W"].attrs.get("units"),
                       "V": ds["V"].attrs.get("units"),

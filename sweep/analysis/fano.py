@@ -34,6 +34,8 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from ..front import dataset
+from ..grid import on_grid
 from ..store import VAR_TC
 from .domes import COMPUTED_MAX_POINTS, computed
 
@@ -263,17 +265,20 @@ def _fano_kernel(tc: np.ndarray, eta: np.ndarray, *, log: bool) -> np.ndarray:
     return out.reshape(*tc.shape[:-1], out.shape[-1])
 
 
-def fano_fit(ds: xr.Dataset, *, g: Sequence[float] | None = None, log: bool = False,
+def fano_fit(ds: xr.Dataset, *, g: float | Sequence[float] | None = None, log: bool = False,
              max_computed: int = COMPUTED_MAX_POINTS) -> xr.Dataset:
-    """Fano fits of Tc(eta) at the grid g nearest each of ``g`` (default: every g), per (L, W,
-    V, omega0). Returns the parameters of :func:`fano_line` and their 1-sigma errors
+    """Fano fits of Tc(eta) at each of ``g`` (a number or numbers, each a g of the store's
+    grid, else ValueError naming the nearest: never silently replaced; default: every g), per
+    (L, W, V, omega0). Returns the parameters of :func:`fano_line` and their 1-sigma errors
     (``*_err``, NaN where :func:`fit_fano` refuses them), ``rms``, ``n_points``, ``y_range``
     and ``cond``, with units: computed from at most ``max_computed`` points
     (:data:`~sweep.analysis.domes.COMPUTED_MAX_POINTS`), else lazy (dask) where ``ds`` is."""
+    dataset(ds)
     tc = ds[VAR_TC]
-    if g is not None:  # nearest by position: the g axis need not be sorted
+    if g is not None:  # by position: the g axis need not be sorted
         gv = ds["g"].values
-        tc = tc.isel(g=[int(np.argmin(np.abs(gv - x))) for x in g])
+        tc = tc.isel(g=[int(np.argmin(np.abs(gv - x)))
+                        for x in on_grid(gv, np.atleast_1d(g), name="g")])
     if tc.chunks is not None:
         tc = tc.chunk({"eta": -1})
     out = xr.apply_ufunc(

@@ -13,8 +13,23 @@ bounded Nelder-Mead; every sample goes into a zarr store as it finishes.
 The settings are :class:`sweep.config.ExploreSettings` (``[explore]``); the store's layout is
 :mod:`sweep.store.explored`'s.
 """
+import sys
+import types
+
 from .objective import SampleOutcome, SampleTask, Value, compute_sample, objective
 from .service import ExploreResult, best_of, check_can_start, explore
 
 __all__ = ["ExploreResult", "SampleOutcome", "SampleTask", "Value", "best_of",
            "check_can_start", "compute_sample", "explore", "objective"]
+
+
+class _CallablePackage(types.ModuleType):
+    """This package, callable as :func:`explore`: importing it (``from sweep.explore import
+    polish``) makes it the attribute ``explore`` of :mod:`sweep`, where the front door's
+    ``sweep.explore(config, store=...)`` is the function."""
+
+    def __call__(self, *args, **kwargs):
+        return explore(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import store as store_mod
+from ..front import expect, store_path
 from ..config import ClusterConfig, RefineSettings, SweepConfig
 from ..execution.clusters import place
 from ..execution.failures import FailureLog
@@ -160,6 +161,9 @@ def explore(config: SweepConfig, *, store: str, executor=None, resume: bool = Fa
     samples in flight (default: two per worker thread). ``on_client``: called with the client
     of a cluster this call starts.
     """
+    expect(config, SweepConfig, name="config",
+           takes="a SweepConfig (sweep.load_config(path) or sweep.parse_config(dict))")
+    store = store_path(store)
     if config.explore is None:
         raise store_mod.StoreError("explore: the config has no [explore] table")
     t0 = time.perf_counter()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import store as store_mod
+from ..front import expect, store_path
 from ..store.common import is_explore
 from ..config import (DEFAULT_RETRIES, REFINE_CURVES_PER_TASK, ClusterConfig, RefineSettings,
                       parse_config)
@@ -106,6 +107,10 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
     ``on_client``: called with the client of a cluster this call starts. Raises
     :class:`~sweep.store.StoreError` if the store is not a finished sweep.
     """
+    store = store_path(store)
+    if settings is not None:
+        expect(settings, RefineSettings, name="settings",
+               takes="a RefineSettings (sweep.RefineSettings(thresholds=(273.15,)))")
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
     _refuse_at_once(store, storage_options=so)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import store as store_mod
+from ..front import expect, store_path
 from ..config import ClusterConfig, RefineSettings, SweepConfig, check_sweepable
 from ..execution.accounting import Accounts
 from ..execution.clusters import place, resolve_local_mode
@@ -100,6 +101,9 @@ def run_sweep(config: SweepConfig, *, store: str, executor=None, resume: bool = 
     ``refine``: False leaves ``[refine]`` out.
     ``on_client``: called with the client of a cluster this call starts.
     """
+    expect(config, SweepConfig, name="config",
+           takes="a SweepConfig (sweep.load_config(path) or sweep.parse_config(dict))")
+    store = store_path(store)
     check_sweepable(config)
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None

@@ -17,7 +17,7 @@ loading zarr and xarray.
 """
 from __future__ import annotations
 
-from ..lazy import lazy_names
+from ..front import lazy_names
 
 _NAMES = {
     # sweep.addresses

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..front import store_path
 from . import common, refined
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ def open_dataset(store: str, *, storage_options: Mapping | None = None,
     and dome tops that lost a chunk file read as pending in ``refine_status`` and
     ``top_status`` (one listing of each refined variable's files; a task reading its own block
     passes False). ``dask``: as in :func:`sweep.store.common.open_dataset`."""
+    store = store_path(store)
     ds = common.open_dataset(store, storage_options=storage_options, dask=dask)
     if not check_lost:
         return ds

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..front import dataset
+
 if TYPE_CHECKING:
     import xarray as xr
 
@@ -39,7 +41,8 @@ def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
     if path.exists() and not path.is_file():
         raise ValueError(f"{path}: exists and is not a file; not touching it")
     if path.exists() and not overwrite:
-        raise ValueError(f"{path}: file exists; pass --overwrite to replace it")
+        raise ValueError(f"{path}: file exists; pass --overwrite (overwrite=True) to replace "
+                         f"it")
     return path
 
 
@@ -93,6 +96,7 @@ def rows(ds: xr.Dataset) -> int:
 def to_netcdf(ds: xr.Dataset, *, path: str | Path, overwrite: bool = False) -> Path:
     """Write the whole store (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
     data are written chunk by chunk. An existing file is replaced only with ``overwrite``."""
+    dataset(ds)
     path = check_output(path, overwrite=overwrite)
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
     log.info("wrote %s (%d rows)", path, rows(ds))
@@ -110,6 +114,7 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
     an explore: its index, the explored parameters and every variable (headers ``name
     [units]``; a number empty where there is no value). Raises ValueError above ``max_points``
     rows. An existing file is replaced only with ``overwrite``."""
+    dataset(ds)
     from .explored import SAMPLE_DIM
     from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
 
