@@ -95,10 +95,10 @@ def test_dome_on_synthetic_store_is_exact_and_flags_what_it_cannot_measure(synth
     d = dome(ds).compute()
     c = d.isel(L=0, W=0, V=0, omega0=0)
     # clean row: both extrema refined exactly
-    assert DOME_FLAGS[int(c.dome_flag[0])] == "refined"
+    assert DOME_FLAGS[int(c.dome_flag[0])] == "interior"
     assert float(c.eta_max[0]) == pytest.approx(E_MAX, abs=1e-9)
     assert float(c.tc_max[0]) == pytest.approx(TC_MAX, rel=1e-9)
-    assert ANTI_FLAGS[int(c.antiresonance_flag[0])] == "refined"
+    assert ANTI_FLAGS[int(c.antiresonance_flag[0])] == "interior"
     assert float(c.eta_antiresonance[0]) == pytest.approx(E_MIN, abs=1e-9)
     assert float(c.tc_antiresonance[0]) == pytest.approx(TC_MAX * np.exp(-LOG_DEPTH), rel=1e-9)
     assert float(c.antiresonance_depth[0]) == pytest.approx(LOG_DEPTH / np.log(10), rel=1e-9)
@@ -253,11 +253,11 @@ def real_sweep(tmp_path_factory):
 @pytest.mark.parametrize("row, published", [(0, 203.0), (1, 287.7)])
 def test_real_dome_near_the_paper(real_sweep, row, published):
     d = dome(store_mod.open_dataset(real_sweep)).compute().isel(L=0, W=0, V=0, omega0=0, g=row)
-    assert DOME_FLAGS[int(d.dome_flag)] == "refined"
+    assert DOME_FLAGS[int(d.dome_flag)] == "interior"
     assert 0.8 <= float(d.eta_max) <= 1.2
     assert float(d.tc_max) == pytest.approx(published, rel=0.05)
     # the antiresonance below eta = 0, millikelvin, resolved on this grid
-    assert ANTI_FLAGS[int(d.antiresonance_flag)] == "refined"
+    assert ANTI_FLAGS[int(d.antiresonance_flag)] == "interior"
     assert -1.5 < float(d.eta_antiresonance) < 0.0
     assert float(d.tc_antiresonance) < 1e-2 and float(d.antiresonance_depth) > 4
 

@@ -58,13 +58,16 @@ and reducing 10^7 points takes seconds and 100 MB, and gives a small result (a d
 per curve) that indexes like any array (``m.where(m == m.max(), drop=True)``). A larger input
 gives a lazy (dask) result, to select or reduce before ``.compute()``."""
 
-DOME_FLAGS = ("refined", "at_grid_edge", "none", "at_bound")
-"""``dome_flag``: 0 vertex of the parabola (or the solver's refined maximum); 1 on the grid's
+DOME_FLAGS = ("interior", "at_grid_edge", "none", "at_bound")
+"""``dome_flag``: 0 between grid points: the vertex of the parabola through the best grid point
+and its neighbours, or the solver's refined maximum (the record's ``refined`` says which); 1 on
+the grid's
 first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point; 3 the
 refined maximum was followed to its upper bound of eta and Tc still grows there (a lower
 bound, :data:`sweep.flags.MAX_AT_BOUND`)."""
-ANTI_FLAGS = ("refined", "at_grid_edge", "below_floor", "none")
-"""``antiresonance_flag``: 0 vertex of the parabola; 1 smallest sampled value (first eta or next to
+ANTI_FLAGS = ("interior", "at_grid_edge", "below_floor", "none")
+"""``antiresonance_flag``: 0 between grid points (the vertex of the parabola in ln Tc, or the
+solver's refined minimum); 1 smallest sampled value (first eta or next to
 a missing point); 2 below the temperature floor (upper bound only); 3 no point on that side."""
 
 _OUT = ("eta_max", "tc_max", "dome_flag", "eta_antiresonance", "tc_antiresonance",
@@ -286,13 +289,13 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
         flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
         xr.where(flags.has(status, flags.MAX_AT_BOUND), DOME_FLAGS.index("at_bound"),
                  xr.where(flags.has(status, flags.MAX_AT_FIRST_ETA),
-                          DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("refined"))))
+                          DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("interior"))))
     anti_flag = xr.where(
         flags.has(status, flags.ANTI_BELOW_FLOOR), ANTI_FLAGS.index("below_floor"),
         xr.where(flags.has(status, flags.NO_ANTIRESONANCE | flags.NO_MAXIMUM),
                  ANTI_FLAGS.index("none"),
                  xr.where(flags.has(status, flags.ANTI_AT_BOUND), ANTI_FLAGS.index("at_grid_edge"),
-                          ANTI_FLAGS.index("refined"))))
+                          ANTI_FLAGS.index("interior"))))
     out["dome_flag"] = xr.where(done, dome_flag, res["dome_flag"]).astype(np.int8).assign_attrs(
         res["dome_flag"].attrs)
     out["antiresonance_flag"] = xr.where(done, anti_flag, res["antiresonance_flag"]).astype(

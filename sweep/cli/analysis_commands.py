@@ -110,7 +110,8 @@ def _print_dome(doc: dict) -> None:
                 notes.append(f"antiresonance below the floor for eta in [{lo:.6g}, {hi:.6g}]")
             else:
                 anti = f"{fmt(r['tc_antiresonance_K']):>12}"
-                notes.append({"refined": "antiresonance refined",
+                notes.append({"interior": "antiresonance refined" if r.get("refined") else
+                              "antiresonance between grid points (parabola vertex)",
                               "at_grid_edge": "antiresonance at the edge of the eta grid: "
                                               "Tc_anti is an upper bound",
                               "none": "no antiresonance"}[r["antiresonance"]])
