@@ -61,8 +61,10 @@ def _cmd_run(a: argparse.Namespace) -> int:
     except (Interrupted, Stalled) as err:
         bars.close()
         if isinstance(err, Stalled):
-            print(f"fanodome run: {err}; {store} keeps what finished: rerun with --resume",
-                  file=sys.stderr)
+            kept = (f"{store} keeps what finished: rerun with --resume"
+                    if store_exists(store, so) else f"nothing was written to {store}: run it "
+                    f"again")
+            print(f"fanodome run: {err}; {kept}", file=sys.stderr)
             return EXIT_STALLED
         say(_interrupted_line(a, store=store, storage_options=so))
         return err.exit_code
