@@ -262,6 +262,19 @@ def test_run_refines_with_a_refine_table_and_refine_computes_nothing_after(tmp_p
     assert main(["refine", store, "--threshold", "-3"]) == 2
 
 
+def test_refine_again_keeps_the_thresholds_the_store_is_refined_with(tmp_path, capsys):
+    # the config has no [refine]: a refine without --threshold keeps the store's 250 K windows
+    from sweep.cli import main
+    store = _sweep(tmp_path / "t.zarr", doc={"grid": {"eta": SMALL["grid"]["eta"],
+                                                      "g": [0.3]}})
+    refine_store(store, settings=RefineSettings(thresholds=(250.0,)),
+                 executor=InProcessExecutor())
+    assert main(["refine", store, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["nothing_to_do"] and again["evaluations"] == 0
+    assert store_mod.open_dataset(store)["threshold"].values.tolist() == [250.0]
+
+
 def test_refine_table_is_checked():
     from sweep.config import ConfigError, paper_config, parse_config
     cfg = parse_config({"refine": {"thresholds": [293.15, 273.15], "eta_tol": 1e-7}})

@@ -27,13 +27,17 @@ def refine_document(result) -> dict:
 
 def _settings(a: argparse.Namespace, so):
     """RefineSettings of the store's config ``[refine]`` (tolerances), with --threshold's
-    thresholds when given; its curves per task and retries."""
+    thresholds when given, else those the store is refined with (a refine again keeps its
+    windows), else the config's; its curves per task and retries."""
     import dataclasses
 
+    from .. import store as store_mod
     from ..refine.service import stored_settings
 
     base, curves_per_task, retries = stored_settings(a.store, storage_options=so)
-    thresholds = tuple(a.threshold) if a.threshold is not None else base.thresholds
+    held = store_mod.refine_settings_of(store_mod.read_attrs(a.store, storage_options=so))
+    thresholds = (tuple(a.threshold) if a.threshold is not None else
+                  tuple(held["thresholds"]) if held else base.thresholds)
     try:
         settings = dataclasses.replace(base, thresholds=thresholds)
     except ValueError as err:
@@ -103,8 +107,9 @@ def add_commands(sub) -> None:
                     "refined; 1: some tasks failed; 2: bad input.")
     r.add_argument("store", metavar="STORE", help="zarr store path or URL")
     r.add_argument("--threshold", type=float, nargs="*", action="extend", metavar="K",
-                   help="temperatures T* (K) of the windows Tc >= T* [the thresholds of "
-                        "the [refine] table the store was swept with, else none]")
+                   help="temperatures T* (K) of the windows Tc >= T* [those the store is "
+                        "refined with, else those of the [refine] table it was swept with, "
+                        "else none]")
     add_executor_options(r)
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_cluster_options(r, config=False)
