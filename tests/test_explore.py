@@ -748,3 +748,18 @@ def test_status_counts_an_explore_stores_samples(tmp_path, capsys):
     assert out.startswith(f"explore store {store}: 5 of 6 samples done, 1 failed;")
     assert "best as the last explore on it ended: Tc = " in out and "L = " in out
     assert "failed sample " in out and "a sample that fails" in out
+
+
+def test_status_says_when_the_best_is_on_the_edge_or_below_the_floor(tmp_path, capsys):
+    from sweep.cli import main
+    store = str(tmp_path / "edge.zarr")  # Tc rising with L: the best on the box's L = 11 Å
+    explore(_one_axis(4, 0), store=store, executor=InProcessExecutor(),
+            compute=ClosedForm(lambda L: (200.0 + L, 0)))
+    assert main(["status", store]) == 0
+    assert "(on the edge of the box at L = 11 Å: Tc may be higher beyond it)" in \
+        capsys.readouterr().out
+    zero = str(tmp_path / "zero.zarr")
+    explore(parse_config(tomllib.loads(ZERO_TOML)), store=zero, executor=InProcessExecutor(),
+            compute=BelowFloor())
+    assert main(["status", zero]) == 0
+    assert "Tc < 1e-06 K (below the temperature floor)" in capsys.readouterr().out

@@ -182,7 +182,7 @@ def test_exit_codes_are_documented(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
-    for code in ("0 done", "1 a run or a refinement finished", "2 bad input",
+    for code in ("0 done", "1 a run, a refinement or an explore finished", "2 bad input",
                  "130 interrupted",
                  "141 the reader", "143 terminated"):
         assert code in out

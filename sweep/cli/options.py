@@ -30,12 +30,13 @@ EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal or SSH session closed
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (``| head``)
 EXIT_CODES = {
     0: "done",
-    EXIT_FAILED_POINTS: "a run or a refinement finished with failed points or tasks "
-                        "(fanodome run, fanodome refine)",
+    EXIT_FAILED_POINTS: "a run, a refinement or an explore finished with failed points, "
+                        "tasks or samples (fanodome run, refine, explore)",
     EXIT_BAD_INPUT: "bad input, or a store, file, server or scheduler that cannot be used "
                     "(one line on stderr)",
-    EXIT_STALLED: "a run stalled: no running worker for --stall-timeout seconds, or nothing "
-                  "finished for an hour (fanodome run; the store stays resumable)",
+    EXIT_STALLED: "a run or an explore stalled: no running worker for --stall-timeout "
+                  "seconds, or nothing finished for an hour (fanodome run, explore; the store "
+                  "stays resumable)",
     EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
     EXIT_BROKEN_PIPE: "the reader of stdout went away (e.g. `| head`)",
     EXIT_TERMINATED: "terminated (SIGTERM)",

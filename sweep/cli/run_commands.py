@@ -184,7 +184,12 @@ def _print_explore_status(doc: dict) -> None:
     b = doc["best"]
     if b:
         where = named_values(b, ("L", "W", "V", "omega0", "g", "eta"), spec=".6g")
-        print(f"best as the last explore on it ended: Tc = {b['tc_K']:.7g} K at {where}")
+        edge = "" if not b.get("at_edge") else (
+            f" (on the edge of the box at {named_values(b, b['at_edge'])}: Tc may be higher "
+            f"beyond it)")
+        tc = (f"Tc < {b['tc_upper_bound_K']:g} K (below the temperature floor)"
+              if "tc_upper_bound_K" in b else f"Tc = {b['tc_K']:.7g} K")
+        print(f"best as the last explore on it ended: {tc} at {where}{edge}")
     print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")
     for f in doc["failures"]:
         print(f"failed sample {f.get('sample')} at {f.get('point')} after {f['attempts']} "
