@@ -340,6 +340,10 @@ def test_plot_of_a_pending_dome_is_refused_and_a_partial_one_warned(tmp_path, ca
     fig, _ = plot_figure(a, store_mod.open_dataset(path))
     assert "the highest top $T_c$ of the 1 of 4 domes computed so far" in \
         fig._suptitle.get_text()
+    # an export of it says what has no value yet
+    assert main(["export", path, "--csv", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "points pending and 0 failed" in err
 
 
 def test_dome_top_of_a_lazy_dome(small_store):

@@ -13,6 +13,7 @@ Each of these commands works on *domes*: Tc over (g, eta) at one (L, W, V, omega
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..config import PAPER_G
@@ -249,8 +250,6 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
 def plot_figure(a: argparse.Namespace, ds):
     """The figure ``fanodome plot`` draws of store ``ds`` with the options ``a`` (``kind``,
     ``select``, ``g``, ``log_color``), and the structure it shows."""
-    import sys
-
     import numpy as np
 
     from .. import store as store_mod
@@ -337,6 +336,14 @@ def _cmd_export(a: argparse.Namespace) -> dict:
                                   overwrite=a.overwrite)))
     if a.netcdf:
         written.append(str(to_netcdf(ds, path=a.netcdf, overwrite=a.overwrite)))
+    if not is_explore(ds.attrs):
+        from .. import store as store_mod
+        counts = store_mod.status_counts(a.store, storage_options=storage_options(a))
+        if counts["pending"] or counts["failed"]:
+            print(f"fanodome export: warning: {counts['pending']} points pending and "
+                  f"{counts['failed']} failed in {a.store}: exported without a value (their "
+                  f"status says which); finish the run with --resume first for all",
+                  file=sys.stderr)
     return {"store": a.store, "samples" if is_explore(ds.attrs) else "points": rows(ds),
             "files": written}
 
