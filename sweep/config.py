@@ -979,6 +979,8 @@ def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
                           f"got {values['local_mode']!r}")
     if "walltime" in values and not _WALLTIME.match(values["walltime"]):
         raise ConfigError(f"cluster.walltime: expected HH:MM:SS, got {values['walltime']!r}")
+    if "walltime" in values and not any(int(x) for x in values["walltime"].split(":")):
+        raise ConfigError("cluster.walltime: a job of no time runs nothing, got 00:00:00")
     if "name" in values and not _K8S_NAME.match(values["name"]):
         raise ConfigError(f"cluster.name: expected lower-case letters, digits and '-', at most "
                           f"{_K8S_NAME_MAX} characters, got {values['name']!r}")

@@ -64,6 +64,7 @@ shared_filesystem = true
     ({"memory": "lots"}, "cluster.memory: expected a size"),
     ({"memory": 4}, "cluster.memory: expected a non-empty string"),
     ({"walltime": "2h"}, "cluster.walltime: expected HH:MM:SS"),
+    ({"walltime": "00:00:00"}, "cluster.walltime: a job of no time runs nothing"),
     ({"shared_filesystem": "yes"}, "cluster.shared_filesystem: expected true or false"),
     ({"job_extra_directives": "--exclusive"}, "cluster.job_extra_directives: expected a list"),
     ({"adaptive_minimum": 1}, "cluster.adaptive_minimum: needs cluster.adaptive_maximum"),
