@@ -214,7 +214,8 @@ def add_commands(sub) -> None:
     c = sub.add_parser("config", help="print a sweep config as TOML",
                        description="Print the paper's Fig. 4 sweep config (NAME = paper) as "
                                    "TOML to start from, or check a config file (NAME = its "
-                                   "path) and print it with every default filled in.")
+                                   "path) and print it with the defaults of [grid], [model] "
+                                   "and [run] filled in (the other tables as given).")
     c.add_argument("name", metavar="NAME", help="'paper' or a config file")
     c.set_defaults(func=_cmd_config, show=_print_text)
 
