@@ -846,7 +846,8 @@ class ClusterConfig:
 
     ``workers``: workers (local: threads or processes, ``local_mode``; default one per core) or
     pods (kubernetes: default 1). ``jobs``: batch jobs (slurm, pbs). ``cores``: CPU cores per
-    job or pod. ``processes``: single-threaded worker processes per job (default ``cores``).
+    job or pod. ``processes``: worker processes per job, a divisor of ``cores``, each with
+    ``cores / processes`` threads (default ``cores``: single-threaded).
     ``memory``: per local worker, per job or per pod, a size such as ``"4GiB"`` (default for
     jobs and pods: :data:`DEFAULT_MEMORY_PER_WORKER_GIB` per worker process). ``walltime``:
     ``HH:MM:SS`` per job. ``queue``: SLURM partition or PBS queue. ``account``: SLURM account or
@@ -987,6 +988,10 @@ def parse_cluster(table: Mapping[str, object]) -> ClusterConfig:
     if "processes" in values and values["processes"] > values.get("cores", 1):
         raise ConfigError(f"cluster.processes: at most cluster.cores "
                           f"({values.get('cores', 1)}), got {values['processes']}")
+    if "processes" in values and values.get("cores", 1) % values["processes"]:
+        raise ConfigError(f"cluster.processes: a divisor of cluster.cores "
+                          f"({values.get('cores', 1)}): each worker gets cores / processes "
+                          f"threads, got {values['processes']}")
     if "adaptive_minimum" in values:
         if "adaptive_maximum" not in values:
             raise ConfigError("cluster.adaptive_minimum: needs cluster.adaptive_maximum")

@@ -70,6 +70,7 @@ shared_filesystem = true
     ({"adaptive_minimum": 1}, "cluster.adaptive_minimum: needs cluster.adaptive_maximum"),
     ({"adaptive_minimum": 3, "adaptive_maximum": 2}, "cluster.adaptive_minimum: above"),
     ({"cores": 2, "processes": 3}, "cluster.processes: at most cluster.cores"),
+    ({"cores": 8, "processes": 3}, "cluster.processes: a divisor of cluster.cores"),
     ({"name": "Fano_Dome"}, "cluster.name: expected lower-case"),
     # a second line would be a command or a directive of the job script nobody asked for
     ({"kind": "slurm", "queue": "short\nrm -rf ~/important"}, "cluster.queue: a line break"),

@@ -314,7 +314,8 @@ def add_cluster_options(p: argparse.ArgumentParser, *, config: bool = True) -> N
     g.add_argument("--cores", type=int, metavar="N",
                    help="CPU cores per job (slurm, pbs) or per pod (kubernetes)")
     g.add_argument("--processes", type=int, metavar="N",
-                   help="single-threaded worker processes per job [cores]")
+                   help="worker processes per job, a divisor of --cores, each with cores / "
+                        "processes threads [cores: single-threaded]")
     g.add_argument("--memory", metavar="SIZE",
                    help="memory per job or pod, or per local worker, e.g. 4GiB")
     g.add_argument("--walltime", metavar="HH:MM:SS", help="walltime per job")
