@@ -411,10 +411,11 @@ def test_an_explore_store_exports_to_cf_clean_netcdf_and_csv(tmp_path, capsys):
 
     from sweep.cli import main
     store = str(tmp_path / "x.zarr")
-    explore(_config(budget=12, polish=4), store=store, executor=InProcessExecutor(),
-            compute=ClosedForm(kink))
+    explore(_config(budget=12, polish=200), store=store, executor=InProcessExecutor(),
+            compute=ClosedForm(interior))
     ds = explored.read_samples(store)
-    rows = int(ds.sizes[explored.SAMPLE_DIM])
+    rows = int(np.count_nonzero(ds[explored.VAR_SAMPLE_STATUS].values))  # rows with a sample
+    assert rows < ds.sizes[explored.SAMPLE_DIM]  # the polish converged: rows left unused
     nc, table = tmp_path / "x.nc", tmp_path / "x.csv"
     assert main(["export", store, "--netcdf", str(nc), "--csv", str(table), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == rows

@@ -86,11 +86,14 @@ def _plain(ds: xr.Dataset) -> xr.Dataset:
 
 
 def rows(ds: xr.Dataset) -> int:
-    """Points of a sweep, samples of an explore: the rows of its CSV."""
-    from .explored import SAMPLE_DIM
+    """Points of a sweep, samples of an explore (its rows that hold one, done or failed; the
+    rows laid out for samples not placed yet hold none): the rows of its CSV."""
+    from .explored import SAMPLE_DIM, VAR_SAMPLE_STATUS
     from .points import VAR_TC
 
-    return int(ds.sizes[SAMPLE_DIM] if SAMPLE_DIM in ds.dims else ds[VAR_TC].size)
+    if SAMPLE_DIM in ds.dims:
+        return int((ds[VAR_SAMPLE_STATUS] != 0).sum())
+    return int(ds[VAR_TC].size)
 
 
 def to_netcdf(ds: xr.Dataset, *, path: str | Path, overwrite: bool = False) -> Path:
@@ -115,7 +118,7 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
     [units]``; a number empty where there is no value). Raises ValueError above ``max_points``
     rows. An existing file is replaced only with ``overwrite``."""
     dataset(ds)
-    from .explored import SAMPLE_DIM
+    from .explored import SAMPLE_DIM, VAR_SAMPLE_STATUS
     from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
 
     n = rows(ds)
@@ -125,6 +128,7 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
     path = check_output(path, overwrite=overwrite)
     if SAMPLE_DIM in ds.dims:  # the explored parameters (coordinates along sample), then all
         names = [c for c in ds.coords if c != SAMPLE_DIM] + list(ds.data_vars)
+        ds = ds.isel({SAMPLE_DIM: np.flatnonzero(ds[VAR_SAMPLE_STATUS].values != 0)})
     else:
         names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
     frame = ds[names].load().to_dataframe()[names]
