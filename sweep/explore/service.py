@@ -48,7 +48,6 @@ class ExploreResult:
     ``polish``: the polish's points in the store; ``computed``: samples and polish points this
     call computed; ``evaluations``: their solver evaluations; ``failed``: rows of the store
     whose task failed; ``best``: the best sample (:func:`best_of`), None when none is done;
-    ``polish_converged``: whether the polish met its tolerances (None: no polish ran);
     ``polish_stopped``: why the polish stopped (``converged``, ``points``: it used its points,
     ``failed``: a point failed, ``below_floor``: the best is below the temperature floor, there
     is nothing to polish; None: no polish ran); ``nothing_to_do``: the store was complete,
@@ -64,7 +63,6 @@ class ExploreResult:
     evaluations: int = 0
     failed: int = 0
     best: dict | None = None
-    polish_converged: bool | None = None
     polish_stopped: str | None = None
     wall_s: float = 0.0
     resumed: bool = False
@@ -75,6 +73,17 @@ class ExploreResult:
     def complete(self) -> bool:
         """No sample failed in this call, and none stays failed in the store."""
         return not self.failures and self.failed == 0
+
+    @property
+    def polish_converged(self) -> bool | None:
+        """Whether the polish met its tolerances (None: no polish ran, or nothing to polish)."""
+        return polish_converged(self.polish_stopped)
+
+
+def polish_converged(stopped: str | None) -> bool | None:
+    """Whether a polish that stopped for ``stopped`` (``polish_stopped``) met its tolerances;
+    None where none ran or there was nothing to polish."""
+    return None if stopped in (None, "below_floor") else stopped == "converged"
 
 
 def check_can_start(config: SweepConfig, *, store: str, resume: bool, overwrite: bool,
@@ -251,7 +260,6 @@ class _Explore:
         self.computed = 0
         self.evaluations = 0
         self.errors: list[Failure] = []
-        self.polish_converged: bool | None = None
         self.polish_stopped: str | None = None
         self.writer = explored.SampleWriter(store, axes=self.axes)
         self.failed_rows = self.writer.failed_rows()  # point -> (row, polish): tried again
@@ -380,8 +388,6 @@ class _Explore:
         e = self.settings
         if self.finished.get("polish"):
             self.polish_stopped = self.finished["polish"]
-            self.polish_converged = None if self.polish_stopped == "below_floor" else \
-                self.polish_stopped == "converged"
             return
         if e.polish_points <= 0:
             return
@@ -428,7 +434,6 @@ class _Explore:
             getattr(bar[0], "close", lambda: None)()
         log.info("explore %s: polish %s after %d points computed, %d reused", self.store,
                  res.stopped, res.computed, res.reused)
-        self.polish_converged = res.converged
         self.polish_stopped = res.stopped
         self.failures.flush()
         if res.stopped != "failed":  # a failed point is tried again by --resume
@@ -442,7 +447,7 @@ class _Explore:
         used = status != 0
         best = best_of(ds, config=self.config)
         if best is not None:
-            best["polish_converged"] = self.polish_converged
+            best["polish_converged"] = polish_converged(self.polish_stopped)
             explored.write_explore_attrs(self.store, best=best)
         return ExploreResult(
             store=self.store, axes=self.axes, budget=self.settings.budget,
@@ -450,8 +455,7 @@ class _Explore:
             polish=int(np.count_nonzero(used & has(status, SAMPLE_POLISH))),
             computed=self.computed, evaluations=self.evaluations,
             failed=int(np.count_nonzero(has(status, SAMPLE_FAILED))), best=best,
-            polish_converged=self.polish_converged, polish_stopped=self.polish_stopped,
-            resumed=resumed, failures=self.errors)
+            polish_stopped=self.polish_stopped, resumed=resumed, failures=self.errors)
 
 
 class _LearnerSource:
