@@ -66,8 +66,7 @@ def stored_settings(store: str, *, storage_options: Mapping | None = None
     """The refinement a sweep store's own config asks for: (settings of its ``[refine]``, or
     the defaults; curves per task; retries of a task). A store no refinement can write is
     refused first (an http(s):// URL, a missing store, an explore store)."""
-    _refuse_at_once(store, storage_options=storage_options)
-    attrs = store_mod.read_attrs(store, storage_options=storage_options)
+    attrs = _refuse_at_once(store, storage_options=storage_options)
     cfg = parse_config(tomllib.loads(store_mod.config_toml(attrs, store=store)))
     return cfg.refine or RefineSettings(), cfg.curves_per_task, cfg.retries
 
@@ -113,12 +112,13 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
                takes="a RefineSettings (sweep.RefineSettings(thresholds=(273.15,)))")
     t0 = time.perf_counter()
     so = dict(storage_options or {}) or None
-    _refuse_at_once(store, storage_options=so)
     if settings is None or curves_per_task is None or retries is None:
-        own = stored_settings(store, storage_options=so)
+        own = stored_settings(store, storage_options=so)  # refuses what cannot be refined
         settings = own[0] if settings is None else settings
         curves_per_task = own[1] if curves_per_task is None else curves_per_task
         retries = own[2] if retries is None else retries
+    else:
+        _refuse_at_once(store, storage_options=so)
     where = place(store, cluster=cluster, scheduler=scheduler, window=window)
     store = where.store
 
@@ -163,16 +163,19 @@ def _disk_errors(store: str):
             f"kept: free the space and run fanodome refine {store} again") from None
 
 
-def _refuse_at_once(store: str, *, storage_options: Mapping | None) -> None:
-    """Refuse, before anything is read beyond the root attributes, a store that no refinement
-    can write: an http(s):// URL (read-only), a missing store, an explore store."""
+def _refuse_at_once(store: str, *, storage_options: Mapping | None) -> dict:
+    """The root attributes of ``store``, after refusing, before anything else is read, a store
+    that no refinement can write: an http(s):// URL (read-only), a missing store, an explore
+    store."""
     if store_mod.is_read_only_url(store):
         raise store_mod.read_only(store)
     if not store_mod.exists(store, storage_options=storage_options):
         raise store_mod.StoreError(f"{store}: no such store")
-    if is_explore(store_mod.read_attrs(store, storage_options=storage_options)):
+    attrs = store_mod.read_attrs(store, storage_options=storage_options)
+    if is_explore(attrs):
         raise store_mod.StoreError(f"{store}: an explore store (fanodome explore), not a sweep: "
                                    f"its samples are refined as they are computed")
+    return attrs
 
 
 def _check_refinable(store: str, *, storage_options: Mapping | None) -> None:
