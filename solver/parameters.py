@@ -84,6 +84,11 @@ class Parameter:
         return f" ({why})" if why else ""
 
     @property
+    def unit_suffix(self) -> str:
+        """`` unit`` after a value (`` Å``); nothing for a dimensionless parameter."""
+        return "" if self.unit == "1" else f" {self.unit}"
+
+    @property
     def description(self) -> str:
         """``long_name, unit`` (the unit left out for dimensionless and boolean parameters)."""
         if self.kind is bool or self.unit == "1":

@@ -712,7 +712,7 @@ def parse_explore(table: Mapping[str, object], *, grid: Mapping[str, tuple[float
         if not lo < hi:
             raise ConfigError(f"{key}: low must be below high, got [{lo!r}, {hi!r}]")
         if hi - lo < EXPLORE_XTOL:
-            unit = "" if PARAMETERS[a].unit == "1" else f" {PARAMETERS[a].unit}"
+            unit = PARAMETERS[a].unit_suffix
             raise ConfigError(f"{key}: [{lo!r}, {hi!r}] is {hi - lo:.3g}{unit} wide; an "
                               f"explored axis needs at least {EXPLORE_XTOL:g}{unit} (the "
                               f"polish's tolerance): a narrower one is a single point")

@@ -459,10 +459,8 @@ def window_lines(windows: list[dict], *, digits: int, sep: str = " for ") -> lis
 def named_values(values, names, *, spec: str = "g") -> str:
     """``L = 8.5 Å, W = 5.5 Å, g = 0.25``: each of ``names`` with its value in ``values`` (a
     mapping) and its unit from the parameter table (none for a dimensionless one)."""
-    def unit(name: str) -> str:
-        u = PARAMETERS[name].unit
-        return "" if u == "1" else f" {u}"
-    return ", ".join(f"{k} = {float(values[k]):{spec}}{unit(k)}" for k in names)
+    return ", ".join(f"{k} = {float(values[k]):{spec}}{PARAMETERS[k].unit_suffix}"
+                     for k in names)
 
 
 def count(n: int, noun: str) -> str:
