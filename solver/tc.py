@@ -562,6 +562,9 @@ class TcGrid:
     """Width of the resonant subband, meV."""
     evaluations: np.ndarray | None = None
     """Evaluations of Lambda(T) that each point's root search took (int16), a diagnostic."""
+    eta_up: np.ndarray | None = None
+    """Highest eta at which the model holds, per (omega0, g), shape (n_omega0, n_g)
+    (:func:`eta_up`): Tc at a larger eta is computed all the same, outside the model."""
 
     @staticmethod
     def status_name(code: int) -> str:
@@ -580,6 +583,18 @@ def coupling_matrix(*, nbands: int, g: float, g_lower: float, g_inter: float) ->
 def cutoff(*, omega0: float, g: float, softening: bool) -> float:
     """Pairing cut-off, meV: omega0 sqrt(1 - 2g) with Migdal softening, else omega0."""
     return omega0 * math.sqrt(1.0 - 2.0 * g) if softening else omega0
+
+
+def eta_up(*, E_L: float, dE: float, E_left_out: float, omega0: float, g: float,
+           softening: bool) -> float:
+    """Highest eta at which the model holds: where mu + omega~ (mu = E_L + eta dE, omega~ the
+    :func:`cutoff`) meets ``E_left_out``, the bottom of the first subband the model leaves out
+    (:attr:`~solver.structure.Structure.E_left_out`), i.e. (E_left_out - omega~ - E_L)/dE.
+    Above it that subband would pair too. inf where ``E_left_out`` is NaN (its edge not
+    bracketed). Energies in meV."""
+    if not math.isfinite(E_left_out):
+        return math.inf
+    return (E_left_out - cutoff(omega0=omega0, g=g, softening=softening) - E_L) / dE
 
 
 def _as_axis(name, values) -> np.ndarray:
@@ -665,7 +680,10 @@ def tc_on_structure(st: Structure, *, eta, g, omega0=_P["omega0"].default,
               st.tops, k["quad"], k["grading"], k["t_floor"], st.res.u_tol, t_mev, status,
               evaluations)
     tc = np.where(status == STATUS_OK, t_mev / KB, np.nan)
-    return TcGrid(tc, status, st.E_L, st.dE, evaluations)
+    top = st.E_left_out
+    up = np.array([[eta_up(E_L=st.E_L, dE=st.dE, E_left_out=top, omega0=w, g=gg,
+                           softening=model["softening"]) for gg in g] for w in omega0])
+    return TcGrid(tc, status, st.E_L, st.dE, evaluations, up)
 
 
 def pairing_eigenvalue(st: Structure, *, T: float, eta: float, g: float,

@@ -1,5 +1,6 @@
 """`fanodome bands` and `fanodome tc`: JSON shape, values, and exit code 2 on bad input."""
 import json
+import math
 import subprocess
 import sys
 
@@ -52,13 +53,39 @@ def test_tc_json_grid_order_and_values():
     records = json.loads(out)
     assert len(records) == 8
     assert set(records[0]) == {"L", "W", "V", "m_well", "m_barrier", "m_x", "nbands", "omega0",
-                               "eta", "g", "tc_K", "status"}
+                               "eta", "g", "tc_K", "status", "eta_up", "outside_model"}
     assert [(r["g"], r["eta"]) for r in records[:4]] == [(0.25, -0.5), (0.25, 0.0), (0.25, 0.5),
                                                         (0.25, 1.0)]
     ref = tc_grid(eta=[-0.5, 0.0, 0.5, 1.0], g=[0.25, 0.3]).tc_K[0]
     for r, want in zip(records, ref.ravel()):
         assert r["status"] == "ok" and r["tc_K"] == pytest.approx(want, rel=1e-12)
         assert r["L"] == 8.5 and r["W"] == 5.5 and r["V"] == 4160.0 and r["omega0"] == 230.0
+
+
+def test_a_point_above_eta_up_is_computed_and_marked_outside_the_model():
+    # L = 7, W = 3 Å: the fourth subband's bottom lies close above the third; eta_up is where
+    # mu + omega0 sqrt(1 - 2g) meets it (the bands of four subbands, computed on their own)
+    g, omega0 = 0.25, 230.0
+    three, four = band_structure(L=7.0, W=3.0), band_structure(L=7.0, W=3.0, nbands=4)
+    up = (four.E_min[-1] - omega0 * math.sqrt(1 - 2 * g) - three.E_L) / three.dE
+    assert 1.0 < up < 3.0
+    below, above = f"{up - 0.01:.3f}", f"{up + 0.01:.3f}"
+    code, out, err = run("tc", "--L", "7", "--W", "3", "--eta", "1", below, above, "--g", "0.25",
+                         "--json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [r["outside_model"] for r in records] == [False, False, True]
+    assert all(r["eta_up"] == pytest.approx(up, rel=1e-9) for r in records)
+    assert all(r["status"] == "ok" for r in records)  # computed all the same
+    code, out, err = run("tc", "--L", "7", "--W", "3", "--eta", below, above, "--g", "0.25")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "outside the model" not in lines[1]
+    assert f"outside the model: eta above eta_up = {up:.6g}" in lines[2]
+    code, out, err = run("gaps", "--L", "7", "--W", "3", "--eta", above, "--g", "0.25",
+                         "--T-over-tc", "0.5")
+    assert code == 0, err
+    assert "outside the model" in out.splitlines()[0]
 
 
 def test_tc_below_floor_is_null():

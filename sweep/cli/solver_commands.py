@@ -93,12 +93,15 @@ def _cmd_tc(a: argparse.Namespace) -> list[dict]:
                       ben_daniel_duke=a.ben_daniel_duke)
         for i, w in enumerate(omega0):
             for j, gg in enumerate(g):
+                up = float(res.eta_up[i, j])
                 for k, e in enumerate(eta):
                     ok = res.status[i, j, k] == STATUS_OK
                     records.append({
                         **structure, "omega0": float(w), "eta": float(e), "g": float(gg),
                         "tc_K": float(res.tc_K[i, j, k]) if ok else None,
                         "status": res.status_name(int(res.status[i, j, k])),
+                        "eta_up": up if math.isfinite(up) else None,
+                        "outside_model": bool(e > up),
                     })
     return records
 
@@ -113,7 +116,16 @@ def _print_tc(records: list[dict]) -> None:
     for r in records:
         tc = f"{r['tc_K']:14.6g}" if r["tc_K"] is not None else f"{'-':>14}"
         cols = "".join(f"{r[n]:>{width[n]}g} " for n in varied)
-        print(f"{cols}{r['omega0']:12g} {r['g']:8g} {r['eta']:8g} {tc}  {r['status']}")
+        print(f"{cols}{r['omega0']:12g} {r['g']:8g} {r['eta']:8g} {tc}  {r['status']:11}"
+              f"{_outside_note(r)}".rstrip())
+
+
+def _outside_note(record: dict) -> str:
+    """The text of a point whose eta lies above eta_up (its ``outside_model``), else ''."""
+    if not record["outside_model"]:
+        return ""
+    return (f"  outside the model: eta above eta_up = {record['eta_up']:.6g}, where the "
+            f"pairing window reaches the first subband left out")
 
 
 GAPS_MAX_TEMPERATURES = 1000
@@ -126,6 +138,7 @@ with --nbands 6: 100 temperatures took 13.8 s and one 3.8 s on the 2-core develo
 def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
     from solver import prepare_structure
     from solver.gaps import gaps_on_structure
+    from solver.tc import eta_up
 
     flag = "--T" if a.T is not None else "--T-over-tc"
     temps = parse_values(a.T if a.T is not None else a.T_over_tc, name=flag)
@@ -138,10 +151,13 @@ def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
     r = gaps_on_structure(st, eta=a.eta, g=a.g, omega0=a.omega0, **model_kwargs(a),
                           fixed_mu=a.fixed_mu,
                           **({"T": temps} if a.T is not None else {"T_over_tc": temps}))
+    up = eta_up(E_L=st.E_L, dE=st.dE, E_left_out=st.E_left_out, omega0=a.omega0, g=a.g,
+                softening=model_kwargs(a)["softening"])
     records = []
     for i, t in enumerate(r.T_K):
         records.append({
             "L": a.L, "W": a.W, "V": a.V, "omega0": a.omega0, "eta": a.eta, "g": a.g,
+            "eta_up": json_number(up), "outside_model": bool(a.eta > up),
             "T_K": float(t), "tc_K": json_number(r.tc_K),
             "tc_status": STATUS_NAMES[int(r.tc_status)], "mu_meV": float(r.mu_meV[i]),
             "mu_shift_meV": float(r.mu_shift_meV[i]),
@@ -162,7 +178,8 @@ def _print_gaps(records: list[dict]) -> None:
     r0 = records[0]
     tc = (f"Tc = {r0['tc_K']:.6g} K" if r0["tc_K"] is not None else
           f"Tc: none ({r0['tc_status']})")
-    print(f"eta = {r0['eta']:g}, g = {r0['g']:g}, omega0 = {r0['omega0']:g} meV: {tc}")
+    print(f"eta = {r0['eta']:g}, g = {r0['g']:g}, omega0 = {r0['omega0']:g} meV: {tc}"
+          f"{_outside_note(r0)}")
     print(f"{'T (K)':>10} {'mu shift (meV)':>15} {'n':>3} {'Delta_FS (meV)':>15} "
           f"{'Delta_avg (meV)':>16} {'2Delta/kTc':>11} {'n_n (1/Å^2)':>13}")
     for r in records:
@@ -189,7 +206,11 @@ def add_commands(sub) -> None:
                                    "may be a list or an inclusive range START:STOP:STEP "
                                    "(--L 8:10:1 --W 5 6; a repeat adds: --L 8 --L 9), also "
                                    "of the structure; at most "
-                                   f"{TC_MAX_POINTS} points, computed in this process.")
+                                   f"{TC_MAX_POINTS} points, computed in this process. "
+                                   "A point above eta_up, where mu + omega~ reaches the "
+                                   "bottom of the first subband the model leaves out, is "
+                                   "computed and marked outside the model (JSON: "
+                                   "outside_model, eta_up).")
     t.add_argument("--eta", nargs="+", action="extend", required=True,
                    help="Lifshitz parameter (mu - E_L)/dE, dimensionless")
     t.add_argument("--g", nargs="+", action="extend", required=True,

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from solver.parameters import PARAMETERS
-from solver.tc import cutoff
+from solver.tc import cutoff, eta_up
 
 from ..config import RefineSettings
 from ..flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD, DONE,
@@ -493,13 +493,12 @@ def antiresonance_bound(*, omega0: float, g: float, softening: bool, dE: float,
 
 def eta_upper_bound(*, omega0: float, g: float, softening: bool, E_L: float, dE: float,
                     E_left_out: float, settings: RefineSettings) -> float:
-    """Highest eta a maximum (and a window's upper edge) is followed to: where mu + omega~
-    meets ``E_left_out``, the bottom of the first subband the model leaves out
-    (:attr:`solver.Structure.E_left_out`, meV), i.e. (E_left_out - omega~ - E_L)/dE; or the
-    user's ``settings.eta_max_bound`` when lower. ``E_L``, ``dE``: the resonant subband's
-    bottom and width, meV; ``omega0``: meV."""
-    omega = cutoff(omega0=omega0, g=g, softening=softening)
-    bound = (E_left_out - omega - E_L) / dE if math.isfinite(E_left_out) else ETA_LIMITS[1]
+    """Highest eta a maximum (and a window's upper edge) is followed to: the highest at which
+    the model holds (:func:`solver.tc.eta_up`), or the user's ``settings.eta_max_bound`` when
+    lower. ``E_L``, ``dE``: the resonant subband's bottom and width, meV; ``E_left_out``:
+    :attr:`solver.Structure.E_left_out`, meV; ``omega0``: meV."""
+    bound = eta_up(E_L=E_L, dE=dE, E_left_out=E_left_out, omega0=omega0, g=g,
+                   softening=softening)
     if settings.eta_max_bound is not None:
         bound = min(bound, float(settings.eta_max_bound))
     return min(bound, ETA_LIMITS[1])
