@@ -185,10 +185,11 @@ class SampleWriter:
         g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=True,
                             storage_options=storage_options)
         self.arrays = {name: g[name] for name in (*self.axes, *_VARS)}
-        status = np.asarray(self.arrays[VAR_SAMPLE_STATUS][...])
+        status = np.asarray(self.arrays[VAR_SAMPLE_STATUS][...]).astype(np.int64)
         used = np.flatnonzero(status != 0)
         self.next_row = int(used[-1]) + 1 if used.size else 0
         self.rows = status.size
+        self._opened_with = status
 
     def write(self, *, point: Sequence[float], values: Mapping[str, float], status: int,
               row: int | None = None) -> int:
@@ -208,9 +209,12 @@ class SampleWriter:
         return i
 
     def failed_rows(self) -> dict[tuple[float, ...], tuple[int, bool]]:
-        """The failed samples: their point -> (row, whether the polish placed it)."""
-        status = np.asarray(self.arrays[VAR_SAMPLE_STATUS][...]).astype(np.int64)
+        """The samples that had failed when the store was opened: their point -> (row,
+        whether the polish placed it)."""
+        status = self._opened_with
         rows = np.flatnonzero(status & SAMPLE_FAILED)
+        if not rows.size:
+            return {}
         values = [np.asarray(self.arrays[a][...]) for a in self.axes]
         return {tuple(float(v[i]) for v in values): (int(i), bool(status[i] & SAMPLE_POLISH))
                 for i in rows}
