@@ -273,6 +273,9 @@ def test_refine_again_keeps_the_thresholds_the_store_is_refined_with(tmp_path, c
     again = json.loads(capsys.readouterr().out)
     assert again["nothing_to_do"] and again["evaluations"] == 0
     assert store_mod.open_dataset(store)["threshold"].values.tolist() == [250.0]
+    # and so does the Python API without settings
+    assert refine_store(store, executor=InProcessExecutor()).nothing_to_do
+    assert store_mod.open_dataset(store)["threshold"].values.tolist() == [250.0]
 
 
 def test_refine_table_is_checked():

@@ -26,22 +26,18 @@ def refine_document(result) -> dict:
 
 
 def _settings(a: argparse.Namespace, so):
-    """RefineSettings of the store's config ``[refine]`` (tolerances), with --threshold's
-    thresholds when given, else those the store is refined with (a refine again keeps its
-    windows), else the config's; its curves per task and retries."""
+    """The store's refinement (:func:`sweep.refine.stored_settings`) with --threshold's
+    thresholds when given; its curves per task and retries."""
     import dataclasses
 
-    from .. import store as store_mod
     from ..refine.service import stored_settings
 
-    base, curves_per_task, retries = stored_settings(a.store, storage_options=so)
-    held = store_mod.refine_settings_of(store_mod.read_attrs(a.store, storage_options=so))
-    thresholds = (tuple(a.threshold) if a.threshold is not None else
-                  tuple(held["thresholds"]) if held else base.thresholds)
-    try:
-        settings = dataclasses.replace(base, thresholds=thresholds)
-    except ValueError as err:
-        raise BadInput(f"--threshold: {err}") from None
+    settings, curves_per_task, retries = stored_settings(a.store, storage_options=so)
+    if a.threshold is not None:
+        try:
+            settings = dataclasses.replace(settings, thresholds=tuple(a.threshold))
+        except ValueError as err:
+            raise BadInput(f"--threshold: {err}") from None
     return settings, curves_per_task, retries
 
 

@@ -17,7 +17,7 @@ import logging
 import time
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -63,12 +63,17 @@ class RefineResult:
 
 def stored_settings(store: str, *, storage_options: Mapping | None = None
                     ) -> tuple[RefineSettings, int, int]:
-    """The refinement a sweep store's own config asks for: (settings of its ``[refine]``, or
-    the defaults; curves per task; retries of a task). A store no refinement can write is
-    refused first (an http(s):// URL, a missing store, an explore store)."""
+    """The refinement a sweep store asks for: (settings of its config's ``[refine]``, or the
+    defaults, with the thresholds the store is refined with where it is, so that a refine
+    again keeps its windows; curves per task; retries of a task). A store no refinement can
+    write is refused first (an http(s):// URL, a missing store, an explore store)."""
     attrs = _refuse_at_once(store, storage_options=storage_options)
     cfg = parse_config(tomllib.loads(store_mod.config_toml(attrs, store=store)))
-    return cfg.refine or RefineSettings(), cfg.curves_per_task, cfg.retries
+    settings = cfg.refine or RefineSettings()
+    held = store_mod.refine_settings_of(attrs)
+    if held:
+        settings = replace(settings, thresholds=tuple(held["thresholds"]))
+    return settings, cfg.curves_per_task, cfg.retries
 
 
 def _current(have: dict | None, settings: RefineSettings) -> bool:
@@ -98,8 +103,9 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
                  locked: bool = False, on_client: Callable | None = None) -> RefineResult:
     """Refine every curve and dome of the finished sweep at ``store``, locked like a run.
 
-    ``settings``, ``curves_per_task``, ``retries``: default the store's own config's
-    (``[refine]``, else :class:`~sweep.config.RefineSettings`' defaults). ``executor``: a
+    ``settings``, ``curves_per_task``, ``retries``: default the store's own
+    (:func:`stored_settings`: its config's ``[refine]``, else the defaults, with the thresholds
+    it is refined with). ``executor``: a
     distributed.Client or concurrent.futures executor; None: a cluster of ``cluster`` (default
     local) or the existing ``scheduler``, started only when something is left to refine.
     ``locked``: the caller holds the store's lock (as :func:`sweep.run_sweep` does).
