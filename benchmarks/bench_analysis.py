@@ -68,6 +68,13 @@ def commands(store: str, tmp: Path) -> dict[str, list[str]]:
     }
 
 
+def without_figures(tmp: Path) -> None:
+    """Remove the figures the plot commands wrote into ``tmp``: ``plot`` refuses a file that
+    exists (and the baseline's code may not know ``--overwrite``)."""
+    for f in tmp.glob("*.png"):
+        f.unlink()
+
+
 def timed(cmd: list[str], *, checkout: Path = REPO) -> float:
     """Wall seconds of ``cmd`` run with the code of ``checkout``."""
     t0 = time.perf_counter()
@@ -100,6 +107,7 @@ def in_process(store: str, tmp: Path, *, repeat: int) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
         for _ in range(repeat + 1):
             for name, call in calls.items():
+                without_figures(tmp)
                 t0 = time.perf_counter()
                 call()
                 out[name].append(time.perf_counter() - t0)
@@ -162,10 +170,12 @@ def main() -> None:
             print("$ " + " ".join(c if len(c) < 80 else repr(c) for c in cmd[1:])
                   + f"  # {where[name]}", file=sys.stderr)
         for name, cmd in cmds.items():
+            without_figures(tmp)
             timed(cmd, checkout=where[name])  # files in the page cache
         walls: dict[str, list[float]] = {name: [] for name in cmds}
         for _ in range(a.repeat):
             for name, cmd in cmds.items():
+                without_figures(tmp)
                 walls[name].append(timed(cmd, checkout=where[name]))
         med = {name: statistics.median(v) for name, v in walls.items()}
         inproc = in_process(store, tmp, repeat=a.repeat)

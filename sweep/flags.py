@@ -127,6 +127,42 @@ a kink where it changes branch (:mod:`sweep.explore.learners` looks for those); 
 sample when eta is explored."""
 
 
+# --------------------------------------- words of the dome reports (sweep.analysis.domes)
+DOME_FLAGS = ("interior", "at_grid_edge", "none", "at_bound")
+"""``dome_flag``: 0 between grid points: the vertex of the parabola through the best grid point
+and its neighbours, or the solver's refined maximum (the record's ``refined`` says which); 1 on
+the grid's first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point;
+3 the refined maximum was followed to its upper bound of eta and Tc still grows there (a lower
+bound, :data:`MAX_AT_BOUND`)."""
+ANTI_FLAGS = ("interior", "at_grid_edge", "below_floor", "none")
+"""``antiresonance_flag``: 0 between grid points (the vertex of the parabola in ln Tc, or the
+solver's refined minimum); 1 smallest sampled value (first eta or next to
+a missing point); 2 below the temperature floor (upper bound only); 3 no point on that side."""
+
+VALUES = MappingProxyType({
+    "refined": "the solver's maximum (fanodome refine)",
+    "interp": "between grid points: vertex of a parabola in ln Tc through the largest computed "
+              "Tc and its two neighbours, an estimate (it may lie above the solver's maximum; "
+              "fanodome refine gives that)",
+    "edge": "on the eta grid's first value (or, not refined, its last): Tc there, a lower "
+            "bound",
+    "bound": "followed to the upper bound of eta, Tc still growing there: a lower bound",
+    "none": "no Tc on the curve",
+    "grid": "the largest computed Tc, a lower bound of each maximum (fanodome refine gives "
+            "the solver's maxima; fanodome dome an estimate between grid points)",
+})
+"""What a maximum's value is, by the word the reports give it: the ``values`` column and
+``"values"`` of ``fanodome dome`` (:func:`values_word`; every word but ``grid``), and of the
+run summary (:func:`sweep.analysis.domes.dome_summary`: ``refined`` or ``grid``)."""
+
+
+def values_word(*, dome_flag: str, refined: bool) -> str:
+    """The :data:`VALUES` word of one curve's maximum in :func:`sweep.analysis.dome`'s result:
+    its ``dome_flag`` name (:data:`DOME_FLAGS`) and whether the curve is refined."""
+    return {"at_bound": "bound", "at_grid_edge": "edge", "none": "none"}.get(
+        dome_flag, "refined" if refined else "interp")
+
+
 def has(value, flag: int):
     """Whether ``flag`` is set in ``value`` (an int, a NumPy or an xarray array of flags)."""
     return (value & flag) != 0

@@ -165,7 +165,7 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
     assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g", "at_g_edge",
-                             "at_eta_bound", "missing_points"}
+                             "at_eta_bound", "missing_points", "values"}
     assert s["top"]["missing_points"] == 2  # g = 0.3: one point pending, one failed
     # the grid's top: g = 0.1 and 0.2 share the highest Tc; the first is taken, on the g edge
     assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is True
@@ -185,6 +185,38 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert "below the floor for eta in [-1.2, -0.6]" in out and "top Tc = 200 K" in out
     assert "2 points of this dome not computed yet: the top of those that are" in out
     assert main(["dome", synthetic_store + "-missing"]) == 2
+
+
+def test_dome_and_the_run_summary_say_what_their_values_are(synthetic_store, capsys):
+    """Unrefined, `dome` gives the vertex of a parabola between grid points (`interp`, an
+    estimate) and the run summary the largest computed Tc (`grid values`, a lower bound): two
+    numbers, two names, each explained, none changed."""
+    from sweep.analysis.domes import VALUES
+    from sweep.cli.run_commands import _print_run
+    ds = store_mod.open_dataset(synthetic_store)
+    doc = dome_report(ds)
+    s = doc["structures"][0]
+    assert [r["values"] for r in s["per_g"]] == ["interp", "interp", "edge", "none"]
+    assert s["top"]["values"] == "interp" and s["top"]["tc_K"] == pytest.approx(TC_MAX)
+    assert doc["values_legend"]["interp"] == VALUES["interp"] and "grid" not in \
+        doc["values_legend"]
+    assert main(["dome", synthetic_store, "--select", "L=8.5"]) == 0
+    out = capsys.readouterr().out
+    header, *rows = [ln for ln in out.splitlines() if ln.startswith("  ")]
+    at = header.index("values")
+    assert [r[at:at + 7].strip() for r in rows] == ["interp", "interp", "edge", "none"]
+    assert "(interp, on the edge of the g range" in out and "(grid" not in out
+    assert f"values interp: {VALUES['interp']}" in out.splitlines()
+    assert "between grid points: vertex of a parabola in ln Tc" in VALUES["interp"]
+    (row, *_) = dome_summary(ds, g_targets=((0.2, "1/5"),))
+    computed = float(ds["tc"].isel(L=1).max())  # the hotter structure's largest computed Tc
+    assert row["values"] == "grid" and row["tc_max_K"] == computed < 1.5 * TC_MAX
+    _print_run({"store": synthetic_store, "total": 1, "done": 1, "failed": 0, "pending": 0,
+                "computed_points": 0, "wall_s": 1.0, "n_domes": 1, "dome": [row]})
+    out = capsys.readouterr().out
+    assert f"grid values: {VALUES['grid']}" in out.splitlines() and "(grid values)" in out
+    assert "the largest computed Tc, a lower bound of each maximum" in out
+    assert "fanodome refine gives the solver's maxima" in out
 
 
 # ------------------------------------------------------------------------------- Fano fits

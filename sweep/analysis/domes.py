@@ -48,7 +48,8 @@ from .. import flags
 from .. import store as store_mod
 from ..front import dataset
 from ..config import PAPER_G
-from ..flags import STATUS_BELOW_FLOOR, STATUS_OK
+from ..flags import (ANTI_FLAGS, DOME_FLAGS, STATUS_BELOW_FLOOR, STATUS_OK, VALUES,
+                     values_word)
 from ..grid import DOME_AXES, GRID_MATCH_RTOL
 from ..store import VAR_DELTA, VAR_STATUS, VAR_TC
 
@@ -57,18 +58,6 @@ COMPUTED_MAX_POINTS = 10_000_000
 and reducing 10^7 points takes seconds and 100 MB, and gives a small result (a dozen numbers
 per curve) that indexes like any array (``m.where(m == m.max(), drop=True)``). A larger input
 gives a lazy (dask) result, to select or reduce before ``.compute()``."""
-
-DOME_FLAGS = ("interior", "at_grid_edge", "none", "at_bound")
-"""``dome_flag``: 0 between grid points: the vertex of the parabola through the best grid point
-and its neighbours, or the solver's refined maximum (the record's ``refined`` says which); 1 on
-the grid's
-first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point; 3 the
-refined maximum was followed to its upper bound of eta and Tc still grows there (a lower
-bound, :data:`sweep.flags.MAX_AT_BOUND`)."""
-ANTI_FLAGS = ("interior", "at_grid_edge", "below_floor", "none")
-"""``antiresonance_flag``: 0 between grid points (the vertex of the parabola in ln Tc, or the
-solver's refined minimum); 1 smallest sampled value (first eta or next to
-a missing point); 2 below the temperature floor (upper bound only); 3 no point on that side."""
 
 _OUT = ("eta_max", "tc_max", "dome_flag", "eta_antiresonance", "tc_antiresonance",
         "eta_antiresonance_lo", "eta_antiresonance_hi", "antiresonance_flag", "n_missing")
@@ -157,8 +146,10 @@ def curve_extrema(tc: np.ndarray, status: np.ndarray, eta: np.ndarray) -> np.nda
 def _attrs(ds: xr.Dataset) -> dict[str, dict]:
     tcu, etau = ds[VAR_TC].attrs.get("units", "K"), ds["eta"].attrs.get("units", "1")
     return {
-        "eta_max": {"units": etau, "long_name": "eta of the dome maximum (refined)"},
-        "tc_max": {"units": tcu, "long_name": "maximum Tc over eta (refined)"},
+        "eta_max": {"units": etau, "long_name": "eta of the dome maximum (parabola vertex "
+                                                "between grid points, or refined)"},
+        "tc_max": {"units": tcu, "long_name": "maximum Tc over eta (parabola vertex between "
+                                              "grid points, or refined)"},
         "dome_flag": {"units": "1", "long_name": "how the maximum was found",
                       "flag_values": np.arange(len(DOME_FLAGS), dtype=np.int8),
                       "flag_meanings": " ".join(DOME_FLAGS)},
@@ -363,7 +354,8 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     ``at_eta_bound``: its maximum over eta on a bound of eta (the grid's edge, or where a
     refinement stopped following it): Tc may be higher beyond, a lower bound.
     ``missing_points``: points of the dome not computed (pending, failed, lost): where there
-    are any, the top is over the points that are, a lower bound."""
+    are any, the top is over the points that are, a lower bound. ``values``: the
+    :data:`VALUES` word of the top's Tc (``refined``, else its g's maximum's)."""
     n_g = d.sizes["g"]
     missing = int(d["n_missing"].sum())
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
@@ -373,14 +365,16 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
                 "refined": True, "searched_in_g": n_g > 1,
                 "at_g_edge": n_g > 1 and bool(flags.has(status, flags.TOP_AT_G_EDGE)),
                 "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND)),
-                "missing_points": missing}
+                "missing_points": missing, "values": "refined"}
     rec = {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
            "refined": False, "searched_in_g": n_g > 1, "at_g_edge": False,
-           "at_eta_bound": False, "missing_points": missing}
+           "at_eta_bound": False, "missing_points": missing, "values": "none"}
     if rec["g"] is not None:
         j = int(np.flatnonzero(d["g"].values == rec["g"])[0])
+        flag = DOME_FLAGS[int(d["dome_flag"][j])]
         rec["at_g_edge"] = n_g > 1 and j in (0, n_g - 1)
-        rec["at_eta_bound"] = DOME_FLAGS[int(d["dome_flag"][j])] in ("at_grid_edge", "at_bound")
+        rec["at_eta_bound"] = flag in ("at_grid_edge", "at_bound")
+        rec["values"] = values_word(dome_flag=flag, refined=False)
     return rec
 
 
@@ -394,14 +388,15 @@ def _num(x) -> float | None:
 def _per_g_record(d: xr.Dataset) -> dict:
     """One curve's record (the ``per_g`` entries of ``fanodome dome --json``)."""
     flag = ANTI_FLAGS[int(d["antiresonance_flag"])]
+    refined = bool(d["refined"]) if "refined" in d else False
     rec = {"g": float(d["g"]), "eta_max": _num(d["eta_max"]), "tc_max_K": _num(d["tc_max"]),
            "eta_antiresonance": _num(d["eta_antiresonance"]),
            "tc_antiresonance_K": _num(d["tc_antiresonance"]),
            "dome": DOME_FLAGS[int(d["dome_flag"])], "antiresonance": flag,
            "tc_antiresonance_upper_bound_K": _num(d["tc_antiresonance_bound"]),
            "antiresonance_depth_decades": _num(d["antiresonance_depth"]),
-           "missing_points": int(d["n_missing"]),
-           "refined": bool(d["refined"]) if "refined" in d else False,
+           "missing_points": int(d["n_missing"]), "refined": refined,
+           "values": values_word(dome_flag=DOME_FLAGS[int(d["dome_flag"])], refined=refined),
            "windows": _windows_record(d)}
     if flag == "below_floor":
         rec["eta_antiresonance_range"] = [_num(d["eta_antiresonance_lo"]),
@@ -437,10 +432,11 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
     """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
-    "refined", "searched_in_g", "at_g_edge", "at_eta_bound", "missing_points"}}`` (Å, Å, meV,
-    meV; Tc in K).
+    "refined", "searched_in_g", "at_g_edge", "at_eta_bound", "missing_points", "values"}}``
+    (Å, Å, meV, meV; Tc in K).
     Values that do not exist are None; see :func:`dome` for the flags. Each ``per_g`` entry
-    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``) and lists
+    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``), what its
+    maximum is (``values``: a word of :data:`VALUES`, :func:`values_word`) and lists
     its ``windows`` ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a
     value is None or a bound, :func:`window_why`); ``top`` is the refined top over (eta, g)
     where the store has one, else the best g's maximum (:func:`_top_record`). With gaps in the
@@ -466,10 +462,13 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
 
 
 def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:
-    """``{"structures": [...]}``, one entry per dome (the key keeps its first name for the
-    readers of ``fanodome dome --json``): :func:`iter_dome_records` gathered."""
+    """``{"structures": [...], "units": {...}, "values_legend": {...}}``, one entry per dome
+    (the key keeps its first name for the readers of ``fanodome dome --json``):
+    :func:`iter_dome_records` gathered; ``values_legend``: what each word of ``"values"``
+    means (:data:`VALUES`)."""
     dataset(ds)
     return {"structures": list(iter_dome_records(ds, t_floor=t_floor)),
+            "values_legend": {k: v for k, v in VALUES.items() if k != "grid"},
             "units": {"L": ds["L"].attrs.get("units"), "W": ds["W"].attrs.get("units"),
                       "V": ds["V"].attrs.get("units"),
                       "omega0": ds["omega0"].attrs.get("units"),
@@ -484,7 +483,9 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
 
     Refined numbers where the store has them (``"refined": true``: the refined top over
     (eta, g), the refined maxima and their windows ``{"threshold_K", "eta_lo", "eta_hi",
-    "flags", "why"}``), else grid values (``"refined": false``). ``"at_edge"`` names the axes
+    "flags", "why"}``), else grid values (``"refined": false``): the largest computed Tc, a
+    lower bound of each maximum, never :func:`dome`'s vertex between grid points. ``"values"``
+    says which: ``refined`` or ``grid`` (:data:`VALUES`). ``"at_edge"`` names the axes
     (``"g"``, ``"eta"``) on whose edge or bound the highest Tc lies (Tc may be higher beyond: a
     lower bound); each target g's entry says the same of its maximum over eta (``"at_edge":
     true``). Only targets the store's g grid resolves are listed (:func:`near_targets`);
@@ -537,6 +538,7 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
     refined = has_refined and flags.has(int(one[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
         bool(np.all(flags.has(np.asarray(one[store_mod.VAR_REFINE_STATUS].values), flags.DONE)))
     row["refined"] = refined
+    row["values"] = "refined" if refined else "grid"
 
     def on_edge(i: int, n: int, axis: str) -> bool:
         """On the first or last value of ``axis``; one eta is its own edge (the maximum over

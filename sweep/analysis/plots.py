@@ -20,9 +20,10 @@ from matplotlib.figure import Figure
 from solver.parameters import PARAMETERS
 
 from .. import flags
+from ..flags import STATUS_NAMES
 from ..config import PAPER_G
 from ..grid import DOME_AXES, MIN_DOME_G
-from ..store import VAR_TC, VAR_TOP_STATUS
+from ..store import VAR_STATUS, VAR_TC, VAR_TOP_STATUS
 from .domes import ANTI_FLAGS, DOME_FLAGS, dome, dome_top, refined_top
 
 DOME_FIGSIZE = (8.0, 6.0)
@@ -109,6 +110,31 @@ def _cut_indices(ds: xr.Dataset, g_cuts: Sequence[float]) -> list[int]:
     return sorted({int(np.argmin(np.abs(g - x))) for x in g_cuts})
 
 
+def _empty_cuts(ds: xr.Dataset, g_cuts: Sequence[float]) -> dict[int, str]:
+    """The cuts of ``ds`` (one dome, squeezed) at ``g_cuts`` that have no Tc to draw, by index
+    of g, each with the statuses of its points (``pending``, ``failed``, ``below_floor``;
+    ``ok`` for a value lost)."""
+    out = {}
+    for j in _cut_indices(ds, g_cuts):
+        if not np.isfinite(np.asarray(ds[VAR_TC].isel(g=j).values, dtype=float)).any():
+            codes = np.unique(np.asarray(ds[VAR_STATUS].isel(g=j).values))
+            out[j] = ", ".join(STATUS_NAMES.get(int(c), str(int(c))) for c in codes)
+    return out
+
+
+def empty_cuts_note(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS) -> str | None:
+    """One line naming the cuts (grid g nearest each of ``g_cuts``) of one dome ``ds`` that
+    have no Tc to draw, and why (their points' statuses): :func:`cuts_figure` leaves them out
+    of its curves and its legend and writes this line under its title; None where every cut
+    has a value."""
+    ds = one_dome(ds, figure="cuts_figure")
+    empty = _empty_cuts(ds, g_cuts)
+    if not empty:
+        return None
+    which = ", ".join(f"g = {float(ds['g'][j]):.4g} ({why})" for j, why in empty.items())
+    return f"nothing to draw at {which}: no Tc on the curve, left out"
+
+
 def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
                 t_floor: float | None = None, log_color: bool = False) -> Figure:
     """Fig. 4: Tc over (eta, g) as a colour map, the ridge eta_max(g), the top of the dome and
@@ -140,7 +166,7 @@ def dome_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     fig.colorbar(mesh, ax=ax, label=label(ds[VAR_TC]) + (", log scale" if log_color else ""))
     outline = [patheffects.withStroke(linewidth=3.0, foreground="k")]  # seen on any colour
     refined = d["refined"].values if "refined" in d else np.zeros(g.size, dtype=bool)
-    how = " (refined)" if refined.all() else "" if refined.any() else " (grid)"
+    how = " (refined)" if refined.all() else "" if refined.any() else " (interp)"
     ridge = d["eta_max"].values
     if np.isfinite(ridge).any():
         ax.plot(ridge, g, color="w", lw=1.5, path_effects=outline,
@@ -202,14 +228,18 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
     written beside the linear curve, with ``≥`` where the maximum is on the edge of the eta
     grid, a lower bound) and antiresonances (triangles; open triangles at the temperature floor
     where the dip is below it) marked, and where the store has refined windows, each window
-    Tc >= T* as a bar at T*.
+    Tc >= T* as a bar at T*. A cut without any Tc (pending, failed or below the temperature
+    floor at every eta) is not drawn nor listed: a line under the title names it
+    (:func:`empty_cuts_note`).
     ``ds``: one dome (dims g, eta; length-1 dimensions squeezed, :func:`one_dome`)."""
     ds = one_dome(ds, figure="cuts_figure").load()
     d = dome(ds, t_floor=t_floor)
     fig = _new_figure(CUTS_FIGSIZE)
     lin, log = fig.subplots(1, 2)
     units = ds[VAR_TC].attrs.get("units", "K")
-    for j in _cut_indices(ds, g_cuts):
+    empty = _empty_cuts(ds, g_cuts)
+    drawn = [j for j in _cut_indices(ds, g_cuts) if j not in empty]
+    for j in drawn:
         c = ds[VAR_TC].isel(g=j)
         dd = d.isel(g=j)
         gl = f"$g$ = {float(ds['g'][j]):.4g}"
@@ -249,15 +279,17 @@ def cuts_figure(ds: xr.Dataset, *, g_cuts: Sequence[float] = DEFAULT_CUTS,
         ax.set_ylabel(label(ds[VAR_TC]) + ("" if scale == "linear" else ", log scale"))
         ax.grid(True, alpha=0.3)
     # Outside the axes: never over a curve's maximum label.
-    fig.legend(loc="outside lower center", ncols=len(_cut_indices(ds, g_cuts)) + 1,
-               title=r"○ maximum (● refined; ▶ at the $\eta$ bound, a lower bound), "
-                     r"▽ antiresonance, ├┤ window $T_c \geq T^*$")
+    if drawn:
+        fig.legend(loc="outside lower center", ncols=len(drawn) + 1,
+                   title=r"○ maximum (● refined; ▶ at the $\eta$ bound, a lower bound), "
+                         r"▽ antiresonance, ├┤ window $T_c \geq T^*$")
     positive = ds[VAR_TC].where(ds[VAR_TC] > 0)
     if positive.notnull().any():
         log.set_ylim(bottom=0.5 * min(float(positive.min()),
                                       float(d["tc_antiresonance_bound"].min(skipna=True))
                                       if d["tc_antiresonance_bound"].notnull().any() else np.inf))
-    fig.suptitle(rf"$T_c(\eta)$ cuts ({_dome_title(ds)})")
+    note = empty_cuts_note(ds, g_cuts=g_cuts)
+    fig.suptitle(rf"$T_c(\eta)$ cuts ({_dome_title(ds)})" + (f"\n{note}" if note else ""))
     return fig
 
 

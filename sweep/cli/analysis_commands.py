@@ -17,13 +17,18 @@ import sys
 from pathlib import Path
 
 from ..config import PAPER_G
+from ..flags import ANTI_FLAGS, DOME_FLAGS, VALUES
 from ..grid import DOME_AXES, GRID_MATCH_RTOL, MIN_DOME_G
-from ..store.export import CSV_MAX_POINTS
+from ..store.export import CSV_MAX_POINTS, check_output
 from .options import (add_storage_option, fmt, json_number, named_values, storage_options,
                       store_exists, window_lines)
 
 DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
+
+OVERWRITE_HELP = "replace files that exist (else an existing file is refused)"
+"""``--overwrite`` of the commands that write files (``plot``, ``export``): one rule,
+:func:`sweep.store.export.check_output`."""
 
 DPI_RANGE = (10.0, 1200.0)
 """Smallest and largest ``--dpi`` of ``fanodome plot``, pixels per inch: below 10 no label can
@@ -74,9 +79,11 @@ def _dome_name(values) -> str:
 
 
 def _print_dome(doc: dict) -> None:
+    used: list[str] = []  # the words of the values column and the tops, explained at the end
     for s in doc["structures"]:
         t = s["top"]
-        how = "refined" if t.get("refined") else "grid"
+        how = t["values"]
+        used.append(how)
         if t.get("refined") and not t.get("searched_in_g", True):
             how = "refined in eta at the store's only g"
         edge = ", on the edge of the g range" if t.get("at_g_edge") else ""
@@ -119,14 +126,12 @@ def _print_dome(doc: dict) -> None:
             if r["missing_points"]:
                 notes.append(f"{r['missing_points']} points missing")
             notes += window_lines(r.get("windows", []), digits=6, sep=": ")
-            values = _VALUES.get(r["dome"], "refined" if r.get("refined") else "grid")
+            values = r["values"]
+            used.append(values)
             print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
                   f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {'; '.join(notes)}")
-
-
-_VALUES = {"at_bound": "bound", "at_grid_edge": "edge"}
-"""The ``values`` column of a maximum on an edge: ``bound``, followed to the upper bound of eta
-with Tc still growing there; ``edge``, on the grid's first eta (or, not refined, its last)."""
+    for word in dict.fromkeys(used):
+        print(f"values {word}: {VALUES[word]}")
 
 
 def _cmd_fano(a: argparse.Namespace) -> dict:
@@ -227,6 +232,7 @@ def _cmd_plot(a: argparse.Namespace) -> dict:
     folder = Path(a.output).absolute().parent
     if not folder.is_dir():
         raise ValueError(f"-o {a.output}: folder {folder} does not exist")
+    check_output(a.output, overwrite=a.overwrite)
     if a.log_color and a.kind != "dome":
         raise ValueError("--log-color: only for --kind dome")
     if a.kind == "explore":
@@ -254,7 +260,7 @@ def plot_figure(a: argparse.Namespace, ds):
 
     from .. import store as store_mod
     from ..analysis.domes import t_floor_of
-    from ..analysis.plots import cuts_figure, dome_figure, structures_figure
+    from ..analysis.plots import cuts_figure, dome_figure, empty_cuts_note, structures_figure
     from ..flags import STATUS_FAILED
     if a.kind == "structures":
         one = _select_many(ds, a.select, axes=("V", "omega0"))
@@ -280,6 +286,9 @@ def plot_figure(a: argparse.Namespace, ds):
             fig = dome_figure(one, g_cuts=g_cuts, t_floor=t_floor_of(ds),
                               log_color=a.log_color)
         else:
+            empty = empty_cuts_note(one, g_cuts=g_cuts)
+            if empty:
+                print(f"fanodome plot: warning: {empty}", file=sys.stderr)
             fig = cuts_figure(one, g_cuts=g_cuts, t_floor=t_floor_of(ds))
         if n_domes > 1:  # picked, not asked for: the title says why this one
             note = f"the highest top $T_c$ of {n_domes} domes" if valued == n_domes else \
@@ -361,12 +370,13 @@ def add_commands(sub) -> None:
         description="Per (L, W, V, omega0) and g: the maximum of Tc over eta and the "
                     "antiresonance, and the top of the dome over (g, eta). Where the store "
                     "holds refined numbers (fanodome refine, or a run with [refine]) they are "
-                    "shown, with the windows Tc >= T* (values 'refined'); else estimates from "
-                    "the grid ('grid'): the vertex of a parabola in log Tc through the grid "
-                    "extremum and its neighbours. Flags of the maximum and the "
-                    "antiresonance: refined, at_grid_edge (on the grid's last or first eta: "
-                    "a bound, not a value), below_floor (the antiresonance is below the "
-                    "temperature floor: an upper bound), none. A store swept with "
+                    "shown, with the windows Tc >= T* (values 'refined'); else values "
+                    f"'interp', {VALUES['interp']}. The lines under the table say what each "
+                    "word of the values column means. Flags "
+                    f"(JSON): of the maximum, \"dome\": {', '.join(DOME_FLAGS)}; of the "
+                    f"antiresonance, \"antiresonance\": {', '.join(ANTI_FLAGS)} (at_grid_edge: "
+                    "on the grid's first or last eta, a bound, not a value; below_floor: "
+                    "below the temperature floor, an upper bound). A store swept with "
                     "[outputs] gaps = true also gives 2 Delta_n/(k_B Tc) of each subband at the "
                     "grid point of the top, at the smallest stored T/Tc.")
     d.add_argument("store", metavar="STORE", help="zarr store path or URL")
@@ -408,7 +418,9 @@ def add_commands(sub) -> None:
     p.add_argument("store", metavar="STORE", help="zarr store path or URL")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="image file; the format follows its suffix (.png, .pdf, .svg, or any "
-                        "other matplotlib writes); a name without one is refused")
+                        "other matplotlib writes); a name without one is refused, and so is "
+                        "a file that exists, without --overwrite")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--kind", choices=("dome", "cuts", "structures", "explore"), default="dome",
                    help="dome: Tc over (eta, g); cuts: Tc(eta) at each --g; structures: the "
                         "top Tc of every structure over (W, L), one panel per (V, omega0); "
@@ -437,8 +449,7 @@ def add_commands(sub) -> None:
     e.add_argument("store", metavar="STORE", help="zarr store path or URL")
     e.add_argument("--netcdf", metavar="FILE", help="netCDF-4 file to write")
     e.add_argument("--csv", metavar="FILE", help="CSV file to write")
-    e.add_argument("--overwrite", action="store_true",
-                   help="replace files that exist (else an existing file is refused)")
+    e.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     e.add_argument("--max-points", type=int, default=None, metavar="N",
                    help=f"most rows (points or samples) written as CSV [{CSV_MAX_POINTS}]")
     add_storage_option(e)

@@ -11,6 +11,7 @@ import shlex
 import sys
 
 from ..addresses import on_this_machine
+from ..flags import VALUES
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
                       add_storage_option, add_store_mode_options, announce_compile,
@@ -145,8 +146,10 @@ def _print_run(doc: dict) -> None:
     which = (f"the {'dome' if n == 1 else f'{n} domes'}" if shown == n
              else f"{shown} of {n} domes, highest Tc first")
     print(f"{which}; every dome in full: fanodome dome {doc['store']}")
+    if any(not r.get("refined") for r in doc["dome"]):
+        print(f"grid values: {VALUES['grid']}")
     for r in doc["dome"]:
-        how = "refined" if r.get("refined") else "grid"
+        how = r["values"]
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
               f"omega0 = {r['omega0']:g} meV ({how} values):")
         print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "

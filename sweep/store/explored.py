@@ -35,6 +35,7 @@ import solver.parameters
 from solver.parameters import PARAMETERS
 
 from ..config import package_version
+from ..grid import AXES
 from ..flags import BRANCHES, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_POLISH
 from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_EXPLORE_FAILURES,
                      ATTR_EXPLORE_JSON, ATTR_FAILURES, StoreError, check_only_own_files,
@@ -255,6 +256,25 @@ def explore_status(store: str, *, storage_options: Mapping | None = None) -> dic
             "polish": counts(polish, settings.get("polish", {}).get("points", 0)),
             "finished": attrs["finished"], "best": attrs["best"],
             "failures": attrs["failures"]}
+
+
+def fixed_axes(attrs: Mapping) -> dict[str, float]:
+    """The values of the axes an explore store did not explore, by name in the order of
+    :data:`sweep.grid.AXES` (units of :data:`solver.parameters.PARAMETERS`): its config's
+    ``[grid]`` value of each, as its ``explore_json`` records them. Never eta: when eta is not
+    explored the maximum over eta is searched, and each sample's ``eta_max`` says where."""
+    fixed = json.loads(attrs[ATTR_EXPLORE_JSON]).get("fixed", {})
+    return {a: float(fixed[a]) for a in AXES if a in fixed}
+
+
+def with_fixed_axes(ds: xr.Dataset) -> xr.Dataset:
+    """An explore store's Dataset with a scalar coordinate per axis not explored
+    (:func:`fixed_axes`), with its ``units`` and ``long_name``, so that a copy of it (a CSV, a
+    netCDF file) says which structure, omega0 and g its samples are of."""
+    fixed = fixed_axes(ds.attrs)
+    return ds.assign_coords({a: xr.Variable((), v, {"units": PARAMETERS[a].unit,
+                                                    "long_name": PARAMETERS[a].long_name})
+                             for a, v in fixed.items()})
 
 
 def explore_attrs(attrs: Mapping) -> dict:

@@ -29,14 +29,15 @@ CSV is the wrong format (use netCDF)."""
 
 
 def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
-    """``path`` as a file to write; ValueError when it lies inside a zarr store (writing there
-    would replace the store's metadata or a chunk: ``--csv STORE/zarr.json``), or when it
-    exists and ``overwrite`` is not given (nothing is replaced unasked), or is not a file."""
+    """``path`` as a file to write (an export, a figure of ``fanodome plot``); ValueError when it
+    lies inside a zarr store (writing there would replace the store's metadata or a chunk:
+    ``--csv STORE/zarr.json``), or when it exists and ``overwrite`` is not given (nothing is
+    replaced unasked), or is not a file."""
     path = Path(path)
     full = path.resolve()
     inside = next((d for d in full.parents if (d / "zarr.json").is_file()), None)
     if full.name == "zarr.json" or inside is not None:
-        raise ValueError(f"{path}: inside the zarr store {inside or full.parent}; write exports "
+        raise ValueError(f"{path}: inside the zarr store {inside or full.parent}; write files "
                          f"outside it")
     if path.exists() and not path.is_file():
         raise ValueError(f"{path}: exists and is not a file; not touching it")
@@ -98,9 +99,15 @@ def rows(ds: xr.Dataset) -> int:
 
 def to_netcdf(ds: xr.Dataset, *, path: str | Path, overwrite: bool = False) -> Path:
     """Write the whole store (variables, coordinates, attributes) to a netCDF-4 file; dask-backed
-    data are written chunk by chunk. An existing file is replaced only with ``overwrite``."""
+    data are written chunk by chunk; an explore store with its axes not explored as scalar
+    coordinates (:func:`sweep.store.explored.with_fixed_axes`). An existing file is replaced
+    only with ``overwrite``."""
     dataset(ds)
+    from .explored import SAMPLE_DIM, with_fixed_axes
+
     path = check_output(path, overwrite=overwrite)
+    if SAMPLE_DIM in ds.dims:
+        ds = with_fixed_axes(ds)
     _plain(ds).to_netcdf(path, engine=NETCDF_ENGINE)
     log.info("wrote %s (%d rows)", path, rows(ds))
     return path
@@ -114,11 +121,12 @@ def csv_header(ds: xr.Dataset, name: str) -> str:
 def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS,
            overwrite: bool = False) -> Path:
     """One row per point of a sweep: the six coordinates, tc, status, E_L and dE; per sample of
-    an explore: its index, the explored parameters and every variable (headers ``name
-    [units]``; a number empty where there is no value). Raises ValueError above ``max_points``
-    rows. An existing file is replaced only with ``overwrite``."""
+    an explore: its index, the explored parameters, the values of the axes not explored (the
+    same in every row: :func:`sweep.store.explored.with_fixed_axes`) and every variable
+    (headers ``name [units]``; a number empty where there is no value). Raises ValueError
+    above ``max_points`` rows. An existing file is replaced only with ``overwrite``."""
     dataset(ds)
-    from .explored import SAMPLE_DIM, VAR_SAMPLE_STATUS
+    from .explored import SAMPLE_DIM, VAR_SAMPLE_STATUS, with_fixed_axes
     from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
 
     n = rows(ds)
@@ -126,7 +134,8 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
         raise ValueError(f"{n} rows is too many for CSV (limit {max_points}, --max-points); "
                          f"use --netcdf")
     path = check_output(path, overwrite=overwrite)
-    if SAMPLE_DIM in ds.dims:  # the explored parameters (coordinates along sample), then all
+    if SAMPLE_DIM in ds.dims:  # the parameters, explored (along sample) and fixed, then all
+        ds = with_fixed_axes(ds)
         names = [c for c in ds.coords if c != SAMPLE_DIM] + list(ds.data_vars)
         ds = ds.isel({SAMPLE_DIM: np.flatnonzero(ds[VAR_SAMPLE_STATUS].values != 0)})
     else:

@@ -1,0 +1,95 @@
+"""``fanodome plot``'s file and its cuts: a file that exists is refused as ``export`` refuses
+one, and a cut with nothing to draw is left out of the curves and the legend and named."""
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pytest
+
+from solver import STATUS_BELOW_FLOOR, STATUS_OK
+from sweep import store as store_mod
+from sweep.analysis.plots import cuts_figure
+from sweep.cli import main
+from sweep.config import parse_config
+
+TOML = """
+[grid]
+eta = { start = -1.5, stop = 3.0, step = 0.1 }
+g = [0.1, 0.2, 0.3]
+[run]
+chunk_g = 1
+"""
+"""One dome, one chunk per g: g = 0.1 computed, 0.2 below the floor at every eta, 0.3 pending."""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("plot") / "s.zarr")
+    cfg = parse_config(tomllib.loads(TOML))
+    plan = cfg.plan()
+    store_mod.layout(store=path, axes=cfg.axes, plan=plan, config_toml=cfg.to_toml(),
+                     config_json=cfg.identity())
+    eta = np.asarray(cfg.axes["eta"])
+    for index in plan.chunks():
+        region = plan.region(index)
+        g = cfg.axes["g"][region["g"].start]
+        if g == 0.3:
+            continue  # pending
+        tc = np.exp(np.log(200.0) - (eta - 1.03) ** 2)[None, None, :]
+        status = np.full(tc.shape, STATUS_OK if g == 0.1 else STATUS_BELOW_FLOOR, np.int8)
+        store_mod.write_chunk(store=path, region=region, tc=np.where(status == 0, tc, np.nan),
+                              status=status, E_L=1.0, dE=1.0)
+    return path
+
+
+def _one_line(err: str, *words: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def test_plot_refuses_a_file_that_exists_unless_overwrite(store, tmp_path, capsys):
+    png = tmp_path / "c.png"
+    png.write_bytes(b"a figure someone kept")
+    assert main(["plot", store, "-o", str(png), "--kind", "cuts"]) == 2
+    _one_line(capsys.readouterr().err, str(png), "file exists", "--overwrite")
+    assert png.read_bytes() == b"a figure someone kept"
+    # refused before any work: the store is not even opened
+    assert main(["plot", str(tmp_path / "no-such.zarr"), "-o", str(png)]) == 2
+    _one_line(capsys.readouterr().err, "file exists", "--overwrite")
+    assert main(["plot", store, "-o", str(png), "--kind", "cuts", "--overwrite"]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    # the one rule of export: no figure inside a store either
+    assert main(["plot", store, "-o", f"{store}/tc/x.png", "--kind", "cuts"]) == 2
+    assert "inside the zarr store" in capsys.readouterr().err
+
+
+def test_plot_and_export_share_the_overwrite_option(capsys):
+    from sweep.cli.analysis_commands import OVERWRITE_HELP
+    for command in ("plot", "export"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert OVERWRITE_HELP in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_cut_without_data_is_not_in_the_legend_and_is_named(store, tmp_path, capsys):
+    one = store_mod.open_dataset(store).isel(L=0, W=0, V=0, omega0=0)
+    fig = cuts_figure(one, g_cuts=[0.1, 0.2, 0.3])
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["$g$ = 0.1"]
+    assert "nothing to draw at g = 0.2 (below_floor), g = 0.3 (pending)" in \
+        fig._suptitle.get_text()
+    assert len(fig.axes[0].get_lines()) == 3  # one curve, its maximum and antiresonance
+    png = tmp_path / "cuts.png"
+    assert main(["plot", store, "-o", str(png), "--kind", "cuts", "--g", "0.1", "0.2",
+                 "0.3"]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "nothing to draw" in ln]
+    assert lines == ["fanodome plot: warning: nothing to draw at g = 0.2 (below_floor), "
+                     "g = 0.3 (pending): no Tc on the curve, left out"]
+    # no cut with data: nothing drawn, no legend (and no warning of an empty one)
+    fig = cuts_figure(one, g_cuts=[0.2])
+    assert fig.legends == [] and fig.axes[0].get_lines() == []
+    from sweep.analysis.plots import empty_cuts_note
+    assert empty_cuts_note(one, g_cuts=[0.1]) is None
