@@ -244,6 +244,60 @@ def test_cluster_script_command_prints_the_job_script(tmp_path):
     assert doc["kind"] == "slurm" and "#SBATCH --cpus-per-task=1" in doc["job_script"]
 
 
+# Runs `fanodome cluster-script ARGS` in a fresh interpreter that records every socket bind
+# (Python's audit event "socket.bind": a scheduler and its dashboard each bind one to listen).
+_AUDITED_CLUSTER_SCRIPT = """
+import json, sys
+binds = []
+sys.addaudithook(lambda e, a: binds.append(repr(a[1])) if e == "socket.bind" else None)
+from sweep.cli import main
+rc = main(sys.argv[1:])
+sys.stdout.flush()
+print(json.dumps({"rc": rc, "binds": binds}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("kind, prefix", [("slurm", "#SBATCH"), ("pbs", "#PBS")])
+@pytest.mark.parametrize("tls", [True, False])
+def test_cluster_script_starts_no_scheduler(tmp_path, kind, prefix, tls):
+    """The script comes from dask-jobqueue's Job alone: no socket is bound (a scheduler would
+    bind its port and its dashboard's), no file is written, and it equals the script of a
+    running cluster but for the scheduler's address and the credential files' names, which
+    are placeholders."""
+    cfg = write_toml(tmp_path / "c.toml", SMALL_TOML + f'\n[cluster]\nkind = "{kind}"\n'
+                     f'tls = {str(tls).lower()}\n')
+    args = [str(cfg), "--cores", "4", "--processes", "2", "--memory", "3GB", "--queue", "short",
+            "--account", "phys-42", "--walltime", "02:30:00", "--interface", "lo"]
+    p = subprocess.run([sys.executable, "-c", _AUDITED_CLUSTER_SCRIPT, "cluster-script", *args],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    doc = json.loads(p.stderr.splitlines()[-1])
+    assert (doc["rc"], doc["binds"]) == (0, []), p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["c.toml"]
+    scheme = "tls" if tls else "tcp"
+    assert f" {scheme}://SCHEDULER-HOST:PORT " in p.stdout
+    assert (".XXXXXXXX" in p.stdout) is tls
+    # The same script as a running cluster's, placeholders aside.
+    cls = SLURMCluster if kind == "slurm" else PBSCluster
+    spec = cluster_config_of(cfg, args[1:])
+    with cls(**jobqueue_kwargs(spec) | {"shared_temp_directory": str(tmp_path)}) as cluster:
+        real = cluster.job_script()
+
+    def placeholders(script: str) -> str:
+        script = re.sub(r"(tcp|tls)://\S+", r"\1://SCHEDULER-HOST:PORT", script)
+        return re.sub(r"(\.dask-jobqueue\.worker\.\w+)\.\w{8}", r"\1.XXXXXXXX", script)
+
+    assert p.stdout == placeholders(real).rstrip("\n") + "\n"
+    assert directives(p.stdout, prefix)
+
+
+def cluster_config_of(cfg, args: list[str]) -> ClusterConfig:
+    """The [cluster] of ``cfg`` with cluster options ``args``, as the CLI makes it."""
+    from sweep.cli import build_parser
+    from sweep.cli.options import cluster_config
+    a = build_parser().parse_args(["cluster-script", str(cfg), *args])
+    return cluster_config(load_config(cfg).cluster, a)
+
+
 # ------------------------------------------------------------------------------- kubernetes
 
 def _crd_schema() -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -88,3 +89,48 @@ def test_job_script_is_accepted_by_sbatch(slurm, tmp_path):
                        timeout=60, cwd=tmp_path)
     assert t.returncode == 0, t.stderr
     assert "to start at" in t.stderr  # "sbatch: Job 123 to start at ... using 2 processors"
+
+
+# Adaptive, no minimum: Dask asks for jobs only once tasks wait.
+ADAPTIVE_TOML = CLUSTER_TOML.replace("jobs = 2\n", "adaptive_maximum = 2\n")
+
+
+def test_an_adaptive_cluster_without_a_minimum_gets_its_jobs_with_the_tasks(slurm, tmp_path):
+    """The run does not wait for a first worker before it has tasks (it waited there until
+    --stall-timeout, for jobs nothing would ask for); the store equals an in-process run's."""
+    assert "jobs =" not in ADAPTIVE_TOML and "adaptive_maximum = 2" in ADAPTIVE_TOML
+    assert not _queue(), "fanodome jobs already queued: another run is using this SLURM"
+    cfg = write_toml(tmp_path / "slurm.toml", SMALL_TOML + ADAPTIVE_TOML)
+    store = tmp_path / "slurm.zarr"
+    p = cli("run", str(cfg), "--store", str(store), "--json", "--stall-timeout", "120",
+            cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    doc = json_out(p)
+    assert (doc["total"], doc["done"], doc["failed"]) == (128, 128, 0)
+    assert not _queue()
+    roundtrip(load_config(cfg), tmp_path / "ref.zarr")
+    assert_same_sweep(store, tmp_path / "ref.zarr")
+
+
+@pytest.mark.parametrize("cluster", [CLUSTER_TOML, ADAPTIVE_TOML], ids=["jobs", "adaptive"])
+def test_a_partition_slurm_refuses_ends_the_run_at_once_leaving_nothing(cluster, slurm,
+                                                                        tmp_path):
+    """sbatch refuses the jobs (no such partition): the run stops with SLURM's own error in one
+    line, exit 2, long before --stall-timeout, and leaves no store, lock, job or credential;
+    an adaptive cluster too (one job is submitted at its start to learn this)."""
+    assert not _queue(), "fanodome jobs already queued: another run is using this SLURM"
+    cfg = write_toml(tmp_path / "slurm.toml", SMALL_TOML + cluster)
+    store = tmp_path / "slurm.zarr"
+    t0 = time.perf_counter()
+    p = cli("run", str(cfg), "--store", str(store), "--queue", "nosuch", "--stall-timeout", "120",
+            cwd=tmp_path, timeout=300)
+    took = time.perf_counter() - t0
+    assert p.returncode == 2, p.stderr[-3000:]
+    assert took < 30, f"{took:.1f} s"  # the CLI's start and one sbatch: about 2 s
+    errors = [ln for ln in p.stderr.splitlines() if not ln[:4].isdigit()]  # not log lines
+    assert len(errors) == 1, p.stderr
+    assert errors[0].startswith("fanodome run: error: --cluster slurm: no job could be "
+                                "submitted (sbatch: error: invalid partition specified: nosuch")
+    assert "Traceback" not in p.stderr and "Exception in callback" not in p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["slurm.toml"]
+    assert not _queue()

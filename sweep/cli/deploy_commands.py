@@ -6,7 +6,6 @@ themselves are built by :mod:`sweep.execution.clusters`.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from .options import add_cluster_options, cluster_config
@@ -18,8 +17,6 @@ def _cmd_cluster_script(a: argparse.Namespace) -> dict:
 
     cfg = load_config(a.config) if a.config else paper_config()
     spec = cluster_config(cfg.cluster, a)
-    if a.verbose == 0:  # the placeholder scheduler's start and stop are no news
-        logging.getLogger("distributed").setLevel(logging.WARNING)
     if spec.kind == "local":
         raise ValueError("--cluster: a local cluster has no job script; pass --cluster "
                          "slurm, pbs or kubernetes (or set [cluster] kind)")
@@ -41,9 +38,11 @@ def add_commands(sub) -> None:
     c = sub.add_parser(
         "cluster-script", help="print the batch job script or Kubernetes manifest of a sweep",
         description="Print what `fanodome run CONFIG` would submit, to check it before it "
-                    "spends an allocation: the batch script of one worker job (slurm, pbs; "
-                    "its scheduler address is a placeholder's) or the DaskCluster resource "
-                    "(kubernetes, YAML). Nothing is submitted.")
+                    "spends an allocation: the batch script of one worker job (slurm, pbs) "
+                    "or the DaskCluster resource (kubernetes, YAML). Nothing is submitted "
+                    "and no scheduler is started, so the script's scheduler address is "
+                    "SCHEDULER-HOST:PORT and, with TLS, its credential files end in "
+                    ".XXXXXXXX: `fanodome run` fills both in when it starts its scheduler.")
     c.add_argument("config", nargs="?", metavar="CONFIG",
                    help="TOML sweep config whose [cluster] table is used [none]")
     c.add_argument("--workers", type=int, metavar="N", help="worker pods (kubernetes)")

@@ -21,10 +21,12 @@ a hook. Knows Dask, not the solver or the store (a store here is only its addres
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 
 import distributed
 import distributed.utils
+from distributed.core import Status
 from dask.utils import parse_bytes
 
 from ..addresses import is_url, local_path, on_loopback, url_scheme
@@ -151,13 +154,9 @@ def jobqueue_kwargs(spec: ClusterConfig) -> dict:
     return kw
 
 
-def _jobqueue_cluster(spec: ClusterConfig):
-    """A SLURM or PBS cluster of ``spec``: its scheduler runs here, on ``interface`` or
-    ``host`` where one is named (refused, :class:`ClusterError`, when this machine has no such
-    interface or address). A start that fails takes back the TLS credential files it wrote for
-    the workers."""
-    jq = _engine("dask_jobqueue", "dask-jobqueue")
-    cls = jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster
+def _check_scheduler_place(spec: ClusterConfig) -> None:
+    """Refuse (:class:`ClusterError`) an ``interface`` or ``host`` of ``spec`` that this machine,
+    where the scheduler of a batch queue listens, does not have."""
     import psutil
     interfaces = psutil.net_if_addrs()
     if spec.interface is not None and spec.interface not in interfaces:
@@ -168,6 +167,16 @@ def _jobqueue_cluster(spec: ClusterConfig):
     if spec.host is not None and spec.host not in mine | {"0.0.0.0", "::", "localhost"}:
         raise ClusterError(f"cluster.host {spec.host}: not an address of this machine, where "
                            f"the scheduler listens")
+
+
+def _jobqueue_cluster(spec: ClusterConfig):
+    """A SLURM or PBS cluster of ``spec``: its scheduler runs here, on ``interface`` or
+    ``host`` where one is named (refused, :class:`ClusterError`, when this machine has no such
+    interface or address). A start that fails takes back the TLS credential files it wrote for
+    the workers."""
+    jq = _engine("dask_jobqueue", "dask-jobqueue")
+    cls = jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster
+    _check_scheduler_place(spec)
     kw = jobqueue_kwargs(spec)
     folder = kw.get("shared_temp_directory")
     if folder is not None:  # the workers' TLS credentials are written there first
@@ -188,17 +197,59 @@ _CREDENTIAL_FILES = ".dask-jobqueue.worker."
 """How the files of the workers' TLS credentials that dask-jobqueue writes begin."""
 
 
-def job_script(spec: ClusterConfig) -> str:
-    """The batch script one worker job of ``spec`` would run (nothing is submitted).
+def _remove_credentials(cluster) -> None:
+    """Delete the files of the workers' TLS credentials (private key included) that a closed
+    dask-jobqueue ``cluster`` wrote. dask-jobqueue keeps each as a ``NamedTemporaryFile`` on
+    the cluster (``_job_ca_file``, ``_job_cert``, ``_job_key``: ``_get_worker_security``),
+    deleted only when the cluster is collected, which the cluster's reference cycles put off
+    to a garbage collection that may never come before the process ends."""
+    for key in ("ca_file", "cert", "key"):
+        f = getattr(cluster, f"_job_{key}", None)
+        if f is not None:
+            with contextlib.suppress(FileNotFoundError):
+                f.close()
 
-    A scheduler is started for the script's address and closed again: the address in the
-    script is that of this throwaway scheduler.
+
+SCHEDULER_PLACEHOLDER = "SCHEDULER-HOST:PORT"
+"""The scheduler's address (after ``tcp://`` or ``tls://``) in a printed job script
+(:func:`job_script`): ``fanodome run`` knows it only once its scheduler listens, on a free
+port."""
+
+CREDENTIAL_PLACEHOLDER = "XXXXXXXX"
+"""The random end of each TLS credential file's name in a printed job script, as in a
+``mktemp`` template: ``fanodome run`` writes the files, with new names, when it starts."""
+
+
+def job_script(spec: ClusterConfig) -> str:
+    """The batch script one worker job of ``spec`` would run; nothing is submitted, no
+    scheduler is started and no port is bound.
+
+    dask-jobqueue 0.9 writes a script from a ``Job`` (``SLURMJob``, ``PBSJob``), which needs
+    only the scheduler's address as text: ``JobQueueCluster.job_script()`` is
+    ``self._dummy_job.job_script()``, that job built with the cluster's job keywords and the
+    name ``dummy-name``. The same job is built here from the same keywords
+    (:func:`jobqueue_kwargs`, the protocol ``tls://`` with TLS), without the cluster, so the
+    script is the one ``fanodome run`` submits but for :data:`SCHEDULER_PLACEHOLDER` and, with
+    TLS, the credential files' names (:data:`CREDENTIAL_PLACEHOLDER`; the folder is the real
+    one). ``interface`` and ``host`` are checked as for a run (:class:`ClusterError`).
     """
-    cluster = _jobqueue_cluster(spec)
-    try:
-        return cluster.job_script()
-    finally:
-        cluster.close()
+    jq = _engine("dask_jobqueue", "dask-jobqueue")
+    job_cls = (jq.SLURMCluster if spec.kind == "slurm" else jq.PBSCluster).job_cls
+    kw = jobqueue_kwargs(spec)
+    _check_scheduler_place(spec)
+    kw.pop("scheduler_options")
+    folder = kw.pop("shared_temp_directory", None)
+    security = None
+    if kw.pop("security", None):
+        def name(key: str) -> str:
+            return os.path.join(folder, f"{_CREDENTIAL_FILES}{key}.{CREDENTIAL_PLACEHOLDER}")
+        security = distributed.Security(tls_ca_file=name("ca_file"),
+                                        tls_worker_cert=name("cert"),
+                                        tls_worker_key=name("key"))
+    protocol = "tls://" if security is not None else None
+    job = job_cls(f"{protocol or 'tcp://'}{SCHEDULER_PLACEHOLDER}", name="dummy-name",
+                  protocol=protocol, security=security, **kw)
+    return job.job_script()
 
 
 # -------------------------------------------------------------------------------- kubernetes
@@ -338,10 +389,107 @@ def dashboard_link(client: distributed.Client) -> str | None:
     return client.dashboard_link if major_minor >= DASHBOARD_BOKEH else None
 
 
+SUBMIT_COMMAND_FAILED = re.compile(
+    r"Exit code: (?P<code>-?\d+)\nCommand:\n(?P<command>.*?)\nstdout:\n(?P<stdout>.*?)"
+    r"\nstderr:\n(?P<stderr>.*)", re.DOTALL)
+"""The RuntimeError of dask-jobqueue's ``Job._call`` when a command exits non-zero."""
+
+
+def _submission_error(err: BaseException) -> str:
+    """One line of a failed submission: the batch system's stderr (``sbatch: error: invalid
+    partition specified: nosuch``), else its stdout or exit code, else the error itself (no
+    job id in the output, no such command)."""
+    m = SUBMIT_COMMAND_FAILED.search(str(err))
+    if m is None:
+        text = str(err) if not isinstance(err, OSError) else f"{err.strerror}: {err.filename}"
+    else:
+        command = m["command"].split(" ", 1)[0]
+        text = (m["stderr"].strip() or m["stdout"].strip()
+                or f"{command} exited with code {m['code']}, printing nothing")
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _submit_jobs(cluster, *, jobs: int, kind: str, timeout_s: float) -> None:
+    """Submit ``jobs`` batch jobs of a dask-jobqueue ``cluster`` and wait until the batch
+    system has answered each submission (``sbatch``, ``qsub``), at most ``timeout_s`` seconds
+    (then :class:`~sweep.execution.runner.Stalled`; the cluster's close waits for the
+    submission command to return, so that a job it submitted late is cancelled too).
+    :class:`ClusterError` with the batch system's own error when no job was accepted (an
+    unknown partition or account, a walltime or memory above the queue's limit); a warning
+    with it when only some were, and the run goes on with those.
+
+    Why not ``cluster.scale(jobs=n)``: distributed's ``SpecCluster.scale`` only adds the jobs
+    to ``cluster.worker_spec`` and schedules ``_correct_state`` as a callback on the cluster's
+    event loop. That starts each job (dask-jobqueue's ``Job.start`` runs the submit command
+    and raises RuntimeError with its stderr when it exits non-zero, ValueError when its output
+    holds no job id), and the first error ends the callback, where tornado only logs it
+    ("Exception in callback", a traceback) and the caller never sees it; the failed jobs stay
+    in ``cluster.workers``, never started, and a run would wait ``--stall-timeout`` for a
+    worker that cannot come. Here the spec is grown as ``scale`` grows it
+    (``new_worker_spec``) and ``_correct_state`` (how SpecCluster's documentation says to
+    align a cluster with a changed spec) is awaited, so its error comes back here once every
+    submission has answered. Jobs whose submission failed (no ``job_id``) leave the spec and
+    the cluster (marked ``Status.failed``), so that neither the client (which awaits the
+    cluster, starting any job not yet running) nor a later scale submits them again.
+    """
+    failure: list[BaseException] = []
+
+    async def submit() -> bool:
+        while len(cluster.worker_spec) < jobs:
+            cluster.worker_spec.update(cluster.new_worker_spec())
+        task = cluster._correct_state()
+        # Its error is read here, or dropped once it ends after the wait below.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        try:
+            # Shielded: a submission that outlasts the wait still ends, and then holds the
+            # jobs it submitted, which the cluster's close cancels.
+            await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except TimeoutError:
+            return False
+        except (RuntimeError, ValueError, OSError) as err:
+            failure.append(err)
+        return True
+
+    t0 = time.perf_counter()
+    if not cluster.sync(submit):
+        raise Stalled(f"the {kind} job submission did not answer in {timeout_s:g} s "
+                      f"(--stall-timeout): the batch system's controller is slow or "
+                      f"unreachable")
+    if not failure:
+        log.info("submitted %d %s job%s in %.1f s", jobs, kind, "s" * (jobs > 1),
+                 time.perf_counter() - t0)
+        return
+    failed = _drop_unsubmitted(cluster)
+    why = _submission_error(failure[0])
+    if not failed:  # every job has its id: the error came after their submission
+        log.warning("%s: %d jobs submitted, then: %s", kind, jobs, why)
+    elif len(failed) >= jobs:
+        raise ClusterError(f"--cluster {kind}: no job could be submitted ({why})")
+    else:
+        log.warning("%s: %d of %d jobs could not be submitted (%s); going on with %d", kind,
+                    len(failed), jobs, why, jobs - len(failed))
+
+
+def _drop_unsubmitted(cluster) -> list[str]:
+    """Take the jobs of a dask-jobqueue ``cluster`` that were never submitted (no ``job_id``:
+    the batch system refused them, at the start or when adaptive scaling asked for more) out of
+    its spec and its jobs, marked ``Status.failed``: the cluster's close checks that every job
+    it made has stopped, and these stay alive a while (their error's traceback refers to
+    them). Returns their names."""
+    failed = [name for name, job in cluster.workers.items()
+              if job.job_id is None and job.status == Status.created]
+    for name in failed:
+        cluster.worker_spec.pop(name, None)
+        cluster.workers.pop(name).status = Status.failed
+    return failed
+
+
 @contextlib.contextmanager
-def make_cluster(spec: ClusterConfig) -> Iterator[object]:
+def make_cluster(spec: ClusterConfig, *, submit_s: float = STALL_S) -> Iterator[object]:
     """A running cluster of ``spec``'s kind and size, closed (jobs cancelled, pods deleted) on
-    exit. Batch jobs are submitted here; they may wait in the queue for a while."""
+    exit. Batch jobs are submitted here, at most ``submit_s`` seconds for the batch system to
+    accept them (:func:`_submit_jobs`: :class:`ClusterError` when it refuses them all); they
+    may then wait in the queue for a while."""
     warn_if_exposed(spec)
     if spec.kind == "local":
         cluster = _local_cluster(spec)
@@ -351,21 +499,28 @@ def make_cluster(spec: ClusterConfig) -> Iterator[object]:
         operator = _engine("dask_kubernetes.operator", "fanodome[kubernetes]")
         cluster = operator.KubeCluster(custom_cluster_spec=kubernetes_spec(spec),
                                        namespace=spec.namespace, shutdown_on_close=True)
+    batch = spec.kind in ("slurm", "pbs")
     try:
+        # Adaptive without a minimum: one job all the same, whose submission says at once
+        # whether the batch system takes this cluster's jobs.
+        first_jobs = max(spec.adaptive_minimum or 0, 1) if spec.adaptive else spec.jobs
+        if batch:
+            log.info("submitting %d %s job%s of %d cores, %s, %s", first_jobs, spec.kind,
+                     "s" * (first_jobs > 1), spec.cores, spec.memory_per_job(), spec.walltime)
+            _submit_jobs(cluster, jobs=first_jobs, kind=spec.kind, timeout_s=submit_s)
         if spec.adaptive:
-            if spec.kind in ("slurm", "pbs"):
+            if batch:
                 cluster.adapt(minimum_jobs=spec.adaptive_minimum or 0,
                               maximum_jobs=spec.adaptive_maximum)
             else:
                 cluster.adapt(minimum=spec.adaptive_minimum or 0,
                               maximum=spec.adaptive_maximum)
-        elif spec.kind in ("slurm", "pbs"):
-            cluster.scale(jobs=spec.jobs)
-            log.info("submitted %d %s jobs of %d cores, %s, %s", spec.jobs, spec.kind,
-                     spec.cores, spec.memory_per_job(), spec.walltime)
         yield cluster
     finally:
+        if batch:
+            _drop_unsubmitted(cluster)
         cluster.close()
+        _remove_credentials(cluster)
 
 
 def check_store_reachable(store: str, *, spec: ClusterConfig,
@@ -436,23 +591,27 @@ def place(store: str, *, cluster: ClusterConfig | None = None, scheduler: str | 
     return Placement(store=store, window=window)
 
 
-def _wait_for_first_worker(client: distributed.Client, *, kind: str, timeout_s: float) -> None:
-    """Wait until a worker has joined: :class:`~sweep.execution.runner.Stalled` when none has
-    in ``timeout_s`` seconds (jobs that wait in the queue longer, or whose submission failed:
-    the batch system's tools and the job logs say which)."""
+def _wait_for_first_worker(client: distributed.Client, *, kind: str, timeout_s: float,
+                           waited_s: float = 0.0) -> None:
+    """Wait until a worker has joined, ``timeout_s`` seconds after the cluster's start of which
+    ``waited_s`` have passed (starting it, submitting its jobs):
+    :class:`~sweep.execution.runner.Stalled` when none has (jobs that wait in the queue longer,
+    or that the batch system accepted but that failed to start: its queue and the job logs
+    say which; a submission it refused was refused before, by :func:`_submit_jobs`)."""
     if client.nthreads():
         return
     t0 = time.perf_counter()
+    left = max(timeout_s - waited_s, 0.0)
     log.info("waiting up to %.0f s for the first %s worker (jobs may wait in the queue)",
-             timeout_s, kind)
+             left, kind)
     try:
-        client.wait_for_workers(1, timeout=timeout_s)
+        client.wait_for_workers(1, timeout=left)
     except TimeoutError:
         raise Stalled(f"no {kind} worker joined in {timeout_s:g} s (--stall-timeout): its "
                       f"jobs wait in the queue or failed to start (the batch system's queue "
                       f"and the job logs say which); a longer --stall-timeout waits "
                       f"longer") from None
-    log.info("first worker joined after %.1f s", time.perf_counter() - t0)
+    log.info("first worker joined after %.1f s", waited_s + time.perf_counter() - t0)
 
 
 def _this_machine() -> set[str]:
@@ -493,8 +652,11 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
     running on exit; with ``store``, its workers must all be able to write there (see
     :func:`check_workers_reach_store`). Otherwise a cluster of ``cluster`` (default: a local
     one), closed on exit. For a new cluster the client waits until at least one worker has
-    joined, at most ``first_worker_s`` seconds (then
-    :class:`~sweep.execution.runner.Stalled`). ``ready``: called once the cluster is up and
+    joined, at most ``first_worker_s`` seconds from the cluster's start, its batch jobs'
+    submission included (then :class:`~sweep.execution.runner.Stalled`), unless it is adaptive
+    with no minimum (its workers come with the tasks); batch jobs that the
+    batch system refuses, every one, end it at once (:class:`ClusterError`, naming its error:
+    :func:`_submit_jobs`). ``ready``: called once the cluster is up and
     before the plugins are registered (the caller waits there for what the plugins need, e.g.
     kernels it compiles).
     """
@@ -510,9 +672,17 @@ def cluster_client(*, scheduler: str | None = None, cluster: ClusterConfig | Non
             if store is not None:
                 check_workers_reach_store(client, store, spec=spec)
         else:
-            c = stack.enter_context(make_cluster(spec))
+            t0 = time.perf_counter()
+            c = stack.enter_context(make_cluster(spec, submit_s=first_worker_s))
             client = stack.enter_context(distributed.Client(c))
-            _wait_for_first_worker(client, kind=spec.kind, timeout_s=first_worker_s)
+            if spec.adaptive and not spec.adaptive_minimum:
+                # Dask's adaptive scaling asks for workers once tasks wait, not before: the
+                # runner's own watch (tasks waiting, no worker) bounds the wait from there.
+                log.info("adaptive %s cluster: its workers are asked for as tasks come",
+                         spec.kind)
+            else:
+                _wait_for_first_worker(client, kind=spec.kind, timeout_s=first_worker_s,
+                                       waited_s=time.perf_counter() - t0)
         if ready is not None:
             ready()
         t0 = time.perf_counter()

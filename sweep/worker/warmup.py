@@ -93,7 +93,7 @@ def solver_client(*, scheduler: str | None = None, cluster: ClusterConfig | None
     process compiles first (:class:`BackgroundCompile`; ``compiling``: one the caller started
     earlier, to overlap its own imports too). ``gaps``: warm the gap kernels too (False for work
     that computes Tc only). ``first_worker_s``: the longest wait for a new cluster's first
-    worker."""
+    worker, its batch jobs' submission included."""
     spec = cluster or ClusterConfig()
     if compiling is None and workers_share_this_cache(spec, scheduler):
         compiling = BackgroundCompile(gaps=gaps)
