@@ -50,13 +50,17 @@ MAX_AT_FIRST_ETA = 512
 higher at lower eta; tc_max is the maximum over eta >= that first eta."""
 MAX_OUTSIDE_GRID = 1024
 """The maximum was followed past the grid's last eta (eta_max is beyond it)."""
+MAX_OUTSIDE_MODEL = 2048
+"""eta_max lies above eta_up (:func:`solver.tc.eta_up`), where mu + omega~ reaches the first
+subband the model leaves out: a grid that reaches past eta_up had its largest Tc there, and
+the maximum is not the model's answer."""
 CURVE_FLAGS = MappingProxyType({
     "done": DONE, "failed": FAILED, "max_at_bound": MAX_AT_BOUND,
     "antiresonance_below_floor": ANTI_BELOW_FLOOR,
     "antiresonance_outside_grid": ANTI_OUTSIDE_GRID, "antiresonance_at_bound": ANTI_AT_BOUND,
     "no_antiresonance": NO_ANTIRESONANCE, "no_maximum": NO_MAXIMUM,
     "not_converged": NOT_CONVERGED, "max_at_first_eta": MAX_AT_FIRST_ETA,
-    "max_outside_grid": MAX_OUTSIDE_GRID})
+    "max_outside_grid": MAX_OUTSIDE_GRID, "max_outside_model": MAX_OUTSIDE_MODEL})
 """``refine_status``'s flag_meanings and flag_masks."""
 
 # ------------------------------------------------------ window_status: one window Tc >= T*
@@ -86,8 +90,11 @@ TOP_FAILED = 8
 TOP_AT_ETA_BOUND = 16
 """The maximum over eta at the top lies on a bound of the eta search (the grid's first eta, or
 the upper bound with Tc still growing): top_tc is a lower bound."""
+TOP_OUTSIDE_MODEL = 32
+"""The top's eta lies above eta_up at its g (see :data:`MAX_OUTSIDE_MODEL`)."""
 TOP_FLAGS = MappingProxyType({"done": TOP_DONE, "at_g_edge": TOP_AT_G_EDGE, "none": TOP_NONE,
-                              "failed": TOP_FAILED, "at_eta_bound": TOP_AT_ETA_BOUND})
+                              "failed": TOP_FAILED, "at_eta_bound": TOP_AT_ETA_BOUND,
+                              "outside_model": TOP_OUTSIDE_MODEL})
 """``top_status``'s flag_meanings and flag_masks."""
 
 
@@ -110,11 +117,20 @@ SAMPLE_BELOW_FLOOR = 64
 """Tc is below the temperature floor (at the point, or on the whole eta axis): tc_max is 0 K."""
 SAMPLE_NOT_CONVERGED = 128
 """The search of the maximum over eta hit max_evaluations before its tolerance."""
+OUTSIDE_MODEL = ("outside the model: above eta_up, where the pairing window reaches the first "
+                 "subband the model leaves out")
+"""How the reports say that an eta lies above eta_up (:data:`MAX_OUTSIDE_MODEL`,
+:data:`TOP_OUTSIDE_MODEL`, :data:`SAMPLE_OUTSIDE_MODEL`, and ``fanodome tc``'s
+``outside_model``)."""
+
+SAMPLE_OUTSIDE_MODEL = 256
+"""The sample's eta (its own, or where its maximum over eta sits) lies above eta_up (see
+:data:`MAX_OUTSIDE_MODEL`): not the model's answer."""
 SAMPLE_FLAGS = MappingProxyType({
     "done": SAMPLE_DONE, "failed": SAMPLE_FAILED, "polish": SAMPLE_POLISH,
     "max_at_bound": SAMPLE_MAX_AT_BOUND, "max_at_first_eta": SAMPLE_MAX_AT_FIRST_ETA,
     "max_outside_grid": SAMPLE_MAX_OUTSIDE_GRID, "below_floor": SAMPLE_BELOW_FLOOR,
-    "not_converged": SAMPLE_NOT_CONVERGED})
+    "not_converged": SAMPLE_NOT_CONVERGED, "outside_model": SAMPLE_OUTSIDE_MODEL})
 """``sample_status``'s flag_meanings and flag_masks."""
 
 BRANCHES = ("below_lifshitz", "kink", "above_lifshitz", "bound")

@@ -165,7 +165,7 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
     assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g", "at_g_edge",
-                             "at_eta_bound", "missing_points", "values"}
+                             "at_eta_bound", "outside_model", "missing_points", "values"}
     assert s["top"]["missing_points"] == 2  # g = 0.3: one point pending, one failed
     # the grid's top: g = 0.1 and 0.2 share the highest Tc; the first is taken, on the g edge
     assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is True

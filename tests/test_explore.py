@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -364,14 +365,100 @@ def test_a_box_as_narrow_as_the_polish_tolerance_is_explored_without_a_point_twi
 
 def test_the_learner_is_asked_only_for_new_points_and_says_when_it_has_none():
     from sweep.explore import learners
-    # a box resolved to floating-point precision (refused by explore): 6 floats in it
+    # a box resolved to floating-point precision (refused by explore): 6 floats in it, all
+    # within the rounding tolerance of each other, so one point
     learner = learners.make_learner([(7.0, 7.000000000000004)])
     placed: set[tuple[float, ...]] = set()
     while (point := learners.ask_new(learner, placed=placed)) is not None:
         assert point not in placed and len(placed) < 10
         placed.add(point)
         learner.tell(point[0], (point[0] - 7.0, 0.0))
-    assert 2 <= len(placed) <= 6 and all(7.0 <= p[0] <= 7.000000000000004 for p in placed)
+    assert len(placed) == 1 and all(7.0 <= p[0] <= 7.000000000000004 for p in placed)
+
+
+# ------------------------------------------- no point computed twice, to rounding
+
+def _twins(points) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+    """The pairs of points within the rounding tolerance of each other in every axis (all
+    pairs compared: the obvious reference of polish.KnownPoints)."""
+    P = np.array(points, dtype=float)
+    close = np.all(np.abs(P[:, None, :] - P[None, :, :]) <= polish_mod.SAME_POINT, axis=-1)
+    i, j = np.nonzero(np.triu(close, k=1))
+    return [(tuple(P[a]), tuple(P[b])) for a, b in zip(i, j)]
+
+
+@pytest.mark.parametrize("box, budget, polish, f", [("e2", 30, 60, "bent_kink"),
+                                                    ("e2", 30, 200, "edge"),
+                                                    ("L", 1, 60, "one_axis_top"),
+                                                    ("L", 20, 40, "one_axis_top")])
+def test_no_two_computed_points_differ_by_rounding_alone(box, budget, polish, f, tmp_path):
+    """Nelder-Mead reaches a point it has been at, or a learner's sample, by other arithmetic,
+    a few ulps away (8.999999999999998 for the sample at 9.0): that point is the sample, read,
+    not computed again, and the best is a row of the store as it was computed. On the e2 box
+    (L 7-11, W 3-10 Å) and on L alone."""
+    store = str(tmp_path / "x.zarr")
+    compute = ClosedForm(globals()[f])
+    cfg = _config(budget=budget, polish=polish) if box == "e2" else _one_axis(budget, polish)
+    r = explore(cfg, store=store, executor=InProcessExecutor(), compute=compute)
+    assert r.polish > 0 and r.computed == len(compute.points)
+    assert _twins(compute.points) == []
+    ds = explored.read_samples(store)
+    status = ds[explored.VAR_SAMPLE_STATUS].values.astype(int)
+    rows = np.flatnonzero(flags.has(status, flags.SAMPLE_DONE))
+    points = [tuple(float(ds[a].values[i]) for a in r.axes) for i in rows]
+    assert _twins(points) == [] and len(points) == r.samples + r.polish
+    best = tuple(r.best[a] for a in r.axes)
+    assert best == points[list(rows).index(r.best["sample"])] and best in compute.points
+
+
+def test_the_polish_takes_a_point_a_few_ulps_from_a_known_one_for_that_one():
+    """Known points moved by a few ulps off the polish's path are its path still: it computes
+    nothing new, and its best is one of them exactly."""
+    def run(known):
+        computed = []
+
+        def evaluate(p):
+            computed.append(p)
+            return one_axis_top(*p)[0]
+        x0 = (9.0,)
+        res = polish_mod.polish(evaluate, x0, tc0=one_axis_top(9.0)[0], bounds=[(7.0, 11.0)],
+                                steps=[0.5], max_points=200, known=known)
+        return res, computed
+
+    first, path = run({})
+    assert first.converged and len(path) > 5 and _twins(path) == []
+    moved = {(p[0] + (-1) ** k * 3 * float(np.spacing(p[0])),): one_axis_top(*p)[0]
+             for k, p in enumerate(path)}  # 3 ulps off, either way
+    assert not set(moved) & set(path)  # no point of the path is known exactly
+    again, computed = run(moved)
+    assert computed == [] and again.reused >= len(path) and again.x in moved
+    assert again.tc == moved[again.x] and again.converged
+
+
+def test_known_points_are_found_within_the_rounding_tolerance_and_no_further():
+    tol = polish_mod.SAME_POINT
+    known = polish_mod.KnownPoints({(9.0, 10.0): 1.0, (0.0, -3.0): 2.0})
+    assert known.find((8.999999999999998, 10.0)) == (9.0, 10.0)
+    assert known[(9.0 + 0.9 * tol, 10.0 - 0.9 * tol)] == 1.0
+    assert (9.0 + 2 * tol, 10.0) not in known and (9.0, 10.0 + 2 * tol) not in known
+    assert known.find((-1e-17, -3.0)) == (0.0, -3.0)  # across zero, where ulps vanish
+    assert known.add((5e-324, -3.0), 3.0) == (0.0, -3.0) and len(known) == 2
+    # every point within tol found, wherever it falls on the cells of the index
+    rng = np.random.default_rng(1)
+    for x in rng.uniform(-10.0, 10.0, 200):
+        one = polish_mod.KnownPoints([(float(x),)])
+        for d in rng.uniform(-tol, tol, 5):
+            assert (float(x + d),) in one
+        assert (float(x + 1.01 * tol),) not in one and (float(x - 1.01 * tol),) not in one
+
+
+def test_the_learner_is_never_given_a_point_a_few_ulps_from_a_placed_one():
+    from sweep.explore import learners
+    placed = {(7.000000000000002,), (10.999999999999998,)}  # its bounds, as rounding moves them
+    for kind in (set, polish_mod.KnownPoints):
+        learner = learners.make_learner([(7.0, 11.0)])  # it asks for its bounds first
+        point = learners.ask_new(learner, placed=kind(placed))
+        assert point is not None and 7.1 < point[0] < 10.9
 
 
 # ------------------------------------------------------------------ the text of eta alone
@@ -749,6 +836,7 @@ def test_status_counts_an_explore_stores_samples(tmp_path, capsys):
     assert out.startswith(f"explore store {store}: 5 of 6 samples done, 1 failed;")
     assert "best as the last explore on it ended: Tc = " in out and "L = " in out
     assert "failed sample " in out and "a sample that fails" in out
+    assert re.search(r"failed sample \d+ at L = [\d.]+ Å after \d+ tries", out), out
 
 
 def test_status_says_when_the_best_is_on_the_edge_or_below_the_floor(tmp_path, capsys):
@@ -759,6 +847,15 @@ def test_status_says_when_the_best_is_on_the_edge_or_below_the_floor(tmp_path, c
     assert main(["status", store]) == 0
     assert "(on the edge of the box at L = 11 Å: Tc may be higher beyond it)" in \
         capsys.readouterr().out
+    # Tc falling with V: the best on V = 0, which is no edge (V cannot go below 0), but V = 10
+    # meV is one
+    for lo, edge in ((0.0, []), (10.0, ["V"])):
+        doc = tomllib.loads(ONE_AXIS_TOML % {"budget": 4, "polish": 0})
+        doc["explore"]["axes"] = {"V": [lo, 50.0]}
+        at = str(tmp_path / f"v{lo:g}.zarr")
+        r = explore(parse_config(doc), store=at, executor=InProcessExecutor(),
+                    compute=ClosedForm(lambda V: (300.0 - V, 0)))
+        assert (r.best["V"], r.best["at_edge"]) == (lo, edge)
     zero = str(tmp_path / "zero.zarr")
     explore(parse_config(tomllib.loads(ZERO_TOML)), store=zero, executor=InProcessExecutor(),
             compute=BelowFloor())

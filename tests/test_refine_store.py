@@ -278,6 +278,46 @@ def test_refine_again_keeps_the_thresholds_the_store_is_refined_with(tmp_path, c
     assert store_mod.open_dataset(store)["threshold"].values.tolist() == [250.0]
 
 
+def test_a_maximum_above_eta_up_is_flagged_outside_the_model(tmp_path, refined):
+    """L = 7, W = 3 Å, V = 1000 meV: the fourth subband lies close above the third, and the
+    maxima near eta = 1 lie above eta_up (where mu + omega~ meets that subband's bottom, from
+    the bands of four subbands computed on their own): each such refined maximum, the top, and
+    explore's objective there are flagged outside the model; the small store's maxima are not."""
+    import math
+
+    import solver
+    from sweep.explore.objective import objective
+    doc = {"grid": {"eta": {"start": -0.5, "stop": 3.0, "step": 0.1},
+                    "g": [0.25, 1 / 3], "L": 7.0, "W": 3.0, "V": 1000.0}}
+    store = _sweep(tmp_path / "narrow.zarr", doc=doc)
+    refine_store(store, settings=SETTINGS, executor=InProcessExecutor())
+    ds = store_mod.open_dataset(store).squeeze()
+    three = solver.band_structure(L=7.0, W=3.0, V=1000.0)
+    four = solver.band_structure(L=7.0, W=3.0, V=1000.0, nbands=4)
+    for g in (0.25, 1 / 3):
+        up = (four.E_min[-1] - 230.0 * math.sqrt(1 - 2 * g) - three.E_L) / three.dE
+        c = ds.sel(g=g)
+        assert float(c["eta_max"]) > up  # the case this test is about
+        assert flags.has(int(c[store_mod.VAR_REFINE_STATUS]), flags.MAX_OUTSIDE_MODEL)
+    assert flags.has(int(ds[store_mod.VAR_TOP_STATUS]), flags.TOP_OUTSIDE_MODEL)
+    report = sweep_dome_report(store)
+    assert all(r["outside_model"] for r in report["per_g"]) and report["top"]["outside_model"]
+    st = solver.prepare_structure(L=7.0, W=3.0, V=1000.0)
+    value = objective(st, g=1 / 3, omega0=230.0, model={}, settings=SETTINGS,
+                      eta_grid=np.arange(-0.5, 3.0001, 0.1))
+    assert value.flags & flags.SAMPLE_OUTSIDE_MODEL
+    small, _ = refined  # the paper's structure: eta_up = 8.45 and more, far above its maxima
+    status = store_mod.open_dataset(small)[store_mod.VAR_REFINE_STATUS].values
+    assert not flags.has(status, flags.MAX_OUTSIDE_MODEL).any()
+    assert not sweep_dome_report(small)["top"]["outside_model"]
+
+
+def sweep_dome_report(store: str) -> dict:
+    """The first dome's record of ``fanodome dome --json``."""
+    from sweep.analysis.domes import dome_report
+    return dome_report(store_mod.open_dataset(store))["structures"][0]
+
+
 def test_refine_table_is_checked():
     from sweep.config import ConfigError, paper_config, parse_config
     cfg = parse_config({"refine": {"thresholds": [293.15, 273.15], "eta_tol": 1e-7}})

@@ -395,8 +395,14 @@ def test_half_laid_out_store_names_itself_and_suggests_overwrite(reference, tmp_
     root.pop("consolidated_metadata", None)  # what a layout cut short leaves (written last):
     (store / "zarr.json").write_text(json.dumps(root))  # no index, some arrays, no results
     subprocess.run(["rm", "-r", str(store / "status"), str(store / "tc" / "c")], check=True)
+    # and the temporary file zarr writes a file through, left by a kill mid-write
+    (store / f"zarr.{'0123456789abcdef' * 2}.partial").write_text("{")
     assert main(["status", str(store)]) == 2
     _one_line(capsys.readouterr().err, str(store), "--overwrite")
+    before = (store / "zarr.json").read_bytes()
+    assert main(["refine", str(store)]) == 2  # refused, and nothing written (no index made)
+    _one_line(capsys.readouterr().err, str(store), "--overwrite")
+    assert (store / "zarr.json").read_bytes() == before
     cfg = write_toml(tmp_path / "small.toml", SMALL_TOML)
     assert main(["run", str(cfg), "--store", str(store), "--resume"]) == 2
     _one_line(capsys.readouterr().err, str(store), "--overwrite")
@@ -633,6 +639,38 @@ def test_full_disk_mid_run_gives_one_line_and_a_resumable_store(tiny_disk, refer
                        resume=True)
     assert result.complete
     assert_same_sweep(store, reference)
+
+
+def _paraboloid(task):
+    """An explore sample's function: a closed-form Tc (K) with its top inside the box."""
+    from sweep.explore import SampleOutcome, Value
+    L, W = task.point
+    tc = 300.0 - (L - 9.0) ** 2 - (W - 6.0) ** 2
+    return SampleOutcome(task.index, task.point, task.polish,
+                         Value(tc, 1.0, 0, 1, 3000.0, 20.0, 0), 0.0)
+
+
+EXPLORE_DOC = {"grid": {"g": 0.3, "eta": [0.0, 1.0, 2.0]},
+               "explore": {"axes": {"L": [7.0, 11.0], "W": [3.0, 10.0]}, "budget": 8,
+                           "polish_points": 2}}
+
+
+@pytest.mark.parametrize("pages", [0, 2, 8])
+def test_explore_into_a_full_disk_gives_the_runs_advice(tiny_disk, pages):
+    """An explore store's layout cut short by a full disk: one line naming the store, that it
+    holds no results and --overwrite, as a run's (it was a bare '[Errno 28]'); --overwrite
+    then explores."""
+    from sweep.explore import explore
+    store = tiny_disk / "x.zarr"
+    ballast = _fill(tiny_disk, leave=4096 * pages)
+    config = parse_config(EXPLORE_DOC)
+    with pytest.raises(store_mod.StoreError) as err:
+        explore(config, store=str(store), executor=InProcessExecutor(), compute=_paraboloid)
+    _one_line(str(err.value), str(store), "layout was cut short", "--overwrite")
+    ballast.unlink()
+    result = explore(config, store=str(store), executor=InProcessExecutor(),
+                     compute=_paraboloid, overwrite=True)
+    assert result.samples == 8 and result.best is not None
 
 
 @pytest.fixture(scope="module")

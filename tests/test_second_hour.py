@@ -555,10 +555,16 @@ def test_fano_fit_refuses_a_g_off_the_grid_as_the_command_line_does(design):
 
 
 def test_sweep_explore_stays_callable_once_its_package_is_imported():
-    # importing sweep.explore's modules sets the package as sweep's attribute `explore`
-    import sys
-
-    import sweep.explore.learners  # noqa: F401
-    assert sweep.explore is sys.modules["sweep.explore"]
-    with pytest.raises(TypeError, match="store: a path or URL"):
-        sweep.explore(sweep.paper_config(), store=3)
+    # importing sweep.explore's modules sets the package as sweep's attribute `explore`; in a
+    # fresh interpreter, where nothing has used the front door's `sweep.explore` before
+    code = """
+import sys
+import pytest
+import sweep
+import sweep.explore.learners
+assert sweep.explore is sys.modules["sweep.explore"]
+with pytest.raises(TypeError, match="store: a path or URL"):
+    sweep.explore(sweep.paper_config(), store=3)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr

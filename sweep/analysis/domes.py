@@ -293,6 +293,8 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
         np.int8).assign_attrs(res["antiresonance_flag"].attrs)
     out["refined"] = done.assign_attrs(units="1", long_name="refined with the solver "
                                                              "(else grid values)")
+    out["outside_model"] = (done & flags.has(status, flags.MAX_OUTSIDE_MODEL)).assign_attrs(
+        units="1", long_name="refined maximum above eta_up: outside the model")
     if "threshold" in ds.dims:
         for name in ("eta_window_lo", "eta_window_hi", "window_status"):
             out[name] = ds[name].where(done) if name != "window_status" else ds[name]
@@ -355,7 +357,8 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     refinement stopped following it): Tc may be higher beyond, a lower bound.
     ``missing_points``: points of the dome not computed (pending, failed, lost): where there
     are any, the top is over the points that are, a lower bound. ``values``: the
-    :data:`VALUES` word of the top's Tc (``refined``, else its g's maximum's)."""
+    :data:`VALUES` word of the top's Tc (``refined``, else its g's maximum's).
+    ``outside_model``: a refined top above eta_up (:data:`sweep.flags.TOP_OUTSIDE_MODEL`)."""
     n_g = d.sizes["g"]
     missing = int(d["n_missing"].sum())
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
@@ -365,10 +368,12 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
                 "refined": True, "searched_in_g": n_g > 1,
                 "at_g_edge": n_g > 1 and bool(flags.has(status, flags.TOP_AT_G_EDGE)),
                 "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND)),
+                "outside_model": bool(flags.has(status, flags.TOP_OUTSIDE_MODEL)),
                 "missing_points": missing, "values": "refined"}
     rec = {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
            "refined": False, "searched_in_g": n_g > 1, "at_g_edge": False,
-           "at_eta_bound": False, "missing_points": missing, "values": "none"}
+           "at_eta_bound": False, "outside_model": False, "missing_points": missing,
+           "values": "none"}
     if rec["g"] is not None:
         j = int(np.flatnonzero(d["g"].values == rec["g"])[0])
         flag = DOME_FLAGS[int(d["dome_flag"][j])]
@@ -396,6 +401,7 @@ def _per_g_record(d: xr.Dataset) -> dict:
            "tc_antiresonance_upper_bound_K": _num(d["tc_antiresonance_bound"]),
            "antiresonance_depth_decades": _num(d["antiresonance_depth"]),
            "missing_points": int(d["n_missing"]), "refined": refined,
+           "outside_model": bool(d["outside_model"]) if "outside_model" in d else False,
            "values": values_word(dome_flag=DOME_FLAGS[int(d["dome_flag"])], refined=refined),
            "windows": _windows_record(d)}
     if flag == "below_floor":
@@ -432,16 +438,17 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
     """The dome report one dome at a time; memory is one structure's (L, W, V) slab.
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
-    "refined", "searched_in_g", "at_g_edge", "at_eta_bound", "missing_points", "values"}}``
+    "refined", "searched_in_g", "at_g_edge", "at_eta_bound", "outside_model",
+    "missing_points", "values"}}``
     (Å, Å, meV, meV; Tc in K).
     Values that do not exist are None; see :func:`dome` for the flags. Each ``per_g`` entry
-    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``), what its
-    maximum is (``values``: a word of :data:`VALUES`, :func:`values_word`) and lists
-    its ``windows`` ``{"threshold_K", "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a
-    value is None or a bound, :func:`window_why`); ``top`` is the refined top over (eta, g)
-    where the store has one, else the best g's maximum (:func:`_top_record`). With gaps in the
-    store, ``top`` also holds :func:`gaps_at_top`'s ``gap_ratios`` and ``gap_point`` (at the
-    grid g of the top).
+    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``) and, if
+    so, ``outside_model`` (its maximum above eta_up), what its maximum is (``values``: a word
+    of :data:`VALUES`, :func:`values_word`) and lists its ``windows`` ``{"threshold_K",
+    "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a value is None or a bound,
+    :func:`window_why`); ``top`` is the refined top over (eta, g) where the store has one, else
+    the best g's maximum (:func:`_top_record`). With gaps in the store, ``top`` also holds
+    :func:`gaps_at_top`'s ``gap_ratios`` and ``gap_point`` (at the grid g of the top).
     """
     floor = t_floor_of(ds) if t_floor is None else float(t_floor)
     tops = refined_top(ds)
@@ -488,7 +495,8 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
     says which: ``refined`` or ``grid`` (:data:`VALUES`). ``"at_edge"`` names the axes
     (``"g"``, ``"eta"``) on whose edge or bound the highest Tc lies (Tc may be higher beyond: a
     lower bound); each target g's entry says the same of its maximum over eta (``"at_edge":
-    true``). Only targets the store's g grid resolves are listed (:func:`near_targets`);
+    true``). Refined, the top and each target g's maximum say ``"outside_model"`` (above
+    eta_up). Only targets the store's g grid resolves are listed (:func:`near_targets`);
     without any, the g of the highest Tc (``"g_target": null``).
     """
     ranked: list[tuple[float, int, dict]] = []
@@ -552,6 +560,7 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
                    at_edge=[a for a, f in (("g", flags.TOP_AT_G_EDGE),
                                            ("eta", flags.TOP_AT_ETA_BOUND))
                             if flags.has(status, f) and (a != "g" or g.size > 1)])
+        row["outside_model"] = bool(flags.has(status, flags.TOP_OUTSIDE_MODEL))
     elif np.all(np.isnan(tc)):
         row.update(tc_max_K=None, g_at_max=None, eta_at_max=None, at_edge=[])
     else:
@@ -570,8 +579,10 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         if refined:
             c = one.isel(g=j)
             edge = flags.MAX_AT_BOUND | flags.MAX_AT_FIRST_ETA
+            status = int(c[store_mod.VAR_REFINE_STATUS])
             rec.update(tc_max_K=_num(c["tc_max"]), eta=_num(c["eta_max"]),
-                       at_edge=bool(flags.has(int(c[store_mod.VAR_REFINE_STATUS]), edge)),
+                       at_edge=bool(flags.has(status, edge)),
+                       outside_model=bool(flags.has(status, flags.MAX_OUTSIDE_MODEL)),
                        windows=_windows_record(c.compute()))
         elif np.all(np.isnan(tc[j])):
             rec.update(tc_max_K=None, eta=None, at_edge=False)

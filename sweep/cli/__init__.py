@@ -19,12 +19,14 @@ import gc
 import logging
 import os
 import re
+import shlex
 import sys
 
+from ..execution.runner import Stalled
 from . import (analysis_commands, deploy_commands, explore_commands, refine_commands,
                run_commands, solver_commands)
-from .options import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, BadInput,
-                      Interrupted, Parser, RepeatedOption, emit)
+from .options import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED,
+                      EXIT_STALLED, BadInput, Interrupted, Parser, RepeatedOption, emit, say)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # as given (``fanodome run`` repeats it in its resume hint)
     logging.basicConfig(level=logging.WARNING - 10 * args.verbose,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.application").addFilter(_closed_connection_noise)
     try:
         result = args.func(args)
         if result is None or isinstance(result, int):
@@ -95,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # a file that cannot be written, a server that does not answer
         print(_error_line(args.command, _os_error_text(err)), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Stalled as err:  # stalled, or the scheduler lost, where the command has no line
+        say(f"fanodome {args.command}: {err}; {_way_on(args)}")
+        return EXIT_STALLED
     except (KeyboardInterrupt, Interrupted) as err:
         print(f"fanodome {args.command}: interrupted", file=sys.stderr)
         return getattr(err, "exit_code", EXIT_INTERRUPTED)
@@ -106,6 +112,15 @@ ERROR_LINE_CHARS = (300, 200)
 way on are); a long value in between, such as a 100 kB string in a config, is cut."""
 
 
+def _closed_connection_noise(record: logging.LogRecord) -> bool:
+    """False for a traceback that a callback of distributed logs through tornado when the
+    scheduler's connection closes under it (``CommClosedError``, e.g. while gathering
+    results): the command says in one line that it lost the scheduler
+    (:class:`sweep.execution.runner.SchedulerLost`); every other record passes."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return exc is None or not type(exc).__module__.startswith("distributed.comm")
+
+
 def _error_line(command: str, text: str) -> str:
     """The one line of an error: no line breaks, a long middle cut (:data:`ERROR_LINE_CHARS`)."""
     text = " ".join(text.split())
@@ -113,6 +128,15 @@ def _error_line(command: str, text: str) -> str:
     if len(text) > head + tail:
         text = f"{text[:head]} ... [{len(text) - head - tail} characters cut] ... {text[-tail:]}"
     return f"fanodome {command}: error: {text}"
+
+
+def _way_on(args: argparse.Namespace) -> str:
+    """What is kept of a command that could not go on, and the command line that goes on with
+    it: ``refine`` again (it goes on from what is refined), or the command with ``--resume``."""
+    if args.command == "refine":
+        again = shlex.join(["fanodome", *(t.strip() for t in args.argv)])
+        return f"what is refined is kept; go on with: {again}"
+    return f"what finished is kept; resume with: {run_commands.resume_command(args)}"
 
 
 def _os_error_text(err: OSError) -> str:

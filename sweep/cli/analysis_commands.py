@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ..config import PAPER_G
-from ..flags import ANTI_FLAGS, DOME_FLAGS, VALUES
+from ..flags import ANTI_FLAGS, DOME_FLAGS, OUTSIDE_MODEL, VALUES
 from ..grid import DOME_AXES, GRID_MATCH_RTOL, MIN_DOME_G
 from ..store.export import CSV_MAX_POINTS, check_output
 from .options import (add_storage_option, fmt, json_number, named_values, storage_options,
@@ -94,6 +94,8 @@ def _print_dome(doc: dict) -> None:
         if t.get("missing_points"):
             edge += (f"; {t['missing_points']} points of this dome not computed yet: the top "
                      f"of those that are, a lower bound")
+        if t.get("outside_model"):
+            edge += f"; top {OUTSIDE_MODEL}"
         print(f"{_dome_name(s)}: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
               f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
         if t.get("gap_point"):
@@ -125,6 +127,8 @@ def _print_dome(doc: dict) -> None:
                               "none": "no antiresonance"}[r["antiresonance"]])
             if r["missing_points"]:
                 notes.append(f"{r['missing_points']} points missing")
+            if r.get("outside_model"):
+                notes.append(f"maximum {OUTSIDE_MODEL}")
             notes += window_lines(r.get("windows", []), digits=6, sep=": ")
             values = r["values"]
             used.append(values)

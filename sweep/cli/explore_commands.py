@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ..addresses import on_this_machine
+from ..flags import OUTSIDE_MODEL
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
                       add_store_mode_options, announce_compile, check_executor_options,
@@ -67,18 +68,22 @@ def _cmd_explore(a: argparse.Namespace) -> int:
 
 
 def _warning(best: dict | None) -> str | None:
-    """What the best cannot tell, in words: Tc below the temperature floor at every sample, or
-    a best on the box's edge (Tc may be higher beyond it: the samples do not say)."""
+    """What the best cannot tell, in words: Tc below the temperature floor at every sample, a
+    best on the box's edge (Tc may be higher beyond it: the samples do not say), or one above
+    eta_up (outside the model)."""
     if best is None:
         return None
     if "tc_upper_bound_K" in best:
         return (f"Tc is below the temperature floor ({best['tc_upper_bound_K']:g} K) at every "
                 f"sample: nothing to polish; move or widen the box")
+    said = []
     if best["at_edge"]:
         where = named_values(best, best["at_edge"])
-        return (f"the best lies on the edge of the box at {where}: Tc may be higher beyond it; "
-                f"widen the box to see")
-    return None
+        said.append(f"the best lies on the edge of the box at {where}: Tc may be higher "
+                    f"beyond it; widen the box to see")
+    if "outside_model" in best["flags"]:
+        said.append(f"the best's eta = {best['eta']:.6g} is {OUTSIDE_MODEL}")
+    return "; ".join(said) or None
 
 
 def _print_explore(doc: dict) -> None:

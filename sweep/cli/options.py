@@ -34,9 +34,10 @@ EXIT_CODES = {
                         "tasks or samples (fanodome run, refine, explore)",
     EXIT_BAD_INPUT: "bad input, or a store, file, server or scheduler that cannot be used "
                     "(one line on stderr)",
-    EXIT_STALLED: "a run or an explore stalled: no running worker for --stall-timeout "
-                  "seconds, or nothing finished for an hour (fanodome run, explore; the store "
-                  "stays resumable)",
+    EXIT_STALLED: "a run, a refinement or an explore could not go on: no running worker "
+                  "for --stall-timeout seconds, nothing finished for an hour, or the "
+                  "connection to the scheduler lost (fanodome run, refine, explore; what was "
+                  "written is kept, the line says how to go on)",
     EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
     EXIT_BROKEN_PIPE: "the reader of stdout went away (e.g. `| head`)",
     EXIT_TERMINATED: "terminated (SIGTERM)",

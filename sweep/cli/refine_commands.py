@@ -100,7 +100,8 @@ def add_commands(sub) -> None:
                     "thresholds again: nothing to do. "
                     "Tolerances: the [refine] table the store was swept with, else the "
                     "defaults. Exit 0: all "
-                    "refined; 1: some tasks failed; 2: bad input.")
+                    "refined; 1: some tasks failed; 2: bad input; 3: could not go on (no "
+                    "worker, or the scheduler lost; what is refined is kept).")
     r.add_argument("store", metavar="STORE", help="zarr store path or URL")
     r.add_argument("--threshold", type=float, nargs="*", action="extend", metavar="K",
                    help="temperatures T* (K) of the windows Tc >= T* [those the store is "

@@ -11,7 +11,7 @@ import shlex
 import sys
 
 from ..addresses import on_this_machine
-from ..flags import VALUES
+from ..flags import OUTSIDE_MODEL, VALUES
 from .options import (EXIT_FAILED_POINTS, EXIT_STALLED, BadInput, Interrupted,
                       add_cluster_options, add_executor_options, add_stall_option,
                       add_storage_option, add_store_mode_options, announce_compile,
@@ -62,7 +62,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
     except (Interrupted, Stalled) as err:
         bars.close()
         if isinstance(err, Stalled):
-            kept = (f"{store} keeps what finished: rerun with --resume"
+            kept = (f"{store} keeps what finished: resume with: {resume_command(a)}"
                     if store_exists(store, so) else f"nothing was written to {store}: run it "
                     f"again")
             print(f"fanodome run: {err}; {kept}", file=sys.stderr)
@@ -153,12 +153,14 @@ def _print_run(doc: dict) -> None:
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
               f"omega0 = {r['omega0']:g} meV ({how} values):")
         print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
-              f"eta = {fmt(r['eta_at_max'], '.5g')}{edge_note(r.get('at_edge'))}")
+              f"eta = {fmt(r['eta_at_max'], '.5g')}{edge_note(r.get('at_edge'))}"
+              + (f"; {OUTSIDE_MODEL}" if r.get("outside_model") else ""))
         for t in r["at_g"]:
             which = (f"g = {t['g']:g}" if t["g_target"] is None else
                      f"g = {t['g_target']} (nearest grid g = {t['g']:g})")
             print(f"  {which}: max Tc over eta = {fmt(t['tc_max_K'], '.5g')} K at eta = "
-                  f"{fmt(t['eta'], '.5g')}{edge_note(t.get('at_edge'))}")
+                  f"{fmt(t['eta'], '.5g')}{edge_note(t.get('at_edge'))}"
+                  + (f"; {OUTSIDE_MODEL}" if t.get("outside_model") else ""))
             for line in window_lines(t.get("windows", []), digits=5):
                 print(f"    {line}")
 
@@ -195,8 +197,9 @@ def _print_explore_status(doc: dict) -> None:
         print(f"best as the last explore on it ended: {tc} at {where}{edge}")
     print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")
     for f in doc["failures"]:
-        print(f"failed sample {f.get('sample')} at {f.get('point')} after {f['attempts']} "
-              f"tries: {f['error']}")
+        point = dict(zip(doc["axes"], f.get("point") or ()))
+        print(f"failed sample {f.get('sample')} at {named_values(point, point)} after "
+              f"{f['attempts']} tries: {f['error']}")
 
 
 def _print_status(doc: dict) -> None:

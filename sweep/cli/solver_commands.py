@@ -12,6 +12,7 @@ import math
 
 from solver.parameters import PARAMETERS, STATUS_NAMES, STATUS_OK, STRUCTURE
 
+from ..flags import OUTSIDE_MODEL
 from ..grid import parse_values
 from .options import (add_model_options, add_parameter_option, add_structure_options,
                       announce_compile, fmt,
@@ -124,8 +125,7 @@ def _outside_note(record: dict) -> str:
     """The text of a point whose eta lies above eta_up (its ``outside_model``), else ''."""
     if not record["outside_model"]:
         return ""
-    return (f"  outside the model: eta above eta_up = {record['eta_up']:.6g}, where the "
-            f"pairing window reaches the first subband left out")
+    return f"  {OUTSIDE_MODEL} (eta_up = {record['eta_up']:.6g})"
 
 
 GAPS_MAX_TEMPERATURES = 1000

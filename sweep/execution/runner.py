@@ -69,6 +69,19 @@ WORKERS_REFRESH_S = 1.0
 """Seconds between looks at the cluster's workers (one scheduler round trip): workers that join
 get slots within this time, and a 1000-worker cluster costs no scan per task."""
 
+RECONNECT_S = 30.0
+"""Seconds a run waits for a client that lost its connection to the scheduler to get it back
+before it gives up (:class:`SchedulerLost`). distributed's client cancels every future when its
+connection drops, tries to connect again for its own ``timeout`` (10 s for a ``--scheduler``
+client, ``SCHEDULER_TIMEOUT_S``; distributed's connect timeout, 30 s, for the client of a
+cluster fanodome starts) and then closes itself, which ends the wait; this bounds it where a
+client's timeout is longer or a connection attempt hangs."""
+
+NOTICE_S = 2.0
+"""Seconds a call to the client that raised waits for the client to notice that its connection
+dropped (its report stream reads the end of a dead scheduler's connection within milliseconds)
+before the error is taken for what it says."""
+
 
 class TaskSource(Protocol):
     """Where tasks come from when they are placed: ``take`` the next task for ``worker`` (None:
@@ -98,6 +111,19 @@ class _Iterated:
 class Stalled(RuntimeError):
     """The run cannot make progress (no running worker, or nothing finishing); what is written
     stays in the store, a later ``--resume`` finishes it."""
+
+
+class SchedulerLost(Stalled):
+    """The client lost its connection to the scheduler at ``address`` and did not get it back
+    (:data:`RECONNECT_S`): the run cannot go on. What finished tasks wrote stays in the store;
+    the same command again on a running scheduler (with ``--resume`` for a run or an explore)
+    finishes it. A :class:`Stalled`, so that whoever handles a run that cannot go on handles
+    this one too."""
+
+    def __init__(self, address: str, *, waited_s: float):
+        back = f" (not back after {waited_s:.0f} s)" if waited_s >= 1 else ""
+        super().__init__(f"lost the connection to the scheduler at {address}{back}")
+        self.address = address
 
 
 class _Lost(Exception):
@@ -169,12 +195,15 @@ def _is_client(executor) -> bool:
 
 
 class _ClientPool:
-    """Submissions to a distributed.Client, collected with as_completed."""
+    """Submissions to a distributed.Client, collected with as_completed. Every call to the
+    client goes through :meth:`_call` and every wait looks at the connection, so a scheduler
+    that goes away is :class:`SchedulerLost`, whatever distributed raises meanwhile."""
 
     def __init__(self, client):
         import distributed
 
         self.client = client
+        self.address = _scheduler_address(client)
         self.run_id = uuid.uuid4().hex[:8]
         # Results are gathered in the client's event loop, many at once: one blocking
         # ``fut.result()`` per task would cap a run at one scheduler round trip per task.
@@ -184,13 +213,60 @@ class _ClientPool:
         self.threads = 0
         self.refreshed = -float("inf")
         self.submitted = 0
+        self.dropped_at: float | None = None  # when a dropped connection was first seen
+
+    def connected(self) -> None:
+        """Return once the client is connected to its scheduler: at once, or once a dropped
+        connection is back; else raise :class:`SchedulerLost`. distributed's client, when its
+        connection drops, cancels every future (reason ``scheduler-connection-lost``), sets its
+        ``status`` to ``connecting`` while it tries again, then to ``running`` (back) or
+        ``closed`` (given up, after its own ``timeout``); this waits for that outcome at most
+        :data:`RECONNECT_S`."""
+        if self.client.status == "running":
+            return
+        if self.dropped_at is None:
+            self.dropped_at = time.monotonic()
+        while (self.client.status == "connecting"
+               and time.monotonic() - self.dropped_at < RECONNECT_S):
+            time.sleep(READY_POLL_S)
+        if self.client.status != "running":
+            raise SchedulerLost(self.address, waited_s=time.monotonic() - self.dropped_at)
+        log.warning("the connection to the scheduler at %s dropped and came back after %.1f s; "
+                    "the tasks it cancelled are submitted again", self.address,
+                    time.monotonic() - self.dropped_at)
+        self.dropped_at = None
+
+    def _noticed_drop(self) -> bool:
+        """Whether the client's connection has dropped, waiting :data:`NOTICE_S` at most for
+        the client to notice it."""
+        deadline = time.monotonic() + NOTICE_S
+        while self.client.status == "running":
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(READY_POLL_S)
+        return True
+
+    def _call(self, method: Callable, *args, **kwargs):
+        """``method(*args, **kwargs)``, a method of the client, on a live connection: one that
+        drops before or during the call and does not come back is :class:`SchedulerLost`,
+        whatever the call raised (``OSError: Timed out trying to connect``, ``RuntimeError:
+        ConnectionPool is closed``, or an ``AttributeError`` of a client that has closed and
+        forgotten its scheduler); a call cut by a connection that came back is made again."""
+        self.connected()
+        try:
+            return method(*args, **kwargs)
+        except Exception:
+            if not self._noticed_drop():
+                raise
+        self.connected()
+        return method(*args, **kwargs)
 
     def submit(self, fn, task, attempt: int, worker: str | None = None):
         self.submitted += 1  # a lost task submitted again needs a key of its own
         key = (f"fanodome-task-{self.run_id}-{'.'.join(map(str, task.index))}-{attempt}"
                f"-{self.submitted}")
         place = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
-        fut = self.client.submit(fn, task, key=key, pure=False, **place)
+        fut = self._call(self.client.submit, fn, task, key=key, pure=False, **place)
         self.completed.add(fut)
         self.load[worker] += 1
         return fut
@@ -198,7 +274,12 @@ class _ClientPool:
     def forget(self, futures: list) -> None:
         """Cancel ``futures`` (lost: they come out of :meth:`next_done` cancelled, and are
         skipped there)."""
-        self.client.cancel(futures)
+        self._call(self.client.cancel, futures)
+
+    def dropped(self, fut) -> bool:
+        """Whether ``fut``, one this run did not cancel, was cancelled by a connection to the
+        scheduler that dropped (and came back: :meth:`next_done` says so first)."""
+        return fut.status == "cancelled"
 
     def release_slot(self, worker: str | None) -> None:
         self.load[worker] -= 1
@@ -211,7 +292,7 @@ class _ClientPool:
         full_scan = now - self.refreshed >= WORKERS_REFRESH_S
         if full_scan:
             self.refreshed = now
-            nthreads = self.client.nthreads()
+            nthreads = self._call(self.client.nthreads)
             self.threads = max(self.threads, sum(nthreads.values()))
             self.caps = {w: WINDOW_PER_WORKER * n for w, n in nthreads.items()}
         caps = self.caps or {None: WINDOW_PER_WORKER}  # no worker yet: let the scheduler queue
@@ -226,9 +307,12 @@ class _ClientPool:
     def next_done(self, watchdog: _Watchdog | None = None, waiting: Iterable = ()):
         """The next finished future, its result and its exception (one of them None); while
         none is ready, ``watchdog`` looks at the cluster and raises :class:`Stalled`, or
-        :class:`_Lost` with those of the ``waiting`` futures that no worker holds."""
+        :class:`_Lost` with those of the ``waiting`` futures that no worker holds. A future
+        cancelled by a dropped connection comes out once the connection is back
+        (:meth:`connected`: else :class:`SchedulerLost`)."""
         looked = -math.inf
         while watchdog is not None and not self.completed.has_ready():
+            self.connected()
             if time.monotonic() - looked >= POLL_S:
                 lost = watchdog.check(self.look, pending=self.completed.count(),
                                       waiting=waiting)
@@ -240,7 +324,8 @@ class _ClientPool:
         if fut.status == "error":
             _, err, tb = result
             return fut, None, err.with_traceback(tb)
-        if isinstance(result, BaseException):  # cancelled
+        if isinstance(result, BaseException):  # cancelled: by this run, or a dropped connection
+            self.connected()
             return fut, None, result
         return fut, result, None
 
@@ -248,18 +333,27 @@ class _ClientPool:
         """The cluster's workers, those running (paused workers, at their memory limit, run
         nothing) and, with ``placed``, the keys they hold and how many running ones hold none
         (one more scheduler round trip)."""
-        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        workers = self._call(self.client.scheduler_info, n_workers=-1).get("workers", {})
         running = {w for w, info in workers.items() if info.get("status") == "running"}
         if not placed or not running:
             return _Look(len(workers), len(running), 0, frozenset())
-        processing = self.client.processing()
+        processing = self._call(self.client.processing)
         idle = sum(1 for w in running if not processing.get(w))
         return _Look(len(workers), len(running), idle,
                      frozenset(k for keys in processing.values() for k in keys))
 
     def default_window(self) -> int:
-        threads = sum(self.client.nthreads().values())
+        threads = sum(self._call(self.client.nthreads).values())
         return max(1, threads) * WINDOW_PER_WORKER
+
+
+def _scheduler_address(client) -> str:
+    """The address of ``client``'s scheduler; a client that closed itself after losing it has
+    forgotten its connection but keeps the address it was made with."""
+    address = getattr(getattr(client, "scheduler", None), "address", None)
+    if address is None:
+        address = getattr(client, "_start_arg", None)
+    return address if isinstance(address, str) else "its address (unknown: the client closed)"
 
 
 class _ExecutorPool:
@@ -278,6 +372,9 @@ class _ExecutorPool:
 
     def release_slot(self, worker: str | None) -> None:
         pass
+
+    def dropped(self, fut) -> bool:
+        return False  # nothing but this run cancels its futures
 
     def slots(self, prefer: object, *, every: bool = False):
         while True:  # no placement: the window alone bounds what is in flight
@@ -403,7 +500,9 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
     (see :data:`STALL_S`, :data:`NO_PROGRESS_S`); what finished tasks wrote is kept. Tasks
     lost with their workers (held by no worker while one idles, nothing finished for ``lost_s``
     seconds: :data:`LOST_S`) are submitted again, anywhere; one lost :data:`LOST_TRIES` times
-    fails.
+    fails. A connection to the scheduler that drops is waited for (:data:`RECONNECT_S`): back,
+    the tasks it cancelled are submitted again; not back, :class:`SchedulerLost` (a
+    :class:`Stalled`) is raised, whatever distributed raised meanwhile.
     """
     pool = _ClientPool(executor) if _is_client(executor) else _ExecutorPool(executor)
     window = window or pool.default_window()
@@ -443,16 +542,19 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
         if on_failed is not None:
             on_failed(failure)
 
-    def resubmit(lost: list) -> None:
+    def resubmit(lost: list, *, dropped: bool = False) -> None:
         """Submit lost tasks again, anywhere (their worker is gone); one lost
-        :data:`LOST_TRIES` times is recorded as failed."""
-        pool.forget(lost)
-        log.warning("%d tasks lost with their workers (no worker holds them while one idles); "
-                    "submitting them again", len(lost))
+        :data:`LOST_TRIES` times is recorded as failed. ``dropped``: futures cancelled by a
+        connection to the scheduler that dropped and came back, through no fault of theirs
+        (not counted)."""
+        if not dropped:
+            pool.forget(lost)
+            log.warning("%d tasks lost with their workers (no worker holds them while one "
+                        "idles); submitting them again", len(lost))
         for fut in lost:
             task, worker = inflight.pop(fut)
             pool.release_slot(worker)
-            n = losses[task.index] = losses.get(task.index, 0) + 1
+            n = losses[task.index] = losses.get(task.index, 0) + (not dropped)
             if n >= LOST_TRIES:
                 give_up(task, attempts[task.index], f"lost with its workers {n} times",
                         f"every worker holding task {task.index} died, {n} times: a task that "
@@ -468,14 +570,20 @@ def run_tasks(tasks: Iterable | TaskSource, *, executor, compute: Callable, retr
     while inflight:
         try:
             fut, outcome, err = pool.next_done(watchdog, waiting=inflight)
+        except SchedulerLost:
+            raise  # nothing of this run is left on a scheduler to cancel
         except Stalled:
-            executor.cancel(list(inflight))  # nothing of this run lingers on the scheduler
+            pool.forget(list(inflight))  # nothing of this run lingers on the scheduler
             raise
         except _Lost as lost:
             resubmit(lost.futures)
             refill()
             continue
         if fut not in inflight:  # lost, cancelled and submitted again
+            continue
+        if pool.dropped(fut):  # cancelled by a dropped connection that came back
+            resubmit([fut], dropped=True)
+            refill()
             continue
         if watchdog is not None:
             watchdog.progress()

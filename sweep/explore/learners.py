@@ -29,11 +29,12 @@ or simplex whose branch changes. Measured on F(L, W) = max Tc over eta at g = 1/
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from .objective import Value
+from .polish import KnownPoints
 
 LEARNERS = {1: "Learner1D", 2: "Learner2D (samples on kinks)", 3: "LearnerND",
             4: "LearnerND"}
@@ -196,19 +197,25 @@ def make_learner(bounds: Sequence[tuple[float, float]]):
 ASK_TRIES = 4
 """How often :func:`ask_new` asks a learner for a point not placed yet before it concludes that
 the learner has none: a learner that proposes a placed point again (on a box resolved to
-floating-point precision, where a new point rounds onto an old one) proposes it again when
-asked again, so a few tries tell."""
+floating-point precision, where a new point rounds onto an old one or next to it) proposes it
+again when asked again, so a few tries tell."""
 
 
-def ask_new(learner, *, placed: Container[tuple[float, ...]],
+def ask_new(learner, *, placed: Collection[tuple[float, ...]],
             tries: int = ASK_TRIES) -> tuple[float, ...] | None:
-    """The next point ``learner`` asks for (a tuple of floats) that is not in ``placed`` (the
-    points computed, failed or in flight: a point is never computed twice); None when it asked
-    only placed points ``tries`` times (it has no new point to place)."""
+    """The next point ``learner`` asks for (a tuple of floats) that is not placed: not within
+    :data:`~sweep.explore.polish.SAME_POINT` in every axis of a point of ``placed`` (the points
+    computed, failed or in flight: a point is never computed twice, nor one that differs from
+    it by rounding alone, and the learner is never told two such points); None when it asked
+    only placed points ``tries`` times (it has no new point to place). ``placed``: a
+    :class:`~sweep.explore.polish.KnownPoints` is searched as it is; any other collection of
+    points is indexed first, at a cost linear in its size, as the learner's own
+    re-triangulation at each ask."""
+    near = placed if isinstance(placed, KnownPoints) else KnownPoints(placed)
     for _ in range(tries):
         points, _ = learner.ask(1)
         point = point_of(points[0])
-        if point not in placed:
+        if point not in near:
             return point
     return None
 

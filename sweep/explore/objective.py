@@ -24,8 +24,8 @@ import solver
 from ..config import RefineSettings
 from ..flags import (BRANCHES, MAX_AT_BOUND, MAX_AT_FIRST_ETA, MAX_OUTSIDE_GRID, NOT_CONVERGED,
                      SAMPLE_BELOW_FLOOR, SAMPLE_MAX_AT_BOUND, SAMPLE_MAX_AT_FIRST_ETA,
-                     SAMPLE_MAX_OUTSIDE_GRID, SAMPLE_NOT_CONVERGED, STATUS_BELOW_FLOOR,
-                     STATUS_OK)
+                     SAMPLE_MAX_OUTSIDE_GRID, SAMPLE_NOT_CONVERGED, SAMPLE_OUTSIDE_MODEL,
+                     STATUS_BELOW_FLOOR, STATUS_OK)
 from ..refine import searches
 from ..worker.structures import STRUCTURES, OnStructure
 
@@ -82,8 +82,10 @@ def objective(st: solver.Structure, *, g: float, omega0: float, model: Mapping[s
         if code not in (STATUS_OK, STATUS_BELOW_FLOOR):
             raise RuntimeError(f"solver status {code} at eta = {eta}, g = {g}")
         below = code == STATUS_BELOW_FLOOR
+        outside = float(eta) > float(r.eta_up[0, 0])
         return Value(0.0 if below else float(r.tc_K[0, 0, 0]), float(eta),
-                     SAMPLE_BELOW_FLOOR if below else 0, 1, st.E_L, st.dE)
+                     (SAMPLE_BELOW_FLOOR if below else 0)
+                     | (SAMPLE_OUTSIDE_MODEL if outside else 0), 1, st.E_L, st.dE)
     grid = np.asarray(eta_grid, dtype=float)
     softening = bool(kw.get("softening", solver.PARAMETERS["softening"].default))
     upper = searches.eta_upper_bound(omega0=omega0, g=g, softening=softening, E_L=st.E_L,
@@ -106,6 +108,8 @@ def objective(st: solver.Structure, *, g: float, omega0: float, model: Mapping[s
                        (NOT_CONVERGED, SAMPLE_NOT_CONVERGED)):
         if m.flags & have:
             flags |= want
+    if m.eta > float(r.eta_up[0, 0]):
+        flags |= SAMPLE_OUTSIDE_MODEL
     return Value(m.tc, m.eta, flags, grid.size + m.evaluations, st.E_L, st.dE,
                  branch_of(curve, eta=m.eta, dE=st.dE, flags=flags))
 

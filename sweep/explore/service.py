@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from solver.parameters import PARAMETERS
+
 from .. import store as store_mod
 from ..front import expect, store_path
 from ..config import ClusterConfig, RefineSettings, SweepConfig
@@ -111,10 +113,21 @@ def _holds_this_explore(config: SweepConfig, *, store: str) -> bool:
     return True
 
 
+def _on_open_edge(axis: str, x: float, box: tuple[float, float]) -> bool:
+    """Whether ``x`` lies on an edge of the explored ``axis``'s ``box`` (to the polish's
+    tolerance) beyond which the parameter goes on: not an edge at the parameter's own limit
+    (V = 0, say: there is no beyond, and Tc cannot be higher there)."""
+    lo, hi = box
+    p = PARAMETERS[axis]
+    return (abs(x - lo) <= polish_mod.XTOL and (p.minimum is None or lo > p.minimum)) or \
+        (abs(x - hi) <= polish_mod.XTOL and (p.maximum is None or hi < p.maximum))
+
+
 def best_of(ds, *, config: SweepConfig) -> dict | None:
     """The best done sample of an explore store's rows ``ds``: every axis's value (the explored
     ones the sample's, the others the config's; ``eta`` where the maximum sits), ``tc_K``,
-    ``mu_minus_E_L_meV`` (meV), ``at_edge`` (the explored axes on whose bound it lies), the
+    ``mu_minus_E_L_meV`` (meV), ``at_edge`` (the explored axes on whose bound it lies, where
+    the parameter goes on beyond it: :func:`_on_open_edge`), the
     row (``sample``), whether the polish found it, its branch (None when eta is explored:
     there is no maximum over eta) and flags; ``tc_is_lower_bound`` when its maximum over eta
     lies on its bound, ``tc_upper_bound_K`` (the temperature floor, K) when Tc is below the
@@ -136,9 +149,8 @@ def best_of(ds, *, config: SweepConfig) -> dict | None:
         best["tc_upper_bound_K"] = float(config.model["t_floor"])
     best.update(eta=eta, tc_K=float(tc[i]), mu_minus_E_L_meV=eta * dE,
                 E_L_meV=float(ds["E_L"].values[i]), dE_meV=dE,
-                at_edge=[a for a, (lo, hi) in axes.items()
-                         if min(abs(float(ds[a].values[i]) - lo),
-                                abs(float(ds[a].values[i]) - hi)) <= polish_mod.XTOL],
+                at_edge=[a for a, box in axes.items()
+                         if _on_open_edge(a, float(ds[a].values[i]), box)],
                 sample=i, polish=bool(has(flags, SAMPLE_POLISH)),
                 branch=None if "eta" in axes else BRANCHES[int(ds["branch"].values[i])],
                 flags=[n for n, f in SAMPLE_FLAGS.items() if has(flags, f)])
@@ -225,9 +237,12 @@ def _lay_out(config: SweepConfig, *, store: str) -> None:
                 "objective": ("Tc at the point" if "eta" in axes else
                               "the maximum of Tc over eta >= the [grid] eta axis's first "
                               "value, followed upward past its last (sweep.refine)")}
-    explored.layout_explore(store=store, axes=axes, rows=e.budget + e.polish_points,
-                            config_toml=config.stored_toml(),
-                            identity=config.explore_identity(), settings=settings)
+    try:
+        explored.layout_explore(store=store, axes=axes, rows=e.budget + e.polish_points,
+                                config_toml=config.stored_toml(),
+                                identity=config.explore_identity(), settings=settings)
+    except OSError as err:  # a full disk: what --resume will find is a layout cut short
+        raise store_mod.cut_short(store, err.strerror or str(err)) from None
 
 
 class _Forward:
@@ -350,8 +365,8 @@ class _Explore:
         done = mine & has(status, SAMPLE_DONE)
         self.learner = learners.make_learner(self.bounds)
         n = len(self.axes)
-        self.placed = {tuple(float(ds[a].values[i]) for a in self.axes)
-                       for i in np.flatnonzero(mine)}  # never computed again
+        self.placed = polish_mod.KnownPoints(  # never computed again, nor a near twin
+            tuple(float(ds[a].values[i]) for a in self.axes) for i in np.flatnonzero(mine))
         for i in np.flatnonzero(done):
             point = tuple(float(ds[a].values[i]) for a in self.axes)
             self.learner.tell(learners.learner_point(point, n),

@@ -131,9 +131,14 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
     def check() -> None:
         _check_refinable(store, storage_options=so)
 
-    with store_mod.held(store, check=check, locked=locked), _disk_errors(store):
-        _lay_out(store, settings=settings, curves_per_task=curves_per_task, storage_options=so)
-        work = Refinement(store, storage_options=so)
+    # Disk errors are mapped around the store's work and the tasks only: a cluster that fails
+    # to start or a scheduler that goes away is never reported as a full disk (a lost
+    # scheduler is the runner's SchedulerLost, whatever distributed raised).
+    with store_mod.held(store, check=check, locked=locked):
+        with _disk_errors(store):
+            _lay_out(store, settings=settings, curves_per_task=curves_per_task,
+                     storage_options=so)
+            work = Refinement(store, storage_options=so)
         pending = work.todo["curves"] + work.todo["domes"]
         if pending == 0:
             log.debug("%s: every curve and dome top refined with these settings; nothing "
@@ -149,8 +154,9 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
                     scheduler=scheduler, cluster=spec, store=store, gaps=False))
                 if on_client is not None:
                     on_client(executor)
-            result = _run_refinement(work, executor=executor, retries=retries,
-                                     window=where.window)
+            with _disk_errors(store):
+                result = _run_refinement(work, executor=executor, retries=retries,
+                                         window=where.window)
     result.wall_s = time.perf_counter() - t0
     log.info("%s: refined %d curves and %d domes with %d solver evaluations (%.1f s)", store,
              result.curves, result.domes, result.evaluations, result.wall_s)

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solver.tc import eta_up
+
 from .. import store as store_mod
 from ..config import SECONDS_PER_POINT, RefineSettings
-from ..flags import MAX_AT_BOUND, MAX_AT_FIRST_ETA, STATUS_BELOW_FLOOR, STATUS_OK, has
+from ..flags import (MAX_AT_BOUND, MAX_AT_FIRST_ETA, MAX_OUTSIDE_MODEL, STATUS_BELOW_FLOOR,
+                     STATUS_OK, TOP_OUTSIDE_MODEL, has)
 from ..worker.structures import STRUCTURES, OnStructure
 from . import searches
 
@@ -128,6 +131,14 @@ def _eta_bounds(st, task: RefineTask, *, g: float, settings: RefineSettings
     return lower, upper
 
 
+def _outside_model(st, task: RefineTask, *, g: float, eta: float) -> bool:
+    """Whether ``eta`` lies above eta_up at ``g`` on the task's structure (the model's own
+    bound, :func:`solver.tc.eta_up`, not a user's ``eta_max_bound``)."""
+    softening = bool(task.model_params().get("softening", True))
+    return eta > eta_up(E_L=st.E_L, dE=st.dE, E_left_out=st.E_left_out, omega0=task.omega0,
+                        g=g, softening=softening)
+
+
 def compute_refine_block(task: RefineTask) -> RefineOutcome:
     """Refine the task's curves and write them into the store (runs where the task runs)."""
     t0 = time.perf_counter()
@@ -158,6 +169,8 @@ def compute_refine_block(task: RefineTask) -> RefineOutcome:
         out["eta_antiresonance_lo"][j], out["eta_antiresonance_hi"][j] = a.lo, a.hi
         evals[j], evals_max[j] = sum(r.evaluations), r.evaluations[0]
         status[j] = r.flags
+        if math.isfinite(m.eta) and _outside_model(st, task, g=float(g), eta=m.eta):
+            status[j] |= MAX_OUTSIDE_MODEL
         for k, w in enumerate(r.windows):
             w_lo[j, k], w_hi[j, k], w_status[j, k] = w.lo, w.hi, w.flags
     shape5 = (1, 1, 1, 1, n)
@@ -209,7 +222,10 @@ def _top(st, task: RefineTask, *, settings: RefineSettings, model: dict, g: np.n
     top = searches.search_top(curve_at, g=g, eta_max=eta_max, tc_max=tc_max, eta_step=step,
                               settings=settings, eta_bounds=bounds,
                               at_bound=has(status, MAX_AT_BOUND | MAX_AT_FIRST_ETA))
+    flags = top.flags
     if math.isnan(top.tc):
         log.warning("dome %s: no refined maximum, no top", task.index[:4])
+    elif _outside_model(st, task, g=top.g, eta=top.eta):
+        flags |= TOP_OUTSIDE_MODEL
     return {"top_g": top.g, "top_eta": top.eta, "top_tc": top.tc,
-            "top_evaluations": top.evaluations, "top_status": top.flags}
+            "top_evaluations": top.evaluations, "top_status": flags}

@@ -256,7 +256,8 @@ def _fill_store(config: SweepConfig, *, store: str, executor, resume: bool,
             log.info("%s: refined %d curves and %d domes with %d solver evaluations (%.1f s)",
                      store, refined.curves, refined.domes, refined.evaluations, refined.wall_s)
         counts = store_mod.status_counts(store, storage_options=so)
-    except OSError as err:  # a full disk, a lost mount: the store stays resumable
+    except OSError as err:  # a full disk, a lost mount: the store stays resumable (every call
+        # to the cluster is in run_tasks, whose lost scheduler is SchedulerLost, no OSError)
         raise store_mod.StoreError(
             f"{store}: cannot write the store ({err.strerror or err}); what was written "
             f"is kept: free the space and rerun with --resume") from None

@@ -45,7 +45,7 @@ _NAMES = {
     "chunks_to_do": "sweep.store.points", "coordinates": "sweep.store.points",
     "layout": "sweep.store.points",
     "plan_of": "sweep.store.points", "read_curves": "sweep.store.points",
-    "region_complete": "sweep.store.points",
+    "region_complete": "sweep.store.points", "repair_consolidated": "sweep.store.points",
     "status_counts": "sweep.store.points", "write_chunk": "sweep.store.points",
     "write_failed": "sweep.store.points",
     # sweep.store.refined
@@ -54,7 +54,7 @@ _NAMES = {
     "has_refined": "sweep.store.refined", "layout_refine": "sweep.store.refined",
     "method_of": "sweep.store.refined", "read_dome_maxima": "sweep.store.refined",
     "refine_plan": "sweep.store.refined",
-    "refine_settings_of": "sweep.store.refined", "repair_consolidated": "sweep.store.refined",
+    "refine_settings_of": "sweep.store.refined",
     "write_refine_failed": "sweep.store.refined", "write_refined_curves": "sweep.store.refined",
     "write_top": "sweep.store.refined",
 }

@@ -13,6 +13,7 @@ import contextlib
 import datetime as _dt
 import json
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -436,6 +437,12 @@ def identity_of(attrs: Mapping) -> str | None:
     return None if value is None else str(value)
 
 
+ZARR_PARTIAL = re.compile(r"[^/]*\.[0-9a-f]{32}\.partial")
+"""The name of a temporary file of zarr's local store (``_atomic_write``: the file's name with
+``.<uuid hex>.partial`` for its suffix, renamed when written): one is left where a process was
+killed while zarr wrote, and it is the store's own."""
+
+
 def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -> None:
     """Refuse to replace a local ``store`` (``--overwrite``) unless it is a store of ``kind``
     (its root has attribute ``attr``) holding nothing but its own zarr nodes: overwriting
@@ -453,19 +460,22 @@ def check_only_own_files(store: str, *, attr: str, kind: str, names: set[str]) -
                          f"touching it") from None
     attrs = doc.get("attributes", {}) if isinstance(doc, dict) else {}
     # A layout cut short before it wrote the root's attributes: a bare group of its names.
+    def own(name: str) -> bool:
+        return name == "zarr.json" or ZARR_PARTIAL.fullmatch(name) is not None
+
     bare = isinstance(doc, dict) and not attrs and not doc.get("consolidated_metadata") and \
-        all(p.name in names | {"zarr.json"} for p in root.iterdir())
+        all(p.name in names or own(p.name) for p in root.iterdir())
     if attr not in attrs and not bare:
         raise StoreError(f"{store}: not a fanodome {kind} store (no {attr} attribute); "
                          f"--overwrite only replaces {kind} stores")
     # The store's own entries: its nodes (as the consolidated metadata lists them, or, for a
-    # layout cut short, folders that are zarr nodes or bear the layout's names) and the root's
-    # zarr.json.
+    # layout cut short, folders that are zarr nodes or bear the layout's names), the root's
+    # zarr.json and zarr's temporary files.
     nodes = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
-    ours = {name.split("/")[0] for name in nodes} | {"zarr.json"}
+    ours = {name.split("/")[0] for name in nodes}
     if not nodes:
         ours |= {p.name for p in root.iterdir() if (p / "zarr.json").is_file()} | set(names)
-    foreign = sorted(p.name for p in root.iterdir() if p.name not in ours)
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in ours and not own(p.name))
     if foreign:
         raise StoreError(f"{store}: holds files that are not the {kind}'s "
                          f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -34,7 +35,7 @@ import zarr
 import solver.parameters
 from solver.parameters import PARAMETERS
 
-from ..config import package_version
+from ..config import package_version, parse_config
 from ..grid import AXES
 from ..flags import BRANCHES, SAMPLE_DONE, SAMPLE_FAILED, SAMPLE_FLAGS, SAMPLE_POLISH
 from .common import (ATTR_CONFIG_JSON, ATTR_CONFIG_TOML, ATTR_EXPLORE_FAILURES,
@@ -238,10 +239,12 @@ def write_explore_attrs(store: str, *, best: Mapping | None = None,
 def explore_status(store: str, *, storage_options: Mapping | None = None) -> dict:
     """What an explore store holds, for ``fanodome status``: the learner's samples and the
     polish's points, each ``{"done", "failed", "of"}`` (``of``: its budget or polish_points),
-    the phases finished (and why), the best sample so far (None: none) and the failure
-    records. Reads the sample status and the root attributes only."""
+    the phases finished (and why), the best sample so far (None: none), the failure records
+    and the explored ``axes`` in the order of each record's ``point``. Reads the sample status
+    and the root attributes only."""
     g = group(store, mode="r", storage_options=storage_options)
     attrs = explore_attrs(dict(g.attrs))
+    axes = list(parse_config(tomllib.loads(attrs["config_toml"])).explore.axes)
     status = np.asarray(g[VAR_SAMPLE_STATUS][...]).astype(np.int64)
     polish = (status & SAMPLE_POLISH) != 0
     settings = attrs["settings"]
@@ -255,7 +258,7 @@ def explore_status(store: str, *, storage_options: Mapping | None = None) -> dic
             "samples": counts(~polish & (status != 0), settings.get("budget", 0)),
             "polish": counts(polish, settings.get("polish", {}).get("points", 0)),
             "finished": attrs["finished"], "best": attrs["best"],
-            "failures": attrs["failures"]}
+            "failures": attrs["failures"], "axes": axes}
 
 
 def fixed_axes(attrs: Mapping) -> dict[str, float]:

@@ -47,9 +47,9 @@ from ..addresses import is_read_only_url
 from ..config import package_version
 from ..flags import STATUS_BELOW_FLOOR, STATUS_FAILED, STATUS_NAMES, STATUS_OK, STATUS_PENDING
 from ..grid import AXES, STRUCTURE_AXES, ChunkPlan
-from .common import (ATTR_CONFIG_JSON, TEMPLATE_CHUNKS_IN_MEMORY, StoreError, access,
-                     check_only_own_files, cut_short, damaged, group, identity_mismatch,
-                     provenance, quiet, template, written_chunks)
+from .common import (ATTR_CONFIG_JSON, TEMPLATE_CHUNKS_IN_MEMORY, IndexMissing, StoreError,
+                     access, check_only_own_files, consolidate, cut_short, damaged, group,
+                     identity_mismatch, provenance, quiet, template, written_chunks)
 from .common import check_can_start as _check_can_start
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,25 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         ds.to_zarr(store, compute=not lazy, zarr_format=3, mode="w", consolidated=True,
                    encoding=encoding, storage_options=storage_options)
     log.info("laid out %s: %d points in %d chunks", store, plan.n_points, plan.n_chunks)
+
+
+def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -> bool:
+    """Restore the consolidated metadata of a store whose metadata a killed process was
+    changing (adding the refined numbers); returns whether it had to. A sweep's layout cut
+    short (its points' arrays not all there) is left as it is, for the refusal that says so."""
+    try:
+        group(store, mode="r", storage_options=storage_options)
+        return False
+    except IndexMissing:
+        pass
+    g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
+                        storage_options=storage_options)
+    if not all(name in g for name in (VAR_TC, VAR_STATUS)):
+        return False
+    consolidate(g)
+    log.warning("%s: metadata index restored (a process was cut short while changing it)",
+                store)
+    return True
 
 
 def check_resumable(store: str, *, identity: str,

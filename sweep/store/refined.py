@@ -33,8 +33,8 @@ import zarr
 from ..flags import CURVE_FLAGS, DONE, TOP_DONE, TOP_FLAGS, WINDOW_FLAGS
 from ..grid import CURVE_AXES, DOME_AXES
 from .common import (ATTR_REFINE_FAILURES, ATTR_REFINE_METHOD, ATTR_REFINE_SETTINGS,
-                     IndexMissing, TEMPLATE_CHUNKS_IN_MEMORY, access, consolidate, group,
-                     open_dataset, quiet, template, written_chunks)
+                     TEMPLATE_CHUNKS_IN_MEMORY, access, consolidate, group, open_dataset, quiet,
+                     template, written_chunks)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -115,8 +115,8 @@ def layout_refine(*, store: str, settings: Mapping, curves_per_task: int, method
     how the numbers are computed.
 
     ``refine_settings`` is removed first and written last: a store that has it holds the whole
-    layout, whatever moment a killed process stopped at (:func:`repair_consolidated` then
-    restores the metadata index).
+    layout, whatever moment a killed process stopped at
+    (:func:`sweep.store.points.repair_consolidated` then restores the metadata index).
     """
     import xarray as xr  # the template only: tasks read and write with zarr
 
@@ -171,22 +171,6 @@ def layout_refine(*, store: str, settings: Mapping, curves_per_task: int, method
                                                sort_keys=True)
     consolidate(g)
     log.info("laid out the refined numbers in %s", store)
-
-
-def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -> bool:
-    """Restore the consolidated metadata of a store whose metadata a killed process was
-    changing (adding the refined numbers); returns whether it had to."""
-    try:
-        group(store, mode="r", storage_options=storage_options)
-        return False
-    except IndexMissing:
-        pass
-    g = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False,
-                        storage_options=storage_options)
-    consolidate(g)
-    log.warning("%s: metadata index restored (a process was cut short while changing it)",
-                store)
-    return True
 
 
 def lost_refined(g: zarr.Group) -> tuple[np.ndarray, np.ndarray]:
