@@ -1,4 +1,5 @@
-"""Status codes and flags of the store's variables, each written once (no I/O).
+"""Status codes and flags of the store's variables, and the words the reports give them, each
+written once (no I/O).
 
 ``status`` holds one code per point (CF ``flag_values``); ``refine_status``, ``window_status``,
 ``top_status`` and an explore store's ``sample_status`` hold bit flags (CF ``flag_masks``: a
