@@ -198,8 +198,9 @@ def _print_explore_status(doc: dict) -> None:
     print(f"map: fanodome plot {doc['store']} --kind explore -o map.png")
     for f in doc["failures"]:
         point = dict(zip(doc["axes"], f.get("point") or ()))
-        print(f"failed sample {f.get('sample')} at {named_values(point, point)} after "
-              f"{f['attempts']} tries: {f['error']}")
+        where = named_values(point, point) if point else f.get("point")
+        print(f"failed sample {f.get('sample')} at {where} after {f['attempts']} tries: "
+              f"{f['error']}")
 
 
 def _print_status(doc: dict) -> None:

@@ -244,7 +244,8 @@ def explore_status(store: str, *, storage_options: Mapping | None = None) -> dic
     and the root attributes only."""
     g = group(store, mode="r", storage_options=storage_options)
     attrs = explore_attrs(dict(g.attrs))
-    axes = list(parse_config(tomllib.loads(attrs["config_toml"])).explore.axes)
+    explore = parse_config(tomllib.loads(attrs["config_toml"])).explore
+    axes = list(explore.axes) if explore is not None else []
     status = np.asarray(g[VAR_SAMPLE_STATUS][...]).astype(np.int64)
     polish = (status & SAMPLE_POLISH) != 0
     settings = attrs["settings"]
