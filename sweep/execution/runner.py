@@ -255,9 +255,12 @@ class _ClientPool:
         self.connected()
         try:
             return method(*args, **kwargs)
-        except Exception:
+        except Exception as err:
             if not self._noticed_drop():
                 raise
+            log.info("%s raised %s (%s) as the connection to the scheduler at %s dropped",
+                     getattr(method, "__name__", "a client call"), type(err).__name__, err,
+                     self.address)
         self.connected()
         return method(*args, **kwargs)
 
