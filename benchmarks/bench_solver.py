@@ -4,15 +4,18 @@
 
 Prints one JSON document: ms per (eta, g) point for fanodome on the paper's Fig. 4 grid (2840
 points, everything included: bands, overlaps, DOS tables, roots) as one call, and as the sweep
-calls it (one call per store chunk of the paper config, on one prepared structure); the
-evaluations of Lambda(T) per root; a single tc_point call; and tests/naive.py's NaiveTc
+calls it (one call per store chunk of the paper config, on one prepared structure); one point
+per call, as a refinement's searches call it (each eta of the grid at g = 1/4, 1/3 and 0.45, on
+a prepared structure); the evaluations of Lambda(T) per root; a single tc_point call (a
+structure prepared, a point solved); and tests/naive.py's NaiveTc
 (structure set-up excluded, to its advantage), with the ratio and the naive result's deviation
 from fanodome's.
 
 ``--baseline DIR``: DIR holds another version's ``solver`` package (for main's:
 ``git archive main solver | tar -x -C DIR``). Its grid is timed in this process too, rounds
 alternating with this version's, so that both see the same machine: ms per point of each, the
-ratio per round, and the largest relative difference between their Tc.
+ratio per round, and the largest relative difference between their Tc; the same for one point
+per call.
 
 ``--L``: the well width (Å) of the structure whose grid is timed (the paper's by default); the
 naive comparison, on the paper structure, is left out for another.
@@ -66,7 +69,9 @@ def main() -> None:
         compile_s[name] = round(time.perf_counter() - t0, 2)
 
     grid_s = {name: [] for name in versions}
-    tc = {}
+    one_s = {name: [] for name in versions}
+    one_g = (0.25, 1 / 3, 0.45)
+    tc, one_tc = {}, {}
     for _ in range(a.repeat):
         for name, mod in versions.items():
             t0 = time.perf_counter()
@@ -76,6 +81,13 @@ def main() -> None:
             if name == "fanodome":
                 evaluations = r.evaluations
                 ok = int(np.count_nonzero(r.status == 0))
+            st = mod.prepare_structure(L=a.L)
+            mod.tc_on_structure(st, eta=eta, g=one_g)  # the DOS tables over the whole range
+            t0 = time.perf_counter()
+            one_tc[name] = [mod.tc_on_structure(st, eta=[e], g=[gg]).tc_K[0, 0, 0]
+                            for gg in one_g for e in eta]
+            one_s[name].append(time.perf_counter() - t0)
+    one_points = len(one_g) * eta.size
 
     chunk_s = math.inf
     rows = paper_config().chunk["g"]
@@ -105,6 +117,8 @@ def main() -> None:
         "fanodome_ms_per_point": round(1e3 * best / points, 3),
         "fanodome_ms_per_point_in_sweep_chunks": round(1e3 * chunk_s / points, 3),
         "sweep_chunk_g_rows": rows,
+        "fanodome_ms_per_point_one_per_call": round(1e3 * min(one_s["fanodome"]) / one_points,
+                                                    3),
         "lambda_evaluations_per_root": {"mean": round(float(evaluations.mean()), 2),
                                         "max": int(evaluations.max())},
         "fanodome_single_tc_point_ms": round(1e3 * single_s, 1),
@@ -123,6 +137,12 @@ def main() -> None:
                 f"{np.nanmax(np.abs(tc['fanodome'] / tc['baseline'] - 1)):.2e}"),
             "same_nan_points": bool(np.array_equal(np.isnan(tc["fanodome"]),
                                                    np.isnan(tc["baseline"]))),
+            "one_per_call_ms_per_point_rounds": [round(1e3 * s / one_points, 3)
+                                                 for s in one_s["baseline"]],
+            "fanodome_one_per_call_ms_per_point_rounds": [round(1e3 * s / one_points, 3)
+                                                          for s in one_s["fanodome"]],
+            "one_per_call_same_tc": bool(np.array_equal(one_tc["fanodome"], one_tc["baseline"],
+                                                        equal_nan=True)),
         }
     if naive_result:
         doc.update({k: v for k, v in naive_result.items() if k != "naive_s_per_point"})

@@ -27,6 +27,7 @@ their keywords against :mod:`solver.parameters`, take a :class:`~solver.structur
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -367,6 +368,25 @@ def new_buffers(nb, npk, n_cheb, bulk, parts, x_lo):
             np.array([-x_lo, x_lo]), np.empty((2, npk)))
 
 
+@njit_inlined
+def fitted_scratch(scratch, nb, npk, n_cheb, bulk, parts, x_lo):
+    """A previous call's scratch (buffers, node store, node indices; :func:`tc_kernel`) where
+    its shapes fit this call's, else new; the sliver's ends set to -+x_lo. Every value a call
+    reads from it, it wrote first (the node store: from index 0; ``wide_off[0]`` stays 0)."""
+    buffers, store, nodes = scratch
+    cap = break_capacity(bulk)
+    if (buffers[0].size != cap or buffers[1].size != nb * cap * parts
+            or buffers[4].size != n_cheb or buffers[5].shape[0] != nb
+            or buffers[5].shape[1] != npk):
+        buffers = new_buffers(nb, npk, n_cheb, bulk, parts, x_lo)
+    if store[2].shape[1] != npk:
+        store = (np.empty(0), np.empty(0), np.empty((0, npk)))
+    sliver = buffers[6]
+    sliver[0] = -x_lo
+    sliver[1] = x_lo
+    return buffers, store, nodes
+
+
 @njit
 def band_range(mu, omega, bks):
     """The window [mu - omega, mu + omega] clipped to a band's table; empty if hi <= lo."""
@@ -488,25 +508,25 @@ def coupled_overlaps(coupling, overlaps, a_mat):
 
 @njit
 def tc_kernel(mus, omegas, couplings, overlaps, tables, bottoms, tops, quad, grading, t_floor,
-              u_tol, tc, status, evaluations):
+              u_tol, tc, status, evaluations, scratch):
     """Tc (meV), status and the evaluations of Lambda of every (omega0_i, g_j, mu_k) into
-    tc[i, j, k], status[i, j, k], evaluations[i, j, k].
+    tc[i, j, k], status[i, j, k], evaluations[i, j, k]; returns the scratch for the next call.
 
     mus: chemical potentials, meV; omegas[i, j]: the cut-off of (omega0_i, g_j), meV;
     couplings[j]: the nb x nb matrix g_{nn'} of g_j; overlaps: I_{nn'}(q_i, q_k) as an
     (nb P, nb P) matrix; tables: :class:`~solver.structure.DosTables`; bottoms, tops: the band
     edges, meV; quad, grading: see :func:`wide_window`; t_floor (meV), u_tol: see
     :func:`critical_temperature`. At each mu the widest cut-off's window is built once and
-    every (omega0, g) takes its nodes from it (:func:`row_nodes`).
+    every (omega0, g) takes its nodes from it (:func:`row_nodes`). ``scratch``: the previous
+    call's (:func:`fitted_scratch`; :data:`NO_SCRATCH` for none).
     """
     nb = bottoms.size
     npk = tables.values.shape[2]
     p = int(round((math.sqrt(8 * npk + 1) - 1) / 2))
     work = new_work(nb, p)
     a_mat = np.empty((nb * p, nb * p))
-    buffers = new_buffers(nb, npk, quad[0].size, grading[3], grading[4], grading[0])
-    store = (np.empty(0), np.empty(0), np.empty((0, npk)))
-    nodes = np.empty(0, dtype=np.int64)
+    buffers, store, nodes = fitted_scratch(scratch, nb, npk, quad[0].size, grading[3],
+                                           grading[4], grading[0])
     node_off = np.zeros(nb + 1, dtype=np.int64)
     omega_wide = omegas[0, 0]
     for i in range(omegas.shape[0]):
@@ -524,6 +544,20 @@ def tc_kernel(mus, omegas, couplings, overlaps, tables, bottoms, tops, quad, gra
                 tc[i, j, k], status[i, j, k], evaluations[i, j, k] = critical_temperature(
                     a_mat, xs, ws, dv, nodes, node_off, buffers[5], grading[0], t_floor,
                     omegas[i, j], u_tol, work)
+    return buffers, store, nodes
+
+
+NO_SCRATCH = ((np.empty(0), np.empty(0), np.empty(0, dtype=np.int64),
+               np.empty(0, dtype=np.int64), np.empty(0), np.empty((0, 0)), np.empty(0),
+               np.empty((0, 0))),
+              (np.empty(0), np.empty(0), np.empty((0, 0))), np.empty(0, dtype=np.int64))
+"""A scratch of :func:`tc_kernel` that fits no call (empty arrays of its types)."""
+
+_SCRATCH = threading.local()
+"""This thread's scratch of :func:`tc_kernel` (``.value``), kept from call to call: its buffers
+are sized for the longest grading (:data:`~solver.dos.MAX_PANEL_STEPS`), about 0.7 MB on three
+bands, which glibc maps or trims anew for each call that allocates them: 0.25-0.3 ms a call,
+as much as the whole root search of a one-point call (each evaluation of a refinement)."""
 
 
 @njit
@@ -676,9 +710,10 @@ def tc_on_structure(st: Structure, *, eta, g, omega0=_P["omega0"].default,
     t_mev = np.empty((omega0.size, g.size, eta.size))
     status = np.empty(t_mev.shape, dtype=np.int8)
     evaluations = np.empty(t_mev.shape, dtype=np.int16)
-    tc_kernel(k["mus"], k["omegas"], k["couplings"], k["overlaps"], k["tables"], st.bottoms,
-              st.tops, k["quad"], k["grading"], k["t_floor"], st.res.u_tol, t_mev, status,
-              evaluations)
+    _SCRATCH.value = tc_kernel(
+        k["mus"], k["omegas"], k["couplings"], k["overlaps"], k["tables"], st.bottoms, st.tops,
+        k["quad"], k["grading"], k["t_floor"], st.res.u_tol, t_mev, status, evaluations,
+        getattr(_SCRATCH, "value", NO_SCRATCH))
     tc = np.where(status == STATUS_OK, t_mev / KB, np.nan)
     top = st.E_left_out
     up = np.array([[eta_up(E_L=st.E_L, dE=st.dE, E_left_out=top, omega0=w, g=gg,

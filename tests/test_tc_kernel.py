@@ -6,15 +6,20 @@
 - A point's Tc is the same, to the last bit, alone or in a grid of other eta, g and omega0 (the
   grid shares one energy window per eta between its cut-offs), also with a basis of 18 nodes
   (energy panels cut in two) and without softening (equal cut-offs).
+- The scratch a thread keeps from one call to the next changes no bit: points one by one, on
+  structures of other shapes and with other temperature floors in turn, in two threads at once,
+  equal those computed with none kept.
 - The search is short: a few evaluations of Lambda per point.
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from scipy import optimize
 
 from solver import prepare_structure, tc_on_structure
+from solver import tc as tc_module
 from solver.tc import pairing_eigenvalue
 
 # the regimes of the paper grid: antiresonance (Tc ~ mK), Lifshitz point, van Hove point, dome
@@ -65,6 +70,30 @@ def test_a_point_alone_equals_the_point_in_a_grid(structure, softening):
             for k, e in enumerate(eta):
                 one = tc_on_structure(st, eta=[e], g=[gg], omega0=[w], softening=softening)
                 assert one.tc_K[0, 0, 0] == grid.tc_K[i, j, k], (w, gg, e)
+
+
+def test_a_kept_scratch_changes_no_bit(paper):
+    # shapes the scratch is sized by: 3 bands and 8 basis nodes, 18 nodes (W = 2 Å), 2 bands;
+    # the temperature floor sets the sliver's ends
+    structures = [paper, prepare_structure(W=2.0), prepare_structure(nbands=2)]
+    cases = [(st, eta, g, t_floor) for st in structures for eta, g in POINTS[:4]
+             for t_floor in (1e-6, 1e-3)]
+
+    def tc(case, *, kept: bool) -> float:
+        st, eta, g, t_floor = case
+        if not kept:
+            tc_module._SCRATCH.__dict__.pop("value", None)
+        return tc_on_structure(st, eta=[eta], g=[g], t_floor=t_floor).tc_K[0, 0, 0]
+
+    want = [tc(c, kept=False) for c in cases]
+    rng = np.random.default_rng(7)
+    orders = [rng.permutation(len(cases)) for _ in range(4)]
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda order: [(i, tc(cases[i], kept=True)) for i in order],
+                             orders))
+    for run in runs:
+        for i, got in run:
+            assert got == want[i], cases[i][1:]
 
 
 def test_few_evaluations_per_root(paper):
