@@ -4,6 +4,8 @@ Real ``fanodome run`` processes, real stores on disk."""
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 
 import pytest
 from sweep_support import (LONG_POINTS, LONG_TOML, SMALL_TOML, assert_same_sweep, cli,
@@ -116,6 +118,28 @@ def test_a_paused_local_cluster_stalls_with_exit_3_and_resumes(mode, tmp_path, r
     assert resumed.returncode == 0, resumed.stderr
     assert json_out(resumed)["done"] == 128
     assert_same_sweep(store, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_a_paused_local_cluster_stops_a_refine_with_exit_3(tmp_path, reference):
+    """``fanodome refine`` takes --stall-timeout as run does: on a local cluster whose worker
+    stays paused it ends with exit 3 and one line with the way on, which then refines."""
+    store = tmp_path / "s.zarr"
+    shutil.copytree(reference, store)
+    out = cli("refine", str(store), "--workers", "1", "--memory", "1GiB", "--stall-timeout", "3",
+              "--local-mode", "threads", env=PAUSED_ENV, timeout=300)
+    assert out.returncode == 3, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("fanodome refine:")]
+    assert len(lines) == 1 and "paused" in lines[0] and "go on with: " in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+    assert not os.path.exists(f"{store}.lock")
+    again = shlex.split(lines[0].split("go on with: ")[1])
+    assert again[:2] == ["fanodome", "refine"] and "--stall-timeout" in again, again
+    done = cli(*again[1:], "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    doc = json_out(done)
+    assert doc["curves"] == 16 and doc["failed_tasks"] == 0, doc
 
 
 def _running(proc) -> bool:

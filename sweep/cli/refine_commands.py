@@ -12,9 +12,9 @@ import shlex
 from ..addresses import on_this_machine
 from ..config import RefineSettings
 from .options import (BadInput, Interrupted, add_cluster_options, add_executor_options,
-                      add_storage_option, announce_compile, check_executor_options,
-                      cluster_config, emit, fmt, interruptible, print_dashboard, say,
-                      show_progress_logs, storage_options)
+                      add_stall_option, add_storage_option, announce_compile,
+                      check_executor_options, cluster_config, emit, fmt, interruptible,
+                      print_dashboard, say, show_progress_logs, stall_seconds, storage_options)
 
 
 def refine_document(result) -> dict:
@@ -46,6 +46,7 @@ def _cmd_refine(a: argparse.Namespace) -> int:
     from ..refine.service import refine_store
 
     check_executor_options(a)
+    stall = stall_seconds(a)
     so = storage_options(a)
     settings, curves_per_task, retries = _settings(a, so)  # refuses what cannot be refined
     spec = cluster_config(ClusterConfig(), a)
@@ -56,7 +57,7 @@ def _cmd_refine(a: argparse.Namespace) -> int:
         with interruptible():
             result = refine_store(a.store, settings=settings, curves_per_task=curves_per_task,
                                   retries=retries, storage_options=so, cluster=spec,
-                                  scheduler=a.scheduler, on_client=print_dashboard)
+                                  scheduler=a.scheduler, on_client=print_dashboard, **stall)
     except Interrupted as err:  # what is refined stays: a second refine goes on from there
         again = shlex.join(["fanodome", *(t.strip() for t in getattr(a, "argv", None) or
                                           ["refine", a.store])])
@@ -108,6 +109,7 @@ def add_commands(sub) -> None:
                         "refined with, else those of the [refine] table it was swept with, "
                         "else none]")
     add_executor_options(r)
+    add_stall_option(r)
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_cluster_options(r, config=False)
     add_storage_option(r)

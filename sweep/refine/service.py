@@ -28,7 +28,7 @@ from ..config import (DEFAULT_RETRIES, REFINE_CURVES_PER_TASK, ClusterConfig, Re
                       parse_config)
 from ..execution.clusters import place, resolve_local_mode
 from ..execution.failures import FailureLog
-from ..execution.runner import Failure, run_tasks
+from ..execution.runner import STALL_S, Failure, run_tasks
 from ..flags import FAILED, TOP_FAILED
 from ..grid import CURVE_AXES, DOME_AXES
 from ..worker.structures import STRUCTURES_PER_PROCESS
@@ -100,7 +100,8 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
                  curves_per_task: int | None = None, retries: int | None = None,
                  storage_options: Mapping | None = None, window: int | None = None,
                  cluster: ClusterConfig | None = None, scheduler: str | None = None,
-                 locked: bool = False, on_client: Callable | None = None) -> RefineResult:
+                 locked: bool = False, on_client: Callable | None = None,
+                 stall_s: float = STALL_S) -> RefineResult:
     """Refine every curve and dome of the finished sweep at ``store``, locked like a run.
 
     ``settings``, ``curves_per_task``, ``retries``: default the store's own
@@ -109,8 +110,10 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
     distributed.Client or concurrent.futures executor; None: a cluster of ``cluster`` (default
     local) or the existing ``scheduler``, started only when something is left to refine.
     ``locked``: the caller holds the store's lock (as :func:`sweep.run_sweep` does).
-    ``on_client``: called with the client of a cluster this call starts. Raises
-    :class:`~sweep.store.StoreError` if the store is not a finished sweep.
+    ``on_client``: called with the client of a cluster this call starts. ``stall_s``: seconds
+    with tasks waiting and no worker running before :class:`~sweep.execution.runner.Stalled`
+    (the refined curves are kept). Raises :class:`~sweep.store.StoreError` if the store is not
+    a finished sweep.
     """
     store = store_path(store)
     if settings is not None:
@@ -151,12 +154,13 @@ def refine_store(store: str, *, settings: RefineSettings | None = None, executor
                                           work_s=refine_work_s(pending),
                                           gil_share=REFINE_GIL_SHARE)
                 executor = stack.enter_context(solver_client(
-                    scheduler=scheduler, cluster=spec, store=store, gaps=False))
+                    scheduler=scheduler, cluster=spec, store=store, gaps=False,
+                    first_worker_s=stall_s))
                 if on_client is not None:
                     on_client(executor)
             with _disk_errors(store):
                 result = _run_refinement(work, executor=executor, retries=retries,
-                                         window=where.window)
+                                         window=where.window, stall_s=stall_s)
     result.wall_s = time.perf_counter() - t0
     log.info("%s: refined %d curves and %d domes with %d solver evaluations (%.1f s)", store,
              result.curves, result.domes, result.evaluations, result.wall_s)
@@ -328,8 +332,8 @@ class Refinement:
                             failures=list(self.failures), wall_s=wall)
 
 
-def _run_refinement(work: Refinement, *, executor, retries: int,
-                    window: int | None) -> RefineResult:
+def _run_refinement(work: Refinement, *, executor, retries: int, window: int | None,
+                    stall_s: float = STALL_S) -> RefineResult:
     """Run what is pending of a finished store's refinement: curve blocks, and each dome's top
     as soon as its curves are done, structure by structure on the workers that hold them."""
     total = work.todo["curves"] + work.todo["domes"]
@@ -337,7 +341,7 @@ def _run_refinement(work: Refinement, *, executor, retries: int,
              work.todo["domes"], work.store)
     run_tasks(work, executor=executor, compute=compute_refine_task, retries=retries,
               total_points=total, window=window, on_failed=work.on_failed,
-              on_done=work.on_done)
+              on_done=work.on_done, stall_s=stall_s)
     return work.result()
 
 
