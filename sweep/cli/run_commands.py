@@ -222,7 +222,8 @@ def add_commands(sub) -> None:
                        description="Print the paper's Fig. 4 sweep config (NAME = paper) as "
                                    "TOML to start from, or check a config file (NAME = its "
                                    "path) and print it with the defaults of [grid], [model] "
-                                   "and [run] filled in (the other tables as given).")
+                                   "and [run] filled in (the other tables as given; [run] "
+                                   "batch_size and max_points only where set).")
     c.add_argument("name", metavar="NAME", help="'paper' or a config file")
     c.set_defaults(func=_cmd_config, show=_print_text)
 
