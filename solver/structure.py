@@ -64,7 +64,11 @@ class Resolution:
     int_bulk: int = 4
     """Equal energy panels over the middle half of a band (every panel is cut in P/8 pieces)."""
     x_lo_factor: float = 1e-3
-    """Innermost graded panel at x_lo = x_lo_factor * k_B T_floor from mu."""
+    """Innermost graded panel at x_lo = x_lo_factor * k_B min(T_floor, x_lo_t_max) from mu."""
+    x_lo_t_max: float = 1e-3
+    """Highest floor (K) that x_lo follows. Inside |eps - mu| < x_lo D is taken constant, which
+    is off where a band edge lies there (mu at eta = 1, the top of the resonant band, a log
+    singularity): x_lo from a 100 K floor moved Tc at eta = 1 by 5e-5 relative."""
     u_tol: float = 1e-9
     """Tolerance on ln Tc of the root search."""
 

@@ -753,7 +753,7 @@ def _kernel_inputs(st: Structure, *, eta, g, omega0, g_lower, g_inter, softening
     # a range that does not depend on g (softening only narrows the window), so that chunks of
     # a sweep that differ in g share one build of the tables
     tables = st.tables(lo=mus.min() - omega0.max(), hi=mus.max() + omega0.max())
-    t_floor_mev = KB * t_floor
+    x_lo = res.x_lo_factor * KB * min(t_floor, res.x_lo_t_max)
     return dict(
         mus=mus,
         omegas=np.array([[cutoff(omega0=w, g=gg, softening=softening) for gg in g]
@@ -762,9 +762,8 @@ def _kernel_inputs(st: Structure, *, eta, g, omega0, g_lower, g_inter, softening
                             for gg in g]),
         overlaps=st.overlaps.reshape(nb * p, nb * p), tables=tables,
         quad=chebyshev_basis(res.n_cheb) + _gauss(res.n_gauss),
-        grading=(res.x_lo_factor * t_floor_mev, res.ratio, res.int_depth, res.int_bulk,
-                 st.parts),
-        t_floor=t_floor_mev)
+        grading=(x_lo, res.ratio, res.int_depth, res.int_bulk, st.parts),
+        t_floor=KB * t_floor)
 
 
 def tc_point(*, eta: float, g: float, **kwargs) -> tuple[float, str]:

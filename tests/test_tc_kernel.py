@@ -9,6 +9,8 @@
 - The scratch a thread keeps from one call to the next changes no bit: points one by one, on
   structures of other shapes and with other temperature floors in turn, in two threads at once,
   equal those computed with none kept.
+- The temperature floor moves no Tc above it, also where mu sits on a band edge (eta = 1, the
+  top of the resonant band).
 - The search is short: a few evaluations of Lambda per point.
 """
 import math
@@ -94,6 +96,17 @@ def test_a_kept_scratch_changes_no_bit(paper):
     for run in runs:
         for i, got in run:
             assert got == want[i], cases[i][1:]
+
+
+def test_the_floor_moves_no_tc_above_it(paper):
+    # eta = 1: mu at the top of the resonant band, where D has a log singularity; around mu
+    # D is taken constant over |x| < x_lo, which a floor must not widen (5e-5 at 100 K before)
+    for eta, g in ((1.0, 0.25), (0.5, 0.3)):
+        want = tc_on_structure(paper, eta=[eta], g=[g]).tc_K[0, 0, 0]
+        for t_floor in (1.0, 100.0, 0.9999 * want):
+            r = tc_on_structure(paper, eta=[eta], g=[g], t_floor=t_floor)
+            assert r.status[0, 0, 0] == 0, (eta, g, t_floor)
+            assert r.tc_K[0, 0, 0] == pytest.approx(want, rel=1e-9), (eta, g, t_floor)
 
 
 def test_few_evaluations_per_root(paper):
