@@ -145,12 +145,13 @@ sample when eta is explored."""
 
 
 # --------------------------------------- words of the dome reports (sweep.analysis.domes)
-DOME_FLAGS = ("interior", "at_grid_edge", "none", "at_bound")
+DOME_FLAGS = ("interior", "at_grid_edge", "none", "at_bound", "below_floor")
 """``dome_flag``: 0 between grid points: the vertex of the parabola through the best grid point
 and its neighbours, or the solver's refined maximum (the record's ``refined`` says which); 1 on
-the grid's first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point;
-3 the refined maximum was followed to its upper bound of eta and Tc still grows there (a lower
-bound, :data:`MAX_AT_BOUND`)."""
+the grid's first eta, or a grid maximum on its last eta (not refined past it); 2 no ok point
+(pending, failed, or some below the floor); 3 the refined maximum was followed to its upper
+bound of eta and Tc still grows there (a lower bound, :data:`MAX_AT_BOUND`); 4 every point of
+the curve below the temperature floor (the maximum is below it: an upper bound)."""
 ANTI_FLAGS = ("interior", "at_grid_edge", "below_floor", "none")
 """``antiresonance_flag``: 0 between grid points (the vertex of the parabola in ln Tc, or the
 solver's refined minimum); 1 smallest sampled value (first eta or next to
@@ -164,7 +165,9 @@ VALUES = MappingProxyType({
     "edge": "on the eta grid's first value (or, not refined, its last): Tc there, a lower "
             "bound",
     "bound": "followed to the upper bound of eta, Tc still growing there: a lower bound",
-    "none": "no Tc on the curve",
+    "none": "no Tc on the curve: its points pending, failed or below the temperature floor",
+    "below_floor": "every point below the temperature floor: the maximum is below it (an upper "
+                   "bound)",
     "grid": "the largest computed Tc, a lower bound of each maximum (fanodome refine gives "
             "the solver's maxima; fanodome dome an estimate between grid points)",
 })
@@ -176,7 +179,8 @@ run summary (:func:`sweep.analysis.domes.dome_summary`: ``refined`` or ``grid``)
 def values_word(*, dome_flag: str, refined: bool) -> str:
     """The :data:`VALUES` word of one curve's maximum in :func:`sweep.analysis.dome`'s result:
     its ``dome_flag`` name (:data:`DOME_FLAGS`) and whether the curve is refined."""
-    return {"at_bound": "bound", "at_grid_edge": "edge", "none": "none"}.get(
+    return {"at_bound": "bound", "at_grid_edge": "edge", "none": "none",
+            "below_floor": "below_floor"}.get(
         dome_flag, "refined" if refined else "interp")
 
 

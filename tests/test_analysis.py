@@ -112,8 +112,9 @@ def test_dome_on_synthetic_store_is_exact_and_flags_what_it_cannot_measure(synth
     # a missing neighbour of the maximum: grid value, not refined; missing points counted
     assert DOME_FLAGS[int(c.dome_flag[2])] == "at_grid_edge"
     assert float(c.eta_max[2]) == pytest.approx(1.0) and int(c.n_missing[2]) == 2
-    # nothing measured
-    assert DOME_FLAGS[int(c.dome_flag[3])] == "none" and np.isnan(float(c.tc_max[3]))
+    # every point below the floor: no value, the floor as upper bound of the maximum
+    assert DOME_FLAGS[int(c.dome_flag[3])] == "below_floor" and np.isnan(float(c.tc_max[3]))
+    assert float(c.tc_max_bound[3]) == T_FLOOR and np.isnan(c.tc_max_bound[:3]).all()
     assert ANTI_FLAGS[int(c.antiresonance_flag[3])] == "none"
     # the second structure is 1.5 times hotter
     assert float(d.tc_max.isel(L=1, W=0, V=0, omega0=0, g=0)) == pytest.approx(1.5 * TC_MAX)
@@ -165,7 +166,8 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     s = doc["structures"][0]
     assert {"L", "W", "V", "omega0", "per_g", "top"} <= set(s)
     assert set(s["top"]) == {"g", "eta", "tc_K", "refined", "searched_in_g", "at_g_edge",
-                             "at_eta_bound", "outside_model", "missing_points", "values"}
+                             "at_eta_bound", "outside_model", "missing_points", "values",
+                             "tc_upper_bound_K"}
     assert s["top"]["missing_points"] == 2  # g = 0.3: one point pending, one failed
     # the grid's top: g = 0.1 and 0.2 share the highest Tc; the first is taken, on the g edge
     assert s["top"]["refined"] is False and s["top"]["searched_in_g"] is True
@@ -196,7 +198,8 @@ def test_dome_and_the_run_summary_say_what_their_values_are(synthetic_store, cap
     ds = store_mod.open_dataset(synthetic_store)
     doc = dome_report(ds)
     s = doc["structures"][0]
-    assert [r["values"] for r in s["per_g"]] == ["interp", "interp", "edge", "none"]
+    assert [r["values"] for r in s["per_g"]] == ["interp", "interp", "edge", "below_floor"]
+    assert [r["tc_max_upper_bound_K"] for r in s["per_g"]] == [None, None, None, T_FLOOR]
     assert s["top"]["values"] == "interp" and s["top"]["tc_K"] == pytest.approx(TC_MAX)
     assert doc["values_legend"]["interp"] == VALUES["interp"] and "grid" not in \
         doc["values_legend"]
@@ -204,7 +207,8 @@ def test_dome_and_the_run_summary_say_what_their_values_are(synthetic_store, cap
     out = capsys.readouterr().out
     header, *rows = [ln for ln in out.splitlines() if ln.startswith("  ")]
     at = header.index("values")
-    assert [r[at:at + 7].strip() for r in rows] == ["interp", "interp", "edge", "none"]
+    assert [r[at:at + 11].strip() for r in rows] == ["interp", "interp", "edge", "below_floor"]
+    assert f"< {T_FLOOR:g}" in rows[3] and "every point below the temperature floor" in rows[3]
     assert "(interp, on the edge of the g range" in out and "(grid" not in out
     assert f"values interp: {VALUES['interp']}" in out.splitlines()
     assert "between grid points: vertex of a parabola in ln Tc" in VALUES["interp"]
@@ -327,3 +331,28 @@ def test_one_eta_is_its_own_edge_in_the_summary_and_the_dome(tmp_path):
     assert [(t["tc_max_K"], t["at_edge"]) for t in row["at_g"]] == [(170.0, True)]
     (rec,) = dome_report(ds)["structures"]
     assert rec["top"]["at_g_edge"] is True and rec["top"]["at_eta_bound"] is True
+
+
+def test_a_curve_below_the_floor_reports_the_floor_as_its_bound(tmp_path):
+    # t_floor = 200 K: at g = 1/4 every Tc is below it (the paper structure's maximum there is
+    # 194 K), at g = 0.3 one is above (257 K at eta = 1). The run's summary and `fanodome dome`
+    # give the maximum at g = 1/4 as below the floor, an upper bound, not as "no Tc"; a dome of
+    # curves all below the floor has its top below it.
+    from sweep_support import cli, json_out, write_toml
+    cfg = write_toml(tmp_path / "floor.toml", "[grid]\neta = [-0.3, 0.5, 1.0]\n"
+                     "g = [0.25, 0.3]\n[model]\nt_floor = 200.0\n")
+    store = str(tmp_path / "floor.zarr")
+    out = cli("run", str(cfg), "--store", store)
+    assert out.returncode == 0, out.stderr
+    assert ("g = 1/4 (nearest grid g = 0.25): max Tc over eta < 200 K: every point below the "
+            "temperature floor") in out.stdout, out.stdout
+    doc = json_out(cli("dome", store, "--json"))
+    quarter, third = doc["structures"][0]["per_g"]
+    assert (quarter["values"], quarter["tc_max_upper_bound_K"]) == ("below_floor", 200.0)
+    assert quarter["tc_max_K"] is None and quarter["dome"] == "below_floor"
+    assert third["tc_max_upper_bound_K"] is None and third["tc_max_K"] > 200.0
+    ds = store_mod.open_dataset(store)
+    (rec,) = dome_report(ds.isel(g=[0]))["structures"]
+    assert (rec["top"]["values"], rec["top"]["tc_upper_bound_K"]) == ("below_floor", 200.0)
+    (row,) = dome_summary(ds.isel(g=[0]))
+    assert row["tc_max_K"] is None and row["tc_max_upper_bound_K"] == 200.0

@@ -1,5 +1,6 @@
-"""``fanodome plot``'s file and its cuts: a file that exists is refused as ``export`` refuses
-one, and a cut with nothing to draw is left out of the curves and the legend and named."""
+"""``fanodome plot``'s file, its cuts and its structures: a file that exists is refused as
+``export`` refuses one, a cut with nothing to draw is left out of the curves and the legend and
+named, and a structure with points pending has its top drawn as a lower bound."""
 from __future__ import annotations
 
 import tomllib
@@ -9,7 +10,7 @@ import pytest
 
 from solver import STATUS_BELOW_FLOOR, STATUS_OK
 from sweep import store as store_mod
-from sweep.analysis.plots import cuts_figure
+from sweep.analysis.plots import cuts_figure, structures_figure
 from sweep.cli import main
 from sweep.config import parse_config
 
@@ -41,6 +42,37 @@ def store(tmp_path_factory) -> str:
         store_mod.write_chunk(store=path, region=region, tc=np.where(status == 0, tc, np.nan),
                               status=status, E_L=1.0, dE=1.0)
     return path
+
+
+STRUCTURES_TOML = """
+[grid]
+eta = { start = -1.5, stop = 3.0, step = 0.1 }
+g = [0.2, 0.3, 0.4]
+L = [7.5, 8.0, 8.5]
+[run]
+chunk_g = 1
+"""
+"""Three structures, one chunk per (L, g): L = 7.5 Å without its g = 0.4 row (pending), 8.0 Å
+complete, 8.5 Å pending."""
+
+
+def _partial_store(path: str, *, toml: str, pending) -> None:
+    """A store of ``toml`` with each chunk written (Tc(eta) peaking at eta = 1.03 at 100 K +
+    400 (9 - L/Å) g K) but those where ``pending(L, g)``."""
+    cfg = parse_config(tomllib.loads(toml))
+    plan = cfg.plan()
+    store_mod.layout(store=path, axes=cfg.axes, plan=plan, config_toml=cfg.to_toml(),
+                     config_json=cfg.identity())
+    eta = np.asarray(cfg.axes["eta"])
+    for index in plan.chunks():
+        region = plan.region(index)
+        L, g = cfg.axes["L"][region["L"].start], cfg.axes["g"][region["g"].start]
+        if pending(L, g):
+            continue
+        peak = 100.0 + 400.0 * (9.0 - L) * g
+        tc = np.exp(np.log(peak) - (eta - 1.03) ** 2)[None, None, :]
+        store_mod.write_chunk(store=path, region=region, tc=tc,
+                              status=np.full(tc.shape, STATUS_OK, np.int8), E_L=1.0, dE=1.0)
 
 
 def _one_line(err: str, *words: str) -> None:
@@ -93,3 +125,33 @@ def test_a_cut_without_data_is_not_in_the_legend_and_is_named(store, tmp_path, c
     assert fig.legends == [] and fig.axes[0].get_lines() == []
     from sweep.analysis.plots import empty_cuts_note
     assert empty_cuts_note(one, g_cuts=[0.1]) is None
+
+
+def test_structures_with_points_pending_have_lower_bound_tops(tmp_path, capsys):
+    path = str(tmp_path / "part.zarr")
+    _partial_store(path, toml=STRUCTURES_TOML,
+                   pending=lambda L, g: L == 8.5 or (L == 7.5 and g == 0.4))
+    # L = 7.5 Å tops at 280 K (g = 0.3) without its g = 0.4 row, 340 K with it; L = 8.0 Å at
+    # 260 K: the facet's best is a lower bound
+    fig = structures_figure(store_mod.open_dataset(path))
+    title = fig.axes[0].get_title()
+    assert "best: ≥ 280 K at $L$ = 7.5" in title, title
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "best structure", "lower bound: points pending or failed", "no computed point"]
+    assert main(["plot", path, "--kind", "structures", "-o", str(tmp_path / "s.png")]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "fanodome plot: warning: 184 of 414 points, in 2 of the 3 structures shown, are "
+        "pending or failed: a top found without them is a lower bound (marked △); 1 has no "
+        "computed point (hatched)"], err
+
+
+def test_structures_without_any_computed_point_are_refused(tmp_path, capsys):
+    path = str(tmp_path / "empty.zarr")
+    _partial_store(path, toml=STRUCTURES_TOML, pending=lambda L, g: True)
+    png = tmp_path / "s.png"
+    assert main(["plot", path, "--kind", "structures", "-o", str(png)]) == 2
+    _one_line(capsys.readouterr().err, "none of the 3 structures shown has a computed point",
+              "414 points pending or failed", "--resume")
+    assert not png.exists()

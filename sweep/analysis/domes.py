@@ -115,7 +115,8 @@ def curve_extrema(tc: np.ndarray, status: np.ndarray, eta: np.ndarray) -> np.nda
     has = ok.any(-1)
     k = np.argmax(logt, axis=-1)
     eta_max, log_max, refined = _refine(eta, logt, k, ok)
-    dome_flag = np.where(has, np.where(refined, 0, 1), 2)
+    all_below = (status == STATUS_BELOW_FLOOR).all(-1)
+    dome_flag = np.where(has, np.where(refined, 0, 1), np.where(all_below, 4, 2))
     eta_max = np.where(has, eta_max, np.nan)
     tc_max = np.where(has, np.exp(log_max), np.nan)
 
@@ -168,6 +169,8 @@ def _attrs(ds: xr.Dataset) -> dict[str, dict]:
                                                  "on the curve"},
         "tc_antiresonance_bound": {"units": tcu, "long_name": "upper bound of Tc at the "
                                                               "antiresonance"},
+        "tc_max_bound": {"units": tcu, "long_name": "upper bound of the maximum Tc where "
+                                                    "every point is below the floor"},
         "antiresonance_depth": {"units": "1", "long_name": "decades of Tc from the dome "
                                                            "maximum down to the antiresonance "
                                                            "(a lower bound unless refined)"},
@@ -192,8 +195,9 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None,
 
     ``ds``: a sweep (or a slice of one) with ``tc`` (K) and ``status`` over eta. ``t_floor``:
     the solver's temperature floor, K (default: from the store's config). Returns a Dataset over
-    the other dimensions with the variables of ``_OUT`` plus ``tc_antiresonance_bound`` (K) and
-    ``antiresonance_depth`` (decades), each with ``units`` and ``long_name``: computed
+    the other dimensions with the variables of ``_OUT`` plus ``tc_antiresonance_bound`` (K),
+    ``antiresonance_depth`` (decades) and ``tc_max_bound`` (K: the floor where every point of
+    the curve is below it), each with ``units`` and ``long_name``: computed
     (NumPy-backed) from at most ``max_computed`` points of ``ds`` (:data:`COMPUTED_MAX_POINTS`),
     else lazy (dask) where ``ds`` is, to select or reduce before ``.compute()``.
     """
@@ -222,7 +226,9 @@ def dome(ds: xr.Dataset, *, t_floor: float | None = None,
         flag == ANTI_FLAGS.index("below_floor"), floor,
         xr.where(flag <= ANTI_FLAGS.index("at_grid_edge"), res["tc_antiresonance"], np.nan))
     res["antiresonance_depth"] = np.log10(res["tc_max"] / res["tc_antiresonance_bound"])
-    for name in ("tc_antiresonance_bound", "antiresonance_depth"):
+    res["tc_max_bound"] = xr.where(res["dome_flag"] == DOME_FLAGS.index("below_floor"), floor,
+                                   np.nan)
+    for name in ("tc_antiresonance_bound", "antiresonance_depth", "tc_max_bound"):
         res[name].attrs = attrs[name]
     res.attrs["t_floor_K"] = floor
     res.attrs["method"] = ("maxima and antiresonance minima: vertex of the parabola in log Tc "
@@ -276,8 +282,10 @@ def apply_refined(res: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
     out = res.copy()
     for name in _REFINED_VALUES:
         out[name] = xr.where(done, ds[name], res[name]).assign_attrs(res[name].attrs)
+    below = DOME_FLAGS.index("below_floor")
     dome_flag = xr.where(
-        flags.has(status, flags.NO_MAXIMUM), DOME_FLAGS.index("none"),
+        flags.has(status, flags.NO_MAXIMUM),
+        xr.where(res["dome_flag"] == below, below, DOME_FLAGS.index("none")),
         xr.where(flags.has(status, flags.MAX_AT_BOUND), DOME_FLAGS.index("at_bound"),
                  xr.where(flags.has(status, flags.MAX_AT_FIRST_ETA),
                           DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("interior"))))
@@ -358,7 +366,9 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     ``missing_points``: points of the dome not computed (pending, failed, lost): where there
     are any, the top is over the points that are, a lower bound. ``values``: the
     :data:`VALUES` word of the top's Tc (``refined``, else its g's maximum's).
-    ``outside_model``: a refined top above eta_up (:data:`sweep.flags.TOP_OUTSIDE_MODEL`)."""
+    ``outside_model``: a refined top above eta_up (:data:`sweep.flags.TOP_OUTSIDE_MODEL`).
+    ``tc_upper_bound_K``: where every point of the dome is below the temperature floor, the
+    floor (the top is below it), else None."""
     n_g = d.sizes["g"]
     missing = int(d["n_missing"].sum())
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
@@ -369,11 +379,13 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
                 "at_g_edge": n_g > 1 and bool(flags.has(status, flags.TOP_AT_G_EDGE)),
                 "at_eta_bound": bool(flags.has(status, flags.TOP_AT_ETA_BOUND)),
                 "outside_model": bool(flags.has(status, flags.TOP_OUTSIDE_MODEL)),
-                "missing_points": missing, "values": "refined"}
+                "missing_points": missing, "values": "refined", "tc_upper_bound_K": None}
     rec = {"g": _num(tt["top_g"]), "eta": _num(tt["top_eta"]), "tc_K": _num(tt["top_tc"]),
            "refined": False, "searched_in_g": n_g > 1, "at_g_edge": False,
            "at_eta_bound": False, "outside_model": False, "missing_points": missing,
-           "values": "none"}
+           "values": "none", "tc_upper_bound_K": None}
+    if bool((d["dome_flag"] == DOME_FLAGS.index("below_floor")).all()):
+        rec.update(values="below_floor", tc_upper_bound_K=_num(d["tc_max_bound"].max()))
     if rec["g"] is not None:
         j = int(np.flatnonzero(d["g"].values == rec["g"])[0])
         flag = DOME_FLAGS[int(d["dome_flag"][j])]
@@ -399,6 +411,7 @@ def _per_g_record(d: xr.Dataset) -> dict:
            "tc_antiresonance_K": _num(d["tc_antiresonance"]),
            "dome": DOME_FLAGS[int(d["dome_flag"])], "antiresonance": flag,
            "tc_antiresonance_upper_bound_K": _num(d["tc_antiresonance_bound"]),
+           "tc_max_upper_bound_K": _num(d["tc_max_bound"]),
            "antiresonance_depth_decades": _num(d["antiresonance_depth"]),
            "missing_points": int(d["n_missing"]), "refined": refined,
            "outside_model": bool(d["outside_model"]) if "outside_model" in d else False,
@@ -496,8 +509,10 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
     (``"g"``, ``"eta"``) on whose edge or bound the highest Tc lies (Tc may be higher beyond: a
     lower bound); each target g's entry says the same of its maximum over eta (``"at_edge":
     true``). Refined, the top and each target g's maximum say ``"outside_model"`` (above
-    eta_up). Only targets the store's g grid resolves are listed (:func:`near_targets`);
-    without any, the g of the highest Tc (``"g_target": null``).
+    eta_up). A maximum without a value because every point of its curve (of the dome, for the
+    highest Tc) is below the temperature floor carries ``"tc_max_upper_bound_K"``, the floor.
+    Only targets the store's g grid resolves are listed (:func:`near_targets`); without any,
+    the g of the highest Tc (``"g_target": null``).
     """
     ranked: list[tuple[float, int, dict]] = []
     combos = itertools.product(*(range(ds.sizes[a]) for a in DOME_AXES))
@@ -541,6 +556,8 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
     has_refined = store_mod.has_refined(ds)
     one = ds.isel(L=iL, W=iW, V=iV, omega0=io)
     tc = np.asarray(one[VAR_TC].values, dtype=float)
+    below = np.all(np.asarray(one[VAR_STATUS].values) == STATUS_BELOW_FLOOR, axis=-1)  # per g
+    floor = t_floor_of(ds) if below.any() else None
     row = {"L": float(ds["L"][iL]), "W": float(ds["W"][iW]), "V": float(ds["V"][iV]),
            "omega0": float(ds["omega0"][io])}
     refined = has_refined and flags.has(int(one[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
@@ -574,8 +591,12 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         j_top = int(np.argmin(np.abs(g - row["g_at_max"]))) if row["g_at_max"] is not None \
             else 0
         near = [(j_top, None)]
+    if row["tc_max_K"] is None and below.all():
+        row["tc_max_upper_bound_K"] = floor
     for j, label in near:
         rec = {"g_target": label, "g": float(g[j])}
+        if below[j]:
+            rec["tc_max_upper_bound_K"] = floor
         if refined:
             c = one.isel(g=j)
             edge = flags.MAX_AT_BOUND | flags.MAX_AT_FIRST_ETA

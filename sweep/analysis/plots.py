@@ -314,13 +314,22 @@ def _cell_edges(values: np.ndarray) -> np.ndarray:
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
+def uncomputed_points(ds: xr.Dataset) -> xr.DataArray:
+    """How many points of each structure of ``ds`` (a sweep) are pending or failed, over
+    (L, W, V, omega0), computed: a top found without them is a lower bound."""
+    missing = ds[VAR_STATUS] >= flags.STATUS_FAILED
+    return missing.sum(("g", "eta")).compute()
+
+
 def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure:
     """The top of each dome, Tc over (W, L), one facet per (V, omega0): which structure a
     design sweep should make. ``ds``: a sweep (dims L, W, V, omega0, g, eta). Each structure
     is a cell of the (W, L) grid coloured by its top Tc; the best of each facet is starred and
-    named in its title; a top whose curve has its maximum on the edge of the eta grid or on the
-    bound it was refined to is a lower bound, marked by a triangle (Tc may be higher past it);
-    structures without a computed point are hatched grey. One facet is a journal column wide
+    named in its title; a top is a lower bound, marked by a triangle (``≥`` in the title of a
+    best), where its curve has its maximum on the edge of the eta grid or on the bound it was
+    refined to (Tc may be higher past it) or where its structure has points pending or failed
+    (:func:`uncomputed_points`: Tc may be higher there); structures without a computed point
+    are hatched grey. One facet is a journal column wide
     (:data:`COLUMN_WIDTH`, :data:`STRUCTURES_FONT_PT` fonts); more facets fill up to a page
     width, in rows."""
     import matplotlib as mpl
@@ -331,6 +340,7 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
     at_top = d["g"] == top["top_g"]
     bound = d["dome_flag"].isin([DOME_FLAGS.index("at_grid_edge"), DOME_FLAGS.index("at_bound")])
     edge = (bound & at_top).any("g").compute()
+    short = uncomputed_points(ds) > 0
     nv, no = top.sizes["V"], top.sizes["omega0"]
     if nv * no > MAX_FACETS:
         raise ValueError(f"{nv * no} (V, omega0) facets is too many for one figure (at most "
@@ -347,11 +357,13 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
     with mpl.rc_context({"font.size": STRUCTURES_FONT_PT, "hatch.color": "0.55"}):
         fig = _new_figure((COLUMN_WIDTH * ncols, 2.9 * nrows + 0.5))
         axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-        mesh, drawn = None, {"bound": False, "missing": False}
+        mesh, drawn = None, {"edge": False, "short": False, "missing": False}
         for k, (iv, io) in enumerate(np.ndindex(nv, no)):
             ax = axes.flat[k]
             one = tc.isel(V=iv, omega0=io).sel(L=Ls, W=Ws).transpose("L", "W").values
-            bound = edge.isel(V=iv, omega0=io).sel(L=Ls, W=Ws).transpose("L", "W").values
+            at_edge, part = (x.isel(V=iv, omega0=io).sel(L=Ls, W=Ws).transpose("L", "W").values
+                             for x in (edge, short))
+            bound = at_edge | part
             ok = np.isfinite(one)
             ax.set_facecolor("0.92")
             we, le = _cell_edges(Ws), _cell_edges(Ls)
@@ -366,7 +378,8 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
             lb = ok & bound
             if lb.any():
                 ax.plot(WW[lb], LL[lb], "^", color="w", mec="k", ms=6, ls="none")
-                drawn["bound"] = True
+                drawn["edge"] |= bool((ok & at_edge).any())
+                drawn["short"] |= bool((ok & part).any())
             where = (f"{SYMBOLS['V']} = {float(ds['V'][iv]):g} {ds['V'].attrs.get('units', '')}, "
                      f"{SYMBOLS['omega0']} = {float(ds['omega0'][io]):g} "
                      f"{ds['omega0'].attrs.get('units', '')}")
@@ -392,9 +405,10 @@ def structures_figure(ds: xr.Dataset, *, t_floor: float | None = None) -> Figure
         if mesh is not None:
             fig.colorbar(mesh, ax=axes, label=f"top {SYMBOLS[VAR_TC]} [{units}]", shrink=0.9)
         handles = [plt_line("*", "tab:orange", "best structure")]
-        if drawn["bound"]:
-            handles.append(plt_line("^", "w", r"lower bound: maximum on the $\eta$ grid's "
-                                              r"edge or bound"))
+        why = [w for k, w in (("edge", r"maximum on the $\eta$ grid's edge or bound"),
+                              ("short", "points pending or failed")) if drawn[k]]
+        if why:  # a line each: the legend stays within one column's width
+            handles.append(plt_line("^", "w", "lower bound: " + "\nor ".join(why)))
         if drawn["missing"]:
             handles.append(Patch(facecolor="0.92", hatch="///", edgecolor="0.55",
                                  label="no computed point"))

@@ -96,15 +96,17 @@ def _print_dome(doc: dict) -> None:
                      f"of those that are, a lower bound")
         if t.get("outside_model"):
             edge += f"; top {OUTSIDE_MODEL}"
-        print(f"{_dome_name(s)}: top Tc = {fmt(t['tc_K'], '.6g')} K at g = "
-              f"{fmt(t['g'], '.6g')}, eta = {fmt(t['eta'], '.6g')} ({how}{edge})")
+        where = (f"< {fmt(t['tc_upper_bound_K'], '.6g')} K" if t.get("tc_upper_bound_K") else
+                 f"= {fmt(t['tc_K'], '.6g')} K at g = {fmt(t['g'], '.6g')}, eta = "
+                 f"{fmt(t['eta'], '.6g')}")
+        print(f"{_dome_name(s)}: top Tc {where} ({how}{edge})")
         if t.get("gap_point"):
             gp = t["gap_point"]
             ratios = ", ".join(f"{n}: {fmt(x)}" for n, x in enumerate(t["gap_ratios"], 1))
             print(f"  2 Delta_n/(k_B Tc) at g = {gp['g']:g}, eta = {gp['eta']:g}, "
                   f"T/Tc = {gp['T_over_tc']:g} (Tc = {gp['tc_K']:.4g} K): {ratios}")
         print(f"  {'g':>8} {'eta_max':>9} {'Tc_max (K)':>11} {'eta_anti':>9} "
-              f"{'Tc_anti (K)':>12}  {'values':7} notes")
+              f"{'Tc_anti (K)':>12}  {'values':11} notes")
         for r in s["per_g"]:
             notes = []
             if r["dome"] == "at_grid_edge":
@@ -113,7 +115,11 @@ def _print_dome(doc: dict) -> None:
                 notes.append("maximum at the upper bound of eta it was followed to, still "
                              "growing: Tc_max is a lower bound")
             elif r["dome"] == "none":
-                notes.append("no Tc on the curve")
+                notes.append("no Tc on the curve yet" if r["missing_points"] else
+                             "no Tc on the curve")
+            elif r["dome"] == "below_floor":
+                notes.append(f"every point below the temperature floor: Tc_max < "
+                             f"{fmt(r['tc_max_upper_bound_K'], '.6g')} K")
             if r["antiresonance"] == "below_floor":
                 lo, hi = r["eta_antiresonance_range"]
                 anti = f"{'< ' + fmt(r['tc_antiresonance_upper_bound_K']):>12}"
@@ -132,8 +138,10 @@ def _print_dome(doc: dict) -> None:
             notes += window_lines(r.get("windows", []), digits=6, sep=": ")
             values = r["values"]
             used.append(values)
-            print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {fmt(r['tc_max_K'], '.6g'):>11} "
-                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:7} {'; '.join(notes)}")
+            tc_max = (f"< {fmt(r['tc_max_upper_bound_K'], '.6g')}"
+                      if r.get("tc_max_upper_bound_K") else fmt(r['tc_max_K'], '.6g'))
+            print(f"  {r['g']:8.4g} {fmt(r['eta_max'], '.6g'):>9} {tc_max:>11} "
+                  f"{fmt(r['eta_antiresonance']):>9} {anti}  {values:11} {'; '.join(notes)}")
     for word in dict.fromkeys(used):
         print(f"values {word}: {VALUES[word]}")
 
@@ -267,7 +275,23 @@ def plot_figure(a: argparse.Namespace, ds):
     from ..analysis.plots import cuts_figure, dome_figure, empty_cuts_note, structures_figure
     from ..flags import STATUS_FAILED
     if a.kind == "structures":
+        from ..analysis.plots import uncomputed_points
         one = _select_many(ds, a.select, axes=("V", "omega0"))
+        per = uncomputed_points(one)
+        points = one.sizes["g"] * one.sizes["eta"]
+        missing, total = int(per.sum()), per.size * points
+        if missing == total:
+            raise ValueError(f"none of the {per.size} structures shown has a computed point yet "
+                             f"({missing} points pending or failed): finish the run (fanodome "
+                             f"run ... --resume) first")
+        if missing:
+            empty = int((per == points).sum())
+            print(f"fanodome plot: warning: {missing} of {total} points, in "
+                  f"{int((per > 0).sum())} of the {per.size} structures shown, are pending or "
+                  f"failed: a top found without them is a lower bound (marked △)"
+                  + (f"; {empty} {'has' if empty == 1 else 'have'} no computed point "
+                     f"(hatched)" if empty else ""),
+                  file=sys.stderr)
         fig = structures_figure(one, t_floor=t_floor_of(ds))
         structure = {k: [float(x) for x in np.atleast_1d(one[k].values)] for k in DOME_AXES}
     else:

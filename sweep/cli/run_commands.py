@@ -152,15 +152,24 @@ def _print_run(doc: dict) -> None:
         how = r["values"]
         print(f"dome at L = {r['L']:g} Å, W = {r['W']:g} Å, V = {r['V']:g} meV, "
               f"omega0 = {r['omega0']:g} meV ({how} values):")
-        print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = {fmt(r['g_at_max'], '.5g')}, "
-              f"eta = {fmt(r['eta_at_max'], '.5g')}{edge_note(r.get('at_edge'))}"
-              + (f"; {OUTSIDE_MODEL}" if r.get("outside_model") else ""))
+        if r.get("tc_max_upper_bound_K"):
+            print(f"  highest Tc < {fmt(r['tc_max_upper_bound_K'], '.5g')} K: "
+                  f"{VALUES['below_floor']}")
+        else:
+            print(f"  highest Tc = {fmt(r['tc_max_K'], '.5g')} K at g = "
+                  f"{fmt(r['g_at_max'], '.5g')}, eta = {fmt(r['eta_at_max'], '.5g')}"
+                  f"{edge_note(r.get('at_edge'))}"
+                  + (f"; {OUTSIDE_MODEL}" if r.get("outside_model") else ""))
         for t in r["at_g"]:
             which = (f"g = {t['g']:g}" if t["g_target"] is None else
                      f"g = {t['g_target']} (nearest grid g = {t['g']:g})")
-            print(f"  {which}: max Tc over eta = {fmt(t['tc_max_K'], '.5g')} K at eta = "
-                  f"{fmt(t['eta'], '.5g')}{edge_note(t.get('at_edge'))}"
-                  + (f"; {OUTSIDE_MODEL}" if t.get("outside_model") else ""))
+            if t.get("tc_max_upper_bound_K"):
+                print(f"  {which}: max Tc over eta < {fmt(t['tc_max_upper_bound_K'], '.5g')} K: "
+                      f"{VALUES['below_floor']}")
+            else:
+                print(f"  {which}: max Tc over eta = {fmt(t['tc_max_K'], '.5g')} K at eta = "
+                      f"{fmt(t['eta'], '.5g')}{edge_note(t.get('at_edge'))}"
+                      + (f"; {OUTSIDE_MODEL}" if t.get("outside_model") else ""))
             for line in window_lines(t.get("windows", []), digits=5):
                 print(f"    {line}")
 
