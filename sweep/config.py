@@ -479,6 +479,13 @@ def _sizing(run_t: Mapping[str, object]) -> TaskSizing | None:
     return TaskSizing(task_seconds=seconds, min_points=lo, max_points=hi)
 
 
+def check_fraction_of_tc(value: float, *, name: str) -> None:
+    """Refuse a temperature of the gaps, a fraction of Tc, outside [0, 1): the gaps vanish at
+    Tc. :class:`ConfigError` names ``name`` (a config key or a command-line option)."""
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{name}: must be in [0, 1) (the gaps vanish at Tc), got {value!r}")
+
+
 def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
     """Validate an ``[outputs]`` table: the gap temperatures (fractions of Tc), () if gaps off.
     Temperatures without any ``gaps`` key are refused (they would be ignored); with
@@ -496,8 +503,7 @@ def parse_outputs(table: Mapping[str, object]) -> tuple[float, ...]:
                           f"got {type(spec).__name__} {spec!r}")
     ratios = [_number(v, f"outputs.gap_T_over_tc[{i}]") for i, v in enumerate(spec)]
     for i, r in enumerate(ratios):
-        if not 0.0 <= r < 1.0:
-            raise ConfigError(f"outputs.gap_T_over_tc[{i}]: must be in [0, 1), got {r!r}")
+        check_fraction_of_tc(r, name=f"outputs.gap_T_over_tc[{i}]")
     if not ratios:
         raise ConfigError("outputs.gap_T_over_tc: empty list")
     if len(set(ratios)) != len(ratios):

@@ -1,4 +1,5 @@
-"""`fanodome bands` and `fanodome tc`: JSON shape, values, and exit code 2 on bad input."""
+"""`fanodome bands`, `fanodome tc` and `fanodome gaps`: JSON shape, values, and exit code 2 on bad
+input."""
 import json
 import math
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import pytest
 
 from solver import band_structure, tc_grid
+from sweep.config import ConfigError, parse_outputs
 
 
 def run(*args):
@@ -86,6 +88,34 @@ def test_a_point_above_eta_up_is_computed_and_marked_outside_the_model():
                          "--T-over-tc", "0.5")
     assert code == 0, err
     assert "outside the model" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("value", ["1", "1.5", "-0.1"])
+def test_gaps_refuses_a_fraction_of_tc_the_config_refuses(value):
+    """At and above Tc the gaps vanish: --T-over-tc takes what [outputs] gap_T_over_tc takes."""
+    with pytest.raises(ConfigError, match=r"must be in \[0, 1\)"):
+        parse_outputs({"gaps": True, "gap_T_over_tc": [float(value)]})
+    code, out, err = run("gaps", "--eta", "1", "--g", "0.25", "--T-over-tc", "0", value)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"fanodome gaps: error: --T-over-tc: must be in [0, 1) (the "
+                                f"gaps vanish at Tc), got {float(value)!r}"]
+
+
+def test_gaps_above_tc_say_so_in_the_text_and_the_json():
+    code, out, err = run("gaps", "--eta", "1", "--g", "0.25", "--T", "0", "500", "--json")
+    assert code == 0, err
+    cold, hot = json.loads(out)
+    assert cold["tc_K"] == pytest.approx(193.37, abs=0.01)
+    assert (cold["above_tc"], hot["above_tc"]) == (False, True)
+    assert all(s["delta_meV"] == 0.0 for s in hot["subbands"])
+    code, out, err = run("gaps", "--eta", "1", "--g", "0.25", "--T", "500")
+    assert code == 0, err
+    assert out.splitlines()[-1] == (f"T = 500 K is above Tc = {hot['tc_K']:.6g} K: the normal "
+                                    f"state, the gaps are zero")
+    code, out, err = run("gaps", "--eta", "-0.5", "--g", "0.25", "--t-floor", "1", "--T", "500",
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["above_tc"] is None  # no Tc above the floor to compare with
 
 
 def test_tc_below_floor_is_null():

@@ -546,6 +546,69 @@ def test_overwrite_never_deletes_unrelated_files(reference, tmp_path, capsys):
     assert (other / "zarr.json").exists()
 
 
+ONE_AXIS_EXPLORE_TOML = """
+[grid]
+g = 0.3
+W = 6.0
+eta = [0.0, 1.0, 2.0]
+
+[explore]
+axes = { L = [7.0, 11.0] }
+budget = 3
+polish_points = 2
+"""
+
+
+def _one_axis_tc(task):
+    """An explore sample's function on the L axis: a closed-form Tc (K), its top at 9 Å."""
+    from sweep.explore import SampleOutcome, Value
+    (L,) = task.point
+    return SampleOutcome(task.index, task.point, task.polish,
+                         Value(300.0 - (L - 9.0) ** 2, 1.0, 0, 1, 3000.0, 20.0, 0), 0.0)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: what a refusal leaves as it was."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+STORE_MODES = ([], ["--resume"], ["--overwrite"])
+"""A store's modes: without either option, --resume, --overwrite."""
+
+
+def test_run_on_an_explore_store_names_it_in_every_mode(tmp_path, capsys):
+    """A sweep into an explore store: the first answer says what the store is and what to do,
+    and --resume and --overwrite give the same answer (no advice that is then refused)."""
+    import tomllib
+
+    from sweep.explore import explore
+    store = tmp_path / "EXPLORE.zarr"
+    explore(parse_config(tomllib.loads(ONE_AXIS_EXPLORE_TOML)), store=str(store),
+            executor=InProcessExecutor(), compute=_one_axis_tc)
+    cfg = write_toml(tmp_path / "a.toml", SMALL_TOML)
+    before = _files(tmp_path)
+    for mode in STORE_MODES:
+        assert main(["run", str(cfg), "--store", str(store), "--workers", "1", *mode]) == 2
+        _one_line(capsys.readouterr().err,
+                  f"fanodome run: error: {store} is an explore store (fanodome explore), not a "
+                  f"sweep store: choose another --store; --overwrite replaces only sweep stores")
+    assert _files(tmp_path) == before  # nothing written, no lock left
+
+
+def test_explore_on_a_sweep_store_names_it_in_every_mode(reference, tmp_path, capsys):
+    """The same the other way: an explore into a sweep store."""
+    store = _copy(reference, tmp_path / "SWEEP.zarr")
+    cfg = write_toml(tmp_path / "e.toml", ONE_AXIS_EXPLORE_TOML)
+    before = _files(tmp_path)
+    for mode in STORE_MODES:
+        assert main(["explore", str(cfg), "--store", str(store), "--workers", "1", *mode]) == 2
+        _one_line(capsys.readouterr().err,
+                  f"fanodome explore: error: {store} is a sweep store (fanodome run), not an "
+                  f"explore store: choose another --store; --overwrite replaces only explore "
+                  f"stores")
+    assert _files(tmp_path) == before
+
+
 def test_export_into_the_store_is_refused(reference, tmp_path, capsys):
     store = _copy(reference, tmp_path / "s.zarr")
     before = (store / "zarr.json").read_bytes()

@@ -12,6 +12,7 @@ import math
 
 from solver.parameters import PARAMETERS, STATUS_NAMES, STATUS_OK, STRUCTURE
 
+from ..config import check_fraction_of_tc
 from ..flags import OUTSIDE_MODEL
 from ..grid import parse_values
 from .options import (add_model_options, add_parameter_option, add_structure_options,
@@ -136,16 +137,20 @@ with --nbands 6: 100 temperatures took 13.8 s and one 3.8 s on the 2-core develo
 
 
 def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
-    from solver import prepare_structure
-    from solver.gaps import gaps_on_structure
-    from solver.tc import eta_up
-
     flag = "--T" if a.T is not None else "--T-over-tc"
     temps = parse_values(a.T if a.T is not None else a.T_over_tc, name=flag)
     if temps.size > GAPS_MAX_TEMPERATURES:
         raise ValueError(f"{flag}: {temps.size} temperatures, more than fanodome gaps solves "
                          f"in one process ({GAPS_MAX_TEMPERATURES}, one non-linear solve "
                          f"each); give fewer or a coarser step")
+    if a.T_over_tc is not None:  # what [outputs] gap_T_over_tc refuses
+        for t in temps:
+            check_fraction_of_tc(float(t), name=flag)
+
+    from solver import prepare_structure
+    from solver.gaps import gaps_on_structure
+    from solver.tc import eta_up
+
     announce_compile(a, job="gaps")
     st = prepare_structure(**structure_kwargs(a))
     r = gaps_on_structure(st, eta=a.eta, g=a.g, omega0=a.omega0, **model_kwargs(a),
@@ -153,12 +158,13 @@ def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
                           **({"T": temps} if a.T is not None else {"T_over_tc": temps}))
     up = eta_up(E_L=st.E_L, dE=st.dE, E_left_out=st.E_left_out, omega0=a.omega0, g=a.g,
                 softening=model_kwargs(a)["softening"])
+    tc = json_number(r.tc_K)  # None where Tc is below the floor
     records = []
     for i, t in enumerate(r.T_K):
         records.append({
             "L": a.L, "W": a.W, "V": a.V, "omega0": a.omega0, "eta": a.eta, "g": a.g,
             "eta_up": json_number(up), "outside_model": bool(a.eta > up),
-            "T_K": float(t), "tc_K": json_number(r.tc_K),
+            "T_K": float(t), "tc_K": tc, "above_tc": None if tc is None else bool(t > tc),
             "tc_status": STATUS_NAMES[int(r.tc_status)], "mu_meV": float(r.mu_meV[i]),
             "mu_shift_meV": float(r.mu_shift_meV[i]),
             "condensation_meV_per_A2": float(r.condensation_energy[i]),
@@ -188,6 +194,11 @@ def _print_gaps(records: list[dict]) -> None:
             print(f"{head} {s['n']:>3} {fmt(s['delta_meV'], '15.6g')} "
                   f"{s['delta_avg_meV']:16.6g} {fmt(s['ratio_2delta_kTc'], '11.5g')} "
                   f"{s['density_per_A2']:13.6g}")
+    above = sorted(r["T_K"] for r in records if r["above_tc"])
+    if above:
+        which = (f"T = {above[0]:g} K is" if len(above) == 1 else
+                 f"{len(above)} temperatures ({above[0]:g} K to {above[-1]:g} K) are")
+        print(f"{which} above Tc = {r0['tc_K']:.6g} K: the normal state, the gaps are zero")
 
 
 def add_commands(sub) -> None:

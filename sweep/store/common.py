@@ -363,21 +363,37 @@ def write_failures(store: str, records: list[dict], *, log: str = "sweep",
 
 # ----------------------------------------------------------------- starting work on a store
 
-def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
+STORE_KINDS = {"sweep": "fanodome run", "explore": "fanodome explore"}
+"""The kinds of store the service makes, and the command that makes each."""
+
+
+def kind_of(attrs: Mapping) -> str | None:
+    """The kind (a key of :data:`STORE_KINDS`) of the store whose root attributes are
+    ``attrs``; None for a store of neither kind."""
+    if is_explore(attrs):
+        return "explore"
+    return "sweep" if is_sweep(attrs) else None
+
+
+def check_can_start(store: str, *, kind: str, identity: str, resume: bool, overwrite: bool,
                     check_resumable: Callable[..., None],
                     check_replaceable: Callable[[str], None],
                     storage_options: Mapping | None = None) -> None:
     """Refuse a store conflict early: before any cluster starts, without writing anything.
 
-    ``identity``: what the store must hold to be resumed (compared by ``check_resumable(store,
-    identity=..., storage_options=...)``); ``check_replaceable(store)`` refuses to overwrite
-    what is not ours.
+    ``kind``: the kind of store the work fills (a key of :data:`STORE_KINDS`); a store of the
+    other kind is refused whatever the mode, since neither ``--resume`` nor ``--overwrite``
+    can use it. ``identity``: what the store must hold to be resumed (compared by
+    ``check_resumable(store, identity=..., storage_options=...)``);
+    ``check_replaceable(store)`` refuses to overwrite what is not ours.
     """
     if resume and overwrite:
         raise StoreError("--resume and --overwrite exclude each other")
     if is_read_only_url(store):
         raise read_only(store)
     present = exists(store, storage_options=storage_options)
+    if present:
+        _refuse_another_kind(store, kind=kind, storage_options=storage_options)
     if present and resume:
         check_resumable(store, identity=identity, storage_options=storage_options)
     elif resume and local_path(store) is not None and Path(local_path(store)).is_dir():
@@ -391,6 +407,24 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
                          f"start again")
     elif present:
         check_replaceable(store)
+
+
+def _refuse_another_kind(store: str, *, kind: str, storage_options: Mapping | None) -> None:
+    """Refuse an existing ``store`` of another kind than ``kind``, saying what it is and
+    what to do; a store whose root cannot be read is left to the checks that name why."""
+    try:
+        attrs = read_attrs(store, storage_options=storage_options)
+    except (ValueError, KeyError, zarr.errors.GroupNotFoundError):
+        return  # damaged or cut short: check_resumable and check_replaceable say so
+    have = kind_of(attrs)
+    if have is not None and have != kind:
+        raise StoreError(f"{store} is {_article(have)} {have} store ({STORE_KINDS[have]}), not "
+                         f"{_article(kind)} {kind} store: choose another --store; --overwrite "
+                         f"replaces only {kind} stores")
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def identity_mismatch(store: str, *, have: str, want: str) -> StoreError:

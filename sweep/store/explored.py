@@ -159,9 +159,9 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
                     storage_options: Mapping | None = None) -> None:
     """Refuse an explore store conflict before anything starts (as
     :func:`sweep.store.points.check_can_start` does for sweeps)."""
-    _check_can_start(store, identity=identity, resume=resume, overwrite=overwrite,
-                     check_resumable=check_resumable, check_replaceable=check_replaceable,
-                     storage_options=storage_options)
+    _check_can_start(store, kind="explore", identity=identity, resume=resume,
+                     overwrite=overwrite, check_resumable=check_resumable,
+                     check_replaceable=check_replaceable, storage_options=storage_options)
 
 
 def read_samples(store: str, *, storage_options: Mapping | None = None) -> xr.Dataset:

@@ -200,10 +200,11 @@ def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
                     storage_options: Mapping | None = None) -> None:
     """Refuse a sweep store conflict early: before any cluster starts, without writing
     anything (``--resume`` of another config or of nothing, an existing store without
-    ``--resume`` or ``--overwrite``, a read-only URL, an overwrite of what is not ours)."""
-    _check_can_start(store, identity=identity, resume=resume, overwrite=overwrite,
-                     check_resumable=check_resumable, check_replaceable=check_replaceable,
-                     storage_options=storage_options)
+    ``--resume`` or ``--overwrite``, an explore store, a read-only URL, an overwrite
+    of what is not ours)."""
+    _check_can_start(store, kind="sweep", identity=identity, resume=resume,
+                     overwrite=overwrite, check_resumable=check_resumable,
+                     check_replaceable=check_replaceable, storage_options=storage_options)
 
 
 def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
