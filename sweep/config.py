@@ -370,6 +370,9 @@ def parse_config(doc: Mapping) -> SweepConfig:
     refine, curves_per_task = None, REFINE_CURVES_PER_TASK
     if "refine" in doc:
         refine, curves_per_task, document["refine"] = parse_refine(_table(doc, "refine"))
+        if len(axes["eta"]) < 2:
+            raise ConfigError("grid.eta: [refine] starts its searches on the grid's curves "
+                              "Tc(eta); it needs at least two values of eta")
     explore = None
     if "explore" in doc:
         explore = parse_explore(_table(doc, "explore"), grid=axes, given=set(grid_t),

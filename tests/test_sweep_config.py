@@ -118,6 +118,7 @@ BAD = {
     "memory below a worker's": ('[cluster]\nmemory = "1KiB"\n', "cluster.memory"),
     "memory below a job's workers'": ('[cluster]\nkind = "slurm"\ncores = 4\n'
                                       'memory = "1GiB"\n', "cluster.memory"),
+    "refine on one eta": ("[grid]\neta = 1.0\ng = 0.3\n[refine]\n", "grid.eta"),
     "not toml": ("[grid\n", "not valid TOML"),
 }
 
