@@ -189,6 +189,18 @@ def test_dome_command_json_shape(synthetic_store, capsys):
     assert main(["dome", synthetic_store + "-missing"]) == 2
 
 
+def test_dome_says_how_far_it_has_read(synthetic_store, capsys, monkeypatch):
+    # a large store takes minutes: a line on stderr at most every DOME_PROGRESS_S seconds
+    from sweep.cli import analysis_commands
+    monkeypatch.setattr(analysis_commands, "DOME_PROGRESS_S", 0.0)
+    assert main(["dome", synthetic_store, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["structures"]) == 2
+    (line,) = captured.err.splitlines()
+    assert line.startswith("fanodome dome: 1 of 2 domes read, about ") and \
+        line.endswith(" s left (fewer domes: --select)"), line
+
+
 def test_dome_and_the_run_summary_say_what_their_values_are(synthetic_store, capsys):
     """Unrefined, `dome` gives the vertex of a parabola between grid points (`interp`, an
     estimate) and the run summary the largest computed Tc (`grid values`, a lower bound): two

@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
@@ -452,7 +452,7 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
 
     Each record: ``{"L", "W", "V", "omega0", "per_g": [...], "top": {"g", "eta", "tc_K",
     "refined", "searched_in_g", "at_g_edge", "at_eta_bound", "outside_model",
-    "missing_points", "values"}}``
+    "missing_points", "values", "tc_upper_bound_K"}}``
     (Å, Å, meV, meV; Tc in K).
     Values that do not exist are None; see :func:`dome` for the flags. Each ``per_g`` entry
     says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``) and, if
@@ -481,13 +481,19 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
             yield rec
 
 
-def dome_report(ds: xr.Dataset, *, t_floor: float | None = None) -> dict:
+def dome_report(ds: xr.Dataset, *, t_floor: float | None = None,
+                on_dome: Callable[[], None] | None = None) -> dict:
     """``{"structures": [...], "units": {...}, "values_legend": {...}}``, one entry per dome
     (the key keeps its first name for the readers of ``fanodome dome --json``):
-    :func:`iter_dome_records` gathered; ``values_legend``: what each word of ``"values"``
-    means (:data:`VALUES`)."""
+    :func:`iter_dome_records` gathered, ``on_dome()`` called after each; ``values_legend``:
+    what each word of ``"values"`` means (:data:`VALUES`)."""
     dataset(ds)
-    return {"structures": list(iter_dome_records(ds, t_floor=t_floor)),
+    structures = []
+    for rec in iter_dome_records(ds, t_floor=t_floor):
+        structures.append(rec)
+        if on_dome is not None:
+            on_dome()
+    return {"structures": structures,
             "values_legend": {k: v for k, v in VALUES.items() if k != "grid"},
             "units": {"L": ds["L"].attrs.get("units"), "W": ds["W"].attrs.get("units"),
                       "V": ds["V"].attrs.get("units"),

@@ -13,15 +13,17 @@ Each of these commands works on *domes*: Tc over (g, eta) at one (L, W, V, omega
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
 from pathlib import Path
 
 from ..config import PAPER_G
 from ..flags import ANTI_FLAGS, DOME_FLAGS, OUTSIDE_MODEL, VALUES
 from ..grid import DOME_AXES, GRID_MATCH_RTOL, MIN_DOME_G
 from ..store.export import CSV_MAX_POINTS, check_output
-from .options import (add_storage_option, fmt, json_number, named_values, storage_options,
-                      store_exists, window_lines)
+from .options import (add_storage_option, fmt, json_number, named_values, say,
+                      storage_options, store_exists, window_lines)
 
 DEFAULT_DPI = 100.0
 """Pixels per inch of ``fanodome plot`` (``--dpi``)."""
@@ -60,11 +62,33 @@ def _open(a: argparse.Namespace, *, explore: bool | None = False, dask: bool | N
     return ds
 
 
+DOME_PROGRESS_S = 5.0
+"""Seconds between the lines ``fanodome dome`` prints on stderr while it reads the domes of a
+large store (a 3·10⁸-point one took minutes)."""
+
+
+def _dome_progress(n: int):
+    """``on_dome`` of :func:`sweep.analysis.domes.dome_report` for ``n`` domes: a line on stderr
+    at most every :data:`DOME_PROGRESS_S` seconds, with the time left."""
+    t0 = last = time.monotonic()
+    done = 0
+
+    def tick() -> None:
+        nonlocal done, last
+        done += 1
+        now = time.monotonic()
+        if done < n and now - last >= DOME_PROGRESS_S:
+            last = now
+            say(f"fanodome dome: {done} of {n} domes read, about "
+                f"{(now - t0) / done * (n - done):.0f} s left (fewer domes: --select)")
+    return tick
+
+
 def _cmd_dome(a: argparse.Namespace) -> dict:
     from ..analysis.domes import dome_report
     ds = _open(a)
     one = _select_many(ds, a.select, axes=DOME_AXES)
-    doc = dome_report(one)
+    doc = dome_report(one, on_dome=_dome_progress(math.prod(one.sizes[d] for d in DOME_AXES)))
     if a.g is not None:  # the rows asked for; each dome's top stays its top over every g
         keep = set(_g_values(ds, a.g))
         for s in doc["structures"]:
