@@ -841,6 +841,7 @@ def test_status_counts_an_explore_stores_samples(tmp_path, capsys):
 
 def test_status_says_when_the_best_is_on_the_edge_or_below_the_floor(tmp_path, capsys):
     from sweep.cli import main
+    from sweep.cli.explore_commands import _warning
     store = str(tmp_path / "edge.zarr")  # Tc rising with L: the best on the box's L = 11 Å
     explore(_one_axis(4, 0), store=store, executor=InProcessExecutor(),
             compute=ClosedForm(lambda L: (200.0 + L, 0)))
@@ -849,13 +850,18 @@ def test_status_says_when_the_best_is_on_the_edge_or_below_the_floor(tmp_path, c
         capsys.readouterr().out
     # Tc falling with V: the best on V = 0, which is no edge (V cannot go below 0), but V = 10
     # meV is one
-    for lo, edge in ((0.0, []), (10.0, ["V"])):
+    for lo, edge, limit in ((0.0, [], ["V"]), (10.0, ["V"], [])):
         doc = tomllib.loads(ONE_AXIS_TOML % {"budget": 4, "polish": 0})
         doc["explore"]["axes"] = {"V": [lo, 50.0]}
         at = str(tmp_path / f"v{lo:g}.zarr")
         r = explore(parse_config(doc), store=at, executor=InProcessExecutor(),
                     compute=ClosedForm(lambda V: (300.0 - V, 0)))
-        assert (r.best["V"], r.best["at_edge"]) == (lo, edge)
+        assert (r.best["V"], r.best["at_edge"], r.best["at_limit"]) == (lo, edge, limit)
+        said = _warning(r.best)
+        assert ("the parameter's own limit" in said) == bool(limit), said
+        assert ("widen the box" in said) == bool(edge), said
+    assert main(["status", str(tmp_path / "v0.zarr")]) == 0
+    assert "(at V = 0 meV, the parameter's own limit)" in capsys.readouterr().out
     zero = str(tmp_path / "zero.zarr")
     explore(parse_config(tomllib.loads(ZERO_TOML)), store=zero, executor=InProcessExecutor(),
             compute=BelowFloor())

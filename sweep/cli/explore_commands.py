@@ -69,8 +69,8 @@ def _cmd_explore(a: argparse.Namespace) -> int:
 
 def _warning(best: dict | None) -> str | None:
     """What the best cannot tell, in words: Tc below the temperature floor at every sample, a
-    best on the box's edge (Tc may be higher beyond it: the samples do not say), or one above
-    eta_up (outside the model)."""
+    best on the box's edge (Tc may be higher beyond it: the samples do not say) or at a
+    parameter's own limit (no beyond), or one above eta_up (outside the model)."""
     if best is None:
         return None
     if "tc_upper_bound_K" in best:
@@ -81,6 +81,9 @@ def _warning(best: dict | None) -> str | None:
         where = named_values(best, best["at_edge"])
         said.append(f"the best lies on the edge of the box at {where}: Tc may be higher "
                     f"beyond it; widen the box to see")
+    if best.get("at_limit"):
+        said.append(f"the best lies at {named_values(best, best['at_limit'])}, the "
+                    f"parameter's own limit: Tc is highest there within the model's range")
     if "outside_model" in best["flags"]:
         said.append(f"the best's eta = {best['eta']:.6g} is {OUTSIDE_MODEL}")
     return "; ".join(said) or None

@@ -201,6 +201,8 @@ def _print_explore_status(doc: dict) -> None:
         edge = "" if not b.get("at_edge") else (
             f" (on the edge of the box at {named_values(b, b['at_edge'])}: Tc may be higher "
             f"beyond it)")
+        if b.get("at_limit"):
+            edge += f" (at {named_values(b, b['at_limit'])}, the parameter's own limit)"
         tc = (f"Tc < {b['tc_upper_bound_K']:g} K (below the temperature floor)"
               if "tc_upper_bound_K" in b else f"Tc = {b['tc_K']:.7g} K")
         print(f"best as the last explore on it ended: {tc} at {where}{edge}")

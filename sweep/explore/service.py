@@ -113,21 +113,24 @@ def _holds_this_explore(config: SweepConfig, *, store: str) -> bool:
     return True
 
 
-def _on_open_edge(axis: str, x: float, box: tuple[float, float]) -> bool:
-    """Whether ``x`` lies on an edge of the explored ``axis``'s ``box`` (to the polish's
-    tolerance) beyond which the parameter goes on: not an edge at the parameter's own limit
-    (V = 0, say: there is no beyond, and Tc cannot be higher there)."""
+def _box_edge(axis: str, x: float, box: tuple[float, float]) -> str | None:
+    """Which edge of the explored ``axis``'s ``box`` ``x`` lies on (to the polish's tolerance):
+    ``"open"``, one beyond which the parameter goes on (Tc may be higher there); ``"limit"``,
+    one at the parameter's own limit (V = 0, say: there is no beyond); None inside."""
     lo, hi = box
     p = PARAMETERS[axis]
-    return (abs(x - lo) <= polish_mod.XTOL and (p.minimum is None or lo > p.minimum)) or \
-        (abs(x - hi) <= polish_mod.XTOL and (p.maximum is None or hi < p.maximum))
+    for end, limit in ((lo, p.minimum), (hi, p.maximum)):
+        if abs(x - end) <= polish_mod.XTOL:
+            return "limit" if limit is not None and end == limit else "open"
+    return None
 
 
 def best_of(ds, *, config: SweepConfig) -> dict | None:
     """The best done sample of an explore store's rows ``ds``: every axis's value (the explored
     ones the sample's, the others the config's; ``eta`` where the maximum sits), ``tc_K``,
     ``mu_minus_E_L_meV`` (meV), ``at_edge`` (the explored axes on whose bound it lies, where
-    the parameter goes on beyond it: :func:`_on_open_edge`), the
+    the parameter goes on beyond it), ``at_limit`` (those where the bound is the parameter's own
+    limit, V = 0: :func:`_box_edge`), the
     row (``sample``), whether the polish found it, its branch (None when eta is explored:
     there is no maximum over eta) and flags; ``tc_is_lower_bound`` when its maximum over eta
     lies on its bound, ``tc_upper_bound_K`` (the temperature floor, K) when Tc is below the
@@ -150,7 +153,9 @@ def best_of(ds, *, config: SweepConfig) -> dict | None:
     best.update(eta=eta, tc_K=float(tc[i]), mu_minus_E_L_meV=eta * dE,
                 E_L_meV=float(ds["E_L"].values[i]), dE_meV=dE,
                 at_edge=[a for a, box in axes.items()
-                         if _on_open_edge(a, float(ds[a].values[i]), box)],
+                         if _box_edge(a, float(ds[a].values[i]), box) == "open"],
+                at_limit=[a for a, box in axes.items()
+                          if _box_edge(a, float(ds[a].values[i]), box) == "limit"],
                 sample=i, polish=bool(has(flags, SAMPLE_POLISH)),
                 branch=None if "eta" in axes else BRANCHES[int(ds["branch"].values[i])],
                 flags=[n for n, f in SAMPLE_FLAGS.items() if has(flags, f)])
