@@ -485,6 +485,12 @@ def test_plot_explore_maps_and_refuses_what_it_cannot_draw(tmp_path, capsys):
     assert main(["plot", store, "--kind", "explore", "-o", str(png), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert png.stat().st_size > 10_000 and doc["best"]["tc_K"] > 319.0
+    from sweep.analysis.plots import explore_figure
+    fig = explore_figure(store_mod.open_dataset(store))
+    ax, bar = fig.axes
+    texts = [ax.get_title(), bar.get_ylabel()]
+    assert all(r"$T_c$ over $\eta$" in t and " eta" not in t for t in texts), texts
+    assert not any(line.get_clip_on() for line in ax.get_lines())  # whole on the box's edges
     assert main(["dome", store]) == 2  # an explore store is no sweep
     assert "--kind explore" in capsys.readouterr().err
 

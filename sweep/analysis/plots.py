@@ -41,7 +41,8 @@ SYMBOLS = {"eta": r"$\eta$", "g": r"$g$", VAR_TC: r"$T_c$", "L": r"$L$", "W": r"
            "mu_shift": r"$\mu - \mu_0$", "delta": r"$\Delta_n$"}
 """Each name's symbol in matplotlib mathtext: every label and title writes symbols this way."""
 
-_PLAIN_TO_MATH = {"(mu - E_L)/dE": r"$(\mu - E_L)/\Delta E$", "Delta_n": r"$\Delta_n$"}
+_PLAIN_TO_MATH = {"(mu - E_L)/dE": r"$(\mu - E_L)/\Delta E$", "Delta_n": r"$\Delta_n$",
+                  "Tc over eta": r"$T_c$ over $\eta$"}
 """Formulas in the stores' ``long_name`` attributes (plain text there), as mathtext."""
 
 
@@ -468,17 +469,18 @@ def explore_figure(ds: xr.Dataset) -> Figure:
         mx, my = np.meshgrid(gx, gy)
         mz = explore_map(ds, np.column_stack([mx.ravel(), my.ravel()])).reshape(mx.shape)
         mesh = ax.contourf(mx, my, mz, levels=EXPLORE_LEVELS, cmap="viridis")
+        # the marks unclipped: samples on the box's edges and corners (the map's edges) whole
         fig.colorbar(mesh, ax=ax, label=label(tc, SYMBOLS[VAR_TC]))
         ax.plot(x[done & ~polish], y[done & ~polish], ".", color="k", ms=3,
-                label=f"samples ({int(np.count_nonzero(done & ~polish))})")
+                label=f"samples ({int(np.count_nonzero(done & ~polish))})", clip_on=False)
         if polish.any():
             ax.plot(x[polish], y[polish], "x", color="tab:pink", ms=5,
-                    label=f"polish ({int(np.count_nonzero(polish))})")
+                    label=f"polish ({int(np.count_nonzero(polish))})", clip_on=False)
         if bound.any():
             ax.plot(x[bound], y[bound], "^", mfc="none", color="tab:red", ms=6,
                     label=r"max over $\eta$ on its bound (a lower bound)")
         ax.plot(x[i], y[i], "*", color="tab:orange", ms=16, mec="k", ls="none",
-                label=f"best: {z[i]:.5g} {units}")
+                label=f"best: {z[i]:.5g} {units}", clip_on=False)
         ax.set_ylabel(label(ds[axes[1]]))
     else:
         order = np.argsort(x[done])
@@ -490,7 +492,7 @@ def explore_figure(ds: xr.Dataset) -> Figure:
             ax.plot(x[bound], z[bound], "^", mfc="none", color="tab:red", ms=7,
                     label=r"max over $\eta$ on its bound (a lower bound)")
         ax.plot(x[i], z[i], "*", color="tab:orange", ms=16, mec="k", ls="none",
-                label=f"best: {z[i]:.5g} {units}")
+                label=f"best: {z[i]:.5g} {units}", clip_on=False)
         ax.set_ylabel(label(tc, SYMBOLS[VAR_TC]))
         ax.grid(True, alpha=0.3)
     ax.set_xlabel(label(ds[axes[0]]))
@@ -499,7 +501,7 @@ def explore_figure(ds: xr.Dataset) -> Figure:
     fixed = [f"{SYMBOLS.get(a, a)} = {best[a]:.4g} "
              f"{'' if PARAMETERS[a].unit == '1' else PARAMETERS[a].unit}".rstrip()
              for a in ("L", "W", "V", "omega0", "g") if a not in axes and a in best]
-    ax.set_title(f"Explore: {tc.attrs.get('long_name', 'objective')}"
+    ax.set_title(f"Explore: {_math(str(tc.attrs.get('long_name', 'objective')))}"
                  + (f"\n({', '.join(fixed)})" if fixed else ""))
     fig.legend(loc="outside lower center", ncols=2)
     return fig
