@@ -12,6 +12,7 @@ thin public wrapper:
   DOS tables.
 - :mod:`solver.tc` -- the linearised gap equation and Tc (§3).
 - :mod:`solver.gaps` -- the gaps below Tc with the density equation (§5).
+- :mod:`solver.relations` -- the pairing cut-off and eta_up, closed forms without numba.
 - :mod:`solver.constants` (hbar^2/2m_e, k_B) and :mod:`solver.jit` (the numba decorator).
 
 Public functions (keyword-only arguments, units in their docstrings):

@@ -38,6 +38,7 @@ from .eigen import largest_eigenpair, psd_factor
 from .jit import njit, njit_inlined
 from .parameters import (PARAMETERS as _P, STATUS_BELOW_FLOOR, STATUS_NAMES, STATUS_OK,
                          ParameterError, check, check_g)
+from .relations import cutoff, eta_up
 from .structure import (DEFAULT_RESOLUTION, Resolution, Structure, _gauss, pack_tables,
                         prepare_structure)
 
@@ -612,23 +613,6 @@ def coupling_matrix(*, nbands: int, g: float, g_lower: float, g_inter: float) ->
     np.fill_diagonal(gm, g_lower)
     gm[-1, -1] = g
     return gm
-
-
-def cutoff(*, omega0: float, g: float, softening: bool) -> float:
-    """Pairing cut-off, meV: omega0 sqrt(1 - 2g) with Migdal softening, else omega0."""
-    return omega0 * math.sqrt(1.0 - 2.0 * g) if softening else omega0
-
-
-def eta_up(*, E_L: float, dE: float, E_left_out: float, omega0: float, g: float,
-           softening: bool) -> float:
-    """Highest eta at which the model holds: where mu + omega~ (mu = E_L + eta dE, omega~ the
-    :func:`cutoff`) meets ``E_left_out``, the bottom of the first subband the model leaves out
-    (:attr:`~solver.structure.Structure.E_left_out`), i.e. (E_left_out - omega~ - E_L)/dE.
-    Above it that subband would pair too. inf where ``E_left_out`` is NaN (its edge not
-    bracketed). Energies in meV."""
-    if not math.isfinite(E_left_out):
-        return math.inf
-    return (E_left_out - cutoff(omega0=omega0, g=g, softening=softening) - E_L) / dE
 
 
 def _as_axis(name, values) -> np.ndarray:

@@ -52,7 +52,7 @@ higher at lower eta; tc_max is the maximum over eta >= that first eta."""
 MAX_OUTSIDE_GRID = 1024
 """The maximum was followed past the grid's last eta (eta_max is beyond it)."""
 MAX_OUTSIDE_MODEL = 2048
-"""eta_max lies above eta_up (:func:`solver.tc.eta_up`), where mu + omega~ reaches the first
+"""eta_max lies above eta_up (:func:`solver.relations.eta_up`), where mu + omega~ reaches the first
 subband the model leaves out: a grid that reaches past eta_up had its largest Tc there, and
 the maximum is not the model's answer."""
 CURVE_FLAGS = MappingProxyType({

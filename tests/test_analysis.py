@@ -368,3 +368,60 @@ def test_a_curve_below_the_floor_reports_the_floor_as_its_bound(tmp_path):
     assert (rec["top"]["values"], rec["top"]["tc_upper_bound_K"]) == ("below_floor", 200.0)
     (row,) = dome_summary(ds.isel(g=[0]))
     assert row["tc_max_K"] is None and row["tc_max_upper_bound_K"] == 200.0
+
+
+OUTSIDE_TOML = """
+[grid]
+eta = { start = 0.6, stop = 1.3, step = 0.1 }
+g = [0.25, 0.3333333333333333]
+L = [7.0]
+W = [3.0]
+V = [1000.0]
+"""
+"""L = 7, W = 3 Å, V = 1000 meV: eta_up = 0.938 at g = 1/4 and 0.954 at g = 1/3 (solver's bands,
+docs/refine.md), below the curves' maxima near eta = 1."""
+
+
+def test_grid_maxima_above_eta_up_are_outside_the_model_also_unrefined(tmp_path):
+    # eta_up from the energies the store keeps (E_L, dE, E_left_out), against the solver's own
+    # (TcGrid.eta_up, from the structure's bands); the maxima lie above it: flagged in `dome`
+    # and the run's summary; a store laid out without E_left_out flags nothing, and --resume
+    # adds it for what it computes
+    from sweep_support import cli, json_out, write_toml
+    cfg = write_toml(tmp_path / "out.toml", OUTSIDE_TOML)
+    store = str(tmp_path / "out.zarr")
+    run = cli("run", str(cfg), "--store", store, "--json")
+    assert run.returncode == 0, run.stderr
+    (row,) = json_out(run)["dome"]
+    assert row["outside_model"] is True and row["values"] == "grid"
+    assert [t["outside_model"] for t in row["at_g"]] == [True, True]
+    want = tc_grid(eta=[1.0], g=[0.25, 1 / 3], L=7.0, W=3.0, V=1000.0).eta_up[0]
+    rec = json_out(cli("dome", store, "--json"))["structures"][0]
+    np.testing.assert_allclose([r["eta_up"] for r in rec["per_g"]], want, rtol=1e-12)
+    assert [r["outside_model"] for r in rec["per_g"]] == [True, True]
+    assert all(r["eta_max"] > r["eta_up"] for r in rec["per_g"])
+    assert rec["top"]["outside_model"] is True
+    # the paper's structure: eta_up = 8.45 and 8.66, far above the grid
+    paper = str(tmp_path / "paper.zarr")
+    cfg_p = write_toml(tmp_path / "p.toml", OUTSIDE_TOML.replace(
+        'L = [7.0]\nW = [3.0]\nV = [1000.0]\n', ''))
+    assert cli("run", str(cfg_p), "--store", paper).returncode == 0
+    rec = json_out(cli("dome", paper, "--json"))["structures"][0]
+    assert not any(r["outside_model"] for r in rec["per_g"]) and rec["per_g"][0]["eta_up"] > 8
+    # a store laid out before E_left_out was kept: no flag, eta_up unknown; a resume adds it
+    import zarr
+
+    from sweep.store.common import consolidate
+    old = str(tmp_path / "old.zarr")
+    c = parse_config(tomllib.loads(OUTSIDE_TOML))
+    store_mod.layout(store=old, axes=c.axes, plan=c.plan(), config_toml=c.stored_toml(),
+                     config_json=c.identity())
+    g = zarr.open_group(old, mode="r+", zarr_format=3)
+    del g[store_mod.VAR_E_LEFT_OUT]
+    consolidate(g)
+    assert store_mod.VAR_E_LEFT_OUT not in store_mod.open_dataset(old)
+    resumed = cli("run", str(cfg), "--store", old, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    ds = store_mod.open_dataset(old)
+    assert float(ds[store_mod.VAR_E_LEFT_OUT].squeeze()) == pytest.approx(
+        float(store_mod.open_dataset(store)[store_mod.VAR_E_LEFT_OUT].squeeze()), rel=0)

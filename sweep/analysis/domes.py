@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 
 from solver.constants import KB
+from solver.relations import eta_up
 
 from .. import flags
 from .. import store as store_mod
@@ -51,7 +52,7 @@ from ..config import PAPER_G
 from ..flags import (ANTI_FLAGS, DOME_FLAGS, STATUS_BELOW_FLOOR, STATUS_OK, VALUES,
                      values_word)
 from ..grid import DOME_AXES, GRID_MATCH_RTOL
-from ..store import VAR_DELTA, VAR_STATUS, VAR_TC
+from ..store import VAR_DE, VAR_DELTA, VAR_E_L, VAR_E_LEFT_OUT, VAR_STATUS, VAR_TC
 
 COMPUTED_MAX_POINTS = 10_000_000
 """Largest input (points of Tc) whose analysis is returned computed (NumPy-backed): reading
@@ -356,7 +357,27 @@ def _windows_record(d: xr.Dataset) -> list[dict]:
     return out
 
 
-def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
+def eta_ups(one: xr.Dataset) -> np.ndarray:
+    """eta_up (:func:`solver.relations.eta_up`) at each g of one dome (``one``: a sweep store
+    at one (L, W, V, omega0)), from the energies the store holds: inf where it holds no
+    ``E_left_out`` (laid out before fanodome kept it) or that is NaN (not bracketed), NaN where
+    the structure is not computed yet."""
+    g = np.asarray(one["g"].values, dtype=float)
+    if VAR_E_LEFT_OUT not in one:
+        return np.full(g.shape, np.inf)
+    softening = bool(store_mod.model_options(one.attrs)["softening"])
+    E_L, dE, left_out = (float(one[v]) for v in (VAR_E_L, VAR_DE, VAR_E_LEFT_OUT))
+    return np.array([eta_up(E_L=E_L, dE=dE, E_left_out=left_out, omega0=float(one["omega0"]),
+                            g=gg, softening=softening) for gg in g])
+
+
+def _above(eta: float | None, up: float) -> bool:
+    """Whether a grid maximum at ``eta`` lies above ``up`` (eta_up): outside the model."""
+    return eta is not None and bool(eta > up)
+
+
+def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None,
+                up: np.ndarray) -> dict:
     """``top`` of a dome record: the refined top where there is one, else the best g's maximum
     over eta in ``d`` (one dome's :func:`dome`; ``tt``: its :func:`dome_top`). With one g in
     the store the top is that g's maximum, searched in eta only (``"searched_in_g": false``),
@@ -366,9 +387,10 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
     ``missing_points``: points of the dome not computed (pending, failed, lost): where there
     are any, the top is over the points that are, a lower bound. ``values``: the
     :data:`VALUES` word of the top's Tc (``refined``, else its g's maximum's).
-    ``outside_model``: a refined top above eta_up (:data:`sweep.flags.TOP_OUTSIDE_MODEL`).
-    ``tc_upper_bound_K``: where every point of the dome is below the temperature floor, the
-    floor (the top is below it), else None."""
+    ``outside_model``: the top above eta_up: refined, its flag
+    (:data:`sweep.flags.TOP_OUTSIDE_MODEL`), else its g's grid maximum above ``up[j]`` (eta_up
+    at each g, :func:`eta_ups`). ``tc_upper_bound_K``: where every point of the dome is below
+    the temperature floor, the floor (the top is below it), else None."""
     n_g = d.sizes["g"]
     missing = int(d["n_missing"].sum())
     if rt is not None and flags.has(int(rt[store_mod.VAR_TOP_STATUS]), flags.TOP_DONE) and \
@@ -392,6 +414,7 @@ def _top_record(d: xr.Dataset, tt: xr.Dataset, rt: xr.Dataset | None) -> dict:
         rec["at_g_edge"] = n_g > 1 and j in (0, n_g - 1)
         rec["at_eta_bound"] = flag in ("at_grid_edge", "at_bound")
         rec["values"] = values_word(dome_flag=flag, refined=False)
+        rec["outside_model"] = _above(rec["eta"], up[j])
     return rec
 
 
@@ -402,8 +425,9 @@ def _num(x) -> float | None:
     return None if not np.isfinite(x) else x
 
 
-def _per_g_record(d: xr.Dataset) -> dict:
-    """One curve's record (the ``per_g`` entries of ``fanodome dome --json``)."""
+def _per_g_record(d: xr.Dataset, *, up: float) -> dict:
+    """One curve's record (the ``per_g`` entries of ``fanodome dome --json``); ``up``: eta_up
+    at its g (:func:`eta_ups`), which an unrefined maximum is compared with."""
     flag = ANTI_FLAGS[int(d["antiresonance_flag"])]
     refined = bool(d["refined"]) if "refined" in d else False
     rec = {"g": float(d["g"]), "eta_max": _num(d["eta_max"]), "tc_max_K": _num(d["tc_max"]),
@@ -414,7 +438,9 @@ def _per_g_record(d: xr.Dataset) -> dict:
            "tc_max_upper_bound_K": _num(d["tc_max_bound"]),
            "antiresonance_depth_decades": _num(d["antiresonance_depth"]),
            "missing_points": int(d["n_missing"]), "refined": refined,
-           "outside_model": bool(d["outside_model"]) if "outside_model" in d else False,
+           "outside_model": bool(d["outside_model"]) if refined else
+           _above(_num(d["eta_max"]), up),
+           "eta_up": _num(up),
            "values": values_word(dome_flag=DOME_FLAGS[int(d["dome_flag"])], refined=refined),
            "windows": _windows_record(d)}
     if flag == "below_floor":
@@ -455,8 +481,9 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
     "missing_points", "values", "tc_upper_bound_K"}}``
     (Å, Å, meV, meV; Tc in K).
     Values that do not exist are None; see :func:`dome` for the flags. Each ``per_g`` entry
-    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``) and, if
-    so, ``outside_model`` (its maximum above eta_up), what its maximum is (``values``: a word
+    says whether it is ``refined`` (the store's refined numbers, ``fanodome refine``), gives
+    ``eta_up`` (:func:`eta_ups`; None where unbounded or unknown) and ``outside_model`` (its
+    maximum above it: refined, the refinement's flag), what its maximum is (``values``: a word
     of :data:`VALUES`, :func:`values_word`) and lists its ``windows`` ``{"threshold_K",
     "eta_lo", "eta_hi", "flags", "why"}`` (``why``: why a value is None or a bound,
     :func:`window_why`); ``top`` is the refined top over (eta, g) where the store has one, else
@@ -471,10 +498,12 @@ def iter_dome_records(ds: xr.Dataset, *, t_floor: float | None = None) -> Iterat
         rtop = None if tops is None else tops.isel(L=iL, W=iW, V=iV).compute()
         for io in range(d.sizes["omega0"]):
             dd, tt = d.isel(omega0=io), top.isel(omega0=io)
-            per_g = [_per_g_record(dd.isel(g=j)) for j in range(dd.sizes["g"])]
+            up = eta_ups(ds.isel(L=iL, W=iW, V=iV, omega0=io))
+            per_g = [_per_g_record(dd.isel(g=j), up=up[j]) for j in range(dd.sizes["g"])]
             rec = {"L": float(dd["L"]), "W": float(dd["W"]), "V": float(dd["V"]),
                    "omega0": float(dd["omega0"]), "per_g": per_g,
-                   "top": _top_record(dd, tt, None if rtop is None else rtop.isel(omega0=io))}
+                   "top": _top_record(dd, tt, None if rtop is None else rtop.isel(omega0=io),
+                                      up)}
             if VAR_DELTA in ds:
                 one = ds.isel(L=iL, W=iW, V=iV, omega0=io)[[VAR_TC, VAR_DELTA]]
                 rec["top"].update(gaps_at_top(one, g_top=_num(tt["top_g"])))
@@ -514,9 +543,10 @@ def dome_summary(ds: xr.Dataset, *, max_rows: int = 10,
     says which: ``refined`` or ``grid`` (:data:`VALUES`). ``"at_edge"`` names the axes
     (``"g"``, ``"eta"``) on whose edge or bound the highest Tc lies (Tc may be higher beyond: a
     lower bound); each target g's entry says the same of its maximum over eta (``"at_edge":
-    true``). Refined, the top and each target g's maximum say ``"outside_model"`` (above
-    eta_up). A maximum without a value because every point of its curve (of the dome, for the
-    highest Tc) is below the temperature floor carries ``"tc_max_upper_bound_K"``, the floor.
+    true``). The top and each target g's maximum say ``"outside_model"``: above eta_up
+    (refined, the refinement's flags; else the grid value's eta above :func:`eta_ups`). A
+    maximum without a value because every point of its curve (of the dome, for the highest Tc)
+    is below the temperature floor carries ``"tc_max_upper_bound_K"``, the floor.
     Only targets the store's g grid resolves are listed (:func:`near_targets`); without any,
     the g of the highest Tc (``"g_target": null``).
     """
@@ -591,6 +621,8 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         row.update(tc_max_K=float(tc[j, k]), g_at_max=float(g[j]), eta_at_max=float(eta[k]),
                    at_edge=[a for a, i, n in (("g", j, g.size), ("eta", k, eta.size))
                             if on_edge(i, n, a)])
+        up = eta_ups(one)
+        row["outside_model"] = _above(row["eta_at_max"], up[j])
     row["at_g"] = []
     near = near_targets(g, g_targets)
     if not near:  # no target g in the store's range: the g of the highest Tc
@@ -616,6 +648,6 @@ def _summary_row(ds: xr.Dataset, *, iL: int, iW: int, iV: int, io: int,
         else:
             k = int(np.nanargmax(tc[j]))
             rec.update(tc_max_K=float(tc[j, k]), eta=float(eta[k]),
-                       at_edge=on_edge(k, eta.size, "eta"))
+                       at_edge=on_edge(k, eta.size, "eta"), outside_model=_above(eta[k], up[j]))
         row["at_g"].append(rec)
     return row

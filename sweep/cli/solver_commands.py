@@ -149,7 +149,7 @@ def _cmd_gaps(a: argparse.Namespace) -> list[dict]:
 
     from solver import prepare_structure
     from solver.gaps import gaps_on_structure
-    from solver.tc import eta_up
+    from solver.relations import eta_up
 
     announce_compile(a, job="gaps")
     st = prepare_structure(**structure_kwargs(a))

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from solver.parameters import PARAMETERS
-from solver.tc import cutoff, eta_up
+from solver.relations import cutoff, eta_up
 
 from ..config import RefineSettings
 from ..flags import (ANTI_AT_BOUND, ANTI_BELOW_FLOOR, ANTI_OUTSIDE_GRID, BELOW_THRESHOLD, DONE,
@@ -494,7 +494,7 @@ def antiresonance_bound(*, omega0: float, g: float, softening: bool, dE: float,
 def eta_upper_bound(*, omega0: float, g: float, softening: bool, E_L: float, dE: float,
                     E_left_out: float, settings: RefineSettings) -> float:
     """Highest eta a maximum (and a window's upper edge) is followed to: the highest at which
-    the model holds (:func:`solver.tc.eta_up`), or the user's ``settings.eta_max_bound`` when
+    the model holds (:func:`solver.relations.eta_up`), or the user's ``settings.eta_max_bound`` when
     lower. ``E_L``, ``dE``: the resonant subband's bottom and width, meV; ``E_left_out``:
     :attr:`solver.Structure.E_left_out`, meV; ``omega0``: meV."""
     bound = eta_up(E_L=E_L, dE=dE, E_left_out=E_left_out, omega0=omega0, g=g,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.tc import eta_up
+from solver.relations import eta_up
 
 from .. import store as store_mod
 from ..config import SECONDS_PER_POINT, RefineSettings
@@ -133,7 +133,7 @@ def _eta_bounds(st, task: RefineTask, *, g: float, settings: RefineSettings
 
 def _outside_model(st, task: RefineTask, *, g: float, eta: float) -> bool:
     """Whether ``eta`` lies above eta_up at ``g`` on the task's structure (the model's own
-    bound, :func:`solver.tc.eta_up`, not a user's ``eta_max_bound``)."""
+    bound, :func:`solver.relations.eta_up`, not a user's ``eta_max_bound``)."""
     softening = bool(task.model_params().get("softening", True))
     return eta > eta_up(E_L=st.E_L, dE=st.dE, E_left_out=st.E_left_out, omega0=task.omega0,
                         g=g, softening=softening)

@@ -274,6 +274,7 @@ def _open_work(config: SweepConfig, *, store: str, resume: bool, storage_options
 
     if resume and store_mod.exists(store, storage_options=so):
         plan = store_mod.plan_of(store, storage_options=so)
+        store_mod.add_E_left_out(store, storage_options=so)
         before = store_mod.status_counts(store, storage_options=so)
         total = before["pending"] + before["failed"]
         failures = FailureLog(store_mod.read_failures(store, storage_options=so), key="chunk",

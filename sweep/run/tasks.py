@@ -89,6 +89,7 @@ def compute_chunk(task: ChunkTask) -> ChunkOutcome:
     gaps = _chunk_gaps(st, task, status=r.status, model=model) if task.gap_T_over_tc else {}
     store_mod.write_chunk(store=task.store, region=task.region_slices(), tc=r.tc_K,
                           status=r.status, E_L=float(r.E_L), dE=float(r.dE),
+                          E_left_out=st.E_left_out,
                           storage_options=dict(task.storage_options) or None, **gaps)
     n_ok = int(np.count_nonzero(r.status == STATUS_OK))
     n_below = int(np.count_nonzero(r.status == STATUS_BELOW_FLOOR))

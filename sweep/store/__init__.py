@@ -39,6 +39,7 @@ _NAMES = {
     # sweep.store.points
     "GAP_DIMS": "sweep.store.points", "VAR_DE": "sweep.store.points",
     "VAR_DELTA": "sweep.store.points", "VAR_E_L": "sweep.store.points",
+    "VAR_E_LEFT_OUT": "sweep.store.points", "add_E_left_out": "sweep.store.points",
     "VAR_MU_SHIFT": "sweep.store.points", "VAR_STATUS": "sweep.store.points",
     "VAR_TC": "sweep.store.points", "check_can_start": "sweep.store.points",
     "check_replaceable": "sweep.store.points", "check_resumable": "sweep.store.points",

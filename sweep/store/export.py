@@ -127,7 +127,7 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
     above ``max_points`` rows. An existing file is replaced only with ``overwrite``."""
     dataset(ds)
     from .explored import SAMPLE_DIM, VAR_SAMPLE_STATUS, with_fixed_axes
-    from .points import VAR_DE, VAR_E_L, VAR_STATUS, VAR_TC
+    from .points import VAR_DE, VAR_E_L, VAR_E_LEFT_OUT, VAR_STATUS, VAR_TC
 
     n = rows(ds)
     if n > max_points:
@@ -139,7 +139,7 @@ def to_csv(ds: xr.Dataset, *, path: str | Path, max_points: int = CSV_MAX_POINTS
         names = [c for c in ds.coords if c != SAMPLE_DIM] + list(ds.data_vars)
         ds = ds.isel({SAMPLE_DIM: np.flatnonzero(ds[VAR_SAMPLE_STATUS].values != 0)})
     else:
-        names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE) if v in ds]
+        names = [v for v in (VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE, VAR_E_LEFT_OUT) if v in ds]
     frame = ds[names].load().to_dataframe()[names]
     frame = frame.reset_index()
     frame.columns = [csv_header(ds, c) for c in frame.columns]

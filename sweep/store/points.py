@@ -1,7 +1,8 @@
 """The zarr layout of a sweep's points: layout, task writes, progress counts.
 
 The names of the data variables are exported as constants (:data:`VAR_TC`, :data:`VAR_STATUS`,
-:data:`VAR_E_L`, :data:`VAR_DE`, :data:`VAR_DELTA`, :data:`VAR_MU_SHIFT`) and the other sweep
+:data:`VAR_E_L`, :data:`VAR_DE`, :data:`VAR_E_LEFT_OUT`, :data:`VAR_DELTA`,
+:data:`VAR_MU_SHIFT`) and the other sweep
 modules read a Dataset through them; the dimensions are the parameter names of
 :mod:`solver.parameters` (:data:`sweep.grid.AXES`) plus :data:`GAP_DIMS`, used by name
 throughout, as xarray users do. The root attributes are :mod:`sweep.store.common`'s.
@@ -14,6 +15,9 @@ Layout (zarr format 3, consolidated metadata; opens with ``xr.open_zarr``)::
              :data:`sweep.flags.STATUS_NAMES` (ok below_floor failed pending); fill value
              pending
     E_L, dE  (L, W, V) float64, meV; Lifshitz energy and width of the resonant subband
+    E_left_out (L, W, V) float64, meV; bottom of the first subband the model leaves out (NaN:
+             not bracketed, or a store laid out before it was kept); with E_L, dE and the
+             cut-off it gives eta_up (:func:`solver.relations.eta_up`)
     only with [outputs] gaps = true (:func:`solver.gaps.gaps_on_structure`):
     coordinates  subband (1..nbands), T_over_tc (1)
     delta    (L, W, V, omega0, g, eta, subband, T_over_tc) float64, meV; Fermi-surface
@@ -58,6 +62,7 @@ VAR_TC = "tc"
 VAR_STATUS = "status"
 VAR_E_L = "E_L"
 VAR_DE = "dE"
+VAR_E_LEFT_OUT = "E_left_out"
 VAR_DELTA = "delta"
 VAR_MU_SHIFT = "mu_shift"
 """Names of the data variables (see the layout above)."""
@@ -72,6 +77,8 @@ _VAR_ATTRS = {
                  "flag_meanings": " ".join(STATUS_NAMES.values())},
     VAR_E_L: {"units": "meV", "long_name": "Lifshitz energy (bottom of the resonant subband)"},
     VAR_DE: {"units": "meV", "long_name": "width of the resonant subband"},
+    VAR_E_LEFT_OUT: {"units": "meV",
+                     "long_name": "bottom of the first subband the model leaves out"},
 }
 
 _GAP_COORD_ATTRS = {
@@ -117,12 +124,14 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         VAR_STATUS: (AXES, fill(shape, STATUS_PENDING, np.int8)),
         VAR_E_L: (STRUCTURE_AXES, fill(sshape, np.nan, np.float64)),
         VAR_DE: (STRUCTURE_AXES, fill(sshape, np.nan, np.float64)),
+        VAR_E_LEFT_OUT: (STRUCTURE_AXES, fill(sshape, np.nan, np.float64)),
     }
     encoding = {
         VAR_TC: {"chunks": chunks, "fill_value": np.nan},
         VAR_STATUS: {"chunks": chunks, "fill_value": np.int8(STATUS_PENDING)},
         VAR_E_L: {"chunks": (1, 1, 1), "fill_value": np.nan},
         VAR_DE: {"chunks": (1, 1, 1), "fill_value": np.nan},
+        VAR_E_LEFT_OUT: {"chunks": (1, 1, 1), "fill_value": np.nan},
     }
     var_attrs = dict(_VAR_ATTRS)
     if gap_T_over_tc:
@@ -151,6 +160,27 @@ def layout(*, store: str, axes: Mapping[str, tuple[float, ...]], plan: ChunkPlan
         ds.to_zarr(store, compute=not lazy, zarr_format=3, mode="w", consolidated=True,
                    encoding=encoding, storage_options=storage_options)
     log.info("laid out %s: %d points in %d chunks", store, plan.n_points, plan.n_chunks)
+
+
+def add_E_left_out(store: str, *, storage_options: Mapping | None = None) -> bool:
+    """Add :data:`VAR_E_LEFT_OUT` (all NaN) to a sweep store laid out before it was kept, so
+    that a resume writes it for the structures it computes; returns whether it had to."""
+    import xarray as xr  # the template only
+
+    g = group(store, mode="r", storage_options=storage_options)
+    if VAR_E_LEFT_OUT in g:
+        return False
+    shape = g[VAR_E_L].shape
+    var = xr.Variable(STRUCTURE_AXES, np.full(shape, np.nan), dict(_VAR_ATTRS[VAR_E_LEFT_OUT]))
+    added = xr.Dataset({VAR_E_LEFT_OUT: var})
+    added.attrs.update(dict(g.attrs))  # an append rewrites the root attributes: carry them
+    with quiet():
+        added.to_zarr(store, mode="a", zarr_format=3, consolidated=True,
+                      encoding={VAR_E_LEFT_OUT: {"chunks": (1,) * len(shape),
+                                                 "fill_value": np.nan}},
+                      storage_options=storage_options)
+    log.info("%s: added %s (laid out before fanodome kept it)", store, VAR_E_LEFT_OUT)
+    return True
 
 
 def repair_consolidated(store: str, *, storage_options: Mapping | None = None) -> bool:
@@ -193,7 +223,8 @@ def check_replaceable(store: str) -> None:
 
     check_only_own_files(store, attr=ATTR_CONFIG_JSON, kind="sweep",
                          names=set(AXES + GAP_DIMS + REFINE_VARS)
-                         | {VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE, VAR_DELTA, VAR_MU_SHIFT})
+                         | {VAR_TC, VAR_STATUS, VAR_E_L, VAR_DE, VAR_E_LEFT_OUT, VAR_DELTA,
+                            VAR_MU_SHIFT})
 
 
 def check_can_start(store: str, *, identity: str, resume: bool, overwrite: bool,
@@ -216,13 +247,15 @@ def plan_of(store: str, *, storage_options: Mapping | None = None) -> ChunkPlan:
 
 
 def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, status: np.ndarray,
-                E_L: float | None, dE: float | None, delta: np.ndarray | None = None,
-                mu_shift: np.ndarray | None = None,
+                E_L: float | None, dE: float | None, E_left_out: float | None = None,
+                delta: np.ndarray | None = None, mu_shift: np.ndarray | None = None,
                 storage_options: Mapping | None = None) -> None:
     """Write one chunk's results into its region; idempotent.
 
     ``tc`` (K) and ``status`` have the region's shape in (omega0, g, eta) order; ``E_L``,
-    ``dE`` (meV) belong to the region's structure (None: left as they are). A store with gaps
+    ``dE``, ``E_left_out`` (meV) belong to the region's structure (None: left as they are;
+    the store has ``E_left_out`` once :func:`layout` or :func:`add_E_left_out` made it). A
+    store with gaps
     also takes ``delta`` (meV, that shape then subband, T_over_tc) and ``mu_shift`` (meV, that
     shape then T_over_tc). ``status`` is written last, so a chunk whose write was cut short
     still reads as pending (or failed) and is redone on resume. The region is whole store
@@ -238,7 +271,8 @@ def write_chunk(*, store: str, region: Mapping[str, slice], tc: np.ndarray, stat
         values += [(VAR_DELTA, where, delta.reshape(shape6 + delta.shape[-2:])),
                    (VAR_MU_SHIFT, where, mu_shift.reshape(shape6 + mu_shift.shape[-1:]))]
     values += [(name, where[:3], np.full((1, 1, 1), value, dtype=np.float64))
-                for name, value in ((VAR_E_L, E_L), (VAR_DE, dE)) if value is not None]
+                for name, value in ((VAR_E_L, E_L), (VAR_DE, dE), (VAR_E_LEFT_OUT, E_left_out))
+                if value is not None]
     access(store, write=values, then=[(VAR_STATUS, where, np.asarray(
         status, dtype=np.int8).reshape(shape6))], storage_options=storage_options)
 
