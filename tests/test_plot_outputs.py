@@ -27,20 +27,8 @@ chunk_g = 1
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("plot") / "s.zarr")
-    cfg = parse_config(tomllib.loads(TOML))
-    plan = cfg.plan()
-    store_mod.layout(store=path, axes=cfg.axes, plan=plan, config_toml=cfg.to_toml(),
-                     config_json=cfg.identity())
-    eta = np.asarray(cfg.axes["eta"])
-    for index in plan.chunks():
-        region = plan.region(index)
-        g = cfg.axes["g"][region["g"].start]
-        if g == 0.3:
-            continue  # pending
-        tc = np.exp(np.log(200.0) - (eta - 1.03) ** 2)[None, None, :]
-        status = np.full(tc.shape, STATUS_OK if g == 0.1 else STATUS_BELOW_FLOOR, np.int8)
-        store_mod.write_chunk(store=path, region=region, tc=np.where(status == 0, tc, np.nan),
-                              status=status, E_L=1.0, dE=1.0)
+    _write_store(path, toml=TOML, peak=lambda L, g: 200.0,
+                 status=lambda L, g: {0.1: STATUS_OK, 0.2: STATUS_BELOW_FLOOR}.get(g))
     return path
 
 
@@ -56,9 +44,10 @@ chunk_g = 1
 complete, 8.5 Å pending."""
 
 
-def _partial_store(path: str, *, toml: str, pending) -> None:
-    """A store of ``toml`` with each chunk written (Tc(eta) peaking at eta = 1.03 at 100 K +
-    400 (9 - L/Å) g K) but those where ``pending(L, g)``."""
+def _write_store(path: str, *, toml: str, peak, status) -> None:
+    """A store of ``toml`` with each chunk (one per (L, g)) written: Tc(eta) peaking at
+    eta = 1.03 at ``peak(L, g)`` K, with the status ``status(L, g)`` (NaN where not ok); left
+    pending where that is None."""
     cfg = parse_config(tomllib.loads(toml))
     plan = cfg.plan()
     store_mod.layout(store=path, axes=cfg.axes, plan=plan, config_toml=cfg.to_toml(),
@@ -67,12 +56,20 @@ def _partial_store(path: str, *, toml: str, pending) -> None:
     for index in plan.chunks():
         region = plan.region(index)
         L, g = cfg.axes["L"][region["L"].start], cfg.axes["g"][region["g"].start]
-        if pending(L, g):
+        code = status(L, g)
+        if code is None:
             continue
-        peak = 100.0 + 400.0 * (9.0 - L) * g
-        tc = np.exp(np.log(peak) - (eta - 1.03) ** 2)[None, None, :]
-        store_mod.write_chunk(store=path, region=region, tc=tc,
-                              status=np.full(tc.shape, STATUS_OK, np.int8), E_L=1.0, dE=1.0)
+        tc = np.exp(np.log(peak(L, g)) - (eta - 1.03) ** 2)[None, None, :]
+        store_mod.write_chunk(store=path, region=region,
+                              tc=tc if code == STATUS_OK else np.full(tc.shape, np.nan),
+                              status=np.full(tc.shape, code, np.int8), E_L=1.0, dE=1.0)
+
+
+def _partial_store(path: str, *, toml: str, pending) -> None:
+    """A store of ``toml`` whose Tc peaks at 100 K + 400 (9 - L/Å) g K, every chunk ok but
+    those where ``pending(L, g)``."""
+    _write_store(path, toml=toml, peak=lambda L, g: 100.0 + 400.0 * (9.0 - L) * g,
+                 status=lambda L, g: None if pending(L, g) else STATUS_OK)
 
 
 def _one_line(err: str, *words: str) -> None:
