@@ -495,6 +495,37 @@ def test_plot_explore_maps_and_refuses_what_it_cannot_draw(tmp_path, capsys):
     assert "--kind explore" in capsys.readouterr().err
 
 
+class OutsideAbove(ClosedForm):
+    """:class:`ClosedForm` whose samples with L above ``L_up`` are flagged outside the model."""
+
+    def __init__(self, f, *, L_up: float):
+        super().__init__(f)
+        self.L_up = L_up
+
+    def __call__(self, task) -> SampleOutcome:
+        out = super().__call__(task)
+        if task.point[0] <= self.L_up:
+            return out
+        v = out.value
+        return SampleOutcome(out.index, out.point, out.polish,
+                             Value(v.tc, v.eta, v.flags | flags.SAMPLE_OUTSIDE_MODEL,
+                                   v.evaluations, v.E_L, v.dE, v.branch), out.seconds)
+
+
+def test_the_explore_map_marks_the_samples_outside_the_model(tmp_path):
+    from sweep.analysis.plots import OUTSIDE_LABEL, explore_figure
+    store = str(tmp_path / "x.zarr")
+    explore(_config(budget=12, polish=0), store=store, executor=InProcessExecutor(),
+            compute=OutsideAbove(interior, L_up=9.0))
+    ds = store_mod.open_dataset(store)
+    status = ds[explored.VAR_SAMPLE_STATUS].values.astype(np.int64)
+    outside = flags.has(status, flags.SAMPLE_OUTSIDE_MODEL)
+    assert outside.any() and not outside.all()
+    ax = explore_figure(ds).axes[0]
+    (marks,) = [ln for ln in ax.get_lines() if ln.get_label() == OUTSIDE_LABEL]
+    np.testing.assert_array_equal(np.sort(marks.get_xdata()), np.sort(ds["L"].values[outside]))
+
+
 def test_an_explore_store_exports_to_cf_clean_netcdf_and_csv(tmp_path, capsys):
     """One row per sample, units in every CSV header; the netCDF passes the IOOS
     compliance-checker at CF-1.8 with no error and no warning; a file that exists is kept."""

@@ -433,12 +433,18 @@ EXPLORE_MAP_NODES = 241
 a 150-sample map's triangles by about 20 times."""
 
 
+OUTSIDE_LABEL = r"$\eta$ above $\eta_{up}$: outside the model"
+"""The legend of the explore map's samples whose eta lies above eta_up
+(:data:`sweep.flags.OUTSIDE_MODEL` says it in words)."""
+
+
 def explore_figure(ds: xr.Dataset) -> Figure:
     """The map of an explore store's objective (``tc_max``) over its explored axes: over two
     axes the map between the learner's samples (:func:`sweep.analysis.maps.explore_map`, the
     map whose error docs/explore.md measures), the samples (dots; the polish's as crosses),
-    the best (star) and the samples whose maximum over eta lies on its bound (Tc a lower
-    bound: open triangles); over one axis the curve through the samples. ``ds``: the store's
+    the best (star), the samples whose maximum over eta lies on its bound (Tc a lower
+    bound: open triangles) and those above eta_up (outside the model: open circles); over one
+    axis the curve through the samples. ``ds``: the store's
     Dataset (:func:`sweep.store.open_dataset`); ValueError for three or four axes (read those
     with xarray)."""
     from ..store import explored
@@ -455,6 +461,7 @@ def explore_figure(ds: xr.Dataset) -> Figure:
         raise ValueError("the explore store has no computed sample yet")
     polish = flags.has(status, flags.SAMPLE_POLISH) & done
     bound = flags.has(status, flags.SAMPLE_MAX_AT_BOUND) & done
+    outside = flags.has(status, flags.SAMPLE_OUTSIDE_MODEL) & done
     tc = ds["tc_max"]
     units = tc.attrs.get("units", "K")
     z = np.asarray(tc.values, float)
@@ -479,6 +486,9 @@ def explore_figure(ds: xr.Dataset) -> Figure:
         if bound.any():
             ax.plot(x[bound], y[bound], "^", mfc="none", color="tab:red", ms=6,
                     label=r"max over $\eta$ on its bound (a lower bound)")
+        if outside.any():
+            ax.plot(x[outside], y[outside], "o", mfc="none", color="0.4", ms=7, clip_on=False,
+                    label=OUTSIDE_LABEL)
         ax.plot(x[i], y[i], "*", color="tab:orange", ms=16, mec="k", ls="none",
                 label=f"best: {z[i]:.5g} {units}", clip_on=False)
         ax.set_ylabel(label(ds[axes[1]]))
@@ -491,6 +501,9 @@ def explore_figure(ds: xr.Dataset) -> Figure:
         if bound.any():
             ax.plot(x[bound], z[bound], "^", mfc="none", color="tab:red", ms=7,
                     label=r"max over $\eta$ on its bound (a lower bound)")
+        if outside.any():
+            ax.plot(x[outside], z[outside], "o", mfc="none", color="0.4", ms=8, clip_on=False,
+                    label=OUTSIDE_LABEL)
         ax.plot(x[i], z[i], "*", color="tab:orange", ms=16, mec="k", ls="none",
                 label=f"best: {z[i]:.5g} {units}", clip_on=False)
         ax.set_ylabel(label(tc, SYMBOLS[VAR_TC]))
